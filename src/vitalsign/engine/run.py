@@ -1,0 +1,117 @@
+"""Score a workspace as of a date, or backfill many dates, and store the snapshots."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+from rich.progress import Progress
+
+from vitalsign.engine.scoring import ScoredFrame, score_frame
+from vitalsign.engine.signals import signal_column, signal_table
+from vitalsign.engine.snapshots import write_snapshots
+from vitalsign.errors import VitalsignError
+from vitalsign.model.loader import LoadedModel
+from vitalsign.store.overrides import active_overrides
+from vitalsign.store.workspace import Workspace
+
+
+def compute_scores(
+    backend: Any,
+    model: LoadedModel,
+    dates: Sequence[dt.date],
+    overrides: pd.DataFrame | None = None,
+) -> ScoredFrame:
+    """Compute scores for every active account at each date, without storing them.
+
+    `backend` is any Ibis backend holding the canonical tables (DuckDB, PySpark, ...).
+    """
+    frame = signal_table(backend, model.spec, dates).execute()
+    frame["as_of"] = pd.to_datetime(frame["as_of"])
+    if overrides is not None and not overrides.empty:
+        frame = _override_signals(frame, overrides, model)
+    scored = score_frame(frame, model.spec)
+    if overrides is not None and not overrides.empty and model.spec.overrides.band:
+        scored = _override_bands(scored, overrides, model)
+    return scored
+
+
+def _keyed(overrides: pd.DataFrame, target: str) -> pd.Series:
+    chosen = overrides[overrides["target"] == target]
+    index = pd.MultiIndex.from_arrays([chosen["account_id"], pd.to_datetime(chosen["as_of"])])
+    return pd.Series(chosen["value"].to_numpy(), index=index)
+
+
+def _override_signals(frame: pd.DataFrame, overrides: pd.DataFrame, model: LoadedModel) -> pd.DataFrame:
+    keys = pd.MultiIndex.from_arrays([frame["account_id"], frame["as_of"]])
+    for name in model.spec.overrides.signals:
+        values = _keyed(overrides, name)
+        if values.empty:
+            continue
+        replaced = pd.Series(keys.map(values), index=frame.index)
+        column = signal_column(name)
+        original = frame[column]
+        if pd.api.types.is_numeric_dtype(original):
+            replaced = pd.to_numeric(replaced, errors="coerce")
+        frame[column] = replaced.where(replaced.notna(), original)
+    return frame
+
+
+def _override_bands(scored: ScoredFrame, overrides: pd.DataFrame, model: LoadedModel) -> ScoredFrame:
+    values = _keyed(overrides, "band")
+    if values.empty:
+        return scored
+    scores = scored.scores.copy()
+    keys = pd.MultiIndex.from_arrays([scores["account_id"], pd.to_datetime(scores["as_of"])])
+    replaced = pd.Series(keys.map(values), index=scores.index)
+    scores["band"] = replaced.where(replaced.notna(), scores["computed_band"])
+    return ScoredFrame(scores, scored.items)
+
+
+def score(
+    workspace: Workspace, as_of: dt.date, model: LoadedModel | None = None
+) -> ScoredFrame:
+    """Score every account as of `as_of` and store (replace) that date's snapshot.
+
+    >>> score(open_workspace("acme"), dt.date(2025, 6, 2))  # doctest: +SKIP
+    """
+    model = model or workspace.load_model()
+    overrides = active_overrides(workspace.duckdb, [as_of])
+    scored = compute_scores(workspace.backend, model, [as_of], overrides)
+    write_snapshots(workspace.duckdb, scored, model)
+    return scored
+
+
+def date_range(start: dt.date, end: dt.date, every_days: int) -> list[dt.date]:
+    """Return start, start + every, ... up to and including end."""
+    if every_days <= 0:
+        raise VitalsignError(f"--every must be a positive number of days, got {every_days}")
+    if end < start:
+        raise VitalsignError(f"--to {end} is before --from {start}")
+    days = (end - start).days
+    return [start + dt.timedelta(days=i) for i in range(0, days + 1, every_days)]
+
+
+def backfill(
+    workspace: Workspace,
+    dates: Sequence[dt.date],
+    model: LoadedModel | None = None,
+    batch_size: int = 13,
+    show_progress: bool = True,
+) -> list[dt.date]:
+    """Score many dates in batches that share one scan per table; store each batch atomically."""
+    model = model or workspace.load_model()
+    ordered = sorted(set(dates))
+    batches = [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
+    done: list[dt.date] = []
+    with Progress(disable=not show_progress, transient=False) as progress:
+        task = progress.add_task(f"Backfilling {len(ordered)} dates", total=len(ordered))
+        for batch in batches:
+            overrides = active_overrides(workspace.duckdb, batch)
+            scored = compute_scores(workspace.backend, model, batch, overrides)
+            write_snapshots(workspace.duckdb, scored, model)
+            done += batch
+            progress.advance(task, len(batch))
+    return done

@@ -1,0 +1,228 @@
+"""Points → groups → score, coverage, contributions, gate, flags and band, vectorised.
+
+Works on the per-account signal frame the backend returned (one row per account and
+date). A group's score is the weighted mean of its available members; weights are
+renormalised over what is available, so each signal's effective weight is the product of
+its renormalised weights along its path, and the contributions (effective weight × points)
+add up to the score before gate and flags.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from vitalsign.engine.points import apply_missing, to_points
+from vitalsign.engine.signals import ACCOUNT_FIELDS, FLAG_PREFIX, signal_column
+from vitalsign.model.spec import Group, HealthModel
+
+ITEM_COLUMNS = [
+    "account_id",
+    "as_of",
+    "kind",
+    "name",
+    "path",
+    "raw_value",
+    "raw_text",
+    "points",
+    "weight",
+    "contribution",
+]
+
+
+@dataclass(frozen=True)
+class ScoredFrame:
+    """Scores per account and date, and the signal and group items behind them."""
+
+    scores: pd.DataFrame
+    items: pd.DataFrame
+
+
+@dataclass
+class _Node:
+    """Per-row weights of every signal below a group, and the group's score."""
+
+    score: np.ndarray
+    rel: dict[str, np.ndarray]  # signal -> weight relative to this group (0 where missing)
+    nominal: dict[str, np.ndarray]  # signal -> weight if everything had data
+    groups: dict[str, tuple[np.ndarray, np.ndarray]]  # path -> (score, relative weight)
+
+
+def _evaluate(
+    members: dict[str, Group],
+    signals: dict[str, float | None],
+    points: dict[str, np.ndarray],
+    n: int,
+    path: str,
+) -> _Node:
+    parts: list[tuple[float, np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]] = []
+    groups: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for sname, weight in signals.items():
+        w = 1.0 if weight is None else float(weight)
+        parts.append((w, points[sname], {sname: np.ones(n)}, {sname: np.ones(n)}))
+    children: list[tuple[str, _Node]] = []
+    for gname, group in members.items():
+        child_path = f"{path}/{gname}" if path else gname
+        child = _evaluate(group.groups, group.signals, points, n, child_path)
+        children.append((child_path, child))
+        parts.append((group.weight, child.score, child.rel, child.nominal))
+    available = [~np.isnan(score) for _, score, _, _ in parts]
+    denominator = sum(w * a for (w, _, _, _), a in zip(parts, available, strict=True))
+    nominal_total = sum(w for w, _, _, _ in parts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = [
+            np.where(a, w / np.where(denominator > 0, denominator, np.nan), 0.0)
+            for (w, _, _, _), a in zip(parts, available, strict=True)
+        ]
+    share = [np.nan_to_num(s) for s in share]
+    score = np.where(
+        denominator > 0,
+        sum(np.nan_to_num(sc) * s for (_, sc, _, _), s in zip(parts, share, strict=True)),
+        np.nan,
+    )
+    rel: dict[str, np.ndarray] = {}
+    nominal: dict[str, np.ndarray] = {}
+    for (w, _, sub_rel, sub_nominal), s in zip(parts, share, strict=True):
+        for sname, r in sub_rel.items():
+            rel[sname] = s * r
+        for sname, r in sub_nominal.items():
+            nominal[sname] = (w / nominal_total) * r
+    for (cpath, child), s in zip(children, share[len(signals) :], strict=True):
+        groups[cpath] = (child.score, s)
+        for gpath, (gscore, gshare) in child.groups.items():
+            groups[gpath] = (gscore, gshare * s)
+    return _Node(score=score, rel=rel, nominal=nominal, groups=groups)
+
+
+def score_frame(frame: pd.DataFrame, model: HealthModel) -> ScoredFrame:
+    """Score every row of the signal frame under `model`."""
+    frame = frame.reset_index(drop=True)
+    score_parts: list[pd.DataFrame] = []
+    item_parts: list[pd.DataFrame] = []
+    for card, groups in model.scorecards.items():
+        rows = frame[frame["scorecard"] == card]
+        if rows.empty:
+            continue
+        scores, items = _score_scorecard(rows.reset_index(drop=True), model, groups)
+        score_parts.append(scores)
+        item_parts.append(items)
+    if not score_parts:
+        return ScoredFrame(_empty_scores(), pd.DataFrame(columns=ITEM_COLUMNS))
+    return ScoredFrame(
+        pd.concat(score_parts, ignore_index=True), pd.concat(item_parts, ignore_index=True)
+    )
+
+
+def _empty_scores() -> pd.DataFrame:
+    return pd.DataFrame(
+        columns=[
+            "account_id", "as_of", *ACCOUNT_FIELDS, "scorecard", "model_segment", "score",
+            "base_score", "band", "computed_band", "coverage", "gate_pass", "flags",
+        ]
+    )
+
+
+def _signals_in(groups: dict[str, Group]) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    for gname, group in groups.items():
+        found += [(s, gname) for s in group.signals]
+        found += [(s, f"{gname}/{p}") for s, p in _signals_in(group.groups)]
+    return found
+
+
+def _score_scorecard(
+    rows: pd.DataFrame, model: HealthModel, groups: dict[str, Group]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    n = len(rows)
+    members = _signals_in(groups)
+    rank_groups = rows["as_of"].astype(str) + "|" + rows["model_segment"].astype(str)
+    points: dict[str, np.ndarray] = {}
+    for sname, _ in members:
+        signal = model.signals[sname]
+        assert signal.scale is not None
+        raw = rows[signal_column(sname)]
+        points[sname] = apply_missing(to_points(raw, signal.scale, rank_groups), signal).to_numpy(
+            dtype="float64"
+        )
+    root = _evaluate(groups, {}, points, n, "")
+    base = root.score
+    coverage = sum(
+        root.nominal[s] * ~np.isnan(points[s]) for s, _ in members
+    ) if members else np.zeros(n)
+    coverage = np.round(np.asarray(coverage, dtype="float64"), 10)
+
+    flag_names = list(model.flags)
+    raised = {f: rows[f"{FLAG_PREFIX}{f}"].fillna(False).to_numpy(dtype=bool) for f in flag_names}
+    penalty = sum((model.flags[f].subtract * raised[f] for f in flag_names), np.zeros(n))
+    gate = rows["gate_pass"].fillna(False).to_numpy(dtype=bool)
+    final = np.where(gate, np.clip(base - penalty, 0.0, 100.0), 0.0)
+    final = np.where(np.isnan(base) & gate, np.nan, final)
+
+    bands = model.bands
+    band_index = np.full(n, len(bands) - 1)
+    for i in range(len(bands) - 1, -1, -1):
+        band_index = np.where(np.nan_to_num(final, nan=-1) >= bands[i].min, i, band_index)
+    for f in flag_names:
+        cap = model.flags[f].cap_band
+        if cap is not None:
+            cap_index = model.band_names.index(cap)
+            band_index = np.where(raised[f], np.maximum(band_index, cap_index), band_index)
+    names = np.array(model.band_names, dtype=object)[band_index]
+    insufficient = (coverage < model.min_coverage) | np.isnan(final)
+    band = np.where(insufficient, model.insufficient_band, names)
+
+    flags_json = [
+        json.dumps([f for f in flag_names if raised[f][i]]) for i in range(n)
+    ] if flag_names else ["[]"] * n
+    scores = rows[["account_id", "as_of", *ACCOUNT_FIELDS, "scorecard", "model_segment"]].copy()
+    scores["score"] = np.round(final, 6)
+    scores["base_score"] = np.round(base, 6)
+    scores["band"] = band
+    scores["computed_band"] = band
+    scores["coverage"] = coverage
+    scores["gate_pass"] = gate
+    scores["flags"] = flags_json
+
+    item_frames = []
+    for sname, gpath in members:
+        raw = rows[signal_column(sname)]
+        numeric = pd.to_numeric(raw, errors="coerce")
+        weight = root.rel[sname]
+        item_frames.append(
+            pd.DataFrame(
+                {
+                    "account_id": rows["account_id"],
+                    "as_of": rows["as_of"],
+                    "kind": "signal",
+                    "name": sname,
+                    "path": gpath,
+                    "raw_value": numeric.astype("float64"),
+                    "raw_text": raw.astype("string").where(raw.notna(), None),
+                    "points": points[sname],
+                    "weight": np.round(weight, 10),
+                    "contribution": np.round(np.nan_to_num(points[sname]) * weight, 8),
+                }
+            )
+        )
+    for gpath, (gscore, gweight) in root.groups.items():
+        item_frames.append(
+            pd.DataFrame(
+                {
+                    "account_id": rows["account_id"],
+                    "as_of": rows["as_of"],
+                    "kind": "group",
+                    "name": gpath.rsplit("/", 1)[-1],
+                    "path": gpath,
+                    "raw_value": np.nan,
+                    "raw_text": None,
+                    "points": gscore,
+                    "weight": np.round(gweight, 10),
+                    "contribution": np.round(np.nan_to_num(gscore) * gweight, 8),
+                }
+            )
+        )
+    items = pd.concat(item_frames, ignore_index=True)[ITEM_COLUMNS]
+    return scores, items

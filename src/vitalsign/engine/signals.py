@@ -1,0 +1,321 @@
+"""Compile a model's signals into one Ibis query per scoring run, executed in the backend.
+
+Every table is scanned once per run: all signals on it (and their shifted windows, for
+change, trend and baseline) become conditional reductions of one grouped aggregate.
+Scoring many dates (a backfill) joins the table to a spine of dates instead of re-reading
+it once per date. Point-in-time: a window ending at T only reads rows with time < T.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from graphlib import TopologicalSorter
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from vitalsign.engine.expressions import columns_of, compile_expression
+from vitalsign.model.canonical import CANONICAL_TABLES
+from vitalsign.model.checks import ACCOUNT_COLUMNS, signal_dependencies
+from vitalsign.model.spec import ZERO_WHEN_EMPTY, HealthModel, Signal
+
+SIGNAL_PREFIX = "s__"
+FLAG_PREFIX = "flag__"
+ACCOUNT_FIELDS = ("name", "owner", "segment", "arr")
+SECONDS_PER_DAY = 86400.0
+
+
+def signal_column(name: str) -> str:
+    """Return the result column that holds signal `name`."""
+    return f"{SIGNAL_PREFIX}{name}"
+
+
+def _variant_column(name: str, offset: int) -> str:
+    return f"v__{name}__{offset}"
+
+
+def as_timestamp(day: dt.date) -> dt.datetime:
+    """Return midnight at the start of `day`: scoring as of a day reads rows before it."""
+    return dt.datetime(day.year, day.month, day.day)
+
+
+def window_offsets(model: HealthModel) -> dict[str, set[int]]:
+    """Return, per table signal, the window offsets (days before T) that must be computed."""
+    offsets: dict[str, set[int]] = {
+        name: {0} for name, signal in model.signals.items() if signal.table is not None
+    }
+    for signal in model.signals.values():
+        for ref, count in ((signal.change, 2), (signal.trend, signal.windows), (signal.baseline, None)):
+            if ref is None:
+                continue
+            width = model.signals[ref].window_days or 0
+            n = (signal.windows or 0) + 1 if count is None else count or 0
+            offsets[ref] |= {i * width for i in range(n)}
+    return offsets
+
+
+def _days_between(later: Any, earlier: Any) -> Any:
+    return (later.epoch_seconds() - earlier.epoch_seconds()) / SECONDS_PER_DAY
+
+
+class SignalQuery:
+    """Builds the per-account (and per-date) signal table for a model."""
+
+    def __init__(self, backend: Any, model: HealthModel, dates: Sequence[dt.date]) -> None:
+        if not dates:
+            raise ValueError("at least one date is needed")
+        self.backend = backend
+        self.model = model
+        self.dates = sorted(set(dates))
+        self.single = len(self.dates) == 1
+        self.keys = ["account_id"] if self.single else ["account_id", "as_of"]
+        self.spine = (
+            None
+            if self.single
+            else ibis.memtable({"as_of": [as_timestamp(d) for d in self.dates]})
+        )
+
+    def build(self) -> ir.Table:
+        """Return the Ibis table: account fields, scorecard, signals, gate and flags."""
+        table = self._accounts()
+        offsets = window_offsets(self.model)
+        by_table: dict[str, dict[str, set[int]]] = {}
+        for name, signal in self.model.signals.items():
+            if signal.table is not None:
+                by_table.setdefault(signal.table, {})[name] = offsets[name]
+        for table_name, variants in by_table.items():
+            windowed = {n: o for n, o in variants.items() if self.model.signals[n].window}
+            if windowed:
+                table = self._join(table, self._windowed_aggregate(table_name, windowed))
+            for name in variants:
+                if self.model.signals[name].aggregate == "time_to_first":
+                    table = self._join(table, self._first_occurrence(table_name, name))
+        table = table.mutate(**self._finish_table_signals(table, offsets))
+        table = self._derived(table)
+        return self._conditions(table)
+
+    # -- accounts ---------------------------------------------------------------------------
+    def _accounts(self) -> ir.Table:
+        accounts = self.backend.table("accounts")
+        if self.spine is None:
+            base = accounts.mutate(as_of=ibis.literal(as_timestamp(self.dates[0]), "timestamp"))
+        else:
+            base = accounts.cross_join(self.spine)
+        base = base.filter(
+            base.created_at < base.as_of,
+            base.churned_at.isnull() | (base.churned_at >= base.as_of),
+        )
+        return base.mutate(
+            days_to_renewal=_days_between(base.renewal_date.cast("timestamp"), base.as_of),
+            tenure_days=_days_between(base.as_of, base.created_at),
+        )
+
+    def _join(self, left: ir.Table, right: ir.Table) -> ir.Table:
+        renamed = right.rename({f"k__{k}": k for k in self.keys})
+        predicates = [left[k] == renamed[f"k__{k}"] for k in self.keys]
+        joined = left.left_join(renamed, predicates)
+        return joined.drop(*[f"k__{k}" for k in self.keys])
+
+    # -- table signals ----------------------------------------------------------------------
+    def _windowed_aggregate(self, table_name: str, variants: dict[str, set[int]]) -> ir.Table:
+        time_name = CANONICAL_TABLES[table_name].time_column
+        assert time_name is not None
+        source = self.backend.table(table_name)
+        span = max(
+            offset + (self.model.signals[name].window_days or 0)
+            for name, offs in variants.items()
+            for offset in offs
+        )
+        if self.spine is None:
+            end = as_timestamp(self.dates[0])
+            rows = source.filter(
+                source[time_name] < end, source[time_name] >= end - dt.timedelta(days=span)
+            )
+
+            def anchor(days: int) -> Any:
+                return ibis.literal(end - dt.timedelta(days=days), "timestamp")
+
+        else:
+            spine = self.spine
+            rows = source.join(
+                spine,
+                [
+                    source[time_name] < spine.as_of,
+                    source[time_name] >= spine.as_of - ibis.interval(days=span),
+                ],
+            )
+
+            def anchor(days: int) -> Any:
+                return rows.as_of - ibis.interval(days=days) if days else rows.as_of
+
+        time = rows[time_name]
+        reductions: dict[str, Any] = {}
+        for name, offs in variants.items():
+            signal = self.model.signals[name]
+            width = signal.window_days or 0
+            for offset in sorted(offs):
+                condition = (time >= anchor(offset + width)) & (time < anchor(offset))
+                if signal.filter is not None:
+                    condition = condition & compile_expression(signal.filter, columns_of(rows))
+                reductions[_variant_column(name, offset)] = self._reduce(
+                    rows, signal, condition, time
+                )
+        return rows.group_by(self.keys).aggregate(**reductions)
+
+    def _reduce(self, rows: ir.Table, signal: Signal, where: Any, time: Any) -> Any:
+        aggregate = signal.aggregate
+        if aggregate == "count":
+            return rows.account_id.count(where=where)
+        if aggregate == "days_since_last":
+            return time.max(where=where)  # turned into days in _finish_table_signals
+        value: Any = (
+            compile_expression(signal.value, columns_of(rows))
+            if signal.value is not None
+            else rows[signal.column]
+        )
+        if aggregate == "count_distinct":
+            return value.nunique(where=where)
+        if aggregate == "sum":
+            return value.sum(where=where)
+        if aggregate == "mean":
+            return value.mean(where=where)
+        if aggregate == "min":
+            return value.min(where=where)
+        if aggregate == "max":
+            return value.max(where=where)
+        if aggregate == "percentile":
+            return value.quantile(signal.q, where=where)
+        if aggregate == "latest":
+            return value.argmax(time, where=where)
+        raise ValueError(f"aggregate {aggregate} is not windowed")
+
+    def _first_occurrence(self, table_name: str, name: str) -> ir.Table:
+        signal = self.model.signals[name]
+        time_name = CANONICAL_TABLES[table_name].time_column
+        assert time_name is not None
+        rows = self.backend.table(table_name)
+        if signal.filter is not None:
+            rows = rows.filter(compile_expression(signal.filter, columns_of(rows)))
+        first = rows.group_by("account_id").aggregate(**{f"first__{name}": rows[time_name].min()})
+        if self.spine is not None:
+            first = first.cross_join(self.spine)
+        else:
+            first = first.mutate(as_of=ibis.literal(as_timestamp(self.dates[0]), "timestamp"))
+        return first.select(*self.keys, f"first__{name}")
+
+    def _finish_table_signals(self, table: ir.Table, offsets: dict[str, set[int]]) -> dict[str, Any]:
+        columns: dict[str, Any] = {}
+        for name, offs in offsets.items():
+            signal = self.model.signals[name]
+            if signal.aggregate == "time_to_first":
+                first = table[f"first__{name}"]
+                columns[signal_column(name)] = ibis.ifelse(
+                    first < table.as_of, _days_between(first, table.created_at), ibis.null()
+                )
+                continue
+            for offset in offs:
+                column = table[_variant_column(name, offset)]
+                if signal.aggregate == "days_since_last":
+                    anchor = table.as_of - ibis.interval(days=offset) if offset else table.as_of
+                    column = _days_between(anchor, column)
+                if signal.aggregate in ZERO_WHEN_EMPTY:
+                    column = column.fill_null(0)
+                target = signal_column(name) if offset == 0 else _variant_column(name, offset)
+                columns[target] = column
+        return columns
+
+    # -- derived signals --------------------------------------------------------------------
+    def _derived(self, table: ir.Table) -> ir.Table:
+        graph = {name: signal_dependencies(self.model, name) for name in self.model.signals}
+        for name in TopologicalSorter(graph).static_order():
+            signal = self.model.signals[name]
+            if signal.table is not None:
+                continue
+            table = table.mutate(**{signal_column(name): self._derive(table, signal)})
+        return table
+
+    def _derive(self, table: ir.Table, signal: Signal) -> Any:
+        def series(ref: str, offset: int) -> Any:
+            return table[signal_column(ref) if offset == 0 else _variant_column(ref, offset)]
+
+        def safe_div(num: Any, den: Any) -> Any:
+            return ibis.ifelse(den == 0, ibis.null(), num.cast("float64") / den)
+
+        if signal.attribute is not None:
+            return compile_expression(signal.attribute, columns_of(table))
+        if signal.ratio is not None:
+            return safe_div(series(signal.ratio[0], 0), series(signal.ratio[1], 0))
+        if signal.formula is not None:
+            return compile_expression(signal.formula, lambda n: table[signal_column(n)])
+        ref = signal.change or signal.trend or signal.baseline
+        assert ref is not None
+        width = self.model.signals[ref].window_days or 0
+        if signal.change is not None:
+            previous = series(ref, width)
+            return safe_div(series(ref, 0) - previous, previous)
+        k = signal.windows or 2
+        if signal.trend is not None:
+            # least-squares slope per window over the last k windows (x = 0 oldest .. k-1 now)
+            mean_x = (k - 1) / 2
+            denominator = sum((i - mean_x) ** 2 for i in range(k))
+            slope: Any = ibis.literal(0.0)
+            for i in range(k):
+                weight = ((k - 1 - i) - mean_x) / denominator
+                slope = slope + series(ref, i * width).cast("float64") * weight
+            return slope
+        history: Any = ibis.literal(0.0)
+        for i in range(1, k + 1):
+            history = history + series(ref, i * width).cast("float64")
+        return safe_div(series(ref, 0), history / k)
+
+    # -- segments, gate and flags -------------------------------------------------------------
+    def _conditions(self, table: ir.Table) -> ir.Table:
+        def resolve(name: str) -> Any:
+            if name in self.model.signals:
+                return table[signal_column(name)]
+            if name in ACCOUNT_COLUMNS:
+                return table[name]
+            raise KeyError(name)  # pragma: no cover - checked when the model loads
+
+        scorecard: Any = ibis.literal(self.model.default_scorecard)
+        if self.model.segments:
+            scorecard = ibis.cases(
+                *[
+                    (compile_expression(seg.when, columns_of(table)).fill_null(False), seg.scorecard)
+                    for seg in self.model.segments
+                ],
+                else_=self.model.default_scorecard,
+            )
+        segment_name: Any = ibis.literal("default")
+        if self.model.segments:
+            segment_name = ibis.cases(
+                *[
+                    (compile_expression(seg.when, columns_of(table)).fill_null(False), seg.name)
+                    for seg in self.model.segments
+                ],
+                else_="default",
+            )
+        extra: dict[str, Any] = {"scorecard": scorecard, "model_segment": segment_name}
+        gate = self.model.gate
+        extra["gate_pass"] = (
+            compile_expression(gate.when, resolve).fill_null(False) if gate else ibis.literal(True)
+        )
+        for name, flag in self.model.flags.items():
+            extra[f"{FLAG_PREFIX}{name}"] = compile_expression(flag.when, resolve).fill_null(False)
+        keep = [
+            "account_id",
+            "as_of",
+            *ACCOUNT_FIELDS,
+            *[signal_column(n) for n in self.model.signals],
+        ]
+        return table.mutate(**extra).select(*keep, *extra)
+
+
+def signal_table(backend: Any, model: HealthModel, dates: Sequence[dt.date]) -> ir.Table:
+    """Return the Ibis table of every signal for every active account at each date.
+
+    >>> signal_table(con, model, [dt.date(2025, 1, 1)]).execute()  # doctest: +SKIP
+    """
+    return SignalQuery(backend, model, dates).build()

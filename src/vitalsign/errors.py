@@ -1,0 +1,32 @@
+"""The exceptions vitalsign raises for a user's mistake.
+
+    VitalsignError            anything the user can fix; the CLI prints it as one line
+    ├── ModelError            a health-model file is wrong (file:line key: what, how to fix)
+    ├── WorkspaceError        the workspace or its config is missing or wrong
+    ├── IngestError           an input file or mapping cannot be loaded
+    └── SnapshotError         a requested snapshot or account does not exist
+
+Anything else that escapes is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class VitalsignError(Exception):
+    """A mistake the user can fix; the message says where and how."""
+
+
+class ModelError(VitalsignError):
+    """A health-model file is invalid."""
+
+
+class WorkspaceError(VitalsignError):
+    """The workspace folder or its config is missing or invalid."""
+
+
+class IngestError(VitalsignError):
+    """An input file or its column mapping cannot be loaded."""
+
+
+class SnapshotError(VitalsignError):
+    """A requested snapshot, date or account is not in the history."""

@@ -1,0 +1,300 @@
+"""The health-model schema: what a model YAML file may say, as Pydantic models.
+
+The meaning of every key is documented in docs/model.md; `tests/test_docs.py` fails when a
+key is added here and not there.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+AGGREGATIONS = (
+    "count",
+    "count_distinct",
+    "sum",
+    "mean",
+    "min",
+    "max",
+    "percentile",
+    "latest",
+    "days_since_last",
+    "time_to_first",
+)
+Aggregation = Literal[
+    "count",
+    "count_distinct",
+    "sum",
+    "mean",
+    "min",
+    "max",
+    "percentile",
+    "latest",
+    "days_since_last",
+    "time_to_first",
+]
+# Aggregations whose empty result is 0 (no rows is data), the rest give a missing value.
+ZERO_WHEN_EMPTY = frozenset({"count", "count_distinct", "sum"})
+NEEDS_COLUMN = frozenset({"count_distinct", "sum", "mean", "min", "max", "percentile", "latest"})
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([dw])\s*$")
+_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def parse_days(text: str | int) -> int:
+    """Return the number of days in a duration such as "30d" or "4w"."""
+    if isinstance(text, int) and not isinstance(text, bool) and text > 0:
+        return text
+    match = _DURATION.match(str(text))
+    if not match or int(match.group(1)) <= 0:
+        raise ValueError(f'"{text}" is not a duration (e.g. "30d" or "4w")')
+    return int(match.group(1)) * (7 if match.group(2) == "w" else 1)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ThresholdStep(_Strict):
+    """Points given from a value upward."""
+
+    min: float
+    points: Annotated[float, Field(ge=0, le=100)]
+
+
+class ThresholdsScale(_Strict):
+    """Step bands: the points of the highest step whose `min` the value reaches."""
+
+    type: Literal["thresholds"]
+    steps: list[ThresholdStep] = Field(min_length=1)
+    below: Annotated[float, Field(ge=0, le=100)] = 0.0
+
+    @field_validator("steps")
+    @classmethod
+    def _ascending(cls, steps: list[ThresholdStep]) -> list[ThresholdStep]:
+        mins = [s.min for s in steps]
+        if mins != sorted(mins) or len(set(mins)) != len(mins):
+            raise ValueError("steps must be listed by strictly increasing `min`")
+        return steps
+
+
+class LinearScale(_Strict):
+    """Linear between `low` (0 points) and `high` (100 points), clamped."""
+
+    type: Literal["linear"]
+    low: float
+    high: float
+    better: Literal["higher", "lower"] = "higher"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LinearScale:
+        if self.high <= self.low:
+            raise ValueError("`high` must be greater than `low` (use better: lower to reverse)")
+        return self
+
+
+class PercentileScale(_Strict):
+    """Percentile rank among the accounts of the same segment, times 100."""
+
+    type: Literal["percentile"]
+    better: Literal["higher", "lower"] = "higher"
+
+
+class BooleanScale(_Strict):
+    """Points for a true (non-zero) and a false value."""
+
+    type: Literal["boolean"]
+    if_true: Annotated[float, Field(ge=0, le=100)] = 100.0
+    if_false: Annotated[float, Field(ge=0, le=100)] = 0.0
+
+
+class CategoricalScale(_Strict):
+    """A map from category to points, e.g. green: 100, yellow: 50, red: 0."""
+
+    type: Literal["categorical"]
+    map: dict[str, Annotated[float, Field(ge=0, le=100)]] = Field(min_length=1)
+    default: Annotated[float, Field(ge=0, le=100)] | None = None
+
+
+Scale = Annotated[
+    ThresholdsScale | LinearScale | PercentileScale | BooleanScale | CategoricalScale,
+    Field(discriminator="type"),
+]
+
+Missing = Literal["skip", "zero"] | Annotated[float, Field(ge=0, le=100)]
+
+
+class Signal(_Strict):
+    """A per-account value as of date T; exactly one source kind is set."""
+
+    description: str = ""
+    # from a canonical table
+    table: str | None = None
+    aggregate: Aggregation | None = None
+    column: str | None = None
+    value: str | None = None
+    filter: str | None = None
+    window: str | int | None = None
+    q: Annotated[float, Field(gt=0, lt=1)] | None = None
+    # from the accounts table (an expression over its columns)
+    attribute: str | None = None
+    # from other signals
+    ratio: tuple[str, str] | None = None
+    change: str | None = None
+    trend: str | None = None
+    baseline: str | None = None
+    windows: Annotated[int, Field(ge=2, le=52)] | None = None
+    formula: str | None = None
+    # how it becomes points
+    scale: Scale | None = None
+    missing: Missing = "skip"
+
+    @property
+    def kind(self) -> str:
+        """Which source kind this signal uses."""
+        for kind in ("table", "attribute", "ratio", "change", "trend", "baseline", "formula"):
+            if getattr(self, kind) is not None:
+                return kind
+        return "none"
+
+    @property
+    def window_days(self) -> int | None:
+        """The window length in days, if any."""
+        return None if self.window is None else parse_days(self.window)
+
+    @property
+    def inputs(self) -> list[str]:
+        """Names of the other signals this one is derived from."""
+        if self.ratio is not None:
+            return list(self.ratio)
+        return [s for s in (self.change, self.trend, self.baseline) if s is not None]
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, window: str | int | None) -> str | int | None:
+        if window is not None:
+            parse_days(window)
+        return window
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Signal:
+        kinds = [
+            k
+            for k in ("table", "attribute", "ratio", "change", "trend", "baseline", "formula")
+            if getattr(self, k) is not None
+        ]
+        if len(kinds) != 1:
+            raise ValueError(
+                "a signal needs exactly one of table, attribute, ratio, change, trend, "
+                f"baseline, formula; found {kinds or 'none'}"
+            )
+        if self.table is not None:
+            if self.aggregate is None:
+                raise ValueError("a table signal needs `aggregate` (e.g. count)")
+            if self.aggregate in NEEDS_COLUMN and self.column is None and self.value is None:
+                raise ValueError(f"aggregate {self.aggregate} needs `column` or `value`")
+            if self.aggregate == "percentile" and self.q is None:
+                raise ValueError("aggregate percentile needs `q`, e.g. q: 0.9")
+            if self.window is None and self.aggregate != "time_to_first":
+                raise ValueError(f'aggregate {self.aggregate} needs a `window`, e.g. "30d"')
+        elif self.aggregate is not None or self.filter is not None:
+            raise ValueError("`aggregate` and `filter` only apply to table signals")
+        if (self.trend or self.baseline) and self.windows is None:
+            raise ValueError("trend and baseline need `windows` (how many windows to look back)")
+        return self
+
+
+class Group(_Strict):
+    """A dimension holding signals and nested groups, each with a weight."""
+
+    description: str = ""
+    weight: Annotated[float, Field(gt=0)] = 1.0
+    signals: dict[str, Annotated[float, Field(gt=0)] | None] = Field(default_factory=dict)
+    groups: dict[str, Group] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Group:
+        if not self.signals and not self.groups:
+            raise ValueError("a group needs at least one signal or nested group")
+        return self
+
+
+class Segment(_Strict):
+    """A rule that picks the scorecard of matching accounts; first match wins."""
+
+    name: str
+    when: str
+    scorecard: str
+
+
+class Gate(_Strict):
+    """The key-metric gate: an account that fails `when` scores 0."""
+
+    name: str = "key_metric"
+    description: str = ""
+    when: str
+
+
+class Flag(_Strict):
+    """A risk flag: a condition that subtracts points and/or caps the band."""
+
+    description: str = ""
+    when: str
+    subtract: Annotated[float, Field(ge=0, le=100)] = 0.0
+    cap_band: str | None = None
+
+
+class Band(_Strict):
+    """A named band reached from `min` points upward."""
+
+    name: str
+    min: Annotated[float, Field(ge=0, le=100)]
+
+
+class Overrides(_Strict):
+    """What people may override by hand (band, manual signals)."""
+
+    band: bool = True
+    signals: list[str] = Field(default_factory=list)
+
+
+class HealthModel(_Strict):
+    """A complete health model."""
+
+    name: str
+    description: str = ""
+    min_coverage: Annotated[float, Field(ge=0, le=1)] = 0.5
+    insufficient_band: str = "insufficient_data"
+    signals: dict[str, Signal] = Field(min_length=1)
+    scorecards: dict[str, dict[str, Group]] = Field(min_length=1)
+    segments: list[Segment] = Field(default_factory=list)
+    default_scorecard: str = "default"
+    gate: Gate | None = None
+    flags: dict[str, Flag] = Field(default_factory=dict)
+    bands: list[Band] = Field(min_length=2)
+    overrides: Overrides = Field(default_factory=Overrides)
+
+    @field_validator("bands")
+    @classmethod
+    def _bands_descend(cls, bands: list[Band]) -> list[Band]:
+        mins = [b.min for b in bands]
+        if mins != sorted(mins, reverse=True) or len(set(mins)) != len(mins):
+            raise ValueError("bands are listed best first, by strictly decreasing `min`")
+        if mins[-1] != 0:
+            raise ValueError("the last (worst) band must have min: 0")
+        return bands
+
+    @field_validator("signals")
+    @classmethod
+    def _signal_names(cls, signals: dict[str, Signal]) -> dict[str, Signal]:
+        for name in signals:
+            if not _NAME.match(name):
+                raise ValueError(f"signal name {name!r} must be lower_snake_case")
+        return signals
+
+    @property
+    def band_names(self) -> list[str]:
+        """Band names, best first."""
+        return [b.name for b in self.bands]

@@ -1,0 +1,127 @@
+"""A workspace: one folder with a project config, model files and the DuckDB file."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import ibis
+from pydantic import BaseModel, ConfigDict, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from vitalsign.errors import WorkspaceError
+from vitalsign.model.loader import LoadedModel, load_model
+from vitalsign.store.schema import all_ddl
+
+CONFIG_FILE = "vitalsign.yml"
+CONFIG_TEMPLATE = """\
+# vitalsign workspace configuration (docs/workspace.md)
+backend: duckdb                 # the embedded default: one file in this folder
+database: vitalsign.duckdb      # path of the DuckDB file, relative to this folder
+model: models/default.yml       # the health model scored by `vitalsign score`
+"""
+
+
+class WorkspaceConfig(BaseModel):
+    """The contents of vitalsign.yml."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    backend: Literal["duckdb"] = "duckdb"
+    database: str = "vitalsign.duckdb"
+    model: str = "models/default.yml"
+
+
+@dataclass
+class Workspace:
+    """An open workspace; `backend` connects lazily to its database."""
+
+    root: Path
+    config: WorkspaceConfig
+    _backend: Any = field(default=None, repr=False)
+
+    @property
+    def database_path(self) -> Path:
+        """The DuckDB file."""
+        return self.root / self.config.database
+
+    @property
+    def model_path(self) -> Path:
+        """The default model file."""
+        return self.root / self.config.model
+
+    @property
+    def backend(self) -> Any:
+        """The Ibis backend connected to the workspace database."""
+        if self._backend is None:
+            self._backend = ibis.duckdb.connect(str(self.database_path))
+        return self._backend
+
+    @property
+    def duckdb(self) -> Any:
+        """The raw DuckDB connection under the Ibis backend (for transactions)."""
+        return self.backend.con
+
+    def load_model(self, path: str | Path | None = None) -> LoadedModel:
+        """Load `path` (relative to the workspace) or the configured model."""
+        if path is None:
+            return load_model(self.model_path)
+        candidate = Path(path)
+        if not candidate.is_absolute() and not candidate.exists():
+            candidate = self.root / candidate
+        return load_model(candidate)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        if self._backend is not None:
+            self._backend.disconnect()
+            self._backend = None
+
+
+def init_workspace(directory: str | Path) -> Workspace:
+    """Create a workspace in `directory` (config, starter model, tables) and open it.
+
+    >>> ws = init_workspace("/tmp/acme")  # doctest: +SKIP
+    """
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    config_path = root / CONFIG_FILE
+    if not config_path.exists():
+        config_path.write_text(CONFIG_TEMPLATE, encoding="utf-8")
+    models = root / "models"
+    models.mkdir(exist_ok=True)
+    starter = models / "default.yml"
+    if not starter.exists():
+        source = resources.files("vitalsign.store").joinpath("starter_model.yml")
+        with resources.as_file(source) as path:
+            shutil.copyfile(path, starter)
+    workspace = open_workspace(root)
+    for statement in all_ddl():
+        workspace.duckdb.execute(statement)
+    return workspace
+
+
+def open_workspace(directory: str | Path = ".") -> Workspace:
+    """Open the workspace in `directory`, or raise WorkspaceError saying how to create one."""
+    root = Path(directory).resolve()
+    config_path = root / CONFIG_FILE
+    if not config_path.exists():
+        raise WorkspaceError(
+            f"{root}: no {CONFIG_FILE} here; create a workspace with `vitalsign init {directory}` "
+            "or pass --workspace DIR"
+        )
+    try:
+        raw = YAML(typ="safe").load(config_path.read_text(encoding="utf-8")) or {}
+    except YAMLError as exc:
+        raise WorkspaceError(f"{config_path}: not valid YAML: {exc}") from exc
+    try:
+        config = WorkspaceConfig.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise WorkspaceError(f"{config_path} {key}: {first['msg']}") from exc
+    return Workspace(root=root, config=config)
