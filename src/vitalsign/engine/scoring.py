@@ -178,8 +178,8 @@ def _score_scorecard(
         json.dumps([f for f in flag_names if raised[f][i]]) for i in range(n)
     ] if flag_names else ["[]"] * n
     scores = rows[["account_id", "as_of", *ACCOUNT_FIELDS, "scorecard", "model_segment"]].copy()
-    scores["score"] = np.round(final, 6)
-    scores["base_score"] = np.round(base, 6)
+    scores["score"] = final
+    scores["base_score"] = base
     scores["band"] = band
     scores["computed_band"] = band
     scores["coverage"] = coverage
@@ -200,10 +200,10 @@ def _score_scorecard(
                     "name": sname,
                     "path": gpath,
                     "raw_value": numeric.astype("float64"),
-                    "raw_text": raw.astype("string").where(raw.notna(), None),
+                    "raw_text": raw.astype("string"),
                     "points": points[sname],
-                    "weight": np.round(weight, 10),
-                    "contribution": np.round(np.nan_to_num(points[sname]) * weight, 8),
+                    "weight": weight,
+                    "contribution": np.nan_to_num(points[sname]) * weight,
                 }
             )
         )
@@ -216,11 +216,11 @@ def _score_scorecard(
                     "kind": "group",
                     "name": gpath.rsplit("/", 1)[-1],
                     "path": gpath,
-                    "raw_value": np.nan,
-                    "raw_text": None,
+                    "raw_value": np.full(n, np.nan),
+                    "raw_text": pd.array([None] * n, dtype="string"),
                     "points": gscore,
-                    "weight": np.round(gweight, 10),
-                    "contribution": np.round(np.nan_to_num(gscore) * gweight, 8),
+                    "weight": gweight,
+                    "contribution": np.nan_to_num(gscore) * gweight,
                 }
             )
         )

@@ -1,0 +1,243 @@
+"""The `vitalsign` command: a thin shell over the Python API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from vitalsign.errors import VitalsignError
+
+app = typer.Typer(
+    help="Explainable customer-health scoring. Docs: docs/ in the repository.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+
+WorkspaceOption = Annotated[
+    Path,
+    typer.Option("--workspace", "-w", envvar="VITALSIGN_WORKSPACE", help="Workspace folder."),
+]
+ModelOption = Annotated[
+    str | None, typer.Option("--model", "-m", help="Model file (default: the workspace's).")
+]
+
+
+def _date(text: str | None, option: str) -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise VitalsignError(f"{option} {text!r} is not a date (use YYYY-MM-DD)") from exc
+
+
+def _days(text: str) -> int:
+    from vitalsign.model.spec import parse_days
+
+    try:
+        return parse_days(text)
+    except ValueError as exc:
+        raise VitalsignError(f"--every {exc}") from exc
+
+
+@app.command()
+def init(directory: Annotated[Path, typer.Argument(help="Folder to create.")]) -> None:
+    """Create a workspace: config, starter model and the canonical tables."""
+    from vitalsign.store.workspace import init_workspace
+
+    workspace = init_workspace(directory)
+    console.print(f"Created workspace {workspace.root}")
+    console.print(f"  config  {workspace.root / 'vitalsign.yml'}")
+    console.print(f"  model   {workspace.model_path}")
+    console.print(f"  data    {workspace.database_path}")
+
+
+@app.command()
+def check(
+    model: Annotated[Path | None, typer.Argument(help="Model file to validate.")] = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Validate a model file; print its identity or every problem with file and line."""
+    from vitalsign.model.loader import load_model
+    from vitalsign.store.workspace import open_workspace
+
+    loaded = load_model(model) if model else open_workspace(workspace).load_model()
+    console.print(f"{loaded.path}: model {loaded.name!r} is valid (hash {loaded.hash}, "
+                  f"{len(loaded.spec.signals)} signals)")  # fmt: skip
+
+
+@app.command()
+def ingest(
+    path: Annotated[Path, typer.Argument(help="CSV, TSV, Parquet, JSON or NDJSON file.")],
+    into: Annotated[str, typer.Option("--into", help="Canonical table, e.g. events.")],
+    mapping: Annotated[Path | None, typer.Option(help="YAML file: columns: {target: source}.")] = None,
+    map_: Annotated[
+        list[str] | None, typer.Option("--map", help="target=source column or expression.")
+    ] = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Load a file into a canonical table through an explicit column mapping."""
+    from vitalsign.ingest.files import load_file, read_mapping
+    from vitalsign.store.workspace import open_workspace
+
+    columns = read_mapping(mapping) if mapping else {}
+    for item in map_ or []:
+        target, sep, source = item.partition("=")
+        if not sep:
+            raise VitalsignError(f"--map {item!r}: use target=source")
+        columns[target.strip()] = source.strip()
+    report = load_file(open_workspace(workspace), path, into, columns)
+    console.print(f"{report.path} → {report.table}: read {report.read}, loaded {report.loaded}, "
+                  f"duplicates {report.duplicates}")  # fmt: skip
+
+
+@app.command()
+def score(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Date (default today).")] = None,
+    model: ModelOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Score every account as of a date and store the snapshot (replacing that date's)."""
+    from vitalsign.engine.run import score as run_score
+    from vitalsign.store.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    loaded = ws.load_model(model)
+    day = _date(as_of, "--as-of") or dt.date.today()
+    scored = run_score(ws, day, loaded)
+    counts = scored.scores["band"].value_counts().to_dict()
+    console.print(f"Scored {len(scored.scores)} accounts as of {day} with {loaded.name} "
+                  f"({loaded.hash}): {counts}")  # fmt: skip
+
+
+@app.command()
+def backfill(
+    from_: Annotated[str, typer.Option("--from", help="First date.")],
+    to: Annotated[str, typer.Option("--to", help="Last date (included).")],
+    every: Annotated[str, typer.Option("--every", help="Step, e.g. 7d or 1w.")] = "7d",
+    model: ModelOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Fill the score history for many dates, sharing table scans between dates."""
+    from vitalsign.engine.run import backfill as run_backfill
+    from vitalsign.engine.run import date_range
+    from vitalsign.store.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    start, end = _date(from_, "--from"), _date(to, "--to")
+    assert start is not None and end is not None
+    dates = run_backfill(ws, date_range(start, end, _days(every)), ws.load_model(model))
+    console.print(f"Stored {len(dates)} snapshots from {dates[0]} to {dates[-1]}")
+
+
+@app.command()
+def explain(
+    account: Annotated[str, typer.Argument(help="Account id.")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Snapshot date.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="Compare with this date.")] = None,
+    format_: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    model: ModelOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Explain an account's score: groups, signals, gate, flags; what changed since a date."""
+    from vitalsign.engine.explain import explain_account
+    from vitalsign.rendering import explanation_renderable
+    from vitalsign.store.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    name = ws.load_model(model).name
+    result = explain_account(
+        ws.duckdb, name, account, _date(as_of, "--as-of"), _date(since, "--since")
+    )
+    if format_ == "json":
+        typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        console.print(explanation_renderable(result))
+
+
+@app.command()
+def report(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="Snapshot date.")] = None,
+    format_: Annotated[str, typer.Option("--format", help="text, json or csv.")] = "text",
+    model: ModelOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Portfolio report: bands by count and ARR, by segment and owner, movers."""
+    from vitalsign.analytics.portfolio import portfolio_report
+    from vitalsign.rendering import report_renderable
+    from vitalsign.store.workspace import open_workspace
+
+    if format_ not in ("text", "json", "csv"):
+        raise VitalsignError(f"--format {format_!r}: use text, json or csv")
+    ws = open_workspace(workspace)
+    result = portfolio_report(ws.duckdb, ws.load_model(model).spec, _date(as_of, "--as-of"))
+    if format_ == "json":
+        typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
+    elif format_ == "csv":
+        typer.echo(result.to_csv_frame().to_csv(index=False), nl=False)
+    else:
+        console.print(report_renderable(result))
+
+
+@app.command()
+def override(
+    account: Annotated[str, typer.Argument(help="Account id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")],
+    band: Annotated[str | None, typer.Option("--band", help="Band to show instead.")] = None,
+    signal: Annotated[str | None, typer.Option("--signal", help="Manual signal name.")] = None,
+    value: Annotated[str | None, typer.Option("--value", help="Value of the signal.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Expiry date.")] = None,
+    author: Annotated[str, typer.Option("--by", help="Who overrides.")] = "cli",
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Override an account's band or a manual signal, with a reason and an expiry."""
+    from vitalsign.store.overrides import add_override
+    from vitalsign.store.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    spec = ws.load_model().spec
+    if (band is None) == (signal is None):
+        raise VitalsignError("give either --band BAND or --signal NAME --value VALUE")
+    if band is not None and band not in spec.band_names:
+        raise VitalsignError(f"--band {band!r}: use one of {', '.join(spec.band_names)}")
+    if signal is not None and (signal not in spec.overrides.signals or value is None):
+        raise VitalsignError(
+            f"--signal {signal!r}: overridable signals are {spec.overrides.signals}; give --value"
+        )
+    expiry = _date(until, "--until")
+    expires = dt.datetime.combine(expiry, dt.time()) if expiry else None
+    oid = add_override(ws.duckdb, account, "band" if band else str(signal), str(band or value),
+                       reason, author, expires)  # fmt: skip
+    console.print(f"Override {oid} recorded for {account}; it applies from the next scoring run")
+
+
+@app.command()
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Folder for the demo workspace.")] = Path(
+        "demo-workspace"
+    ),
+    accounts: Annotated[int, typer.Option(help="Number of accounts.")] = 3000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+    weeks: Annotated[int, typer.Option(help="Weeks of history to backfill.")] = 52,
+) -> None:
+    """Build a demo workspace from a generated B2B SaaS world, backfill it, and report."""
+    from vitalsign.demo.build import build_demo
+
+    build_demo(directory, accounts=accounts, seed=seed, weeks=weeks, console=console)
+
+
+def main() -> None:
+    """Run the CLI; a VitalsignError becomes one line on stderr and exit code 1."""
+    try:
+        app()
+    except VitalsignError as exc:
+        Console(stderr=True).print(f"error: {exc}", style="red", highlight=False, markup=False)
+        sys.exit(1)
