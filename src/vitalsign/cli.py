@@ -70,15 +70,19 @@ def check(
     from vitalsign.store.workspace import open_workspace
 
     loaded = load_model(model) if model else open_workspace(workspace).load_model()
-    console.print(f"{loaded.path}: model {loaded.name!r} is valid (hash {loaded.hash}, "
-                  f"{len(loaded.spec.signals)} signals)")  # fmt: skip
+    console.print(
+        f"{loaded.path}: model {loaded.name!r} is valid (hash {loaded.hash}, "
+        f"{len(loaded.spec.signals)} signals)"
+    )
 
 
 @app.command()
 def ingest(
     path: Annotated[Path, typer.Argument(help="CSV, TSV, Parquet, JSON or NDJSON file.")],
     into: Annotated[str, typer.Option("--into", help="Canonical table, e.g. events.")],
-    mapping: Annotated[Path | None, typer.Option(help="YAML file: columns: {target: source}.")] = None,
+    mapping: Annotated[
+        Path | None, typer.Option(help="YAML file: columns: {target: source}.")
+    ] = None,
     map_: Annotated[
         list[str] | None, typer.Option("--map", help="target=source column or expression.")
     ] = None,
@@ -95,8 +99,10 @@ def ingest(
             raise VitalsignError(f"--map {item!r}: use target=source")
         columns[target.strip()] = source.strip()
     report = load_file(open_workspace(workspace), path, into, columns)
-    console.print(f"{report.path} → {report.table}: read {report.read}, loaded {report.loaded}, "
-                  f"duplicates {report.duplicates}")  # fmt: skip
+    console.print(
+        f"{report.path} → {report.table}: read {report.read}, loaded {report.loaded}, "
+        f"duplicates {report.duplicates}"
+    )
 
 
 @app.command()
@@ -114,8 +120,10 @@ def score(
     day = _date(as_of, "--as-of") or dt.date.today()
     scored = run_score(ws, day, loaded)
     counts = scored.scores["band"].value_counts().to_dict()
-    console.print(f"Scored {len(scored.scores)} accounts as of {day} with {loaded.name} "
-                  f"({loaded.hash}): {counts}")  # fmt: skip
+    console.print(
+        f"Scored {len(scored.scores)} accounts as of {day} with {loaded.name} "
+        f"({loaded.hash}): {counts}"
+    )
 
 
 @app.command()
@@ -214,8 +222,15 @@ def override(
         )
     expiry = _date(until, "--until")
     expires = dt.datetime.combine(expiry, dt.time()) if expiry else None
-    oid = add_override(ws.duckdb, account, "band" if band else str(signal), str(band or value),
-                       reason, author, expires)  # fmt: skip
+    oid = add_override(
+        ws.duckdb,
+        account,
+        "band" if band else str(signal),
+        str(band or value),
+        reason,
+        author,
+        expires,
+    )
     console.print(f"Override {oid} recorded for {account}; it applies from the next scoring run")
 
 
@@ -239,5 +254,7 @@ def main() -> None:
     try:
         app()
     except VitalsignError as exc:
-        Console(stderr=True).print(f"error: {exc}", style="red", highlight=False, markup=False)
+        Console(stderr=True).print(
+            f"error: {exc}", style="red", highlight=False, markup=False, soft_wrap=True
+        )
         sys.exit(1)

@@ -24,12 +24,18 @@ def to_text(renderable: RenderableType, width: int = 110) -> str:
 def explanation_renderable(e: Explanation) -> RenderableType:
     """Return the explanation of one account as Rich tables."""
     title = f"{e.account_id} {e.name or ''} — {e.as_of} — model {e.model_name} ({e.model_hash})"
-    band = e.band if e.band == e.computed_band else f"{e.band} (override; computed {e.computed_band})"
+    band = (
+        e.band if e.band == e.computed_band else f"{e.band} (override; computed {e.computed_band})"
+    )
     head = Table.grid(padding=(0, 2))
     head.add_row("score", _fmt(e.score), "band", band)
     head.add_row("before gate and flags", _fmt(e.base_score), "coverage", f"{e.coverage:.0%}")
-    head.add_row("gate", "passed" if e.gate_pass else "FAILED (score 0)",
-                 "flags", ", ".join(e.flags) or "none")  # fmt: skip
+    head.add_row(
+        "gate",
+        "passed" if e.gate_pass else "FAILED (score 0)",
+        "flags",
+        ", ".join(e.flags) or "none",
+    )
     groups = Table(title="Groups", title_justify="left")
     for column in ("group", "points", "weight", "contribution"):
         groups.add_column(column, justify="left" if column == "group" else "right")
@@ -40,8 +46,9 @@ def explanation_renderable(e: Explanation) -> RenderableType:
         signals.add_column(column, justify="left" if column in ("signal", "group") else "right")
     for s in e.signals:
         raw = s.raw if s.raw is not None else "missing"
-        signals.add_row(s.name, s.path, raw[:18], _fmt(s.points), f"{s.weight:.1%}",
-                        _fmt(s.contribution, 2))  # fmt: skip
+        signals.add_row(
+            s.name, s.path, raw[:18], _fmt(s.points), f"{s.weight:.1%}", _fmt(s.contribution, 2)
+        )
     parts: list[RenderableType] = [title, head, groups, signals]
     if e.since is not None:
         delta = None if e.score is None or e.score_before is None else e.score - e.score_before
@@ -52,17 +59,24 @@ def explanation_renderable(e: Explanation) -> RenderableType:
         if e.flags != e.flags_before:
             parts.append(f"flags {e.flags_before or 'none'} → {e.flags or 'none'}")
         if e.gate_before != e.gate_pass:
-            parts.append(f"gate {'passed' if e.gate_before else 'failed'} → "
-                         f"{'passed' if e.gate_pass else 'failed'}")  # fmt: skip
+            parts.append(
+                f"gate {'passed' if e.gate_before else 'failed'} → "
+                f"{'passed' if e.gate_pass else 'failed'}"
+            )
         changes = Table(title="What changed (by contribution, largest first)", title_justify="left")
         for column in ("signal", "raw before", "raw now", "contribution before", "now", "change"):
             changes.add_column(column, justify="left" if column == "signal" else "right")
         for c in e.changes:
             if abs(c.delta) < 0.005 and c.raw_before == c.raw_after:
                 continue
-            changes.add_row(c.name, (c.raw_before or "missing")[:14], (c.raw_after or "missing")[:14],
-                            _fmt(c.contribution_before, 2), _fmt(c.contribution_after, 2),
-                            f"{c.delta:+.2f}")  # fmt: skip
+            changes.add_row(
+                c.name,
+                (c.raw_before or "missing")[:14],
+                (c.raw_after or "missing")[:14],
+                _fmt(c.contribution_before, 2),
+                _fmt(c.contribution_after, 2),
+                f"{c.delta:+.2f}",
+            )
         parts.append(changes)
     return Group(*parts)
 
@@ -73,10 +87,18 @@ def report_renderable(r: PortfolioReport) -> RenderableType:
     for column in ("band", "accounts", "share", "ARR", "ARR share"):
         bands.add_column(column, justify="left" if column == "band" else "right")
     for row in r.bands.itertuples(index=False):
-        bands.add_row(str(row.band), str(row.accounts), f"{row.account_share:.0%}",
-                      f"${row.arr:,.0f}", f"{row.arr_share:.0%}")  # fmt: skip
+        bands.add_row(
+            str(row.band),
+            str(row.accounts),
+            f"{row.account_share:.0%}",
+            f"${row.arr:,.0f}",
+            f"{row.arr_share:.0%}",
+        )
     parts: list[RenderableType] = [f"Portfolio — model {r.model_name}", r.headline, bands]
-    for title, frame, key in (("By segment", r.by_segment, "segment"), ("By owner", r.by_owner, "owner")):
+    for title, frame, key in (
+        ("By segment", r.by_segment, "segment"),
+        ("By owner", r.by_owner, "owner"),
+    ):
         table = Table(title=title, title_justify="left")
         table.add_column(key)
         for band in r.band_order:
@@ -85,22 +107,33 @@ def report_renderable(r: PortfolioReport) -> RenderableType:
         for name, rows in frame.groupby(key, sort=True):
             counts = dict(zip(rows["band"], rows["accounts"], strict=True))
             risk = float(rows.loc[rows["band"] == r.at_risk_band, "arr"].sum())
-            table.add_row(str(name), *[str(counts.get(b, 0)) for b in r.band_order], f"${risk:,.0f}")
+            table.add_row(
+                str(name), *[str(counts.get(b, 0)) for b in r.band_order], f"${risk:,.0f}"
+            )
         parts.append(table)
     if r.previous is not None:
         movers = Table(title=f"Biggest movers since {r.previous}", title_justify="left")
         for column in ("account", "name", "owner", "score", "change", "band"):
             movers.add_column(column, justify="right" if column in ("score", "change") else "left")
         for m in r.movers.itertuples(index=False):
-            movers.add_row(str(m.account_id), str(m.name), str(m.owner),
-                           f"{m.previous_score:.1f} → {m.score:.1f}", f"{m.delta:+.1f}",
-                           f"{m.previous_band} → {m.band}")  # fmt: skip
+            movers.add_row(
+                str(m.account_id),
+                str(m.name),
+                str(m.owner),
+                f"{m.previous_score:.1f} → {m.score:.1f}",
+                f"{m.delta:+.1f}",
+                f"{m.previous_band} → {m.band}",
+            )
         parts.append(movers)
     else:
         parts.append("No earlier snapshot: movers appear after the next scoring run.")
     parts.append(
         f"Insufficient data: {len(r.insufficient)} accounts"
-        + (": " + ", ".join(r.insufficient["account_id"].astype(str).head(10)) if len(r.insufficient) else "")
+        + (
+            ": " + ", ".join(r.insufficient["account_id"].astype(str).head(10))
+            if len(r.insufficient)
+            else ""
+        )
         + (" …" if len(r.insufficient) > 10 else "")
     )
     return Group(*parts)

@@ -59,12 +59,16 @@ bands: [{{name: ok, min: 50}}, {{name: bad, min: 0}}]
 # Weekly event counts (7-day windows ending at T): now 4, a week earlier 2, then 1, then 1;
 # quantities inside the last 28 days: 1, 2, 3, 4 (now) + 5, 6 + 7 + 8 → 36.
 EVENTS = [
-    ("e1", at(1), "login", "u1", 1.0), ("e2", at(2), "login", "u2", 2.0),
-    ("e3", at(3), "login", "u1", 3.0), ("e4", at(6), "export", "u3", 4.0),
-    ("e5", at(8), "login", "u1", 5.0), ("e6", at(9), "login", "u1", 6.0),
-    ("e7", at(15), "login", "u2", 7.0), ("e8", at(22), "export", "u1", 8.0),
+    ("e1", at(1), "login", "u1", 1.0),
+    ("e2", at(2), "login", "u2", 2.0),
+    ("e3", at(3), "login", "u1", 3.0),
+    ("e4", at(6), "export", "u3", 4.0),
+    ("e5", at(8), "login", "u1", 5.0),
+    ("e6", at(9), "login", "u1", 6.0),
+    ("e7", at(15), "login", "u2", 7.0),
+    ("e8", at(22), "export", "u1", 8.0),
     ("e9", at(0), "login", "u9", 100.0),  # at T: never read
-]  # fmt: skip
+]
 
 
 def _signals(workspace: Workspace) -> dict[str, Any]:

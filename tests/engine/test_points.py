@@ -21,7 +21,9 @@ from vitalsign.model.spec import (
 
 def points(values: list[object], scale: object, groups: list[str] | None = None) -> list[float]:
     series = to_points(
-        pd.Series(values), scale, pd.Series(groups) if groups is not None else None  # type: ignore[arg-type]
+        pd.Series(values),
+        scale,
+        pd.Series(groups) if groups is not None else None,  # type: ignore[arg-type]
     )
     return [None if math.isnan(v) else round(v, 9) for v in series]  # type: ignore[misc]
 
@@ -40,9 +42,12 @@ def test_thresholds_give_the_points_of_the_highest_step_reached() -> None:
     scale = ThresholdsScale(
         type="thresholds",
         below=5,
-        steps=[ThresholdStep(min=1, points=20), ThresholdStep(min=3, points=60),
-               ThresholdStep(min=10, points=100)],
-    )  # fmt: skip
+        steps=[
+            ThresholdStep(min=1, points=20),
+            ThresholdStep(min=3, points=60),
+            ThresholdStep(min=10, points=100),
+        ],
+    )
     assert points([0, 1, 2.9, 3, 9.99, 10, 1e9, None], scale) == [5, 20, 20, 60, 60, 100, 100, None]
 
 
@@ -52,7 +57,9 @@ def test_boolean_maps_non_zero_to_the_true_points() -> None:
 
 
 def test_categorical_maps_known_categories_and_defaults_the_rest() -> None:
-    scale = CategoricalScale(type="categorical", map={"green": 100, "yellow": 50, "red": 0}, default=25)
+    scale = CategoricalScale(
+        type="categorical", map={"green": 100, "yellow": 50, "red": 0}, default=25
+    )
     assert points(["green", "red", "purple", None], scale) == [100.0, 0.0, 25.0, None]
     strict = CategoricalScale(type="categorical", map={"green": 100})
     assert points(["purple"], strict) == [None]

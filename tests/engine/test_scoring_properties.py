@@ -40,10 +40,15 @@ def _frame(rows: list[list[float | None]]) -> pd.DataFrame:
         {
             "account_id": [f"a{i}" for i in range(len(rows))],
             "as_of": pd.Timestamp(dt.date(2024, 1, 1)),
-            "name": None, "owner": None, "segment": None, "arr": 1.0,
-            "scorecard": "default", "model_segment": "default", "gate_pass": True,
+            "name": None,
+            "owner": None,
+            "segment": None,
+            "arr": 1.0,
+            "scorecard": "default",
+            "model_segment": "default",
+            "gate_pass": True,
         }
-    )  # fmt: skip
+    )
     for j, name in enumerate(NAMES):
         frame[f"s__{name}"] = [np.nan if r[j] is None else r[j] for r in rows]
     return frame
@@ -52,7 +57,9 @@ def _frame(rows: list[list[float | None]]) -> pd.DataFrame:
 values = st.one_of(st.none(), st.floats(min_value=-50, max_value=150, allow_nan=False))
 rows = st.lists(st.lists(values, min_size=5, max_size=5), min_size=1, max_size=8)
 weights = st.lists(st.floats(min_value=0.01, max_value=100), min_size=5, max_size=5)
-group_weights = st.tuples(st.floats(min_value=0.01, max_value=100), st.floats(min_value=0.01, max_value=100))
+group_weights = st.tuples(
+    st.floats(min_value=0.01, max_value=100), st.floats(min_value=0.01, max_value=100)
+)
 
 
 @settings(max_examples=25, deadline=None)
@@ -77,7 +84,9 @@ def test_scores_stay_within_0_and_100_and_contributions_add_up(
 
 @settings(max_examples=20, deadline=None)
 @given(rows=rows, weights=weights, factor=st.floats(min_value=0.01, max_value=1000))
-def test_weights_are_scale_free(rows: list[list[float | None]], weights: list[float], factor: float) -> None:
+def test_weights_are_scale_free(
+    rows: list[list[float | None]], weights: list[float], factor: float
+) -> None:
     base = score_frame(_frame(rows), _model(weights, (1.0, 2.0))).scores
     scaled = score_frame(
         _frame(rows), _model([w * factor for w in weights], (factor, 2.0 * factor), factor)

@@ -45,8 +45,9 @@ def _spark_backend(spark: Any, workspace: Workspace) -> Any:
     backend = ibis.pyspark.connect(spark)
     for name in CANONICAL_TABLES:
         arrow = workspace.duckdb.execute(f"SELECT * FROM {name}").arrow()
-        backend.create_table(name, arrow.read_all() if hasattr(arrow, "read_all") else arrow,
-                             overwrite=True)  # fmt: skip
+        backend.create_table(
+            name, arrow.read_all() if hasattr(arrow, "read_all") else arrow, overwrite=True
+        )
     return backend
 
 
@@ -75,10 +76,19 @@ def test_the_starter_model_backfills_the_same_on_spark_and_duckdb(
     from world import ts
 
     tiny_workspace.duckdb.executemany(
-        "INSERT INTO events (event_id, account_id, timestamp, event, user_id) VALUES (?, ?, ?, ?, ?)",
-        [(f"x{i}", "AB"[i % 2], ts(i * 1.7), ["login", "export", "report_created"][i % 3], f"u{i % 5}")
-         for i in range(120)],
-    )  # fmt: skip
+        "INSERT INTO events (event_id, account_id, timestamp, event, user_id) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [
+            (
+                f"x{i}",
+                "AB"[i % 2],
+                ts(i * 1.7),
+                ["login", "export", "report_created"][i % 3],
+                f"u{i % 5}",
+            )
+            for i in range(120)
+        ],
+    )
     model = load_model(tiny_workspace.model_path)
     dates = [T - dt.timedelta(days=21), T - dt.timedelta(days=7), T]
     backend = _spark_backend(spark, tiny_workspace)

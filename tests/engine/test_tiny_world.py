@@ -7,9 +7,10 @@ import json
 import pandas as pd
 import pytest
 
+from conftest import FIXTURES
 from vitalsign.engine.run import compute_scores, score
 from vitalsign.engine.snapshots import read_items, read_scores
-from vitalsign.model.loader import LoadedModel
+from vitalsign.model.loader import LoadedModel, parse_model
 from vitalsign.store.workspace import Workspace
 from world import T, ts
 
@@ -20,11 +21,31 @@ from world import T, ts
 # C: usage 0, support 100, voice missing → (0 + 100) / 3 = 33.333…, coverage 0.75;
 #    no invoice in 30 days: the gate sets the score to 0, red.
 EXPECTED = {
-    "A": {"score": 60.0, "base": 60.0, "coverage": 1.0, "band": "yellow", "gate": True, "flags": []},
-    "B": {"score": 65.0, "base": 75.0, "coverage": 0.875, "band": "yellow", "gate": True,
-          "flags": ["champion_left"]},
-    "C": {"score": 0.0, "base": 100 / 3, "coverage": 0.75, "band": "red", "gate": False, "flags": []},
-}  # fmt: skip
+    "A": {
+        "score": 60.0,
+        "base": 60.0,
+        "coverage": 1.0,
+        "band": "yellow",
+        "gate": True,
+        "flags": [],
+    },
+    "B": {
+        "score": 65.0,
+        "base": 75.0,
+        "coverage": 0.875,
+        "band": "yellow",
+        "gate": True,
+        "flags": ["champion_left"],
+    },
+    "C": {
+        "score": 0.0,
+        "base": 100 / 3,
+        "coverage": 0.75,
+        "band": "red",
+        "gate": False,
+        "flags": [],
+    },
+}
 CONTRIBUTIONS = {
     "A": {"logins_30d": 25.0, "tickets_90d": 12.5, "nps": 10.0, "csm": 12.5},
     "B": {"logins_30d": 50.0, "tickets_90d": 25.0, "nps": 0.0, "csm": 0.0},
@@ -64,7 +85,9 @@ def test_contributions_and_raw_values_are_stored_per_signal(
             assert signals.loc[name, "contribution"] == pytest.approx(contribution, abs=1e-6)
             raw = RAW[account][name]
             if raw is None:
-                assert signals.loc[name, "raw_text"] is None or pd.isna(signals.loc[name, "raw_text"])
+                assert signals.loc[name, "raw_text"] is None or pd.isna(
+                    signals.loc[name, "raw_text"]
+                )
             elif isinstance(raw, str):
                 assert signals.loc[name, "raw_text"] == raw
             else:
@@ -113,3 +136,27 @@ def test_snapshot_rows_carry_the_model_name_and_hash(
     stored = read_scores(tiny_workspace.duckdb, "tiny", T)
     assert set(stored["model_name"]) == {"tiny"}
     assert set(stored["model_hash"]) == {tiny_model.hash}
+
+
+def test_coverage_counts_only_real_data_even_when_missing_counts_as_zero(
+    tiny_workspace: Workspace,
+) -> None:
+    source = (FIXTURES / "models" / "tiny.yml").read_text()
+    nps_filter = "    filter: \"kind == 'nps'\""
+    zero = parse_model(source.replace(nps_filter, nps_filter + "\n    missing: zero"))
+    scored = compute_scores(tiny_workspace.backend, zero, [T]).scores.set_index("account_id")
+    # C has no NPS and no CSM rating: NPS now counts as 0 points, so voice = 0 is available
+    # and C's base drops from 100 / 3 to (0 + 100 + 0) / 4; the coverage still says the NPS
+    # weight had no data (0.5 + 0.25 = 0.75).
+    assert scored.loc["C", "base_score"] == pytest.approx(25.0)
+    assert scored.loc["C", "coverage"] == pytest.approx(0.75)
+
+
+def test_a_failed_gate_keeps_the_worst_band_even_with_little_data(
+    tiny_workspace: Workspace, tiny_model: LoadedModel
+) -> None:
+    strict = tiny_model.spec.model_copy(update={"min_coverage": 0.9})
+    scored = compute_scores(tiny_workspace.backend, LoadedModel(strict, None, "x"), [T]).scores
+    rows = scored.set_index("account_id")
+    assert rows.loc["C", "band"] == "red"  # gate failed: a verdict, not missing data
+    assert rows.loc["B", "band"] == "insufficient_data"  # coverage 0.875 < 0.9

@@ -38,8 +38,10 @@ def test_an_unknown_signal_in_a_scorecard_is_reported_with_its_line() -> None:
 
 
 def test_a_bad_window_names_the_key_and_shows_the_fix() -> None:
-    bad = GOOD.replace("window: 30d\n    scale: {type: linear, low: 0, high: 10}",
-                       "window: 30x\n    scale: {type: linear, low: 0, high: 10}")  # fmt: skip
+    bad = GOOD.replace(
+        "window: 30d\n    scale: {type: linear, low: 0, high: 10}",
+        "window: 30x\n    scale: {type: linear, low: 0, high: 10}",
+    )
     message = _error(bad)
     line = _line_of(bad, "30x")
     assert f"models/bad.yml:{line} signals.logins_30d.window" in message
@@ -49,7 +51,7 @@ def test_a_bad_window_names_the_key_and_shows_the_fix() -> None:
 def test_a_cycle_between_derived_signals_is_reported() -> None:
     bad = GOOD.replace(
         "  invoices_30d:",
-        "  loop_a:\n    formula: \"loop_b + 1\"\n  loop_b:\n    ratio: [loop_a, logins_30d]\n"
+        '  loop_a:\n    formula: "loop_b + 1"\n  loop_b:\n    ratio: [loop_a, logins_30d]\n'
         "  invoices_30d:",
     )
     message = _error(bad)
@@ -62,7 +64,10 @@ def test_a_cycle_between_derived_signals_is_reported() -> None:
 def test_a_weight_that_is_not_positive_is_refused(weight: str) -> None:
     bad = GOOD.replace("weight: 2", f"weight: {weight}")
     message = _error(bad)
-    assert f"models/bad.yml:{_line_of(bad, 'weight: ' + weight)} scorecards.default.usage.weight" in message
+    assert (
+        f"models/bad.yml:{_line_of(bad, 'weight: ' + weight)} scorecards.default.usage.weight"
+        in message
+    )
     assert "greater than 0" in message
 
 
@@ -147,3 +152,26 @@ def test_duplicate_keys_are_refused() -> None:
 def test_a_missing_file_says_how_to_create_one(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="vitalsign init"):
         load_model(tmp_path / "nope.yml")
+
+
+@pytest.mark.parametrize(
+    ("signal", "complaint"),
+    [
+        ("{table: events, aggregate: time_to_first, window: 30d}", "remove `window`"),
+        ("{attribute: seats, window: 30d}", "only apply to table signals"),
+        ("{table: events, aggregate: count, window: 7d, q: 0.5}", "`q` only applies"),
+        ("{attribute: seats, windows: 3}", "`windows` only applies"),
+        ("{attribute: 'round(seats, arr)'}", "whole number literal"),
+    ],
+)
+def test_keys_that_do_not_apply_are_refused(signal: str, complaint: str) -> None:
+    bad = GOOD.replace("  invoices_30d:", f"  extra: {signal}\n  invoices_30d:")
+    message = _error(bad)
+    assert complaint in message
+    assert f"models/bad.yml:{_line_of(bad, 'extra:')} signals.extra" in message
+
+
+def test_a_scale_error_names_the_scale_key_without_its_type_tag() -> None:
+    bad = GOOD.replace("{type: linear, low: 0, high: 10}", "{type: linear, low: 10, high: 0}", 1)
+    message = _error(bad)
+    assert "signals.logins_30d.scale: " in message and "scale.linear" not in message

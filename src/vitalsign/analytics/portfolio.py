@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,8 +53,10 @@ class PortfolioReport:
         """Return a JSON-ready dict."""
 
         def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-            cleaned = frame.astype(object).where(frame.notna(), None)
-            return [dict(r) for r in cleaned.to_dict(orient="records")]
+            rows: list[dict[str, Any]] = json.loads(
+                frame.to_json(orient="records", date_format="iso")
+            )
+            return rows
 
         return {
             "model": self.model_name,
@@ -76,7 +79,9 @@ class PortfolioReport:
             self.by_segment.rename(columns={"segment": "key"}).assign(section="segment"),
             self.by_owner.rename(columns={"owner": "key"}).assign(section="owner"),
             self.movers.assign(section="movers", key=self.movers.get("account_id")),
-            self.insufficient.assign(section="insufficient_data", key=self.insufficient.get("account_id")),
+            self.insufficient.assign(
+                section="insufficient_data", key=self.insufficient.get("account_id")
+            ),
         ]
         frame = pd.concat([p for p in parts if not p.empty], ignore_index=True)
         first = ["section", "key"]
@@ -114,9 +119,17 @@ def portfolio_report(
     earlier = [d for d in snapshot_dates(connection, model.name) if d < day]
     previous = earlier[-1] if earlier else None
     mover_frame = pd.DataFrame(
-        columns=["account_id", "name", "owner", "previous_score", "score", "delta",
-                 "previous_band", "band"]
-    )  # fmt: skip
+        columns=[
+            "account_id",
+            "name",
+            "owner",
+            "previous_score",
+            "score",
+            "delta",
+            "previous_band",
+            "band",
+        ]
+    )
     if previous is not None:
         before = read_scores(connection, model.name, previous)[["account_id", "score", "band"]]
         joined = scores.merge(before, on="account_id", suffixes=("", "_before"))

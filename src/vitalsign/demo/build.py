@@ -32,13 +32,19 @@ def riskiest_account(connection: object, model_name: str, as_of: dt.date) -> str
 
 
 def build_demo(
-    directory: Path, accounts: int = 3000, seed: int = 7, weeks: int = 52, console: Console | None = None
+    directory: Path,
+    accounts: int = 3000,
+    seed: int = 7,
+    weeks: int = 52,
+    console: Console | None = None,
 ) -> Path:
     """Build the demo workspace in `directory` (replacing an earlier demo) and print the results."""
     console = console or Console()
     if directory.exists():
         if not (directory / CONFIG_FILE).exists() and any(directory.iterdir()):
-            raise WorkspaceError(f"{directory} exists and is not a vitalsign workspace; pick another folder")
+            raise WorkspaceError(
+                f"{directory} exists and is not a vitalsign workspace; pick another folder"
+            )
         shutil.rmtree(directory)
     workspace = init_workspace(directory)
     with console.status(f"Generating a world of {accounts} accounts (seed {seed})"):
@@ -62,8 +68,13 @@ def build_demo(
     console.print(explanation_renderable(explanation))
     root = workspace.root
     console.rule("Where to look")
-    console.print(f"Workspace: {root}\n  model     {workspace.model_path}\n  database  {workspace.database_path}")
-    console.print(f"Try: vitalsign -h | vitalsign report -w {root} | vitalsign explain {account} -w {root} "
-                  f"--since {dates[-5]}")  # fmt: skip
+    console.print(
+        f"Workspace: {root}\n  model     {workspace.model_path}\n"
+        f"  database  {workspace.database_path}"
+    )
+    console.print(
+        f"Try: vitalsign -h | vitalsign report -w {root} | vitalsign explain {account} -w {root} "
+        f"--since {dates[-5]}"
+    )
     workspace.close()
     return root

@@ -119,8 +119,8 @@ def _lines(items: pd.DataFrame, kind: str) -> list[ItemLine]:
             path=str(r.path),
             raw=None if r.raw_text is None or pd.isna(r.raw_text) else str(r.raw_text),
             points=_number(r.points),
-            weight=float(r.weight),
-            contribution=float(r.contribution),
+            weight=_number(r.weight) or 0.0,
+            contribution=_number(r.contribution) or 0.0,
         )
         for r in chosen.itertuples(index=False)
     ]
@@ -135,7 +135,7 @@ def explain_account(
 ) -> Explanation:
     """Explain `account_id` on `as_of` (default: the latest snapshot), optionally since a date.
 
-    >>> explain_account(ws.duckdb, "default", "acct-0042", since=dt.date(2025, 1, 6))  # doctest: +SKIP
+    >>> explain_account(con, "default", "acct-42", since=dt.date(2025, 1, 6))  # doctest: +SKIP
     """
     day = resolve_date(connection, model_name, as_of)
     row = _row(connection, model_name, day, account_id)
@@ -185,6 +185,7 @@ def _changes(before: pd.DataFrame, after: pd.DataFrame) -> list[Change]:
     for name in sorted(set(old) | set(new)):
         a, b = old.get(name), new.get(name)
         ref = b if b is not None else a
+        assert ref is not None
         changes.append(
             Change(
                 name=name,

@@ -26,7 +26,9 @@ def to_points(raw: pd.Series, scale: Scale, groups: pd.Series | None = None) -> 
     [0.0, 50.0, 100.0]
     """
     if isinstance(scale, CategoricalScale):
-        mapped = raw.map(lambda v: scale.map.get(str(v), scale.default) if pd.notna(v) else None)
+        mapped = raw.map(
+            lambda v: scale.map.get(_category(v), scale.default) if pd.notna(v) else None
+        )
         return pd.to_numeric(mapped, errors="coerce").astype("float64")
     values = pd.to_numeric(raw, errors="coerce").astype("float64")
     if isinstance(scale, LinearScale):
@@ -52,6 +54,13 @@ def to_points(raw: pd.Series, scale: Scale, groups: pd.Series | None = None) -> 
         # a lone account is the median of its segment, not its best
         return (ranked * 100.0).where(counts > 1, 50.0).where(values.notna())
     raise TypeError(f"unknown scale {scale!r}")  # pragma: no cover - pydantic guards
+
+
+def _category(value: object) -> str:
+    """Return the map key of a value: 1.0 and 1 are both "1"."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def apply_missing(points: pd.Series, signal: Signal) -> pd.Series:

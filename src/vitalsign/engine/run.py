@@ -44,13 +44,15 @@ def _keyed(overrides: pd.DataFrame, target: str) -> pd.Series:
     return pd.Series(chosen["value"].to_numpy(), index=index)
 
 
-def _override_signals(frame: pd.DataFrame, overrides: pd.DataFrame, model: LoadedModel) -> pd.DataFrame:
+def _override_signals(
+    frame: pd.DataFrame, overrides: pd.DataFrame, model: LoadedModel
+) -> pd.DataFrame:
     keys = pd.MultiIndex.from_arrays([frame["account_id"], frame["as_of"]])
     for name in model.spec.overrides.signals:
         values = _keyed(overrides, name)
         if values.empty:
             continue
-        replaced = pd.Series(keys.map(values), index=frame.index)
+        replaced = pd.Series(keys.map(values.to_dict().get), index=frame.index)
         column = signal_column(name)
         original = frame[column]
         if pd.api.types.is_numeric_dtype(original):
@@ -59,20 +61,20 @@ def _override_signals(frame: pd.DataFrame, overrides: pd.DataFrame, model: Loade
     return frame
 
 
-def _override_bands(scored: ScoredFrame, overrides: pd.DataFrame, model: LoadedModel) -> ScoredFrame:
+def _override_bands(
+    scored: ScoredFrame, overrides: pd.DataFrame, model: LoadedModel
+) -> ScoredFrame:
     values = _keyed(overrides, "band")
     if values.empty:
         return scored
     scores = scored.scores.copy()
     keys = pd.MultiIndex.from_arrays([scores["account_id"], pd.to_datetime(scores["as_of"])])
-    replaced = pd.Series(keys.map(values), index=scores.index)
+    replaced = pd.Series(keys.map(values.to_dict().get), index=scores.index)
     scores["band"] = replaced.where(replaced.notna(), scores["computed_band"])
     return ScoredFrame(scores, scored.items)
 
 
-def score(
-    workspace: Workspace, as_of: dt.date, model: LoadedModel | None = None
-) -> ScoredFrame:
+def score(workspace: Workspace, as_of: dt.date, model: LoadedModel | None = None) -> ScoredFrame:
     """Score every account as of `as_of` and store (replace) that date's snapshot.
 
     >>> score(open_workspace("acme"), dt.date(2025, 6, 2))  # doctest: +SKIP

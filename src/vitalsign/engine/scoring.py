@@ -119,8 +119,18 @@ def score_frame(frame: pd.DataFrame, model: HealthModel) -> ScoredFrame:
 def _empty_scores() -> pd.DataFrame:
     return pd.DataFrame(
         columns=[
-            "account_id", "as_of", *ACCOUNT_FIELDS, "scorecard", "model_segment", "score",
-            "base_score", "band", "computed_band", "coverage", "gate_pass", "flags",
+            "account_id",
+            "as_of",
+            *ACCOUNT_FIELDS,
+            "scorecard",
+            "model_segment",
+            "score",
+            "base_score",
+            "band",
+            "computed_band",
+            "coverage",
+            "gate_pass",
+            "flags",
         ]
     )
 
@@ -140,18 +150,17 @@ def _score_scorecard(
     members = _signals_in(groups)
     rank_groups = rows["as_of"].astype(str) + "|" + rows["model_segment"].astype(str)
     points: dict[str, np.ndarray] = {}
+    had_data: dict[str, np.ndarray] = {}  # before the missing policy: coverage counts real data
     for sname, _ in members:
         signal = model.signals[sname]
         assert signal.scale is not None
         raw = rows[signal_column(sname)]
-        points[sname] = apply_missing(to_points(raw, signal.scale, rank_groups), signal).to_numpy(
-            dtype="float64"
-        )
+        computed = to_points(raw, signal.scale, rank_groups)
+        had_data[sname] = computed.notna().to_numpy()
+        points[sname] = apply_missing(computed, signal).to_numpy(dtype="float64")
     root = _evaluate(groups, {}, points, n, "")
     base = root.score
-    coverage = sum(
-        root.nominal[s] * ~np.isnan(points[s]) for s, _ in members
-    ) if members else np.zeros(n)
+    coverage = sum(root.nominal[s] * had_data[s] for s, _ in members) if members else np.zeros(n)
     coverage = np.round(np.asarray(coverage, dtype="float64"), 10)
 
     flag_names = list(model.flags)
@@ -171,12 +180,15 @@ def _score_scorecard(
             cap_index = model.band_names.index(cap)
             band_index = np.where(raised[f], np.maximum(band_index, cap_index), band_index)
     names = np.array(model.band_names, dtype=object)[band_index]
-    insufficient = (coverage < model.min_coverage) | np.isnan(final)
+    # a failed gate is a verdict, not a lack of data: it keeps the worst band
+    insufficient = ((coverage < model.min_coverage) | np.isnan(final)) & gate
     band = np.where(insufficient, model.insufficient_band, names)
 
-    flags_json = [
-        json.dumps([f for f in flag_names if raised[f][i]]) for i in range(n)
-    ] if flag_names else ["[]"] * n
+    flags_json = (
+        [json.dumps([f for f in flag_names if raised[f][i]]) for i in range(n)]
+        if flag_names
+        else ["[]"] * n
+    )
     scores = rows[["account_id", "as_of", *ACCOUNT_FIELDS, "scorecard", "model_segment"]].copy()
     scores["score"] = final
     scores["base_score"] = base

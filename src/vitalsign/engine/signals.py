@@ -47,7 +47,11 @@ def window_offsets(model: HealthModel) -> dict[str, set[int]]:
         name: {0} for name, signal in model.signals.items() if signal.table is not None
     }
     for signal in model.signals.values():
-        for ref, count in ((signal.change, 2), (signal.trend, signal.windows), (signal.baseline, None)):
+        for ref, count in (
+            (signal.change, 2),
+            (signal.trend, signal.windows),
+            (signal.baseline, None),
+        ):
             if ref is None:
                 continue
             width = model.signals[ref].window_days or 0
@@ -72,9 +76,7 @@ class SignalQuery:
         self.single = len(self.dates) == 1
         self.keys = ["account_id"] if self.single else ["account_id", "as_of"]
         self.spine = (
-            None
-            if self.single
-            else ibis.memtable({"as_of": [as_timestamp(d) for d in self.dates]})
+            None if self.single else ibis.memtable({"as_of": [as_timestamp(d) for d in self.dates]})
         )
 
     def build(self) -> ir.Table:
@@ -205,7 +207,9 @@ class SignalQuery:
             first = first.mutate(as_of=ibis.literal(as_timestamp(self.dates[0]), "timestamp"))
         return first.select(*self.keys, f"first__{name}")
 
-    def _finish_table_signals(self, table: ir.Table, offsets: dict[str, set[int]]) -> dict[str, Any]:
+    def _finish_table_signals(
+        self, table: ir.Table, offsets: dict[str, set[int]]
+    ) -> dict[str, Any]:
         columns: dict[str, Any] = {}
         for name, offs in offsets.items():
             signal = self.model.signals[name]
@@ -283,7 +287,10 @@ class SignalQuery:
         if self.model.segments:
             scorecard = ibis.cases(
                 *[
-                    (compile_expression(seg.when, columns_of(table)).fill_null(False), seg.scorecard)
+                    (
+                        compile_expression(seg.when, columns_of(table)).fill_null(False),
+                        seg.scorecard,
+                    )
                     for seg in self.model.segments
                 ],
                 else_=self.model.default_scorecard,

@@ -13,14 +13,38 @@ from vitalsign.errors import SnapshotError
 from vitalsign.model.loader import LoadedModel
 
 SCORE_COLUMNS = [
-    "snapshot_date", "model_name", "model_hash", "account_id", "name", "owner", "segment",
-    "arr", "scorecard", "model_segment", "score", "base_score", "band", "computed_band",
-    "coverage", "gate_pass", "flags", "computed_at",
-]  # fmt: skip
+    "snapshot_date",
+    "model_name",
+    "model_hash",
+    "account_id",
+    "name",
+    "owner",
+    "segment",
+    "arr",
+    "scorecard",
+    "model_segment",
+    "score",
+    "base_score",
+    "band",
+    "computed_band",
+    "coverage",
+    "gate_pass",
+    "flags",
+    "computed_at",
+]
 ITEM_STORE_COLUMNS = [
-    "snapshot_date", "model_name", "account_id", "kind", "name", "path", "raw_value",
-    "raw_text", "points", "weight", "contribution",
-]  # fmt: skip
+    "snapshot_date",
+    "model_name",
+    "account_id",
+    "kind",
+    "name",
+    "path",
+    "raw_value",
+    "raw_text",
+    "points",
+    "weight",
+    "contribution",
+]
 
 
 def write_snapshots(
@@ -90,7 +114,8 @@ def resolve_date(connection: Any, model_name: str, as_of: dt.date | None) -> dt.
     dates = snapshot_dates(connection, model_name)
     if not dates:
         raise SnapshotError(
-            f"no snapshots of model {model_name!r} yet; run `vitalsign score` or `vitalsign backfill`"
+            f"no snapshots of model {model_name!r} yet; "
+            "run `vitalsign score` or `vitalsign backfill`"
         )
     if as_of is None:
         return dates[-1]
@@ -110,9 +135,7 @@ def read_scores(connection: Any, model_name: str, as_of: dt.date) -> pd.DataFram
     return frame
 
 
-def read_items(
-    connection: Any, model_name: str, as_of: dt.date, account_id: str
-) -> pd.DataFrame:
+def read_items(connection: Any, model_name: str, as_of: dt.date, account_id: str) -> pd.DataFrame:
     """Return the signal and group items of one account in one snapshot."""
     frame: pd.DataFrame = connection.execute(
         "SELECT * FROM score_items WHERE model_name = ? AND snapshot_date = ? AND account_id = ?"

@@ -23,10 +23,22 @@ from vitalsign.model.canonical import CANONICAL_TABLES, CanonicalTable
 from vitalsign.model.expressions import ExpressionError, parse_expression
 from vitalsign.store.workspace import Workspace
 
-IBIS_TYPES = {"string": "string", "int": "int64", "float": "float64", "bool": "boolean",
-              "date": "date", "timestamp": "timestamp"}  # fmt: skip
-READERS = {".csv": "read_csv", ".tsv": "read_csv", ".parquet": "read_parquet",
-           ".json": "read_json", ".ndjson": "read_json", ".jsonl": "read_json"}  # fmt: skip
+IBIS_TYPES = {
+    "string": "string",
+    "int": "int64",
+    "float": "float64",
+    "bool": "boolean",
+    "date": "date",
+    "timestamp": "timestamp",
+}
+READERS = {
+    ".csv": "read_csv",
+    ".tsv": "read_csv",
+    ".parquet": "read_parquet",
+    ".json": "read_json",
+    ".ndjson": "read_json",
+    ".jsonl": "read_json",
+}
 
 
 @dataclass(frozen=True)
@@ -60,7 +72,9 @@ def _reader(path: Path) -> str:
     return reader
 
 
-def _select(table: CanonicalTable, mapping: dict[str, str], source: Any, path: Path) -> dict[str, Any]:
+def _select(
+    table: CanonicalTable, mapping: dict[str, str], source: Any, path: Path
+) -> dict[str, Any]:
     """Return one Ibis expression per canonical column, from source columns or expressions."""
     columns = [c for c in source.columns if c != "_line"]
     unknown = set(mapping) - set(table.column_names)
@@ -136,7 +150,8 @@ def load_file(
         before = int(con.execute(f"SELECT count(*) FROM {table.name}").fetchone()[0])
         con.execute(
             f"INSERT INTO {table.name} ({names}) SELECT {names} FROM ("
-            f"SELECT *, row_number() OVER (PARTITION BY {', '.join(table.key)} ORDER BY _line) AS _n "
+            f"SELECT *, row_number() OVER (PARTITION BY {', '.join(table.key)} "
+            "ORDER BY _line) AS _n "
             f"FROM _staged) s WHERE _n = 1 AND NOT EXISTS "
             f"(SELECT 1 FROM {table.name} t WHERE {key})"
         )
@@ -162,8 +177,10 @@ def _reject_bad_rows(con: Any, table: CanonicalTable, file: Path) -> None:
             conditions.append((f"{column.name} IS NULL", "is missing (required)"))
         if has_raw:
             conditions.append(
-                (f"{column.name} IS NULL AND {raw} IS NOT NULL AND trim({raw}) <> ''",
-                 f"is not a valid {column.type}")  # fmt: skip
+                (
+                    f"{column.name} IS NULL AND {raw} IS NOT NULL AND trim({raw}) <> ''",
+                    f"is not a valid {column.type}",
+                )
             )
         for condition, reason in conditions:
             raw_select = raw if has_raw else "NULL"
@@ -173,5 +190,6 @@ def _reject_bad_rows(con: Any, table: CanonicalTable, file: Path) -> None:
             problems += [f"{file}:{line} {column.name}: {value!r} {reason}" for line, value in rows]
     if problems:
         raise IngestError(
-            "\n".join(sorted(set(problems))[:10]) + "\nNothing was loaded; fix the file or the mapping."
+            "\n".join(sorted(set(problems))[:10])
+            + "\nNothing was loaded; fix the file or the mapping."
         )

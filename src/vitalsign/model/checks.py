@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 
 from vitalsign.model.canonical import ACCOUNT_DERIVED_COLUMNS, ACCOUNTS, CANONICAL_TABLES
@@ -65,7 +66,10 @@ def _check_signals(model: HealthModel) -> Iterator[ModelIssue]:
                 text = getattr(signal, key)
                 if text is not None:
                     yield from _expression(text, columns, (*base, key), f"column of {table.name}")
-            if signal.aggregate in ("days_since_last", "time_to_first") and table.time_column is None:
+            if (
+                signal.aggregate in ("days_since_last", "time_to_first")
+                and table.time_column is None
+            ):
                 yield ModelIssue((*base, "table"), f"table {table.name} has no time column")
         if signal.attribute is not None:
             yield from _expression(
@@ -88,7 +92,8 @@ def _check_signals(model: HealthModel) -> Iterator[ModelIssue]:
                     )
                 elif key != "ratio" and model.signals[ref].table is None:
                     yield ModelIssue(
-                        (*base, key), f"{key} needs a table signal; {ref!r} is {model.signals[ref].kind}"
+                        (*base, key),
+                        f"{key} needs a table signal; {ref!r} is {model.signals[ref].kind}",
                     )
 
 
@@ -97,10 +102,8 @@ def signal_dependencies(model: HealthModel, name: str) -> list[str]:
     signal = model.signals[name]
     deps = list(signal.inputs)
     if signal.formula is not None:
-        try:
+        with suppress(ExpressionError):  # an unparsable formula is reported by _check_signals
             deps += sorted(parse_expression(signal.formula).names())
-        except ExpressionError:
-            pass  # reported by _check_signals
     return [d for d in deps if d in model.signals]
 
 
@@ -158,16 +161,22 @@ def _check_scorecards(model: HealthModel) -> Iterator[ModelIssue]:
                 ("segments", i, "scorecard"),
                 f"unknown scorecard {segment.scorecard!r}; known: {', '.join(sorted(cards))}",
             )
-        yield from _expression(segment.when, ACCOUNT_COLUMNS, ("segments", i, "when"), "account column")
+        yield from _expression(
+            segment.when, ACCOUNT_COLUMNS, ("segments", i, "when"), "account column"
+        )
 
 
 def _check_conditions(model: HealthModel) -> Iterator[ModelIssue]:
     allowed = frozenset(model.signals) | ACCOUNT_COLUMNS
     if model.gate is not None:
-        yield from _expression(model.gate.when, allowed, ("gate", "when"), "signal or account column")
+        yield from _expression(
+            model.gate.when, allowed, ("gate", "when"), "signal or account column"
+        )
     bands = model.band_names
     for name, flag in model.flags.items():
-        yield from _expression(flag.when, allowed, ("flags", name, "when"), "signal or account column")
+        yield from _expression(
+            flag.when, allowed, ("flags", name, "when"), "signal or account column"
+        )
         if flag.cap_band is not None and flag.cap_band not in bands:
             yield ModelIssue(
                 ("flags", name, "cap_band"),

@@ -241,14 +241,23 @@ def _convert_call(node: ast.Call, text: str) -> Expr:
     if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
         name = ast.unparse(node.func)
         raise ExpressionError(
-            f"function {name!r} is not allowed in {text!r}; allowed: " + ", ".join(sorted(FUNCTIONS))
+            f"function {name!r} is not allowed in {text!r}; allowed: "
+            + ", ".join(sorted(FUNCTIONS))
         )
     if node.keywords:
         raise ExpressionError(f"keyword arguments are not allowed in {text!r}")
     low, high, _ = FUNCTIONS[node.func.id]
     if not low <= len(node.args) <= high:
         raise ExpressionError(
-            f"{node.func.id}() takes {low}" + (f" to {high}" if high != low else "")
+            f"{node.func.id}() takes {low}"
+            + (f" to {high}" if high != low else "")
             + f" arguments, got {len(node.args)} in {text!r}"
         )
-    return Call(node.func.id, tuple(_convert(a, text) for a in node.args))
+    args = tuple(_convert(a, text) for a in node.args)
+    if (
+        node.func.id == "round"
+        and len(args) == 2
+        and not (isinstance(args[1], Literal) and isinstance(args[1].value, int))
+    ):
+        raise ExpressionError(f"round()'s digits must be a whole number literal in {text!r}")
+    return Call(node.func.id, args)

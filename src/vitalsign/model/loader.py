@@ -52,7 +52,7 @@ def _locate(document: Any, loc: Loc) -> tuple[int | None, list[str]]:
             line = node.lc.item(part)[0] + 1
             node = node[part]
             found.append(str(part))
-        elif part == loc[-1] and isinstance(node, CommentedMap):
+        elif part == loc[-1] and isinstance(node, CommentedMap) and node.get("type") != part:
             found.append(str(part))  # a missing key; other unknown parts are union tags
     return line, found
 
@@ -75,7 +75,9 @@ def parse_model(text: str, source: str = "<model>") -> LoadedModel:
         line = f":{mark.line + 1}" if mark is not None else ""
         raise ModelError(f"{source}{line} is not valid YAML: {exc.problem}") from exc
     if not isinstance(document, CommentedMap):
-        raise ModelError(f"{source}: a model file is a mapping with name, signals, scorecards, bands")
+        raise ModelError(
+            f"{source}: a model file is a mapping with name, signals, scorecards, bands"
+        )
     try:
         spec = HealthModel.model_validate(_plain(document))
     except ValidationError as exc:

@@ -199,8 +199,20 @@ class Signal(_Strict):
                 raise ValueError("aggregate percentile needs `q`, e.g. q: 0.9")
             if self.window is None and self.aggregate != "time_to_first":
                 raise ValueError(f'aggregate {self.aggregate} needs a `window`, e.g. "30d"')
-        elif self.aggregate is not None or self.filter is not None:
-            raise ValueError("`aggregate` and `filter` only apply to table signals")
+            if self.aggregate == "time_to_first" and self.window is not None:
+                raise ValueError("time_to_first reads all history before T; remove `window`")
+            if self.q is not None and self.aggregate != "percentile":
+                raise ValueError("`q` only applies to aggregate: percentile")
+        else:
+            stray = [
+                k
+                for k in ("aggregate", "filter", "column", "value", "window", "q")
+                if getattr(self, k) is not None
+            ]
+            if stray:
+                raise ValueError(f"{', '.join(stray)} only apply to table signals")
+        if self.windows is not None and not (self.trend or self.baseline):
+            raise ValueError("`windows` only applies to trend and baseline signals")
         if (self.trend or self.baseline) and self.windows is None:
             raise ValueError("trend and baseline need `windows` (how many windows to look back)")
         return self

@@ -36,7 +36,7 @@ def add_override(
 ) -> str:
     """Record an override of `target` ("band" or a signal name) and audit it; return its id."""
     if not reason.strip():
-        raise VitalsignError("an override needs a reason (--reason \"...\")")
+        raise VitalsignError('an override needs a reason (--reason "...")')
     created = created_at or _now()
     if expires_at is not None and expires_at <= created:
         raise VitalsignError(f"the override expires ({expires_at}) before it starts ({created})")
@@ -47,9 +47,19 @@ def add_override(
             "INSERT INTO overrides VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
             [override_id, account_id, target, value, reason, author, created, expires_at],
         )
-        audit(connection, author, "override.add", account_id,
-              {"id": override_id, "target": target, "value": value, "reason": reason,
-               "expires_at": expires_at})
+        audit(
+            connection,
+            author,
+            "override.add",
+            account_id,
+            {
+                "id": override_id,
+                "target": target,
+                "value": value,
+                "reason": reason,
+                "expires_at": expires_at,
+            },
+        )
         connection.execute("COMMIT")
     except BaseException:
         connection.execute("ROLLBACK")
