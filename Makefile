@@ -15,8 +15,8 @@ demo: $(STAMP)
 	$(BIN)/vitalsign demo demo-workspace
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
 
 test: lint

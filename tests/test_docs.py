@@ -128,3 +128,24 @@ def test_the_worked_example_model_parses() -> None:
     loaded = parse_model(example, "docs/model.md (worked example)")
     assert loaded.spec.gate is not None
     assert loaded.spec.flags
+
+
+def test_the_cli_reference_is_generated_from_the_current_cli() -> None:
+    import importlib.util
+
+    path = Path(__file__).parents[1] / "scripts" / "cli_reference.py"
+    spec = importlib.util.spec_from_file_location("cli_reference", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    current = (MODEL_DOC.parent / "cli.md").read_text(encoding="utf-8")
+    assert current == module.render(), "docs/cli.md is stale: run python scripts/cli_reference.py"
+
+
+def test_the_readme_quickstart_is_exactly_the_two_commands() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    quickstart = readme.split("## Quickstart", 1)[1].split("##", 1)[0]
+    commands = [
+        line.split("#")[0].strip() for line in quickstart.splitlines() if line.startswith("make")
+    ]
+    assert commands == ["make demo", "make test"]

@@ -1,0 +1,52 @@
+"""Generate docs/cli.md from the real CLI definitions (`python scripts/cli_reference.py`)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import typer.main
+
+from vitalsign.cli import app
+
+DOC = Path(__file__).parents[1] / "docs" / "cli.md"
+
+
+def _row(param: Any) -> tuple[str, str, str] | None:
+    if param.param_type_name == "argument":
+        return (f"`{param.name.upper()}`", "argument", param.help or "")
+    if "--help" in param.opts:
+        return None
+    default = param.default
+    shown = "" if default in (None, False) or param.required else f" (default: `{default}`)"
+    opts = ", ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
+    return (opts, "required" if param.required else "option", f"{param.help or ''}{shown}")
+
+
+def render() -> str:
+    """Return the CLI reference as Markdown, one section per command."""
+    group: Any = typer.main.get_command(app)
+    lines = [
+        "# CLI reference",
+        "",
+        "Generated from the command definitions by `python scripts/cli_reference.py`;",
+        "`tests/test_docs.py` fails when this page and the CLI disagree.",
+        "",
+        "Commands that read a workspace take `--workspace/-w DIR` (or `VITALSIGN_WORKSPACE`).",
+        "A mistake prints one line starting with `error:` and exits with code 1.",
+        "",
+    ]
+    for name, command in group.commands.items():
+        lines += [f"## vitalsign {name}", "", (command.help or "").strip(), ""]
+        rows = [r for r in (_row(p) for p in command.params) if r is not None]
+        if rows:
+            lines += ["| parameter | kind | meaning |", "| --- | --- | --- |"]
+            lines += [f"| {a} | {k} | {h} |" for a, k, h in rows]
+            lines.append("")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    DOC.write_text(render(), encoding="utf-8")
+    sys.stdout.write(f"wrote {DOC}\n")
