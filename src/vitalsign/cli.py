@@ -258,3 +258,6 @@ def main() -> None:
             f"error: {exc}", style="red", highlight=False, markup=False, soft_wrap=True
         )
         sys.exit(1)
+
+
+# Each part registers its own commands: one `register(app)` call per part, below.
