@@ -131,3 +131,18 @@ def test_ratios_attributes_and_formulas(values: dict[str, Any]) -> None:
 def test_an_empty_window_is_zero_for_counts_and_missing_for_means(values: dict[str, Any]) -> None:
     assert values["empty_count"] == 0
     assert values["empty_mean"] is None or values["empty_mean"] != values["empty_mean"]
+
+
+def test_days_to_renewal_rolls_a_future_renewal_back_to_the_term_in_force(
+    workspace: Workspace,
+) -> None:
+    workspace.duckdb.execute(
+        "INSERT INTO accounts (account_id, name, created_at, renewal_date) VALUES "
+        "('A', 'A', ?, ?), ('B', 'B', ?, ?)",
+        [at(800), dt.date(2025, 3, 11), at(800), dt.date(2024, 2, 20)],
+    )
+    model = parse_model(MODEL).spec
+    rows = signal_table(workspace.backend, model, [T]).execute().set_index("account_id")
+    # 2025-03-11 is 375 days after T: one annual term back, the renewal is 10 days ahead
+    assert rows.loc["A", signal_column("renewal")] == pytest.approx(10.0)
+    assert rows.loc["B", signal_column("renewal")] == pytest.approx(-10.0)  # overdue

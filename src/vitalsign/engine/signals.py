@@ -109,8 +109,11 @@ class SignalQuery:
             base.created_at < base.as_of,
             base.churned_at.isnull() | (base.churned_at >= base.as_of),
         )
+        # renewal_date holds the next renewal as of today; as of an earlier T the next renewal
+        # is that date rolled back by whole (annual) terms to the first one on or after T
+        ahead = _days_between(base.renewal_date.cast("timestamp"), base.as_of)
         return base.mutate(
-            days_to_renewal=_days_between(base.renewal_date.cast("timestamp"), base.as_of),
+            days_to_renewal=ibis.ifelse(ahead >= 365, ahead - 365 * (ahead / 365).floor(), ahead),
             tenure_days=_days_between(base.as_of, base.created_at),
         )
 
