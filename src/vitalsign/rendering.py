@@ -13,6 +13,17 @@ def _fmt(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def _raw(value: str | None) -> str:
+    """Show a raw value compactly: numbers to 4 significant digits, text as is."""
+    if value is None:
+        return "missing"
+    try:
+        number = float(value)
+    except ValueError:
+        return value[:18]
+    return f"{number:.4g}" if not number.is_integer() else str(int(number))
+
+
 def to_text(renderable: RenderableType, width: int = 110) -> str:
     """Render a Rich renderable to plain text."""
     console = Console(width=width, record=True, file=None, color_system=None, force_terminal=False)
@@ -45,9 +56,8 @@ def explanation_renderable(e: Explanation) -> RenderableType:
     for column in ("signal", "group", "raw value", "points", "weight", "contribution"):
         signals.add_column(column, justify="left" if column in ("signal", "group") else "right")
     for s in e.signals:
-        raw = s.raw if s.raw is not None else "missing"
         signals.add_row(
-            s.name, s.path, raw[:18], _fmt(s.points), f"{s.weight:.1%}", _fmt(s.contribution, 2)
+            s.name, s.path, _raw(s.raw), _fmt(s.points), f"{s.weight:.1%}", _fmt(s.contribution, 2)
         )
     parts: list[RenderableType] = [title, head, groups, signals]
     if e.since is not None:
@@ -71,8 +81,8 @@ def explanation_renderable(e: Explanation) -> RenderableType:
                 continue
             changes.add_row(
                 c.name,
-                (c.raw_before or "missing")[:14],
-                (c.raw_after or "missing")[:14],
+                _raw(c.raw_before),
+                _raw(c.raw_after),
                 _fmt(c.contribution_before, 2),
                 _fmt(c.contribution_after, 2),
                 f"{c.delta:+.2f}",

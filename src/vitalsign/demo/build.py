@@ -73,7 +73,7 @@ def build_demo(
         f"  database  {workspace.database_path}"
     )
     console.print(
-        f"Try: vitalsign -h | vitalsign report -w {root} | vitalsign explain {account} -w {root} "
+        f"Try: vitalsign --help | vitalsign report -w {root} | vitalsign explain {account} -w {root} "
         f"--since {dates[-5]}"
     )
     workspace.close()
