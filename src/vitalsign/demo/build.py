@@ -73,8 +73,8 @@ def build_demo(
         f"  database  {workspace.database_path}"
     )
     console.print(
-        f"Try: vitalsign --help | vitalsign report -w {root} | vitalsign explain {account} -w {root} "
-        f"--since {dates[-5]}"
+        f"Try: vitalsign --help | vitalsign report -w {root} | "
+        f"vitalsign explain {account} -w {root} --since {dates[-5]}"
     )
     workspace.close()
     return root

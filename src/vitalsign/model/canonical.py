@@ -233,7 +233,9 @@ CANONICAL_TABLES: dict[str, CanonicalTable] = {
 
 # Columns computed on the accounts table as of the scoring date T.
 ACCOUNT_DERIVED_COLUMNS: dict[str, str] = {
-    "days_to_renewal": "Days from T to the next renewal: renewal_date rolled back by whole 365-day terms "
-    "to the first on or after T (negative when overdue).",
+    "days_to_renewal": (
+        "Days from T to the next renewal: renewal_date rolled back by whole 365-day terms "
+        "to the first on or after T (negative when overdue)."
+    ),
     "tenure_days": "Days from created_at to T.",
 }
