@@ -128,11 +128,26 @@ class SignalQuery:
         time_name = CANONICAL_TABLES[table_name].time_column
         assert time_name is not None
         source = self.backend.table(table_name)
-        span = max(
-            offset + (self.model.signals[name].window_days or 0)
+        # filters and derived values are evaluated once per row, before any join to the spine
+        prepared: dict[str, Any] = {}
+        for name in variants:
+            signal = self.model.signals[name]
+            if signal.filter is not None:
+                condition = compile_expression(signal.filter, columns_of(source))
+                prepared[f"f__{name}"] = condition.fill_null(False)
+            if signal.value is not None:
+                prepared[f"x__{name}"] = compile_expression(signal.value, columns_of(source))
+        needed = {"account_id", time_name} | {
+            s.column for n in variants if (s := self.model.signals[n]).column is not None
+        }
+        source = source.mutate(**prepared).select(*sorted(needed), *prepared)
+        bounds = {
+            offset + extra
             for name, offs in variants.items()
             for offset in offs
-        )
+            for extra in (0, self.model.signals[name].window_days or 0)
+        }
+        span = max(bounds)
         if self.spine is None:
             end = as_timestamp(self.dates[0])
             rows = source.filter(
@@ -143,17 +158,17 @@ class SignalQuery:
                 return ibis.literal(end - dt.timedelta(days=days), "timestamp")
 
         else:
-            spine = self.spine
+            # window bounds are computed once per date on the spine, not once per joined row
+            spine = self.spine.mutate(
+                **{f"b__{d}": self.spine.as_of - ibis.interval(days=d) for d in bounds if d}
+            )
             rows = source.join(
                 spine,
-                [
-                    source[time_name] < spine.as_of,
-                    source[time_name] >= spine.as_of - ibis.interval(days=span),
-                ],
+                [source[time_name] < spine.as_of, source[time_name] >= spine[f"b__{span}"]],
             )
 
             def anchor(days: int) -> Any:
-                return rows.as_of - ibis.interval(days=days) if days else rows.as_of
+                return rows[f"b__{days}"] if days else rows.as_of
 
         time = rows[time_name]
         reductions: dict[str, Any] = {}
@@ -163,23 +178,21 @@ class SignalQuery:
             for offset in sorted(offs):
                 condition = (time >= anchor(offset + width)) & (time < anchor(offset))
                 if signal.filter is not None:
-                    condition = condition & compile_expression(signal.filter, columns_of(rows))
+                    condition = condition & rows[f"f__{name}"]
+                value = rows[f"x__{name}"] if signal.value is not None else None
+                if value is None and signal.column is not None:
+                    value = rows[signal.column]
                 reductions[_variant_column(name, offset)] = self._reduce(
-                    rows, signal, condition, time
+                    rows, signal, condition, time, value
                 )
         return rows.group_by(self.keys).aggregate(**reductions)
 
-    def _reduce(self, rows: ir.Table, signal: Signal, where: Any, time: Any) -> Any:
+    def _reduce(self, rows: ir.Table, signal: Signal, where: Any, time: Any, value: Any) -> Any:
         aggregate = signal.aggregate
         if aggregate == "count":
             return rows.account_id.count(where=where)
         if aggregate == "days_since_last":
             return time.max(where=where)  # turned into days in _finish_table_signals
-        value: Any = (
-            compile_expression(signal.value, columns_of(rows))
-            if signal.value is not None
-            else rows[signal.column]
-        )
         if aggregate == "count_distinct":
             return value.nunique(where=where)
         if aggregate == "sum":
