@@ -9,9 +9,7 @@ import pytest
 
 from vitalsign.model.loader import LoadedModel, load_model
 from vitalsign.store.workspace import Workspace, init_workspace
-from world import load_tiny_world
-
-FIXTURES = Path(__file__).parent / "fixtures"
+from world import FIXTURES, load_tiny_world
 
 
 @pytest.fixture

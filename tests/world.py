@@ -10,7 +10,10 @@ As of T = 2024-03-01 (see tests/engine/test_tiny_world.py for the arithmetic):
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 T = dt.date(2024, 3, 1)
 MIDNIGHT = dt.datetime(2024, 3, 1)

@@ -7,12 +7,11 @@ import json
 import pandas as pd
 import pytest
 
-from conftest import FIXTURES
 from vitalsign.engine.run import compute_scores, score
 from vitalsign.engine.snapshots import read_items, read_scores
 from vitalsign.model.loader import LoadedModel, parse_model
 from vitalsign.store.workspace import Workspace
-from world import T, ts
+from world import FIXTURES, T, ts
 
 # A: usage 50 (w 2), support 50 (w 1), voice (80 + 100) / 2 = 90 (w 1)
 #    → (2·50 + 50 + 90) / 4 = 60.0, coverage 1, yellow.
