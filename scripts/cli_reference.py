@@ -38,13 +38,21 @@ def render() -> str:
         "",
     ]
     for name, command in group.commands.items():
-        lines += [f"## vitalsign {name}", "", (command.help or "").strip(), ""]
-        rows = [r for r in (_row(p) for p in command.params) if r is not None]
-        if rows:
-            lines += ["| parameter | kind | meaning |", "| --- | --- | --- |"]
-            lines += [f"| {a} | {k} | {h} |" for a, k, h in rows]
-            lines.append("")
+        lines += _section(f"vitalsign {name}", command, "##")
     return "\n".join(lines)
+
+
+def _section(title: str, command: Any, level: str) -> list[str]:
+    """Return the Markdown of one command, and of its sub-commands one level deeper."""
+    lines = [f"{level} {title}", "", (command.help or "").strip(), ""]
+    rows = [r for r in (_row(p) for p in command.params) if r is not None]
+    if rows:
+        lines += ["| parameter | kind | meaning |", "| --- | --- | --- |"]
+        lines += [f"| {a} | {k} | {h} |" for a, k, h in rows]
+        lines.append("")
+    for name, sub in getattr(command, "commands", {}).items():
+        lines += _section(f"{title} {name}", sub, level + "#")
+    return lines
 
 
 if __name__ == "__main__":

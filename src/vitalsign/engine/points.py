@@ -26,10 +26,11 @@ def to_points(raw: pd.Series, scale: Scale, groups: pd.Series | None = None) -> 
     [0.0, 50.0, 100.0]
     """
     if isinstance(scale, CategoricalScale):
-        mapped = raw.map(
-            lambda v: scale.map.get(_category(v), scale.default) if pd.notna(v) else None
-        )
-        return pd.to_numeric(mapped, errors="coerce").astype("float64")
+        keys = raw.map(_category, na_action="ignore") if pd.api.types.is_numeric_dtype(raw) else raw
+        mapped = pd.to_numeric(keys.astype(object).map(scale.map), errors="coerce")
+        if scale.default is not None:
+            mapped = mapped.where(mapped.notna() | raw.isna(), scale.default)
+        return mapped.astype("float64")
     values = pd.to_numeric(raw, errors="coerce").astype("float64")
     if isinstance(scale, LinearScale):
         share = ((values - scale.low) / (scale.high - scale.low)).clip(0.0, 1.0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -135,6 +136,27 @@ def _empty_scores() -> pd.DataFrame:
     )
 
 
+def _flags_json(names: list[str], raised: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """Return each row's raised flags as a JSON list, building one string per combination."""
+    if not names:
+        return np.full(n, "[]", dtype=object)
+    mask = sum(
+        (raised[f].astype(np.int64) << i for i, f in enumerate(names)), np.zeros(n, np.int64)
+    )
+    combos = {
+        int(m): json.dumps([f for i, f in enumerate(names) if m >> i & 1]) for m in np.unique(mask)
+    }
+    return pd.Series(mask).map(combos).to_numpy(dtype=object)
+
+
+def _as_text(raw: pd.Series) -> np.ndarray:
+    """Return text for categorical raw values; numeric ones live in raw_value (None here)."""
+    if pd.api.types.is_numeric_dtype(raw):
+        return np.full(len(raw), None, dtype=object)
+    values = raw.astype(object).to_numpy()
+    return np.array([None if pd.isna(v) else str(v) for v in values], dtype=object)
+
+
 def _signals_in(groups: dict[str, Group]) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     for gname, group in groups.items():
@@ -184,11 +206,7 @@ def _score_scorecard(
     insufficient = ((coverage < model.min_coverage) | np.isnan(final)) & gate
     band = np.where(insufficient, model.insufficient_band, names)
 
-    flags_json = (
-        [json.dumps([f for f in flag_names if raised[f][i]]) for i in range(n)]
-        if flag_names
-        else ["[]"] * n
-    )
+    flags_json = _flags_json(flag_names, raised, n)
     scores = rows[["account_id", "as_of", *ACCOUNT_FIELDS, "scorecard", "model_segment"]].copy()
     scores["score"] = final
     scores["base_score"] = base
@@ -198,43 +216,42 @@ def _score_scorecard(
     scores["gate_pass"] = gate
     scores["flags"] = flags_json
 
-    item_frames = []
-    for sname, gpath in members:
-        raw = rows[signal_column(sname)]
-        numeric = pd.to_numeric(raw, errors="coerce")
-        weight = root.rel[sname]
-        item_frames.append(
-            pd.DataFrame(
-                {
-                    "account_id": rows["account_id"],
-                    "as_of": rows["as_of"],
-                    "kind": "signal",
-                    "name": sname,
-                    "path": gpath,
-                    "raw_value": numeric.astype("float64"),
-                    "raw_text": raw.astype("string"),
-                    "points": points[sname],
-                    "weight": weight,
-                    "contribution": np.nan_to_num(points[sname]) * weight,
-                }
-            )
-        )
-    for gpath, (gscore, gweight) in root.groups.items():
-        item_frames.append(
-            pd.DataFrame(
-                {
-                    "account_id": rows["account_id"],
-                    "as_of": rows["as_of"],
-                    "kind": "group",
-                    "name": gpath.rsplit("/", 1)[-1],
-                    "path": gpath,
-                    "raw_value": np.full(n, np.nan),
-                    "raw_text": pd.array([None] * n, dtype="string"),
-                    "points": gscore,
-                    "weight": gweight,
-                    "contribution": np.nan_to_num(gscore) * gweight,
-                }
-            )
-        )
-    items = pd.concat(item_frames, ignore_index=True)[ITEM_COLUMNS]
+    names = [(sname, gpath) for sname, gpath in members]
+    groups_list = list(root.groups.items())
+    count = len(names) + len(groups_list)
+    raw_values = [
+        pd.to_numeric(rows[signal_column(s)], errors="coerce").to_numpy(dtype="float64")
+        for s, _ in names
+    ]
+    item_columns: dict[str, Any] = {
+        "account_id": np.tile(rows["account_id"].to_numpy(dtype=object), count),
+        "as_of": np.tile(rows["as_of"].to_numpy(), count),
+        "kind": np.repeat(
+            np.array(["signal"] * len(names) + ["group"] * len(groups_list), dtype=object), n
+        ),
+        "name": np.repeat(
+            np.array(
+                [s for s, _ in names] + [p.rsplit("/", 1)[-1] for p, _ in groups_list], dtype=object
+            ),
+            n,
+        ),
+        "path": np.repeat(
+            np.array([p for _, p in names] + [p for p, _ in groups_list], dtype=object), n
+        ),
+        "raw_value": np.concatenate([*raw_values, np.full(n * len(groups_list), np.nan)]),
+        "raw_text": np.concatenate(
+            [
+                *[_as_text(rows[signal_column(s)]) for s, _ in names],
+                np.full(n * len(groups_list), None, dtype=object),
+            ]
+        ),
+        "points": np.concatenate(
+            [*[points[s] for s, _ in names], *[g for g, _ in (v for _, v in groups_list)]]
+        ),
+        "weight": np.concatenate(
+            [*[root.rel[s] for s, _ in names], *[w for _, w in (v for _, v in groups_list)]]
+        ),
+    }
+    item_columns["contribution"] = np.nan_to_num(item_columns["points"]) * item_columns["weight"]
+    items = pd.DataFrame(item_columns)[ITEM_COLUMNS]
     return scores, items

@@ -138,7 +138,8 @@ def read_scores(connection: Any, model_name: str, as_of: dt.date) -> pd.DataFram
 def read_items(connection: Any, model_name: str, as_of: dt.date, account_id: str) -> pd.DataFrame:
     """Return the signal and group items of one account in one snapshot."""
     frame: pd.DataFrame = connection.execute(
-        "SELECT * FROM score_items WHERE model_name = ? AND snapshot_date = ? AND account_id = ?"
+        "SELECT * REPLACE (coalesce(raw_text, CAST(raw_value AS VARCHAR)) AS raw_text) "
+        "FROM score_items WHERE model_name = ? AND snapshot_date = ? AND account_id = ?"
         " ORDER BY kind DESC, path, name",
         [model_name, as_of, account_id],
     ).df()
