@@ -1,0 +1,65 @@
+"""Early warning and calls to action: alert rules, their lifecycle, delivery, tasks, stats.
+
+The Python API the CLI and the web app call (docs/alerts.md, "Python API"):
+
+>>> from vitalsign import alerts  # doctest: +SKIP
+>>> config = alerts.load_alert_config("acme/alerts.yml", ws.load_model().spec).config
+>>> alerts.evaluate_alerts(ws.duckdb, config, ws.load_model())  # doctest: +SKIP
+>>> alerts.list_alerts(ws.duckdb, owner="ann", status="active").items  # doctest: +SKIP
+"""
+
+from vitalsign.alerts.config import AlertConfig
+from vitalsign.alerts.daily import DailyReport, StepResult, run_daily
+from vitalsign.alerts.digest import DigestReport, enqueue_digests
+from vitalsign.alerts.evaluation import EvaluationReport, evaluate_alerts, evaluate_history
+from vitalsign.alerts.inbox import (
+    Alert,
+    AlertPage,
+    acknowledge_alert,
+    get_alert,
+    list_alerts,
+    set_feedback,
+)
+from vitalsign.alerts.loading import LoadedAlertConfig, load_alert_config, parse_alert_config
+from vitalsign.alerts.outbox import DeliveryReport, deliver_due, drain, list_outbox, retry_failed
+from vitalsign.alerts.overrides import list_overrides, revoke_override
+from vitalsign.alerts.schema import ensure_alert_tables
+from vitalsign.alerts.stats import AlertStats, alert_stats
+from vitalsign.alerts.tasks import Task, TaskPage, close_task, get_task, list_tasks, update_task
+
+__all__ = [
+    "Alert",
+    "AlertConfig",
+    "AlertPage",
+    "AlertStats",
+    "DailyReport",
+    "DeliveryReport",
+    "DigestReport",
+    "EvaluationReport",
+    "LoadedAlertConfig",
+    "StepResult",
+    "Task",
+    "TaskPage",
+    "acknowledge_alert",
+    "alert_stats",
+    "close_task",
+    "deliver_due",
+    "drain",
+    "enqueue_digests",
+    "ensure_alert_tables",
+    "evaluate_alerts",
+    "evaluate_history",
+    "get_alert",
+    "get_task",
+    "list_alerts",
+    "list_outbox",
+    "list_overrides",
+    "list_tasks",
+    "load_alert_config",
+    "parse_alert_config",
+    "retry_failed",
+    "revoke_override",
+    "run_daily",
+    "set_feedback",
+    "update_task",
+]

@@ -1,0 +1,386 @@
+"""CLI commands of the alerts part: `vitalsign alerts ...`; `register` adds them all."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from vitalsign.alerts.cli_options import (
+    ActorOption,
+    FormatOption,
+    ModelOption,
+    WorkspaceOption,
+    check_format,
+    console,
+    echo_json,
+    open_context,
+    parse_date,
+    parse_duration,
+)
+from vitalsign.errors import VitalsignError
+
+alerts_app = typer.Typer(
+    help="Alert rules (alerts.yml): evaluate, list, acknowledge, rate, stats, outbox.",
+    no_args_is_help=True,
+)
+
+
+@alerts_app.command("init")
+def alerts_init(workspace: WorkspaceOption = Path(".")) -> None:
+    """Write a starter alerts.yml into the workspace (kept if one exists)."""
+    from importlib import resources
+
+    from vitalsign.alerts.loading import ALERTS_FILE
+    from vitalsign.store.workspace import open_workspace
+
+    target = open_workspace(workspace).root / ALERTS_FILE
+    if target.exists():
+        raise VitalsignError(f"{target} exists; edit it, then run `vitalsign alerts check`")
+    text = resources.files("vitalsign.alerts").joinpath("starter_alerts.yml").read_text("utf-8")
+    target.write_text(text, encoding="utf-8")
+    console.print(f"Wrote {target}")
+
+
+@alerts_app.command("check")
+def alerts_check(model: ModelOption = None, workspace: WorkspaceOption = Path(".")) -> None:
+    """Validate alerts.yml against the model; print every problem with file and line."""
+    _, loaded, config = open_context(workspace, model)
+    console.print(
+        f"alerts.yml is valid: {len(config.rules)} rules, channels "
+        f"{', '.join(config.channels.names) or 'none'}, model {loaded.name!r}"
+    )
+
+
+@alerts_app.command("evaluate")
+def alerts_evaluate(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Snapshot date (default latest).")
+    ] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Replay snapshots from this date.")
+    ] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Replay up to this date.")] = None,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", help="Record alerts, queue no messages.")
+    ] = False,
+    model: ModelOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Evaluate the rules on a snapshot (or replay a range) and queue the messages."""
+    from vitalsign.alerts.evaluation import evaluate_alerts, evaluate_history
+
+    ws, loaded, config = open_context(workspace, model)
+    if from_ is not None or to is not None:
+        start = parse_date(from_, "--from") or dt.date.min
+        end = parse_date(to, "--to") or dt.date.max
+        reports = evaluate_history(ws.duckdb, config, loaded, start, end)
+        for report in reports:
+            console.print(report.line(), highlight=False)
+        console.print(f"Replayed {len(reports)} snapshots", highlight=False)
+        return
+    report = evaluate_alerts(
+        ws.duckdb, config, loaded, parse_date(as_of, "--as-of"), notify=not quiet
+    )
+    console.print(report.line(), highlight=False)
+    for warning in report.warnings:
+        console.print(f"warning: {warning}", style="yellow", highlight=False)
+    if report.queued:
+        console.print("Send them with `vitalsign alerts deliver`.", highlight=False)
+
+
+def _alert_table(items: list[Any], title: str) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("alert", "snapshot", "severity", "account", "rule", "status"):
+        table.add_column(column, no_wrap=column in ("alert", "snapshot"))
+    table.add_column("why", ratio=1)
+    for a in items:
+        table.add_row(
+            a.alert_id,
+            a.snapshot_date.isoformat(),
+            a.severity,
+            f"{a.account_name or ''} ({a.account_id}), {a.owner or 'no owner'}",
+            a.rule,
+            a.status + ("" if a.useful is None else (" ✓useful" if a.useful else " ✗not useful")),
+            f"{a.summary}; band {a.band}",
+        )
+    return table
+
+
+@alerts_app.command("list")
+def alerts_list(
+    account: Annotated[str | None, typer.Option("--account", help="Account id.")] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="Account owner.")] = None,
+    status: Annotated[
+        str | None, typer.Option("--status", help="active, open, acknowledged or resolved.")
+    ] = "active",
+    rule: Annotated[str | None, typer.Option("--rule", help="Rule name.")] = None,
+    severity: Annotated[
+        str | None, typer.Option("--severity", help="info, warning, critical.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="Page size.")] = 50,
+    offset: Annotated[int, typer.Option("--offset", help="Skip this many.")] = 0,
+    format_: FormatOption = "text",
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """List alerts, newest first, filtered by account, owner, status, rule or severity."""
+    from vitalsign.alerts.inbox import list_alerts
+    from vitalsign.store.workspace import open_workspace
+
+    check_format(format_)
+    page = list_alerts(
+        open_workspace(workspace).duckdb,
+        account_id=account,
+        owner=owner,
+        status=None if status == "all" else status,
+        rule=rule,
+        severity=severity,
+        limit=limit,
+        offset=offset,
+    )
+    if format_ == "json":
+        echo_json({"total": page.total, "items": [a.to_dict() for a in page.items]})
+        return
+    shown = f"{offset + 1}–{offset + len(page.items)} of {page.total}" if page.items else "none"
+    console.print(_alert_table(page.items, f"Alerts ({shown})"))
+
+
+@alerts_app.command("show")
+def alerts_show(
+    alert_id: Annotated[str, typer.Argument(help="Alert id.")],
+    format_: FormatOption = "text",
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Show one alert: the snapshot and values that fired it, its status and feedback."""
+    from vitalsign.alerts.inbox import get_alert
+    from vitalsign.store.workspace import open_workspace
+
+    alert = get_alert(open_workspace(workspace).duckdb, alert_id)
+    if check_format(format_) == "json":
+        echo_json(alert.to_dict())
+        return
+    for key, value in alert.to_dict().items():
+        shown = json.dumps(value, sort_keys=True) if isinstance(value, dict) else value
+        console.print(f"{key:>16}  {shown}", highlight=False, markup=False)
+    console.print(
+        f"Explain it: vitalsign explain {alert.account_id} --as-of {alert.snapshot_date}",
+        highlight=False,
+    )
+
+
+@alerts_app.command("ack")
+def alerts_ack(
+    alert_id: Annotated[str, typer.Argument(help="Alert id.")],
+    by: ActorOption = "cli",
+    note: Annotated[str | None, typer.Option("--note", help="A note for the audit trail.")] = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Acknowledge an open alert (it still resolves itself when the condition clears)."""
+    from vitalsign.alerts.inbox import acknowledge_alert
+    from vitalsign.store.workspace import open_workspace
+
+    alert = acknowledge_alert(open_workspace(workspace).duckdb, alert_id, by, note)
+    console.print(f"Alert {alert.alert_id} acknowledged by {alert.acknowledged_by}")
+
+
+@alerts_app.command("feedback")
+def alerts_feedback(
+    alert_id: Annotated[str, typer.Argument(help="Alert id.")],
+    useful: Annotated[
+        bool, typer.Option("--useful/--not-useful", help="Was the alert worth acting on?")
+    ],
+    by: ActorOption = "cli",
+    note: Annotated[str | None, typer.Option("--note", help="Why.")] = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Mark an alert useful or not useful (the precision in `alerts stats`)."""
+    from vitalsign.alerts.inbox import set_feedback
+    from vitalsign.store.workspace import open_workspace
+
+    alert = set_feedback(open_workspace(workspace).duckdb, alert_id, useful, by, note)
+    console.print(f"Alert {alert.alert_id} marked {'useful' if alert.useful else 'not useful'}")
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+@alerts_app.command("stats")
+def alerts_stats(
+    since: Annotated[str | None, typer.Option("--since", help="First snapshot date.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Last snapshot date.")] = None,
+    horizon: Annotated[int, typer.Option("--horizon", help="Churn horizon in days.")] = 90,
+    format_: FormatOption = "text",
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Alert volume, precision (useful share) and how many alerted accounts churned."""
+    import pandas as pd
+
+    from vitalsign.alerts.stats import alert_stats
+    from vitalsign.store.workspace import open_workspace
+
+    stats = alert_stats(
+        open_workspace(workspace).duckdb,
+        parse_date(since, "--since"),
+        parse_date(until, "--until"),
+        horizon,
+    )
+    if check_format(format_) == "json":
+        echo_json(stats.to_dict())
+        return
+    console.print(
+        f"{stats.alerts} alerts on {stats.accounts} accounts ({stats.active} still active); "
+        f"precision {_share(stats.precision)} ({stats.useful} useful of {stats.rated} rated); "
+        f"{stats.churned_accounts} alerted accounts churned within {horizon} days "
+        f"({_share(stats.churn_rate)}); {stats.churners_alerted} of {stats.churners} churners "
+        f"were alerted before churning ({_share(stats.recall)})",
+        highlight=False,
+    )
+    table = Table(title="By rule", title_justify="left")
+    for column in (
+        "rule",
+        "alerts",
+        "accounts",
+        "active",
+        "rated",
+        "useful",
+        "precision",
+        "churned",
+    ):
+        table.add_column(column, justify="left" if column == "rule" else "right")
+    for row in stats.by_rule.to_dict("records"):
+        precision = None if pd.isna(row["precision"]) else float(row["precision"])
+        table.add_row(
+            *[str(row[c]) for c in ("rule", "alerts", "accounts", "active", "rated", "useful")],
+            _share(precision),
+            str(row["churned"]),
+        )
+    console.print(table)
+
+
+@alerts_app.command("digest")
+def alerts_digest(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Digest date (default latest).")
+    ] = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="Only this owner.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Build even when not due.")] = False,
+    model: ModelOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Build the digests due (daily or weekly, per owner) and queue them for delivery."""
+    from vitalsign.alerts.digest import enqueue_digests
+    from vitalsign.engine.snapshots import resolve_date
+
+    ws, loaded, config = open_context(workspace, model)
+    day = resolve_date(ws.duckdb, loaded.name, parse_date(as_of, "--as-of"))
+    report = enqueue_digests(
+        ws.duckdb,
+        config,
+        loaded.name,
+        day,
+        force=force,
+        only_owner=owner,
+        overridable=list(loaded.spec.overrides.signals),
+    )
+    console.print(
+        f"{len(report.digests)} digests built for {day}: "
+        f"{', '.join(d['owner'] for d in report.digests) or 'none due'}; "
+        f"{report.queued} messages queued",
+        highlight=False,
+    )
+
+
+@alerts_app.command("deliver")
+def alerts_deliver(
+    wait: Annotated[str, typer.Option("--wait", help="Keep retrying this long, e.g. 10m.")] = "0s",
+    now: Annotated[
+        bool, typer.Option("--now", help="Try every pending message now, ignoring backoff.")
+    ] = False,
+    model: ModelOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Send the queued messages; failed ones are retried with backoff."""
+    from vitalsign.alerts.channels import build_channels
+    from vitalsign.alerts.outbox import drain
+
+    ws, _, config = open_context(workspace, model)
+    result = drain(
+        ws.duckdb,
+        build_channels(config.channels, console),
+        config.outbox,
+        parse_duration(wait, "--wait"),
+        ignore_backoff=now,
+    )
+    console.print(
+        f"{result.delivered} delivered, {result.pending} waiting for a retry"
+        + (f" (next at {result.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC)" if result.pending else "")
+        + (f", {result.failed} gave up" if result.failed else ""),
+        highlight=False,
+    )
+    for channel, error in sorted(result.errors.items()):
+        console.print(f"{channel}: {error}", style="yellow", highlight=False, markup=False)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@alerts_app.command("outbox")
+def alerts_outbox(
+    status: Annotated[
+        str | None, typer.Option("--status", help="pending, delivered or failed.")
+    ] = None,
+    retry: Annotated[
+        bool, typer.Option("--retry", help="Requeue the messages that gave up.")
+    ] = False,
+    limit: Annotated[int, typer.Option("--limit", help="How many to show.")] = 50,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Show the outbox (messages, attempts, errors); --retry requeues the failed ones."""
+    from vitalsign.alerts.outbox import list_outbox, retry_failed
+    from vitalsign.store.workspace import open_workspace
+
+    connection = open_workspace(workspace).duckdb
+    if retry:
+        console.print(f"Requeued {retry_failed(connection)} messages")
+        return
+    frame = list_outbox(connection, status, limit)
+    table = Table(title=f"Outbox ({len(frame)} shown)", title_justify="left")
+    for column in (
+        "message",
+        "channel",
+        "recipient",
+        "status",
+        "attempts",
+        "next attempt",
+        "error",
+    ):
+        table.add_column(column)
+    for row in frame.itertuples(index=False):
+        table.add_row(
+            str(row.message_id),
+            str(row.channel),
+            str(row.recipient),
+            str(row.status),
+            str(row.attempts),
+            "" if row.status != "pending" else str(row.next_attempt_at),
+            "" if row.last_error is None else str(row.last_error)[:60],
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the alerts part's commands to the `vitalsign` app."""
+    from vitalsign.alerts.job_commands import run, schedule
+    from vitalsign.alerts.override_commands import override, overrides
+    from vitalsign.alerts.task_commands import tasks_app
+
+    app.add_typer(alerts_app, name="alerts")
+    app.add_typer(tasks_app, name="tasks")
+    app.command("override")(override)
+    app.command("overrides")(overrides)
+    app.command("run")(run)
+    app.command("schedule")(schedule)

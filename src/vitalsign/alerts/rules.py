@@ -1,0 +1,316 @@
+"""Evaluate each rule type over the score history and the canonical tables, in SQL.
+
+A rule's evaluation on snapshot date T returns the accounts for which its condition
+*holds* on T, with the values behind it, and whether it *fired* on T. For state rules
+(score below, flag raised, ...) the two are the same; for transition rules (band entered
+or left) the condition fires on the change and holds while the account stays there, so
+an open alert resolves itself when the account moves back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from vitalsign.alerts.config import (
+    BandEntered,
+    BandLeft,
+    CommercialDisagreement,
+    CsmRatingStale,
+    DataStale,
+    FlagRaised,
+    GateFailed,
+    ScoreBelow,
+    ScoreDropped,
+    SignalChange,
+    SignalThreshold,
+)
+from vitalsign.model.canonical import CANONICAL_TABLES
+from vitalsign.model.spec import HealthModel, parse_days
+
+_PARAM = re.compile(r"\$([a-z_]+)")
+POPULATION = """
+    pop AS (
+        SELECT * FROM scores
+        WHERE model_name = $model AND snapshot_date = $day
+          AND (len($segments::VARCHAR[]) = 0 OR segment IN (SELECT UNNEST($segments::VARCHAR[])))
+          AND ($min_arr::DOUBLE IS NULL OR coalesce(arr, 0) >= $min_arr::DOUBLE)
+    )"""
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """What every rule evaluation needs: the model, the date, the previous snapshot."""
+
+    model: HealthModel
+    day: dt.date
+    previous: dt.date | None
+
+    @property
+    def start(self) -> dt.datetime:
+        """Midnight at the start of the day: rows before it are visible on that day."""
+        return dt.datetime(self.day.year, self.day.month, self.day.day)
+
+
+def _query(connection: Any, sql: str, params: dict[str, Any]) -> pd.DataFrame:
+    used = set(_PARAM.findall(sql))
+    frame: pd.DataFrame = connection.execute(
+        sql, {k: v for k, v in params.items() if k in used}
+    ).df()
+    return frame
+
+
+def _params(rule: Any, ctx: RuleContext, **extra: Any) -> dict[str, Any]:
+    return {
+        "model": ctx.model.name,
+        "day": ctx.day,
+        "t": ctx.start,
+        "previous": ctx.previous,
+        "segments": list(rule.segments),
+        "min_arr": rule.min_arr,
+        **extra,
+    }
+
+
+def _band_rule(connection: Any, rule: BandEntered | BandLeft, ctx: RuleContext) -> pd.DataFrame:
+    column = "computed_band" if rule.computed else "band"
+    entered = isinstance(rule, BandEntered)
+    inside = f"p.{column} IN (SELECT UNNEST($bands::VARCHAR[]))"
+    before_inside = f"q.{column} IN (SELECT UNNEST($bands::VARCHAR[]))"
+    holds = inside if entered else f"NOT ({inside})"
+    fired = (
+        f"q.{column} IS NULL OR NOT ({before_inside})"
+        if entered
+        else f"q.{column} IS NOT NULL AND {before_inside}"
+    )
+    sql = f"""
+        WITH {POPULATION},
+        prev AS (SELECT account_id, {column} FROM scores
+                 WHERE model_name = $model AND snapshot_date = $previous::DATE)
+        SELECT p.account_id, ({fired}) AS fired, p.{column} AS band_now,
+               q.{column} AS band_before, $previous::DATE AS previous_snapshot
+        FROM pop p LEFT JOIN prev q USING (account_id)
+        WHERE {holds}"""
+    return _query(connection, sql, _params(rule, ctx, bands=list(rule.bands)))
+
+
+def _score_below(connection: Any, rule: ScoreBelow, ctx: RuleContext) -> pd.DataFrame:
+    sql = f"""
+        WITH {POPULATION}
+        SELECT account_id, TRUE AS fired, score, $value::DOUBLE AS threshold
+        FROM pop WHERE score < $value::DOUBLE"""
+    return _query(connection, sql, _params(rule, ctx, value=rule.value))
+
+
+def _score_dropped(connection: Any, rule: ScoreDropped, ctx: RuleContext) -> pd.DataFrame:
+    sql = f"""
+        WITH {POPULATION},
+        peaks AS (
+            SELECT account_id, max(score) AS peak, arg_max(snapshot_date, score) AS peak_date
+            FROM scores
+            WHERE model_name = $model AND snapshot_date < $day
+              AND snapshot_date >= $day - to_days($within::INTEGER) AND score IS NOT NULL
+            GROUP BY account_id
+        )
+        SELECT p.account_id, TRUE AS fired, k.peak, k.peak_date, p.score,
+               k.peak - p.score AS dropped, $within::INTEGER AS within_days
+        FROM pop p JOIN peaks k USING (account_id)
+        WHERE p.score <= k.peak - $points::DOUBLE"""
+    within = parse_days(rule.within)
+    return _query(connection, sql, _params(rule, ctx, within=within, points=rule.points))
+
+
+def _signal_values(date_param: str) -> str:
+    return f"""
+        SELECT account_id, any_value(raw_value) AS raw_value FROM score_items
+        WHERE model_name = $model AND snapshot_date = {date_param}::DATE
+          AND kind = 'signal' AND name = $signal
+        GROUP BY account_id"""
+
+
+def _signal_threshold(connection: Any, rule: SignalThreshold, ctx: RuleContext) -> pd.DataFrame:
+    below = rule.below is not None
+    sql = f"""
+        WITH {POPULATION}, v AS ({_signal_values("$day")})
+        SELECT p.account_id, TRUE AS fired, $signal AS signal, v.raw_value AS value,
+               $threshold::DOUBLE AS threshold, $side AS side
+        FROM pop p JOIN v USING (account_id)
+        WHERE v.raw_value {"<" if below else ">"} $threshold::DOUBLE"""
+    threshold = rule.below if below else rule.above
+    params = _params(
+        rule, ctx, signal=rule.signal, threshold=threshold, side="below" if below else "above"
+    )
+    return _query(connection, sql, params)
+
+
+def _signal_change(connection: Any, rule: SignalChange, ctx: RuleContext) -> pd.DataFrame:
+    signal = ctx.model.signals.get(rule.signal)
+    width = (
+        parse_days(rule.window)
+        if rule.window is not None
+        else (signal.window_days if signal is not None and signal.window_days else 30)
+    )
+    reference = connection.execute(
+        "SELECT max(snapshot_date) FROM scores WHERE model_name = ? AND snapshot_date <= ?",
+        [ctx.model.name, ctx.day - dt.timedelta(days=width)],
+    ).fetchone()[0]
+    if reference is None:
+        return pd.DataFrame(columns=["account_id", "fired"])
+    drop = -rule.drop_pct if rule.drop_pct is not None else None
+    sql = f"""
+        WITH {POPULATION}, now AS ({_signal_values("$day")}),
+        before AS ({_signal_values("$reference")}),
+        changes AS (
+            SELECT p.account_id, b.raw_value AS value_before, n.raw_value AS value,
+                   (n.raw_value - b.raw_value) / abs(b.raw_value) * 100 AS change_pct
+            FROM pop p JOIN now n USING (account_id) JOIN before b USING (account_id)
+            WHERE b.raw_value IS NOT NULL AND b.raw_value <> 0 AND n.raw_value IS NOT NULL
+        )
+        SELECT account_id, TRUE AS fired, $signal AS signal, value_before,
+               $reference::DATE AS reference_snapshot, value, round(change_pct, 1) AS change_pct
+        FROM changes
+        WHERE ($drop::DOUBLE IS NOT NULL AND change_pct <= $drop::DOUBLE)
+           OR ($rise::DOUBLE IS NOT NULL AND change_pct >= $rise::DOUBLE)"""
+    params = _params(
+        rule, ctx, signal=rule.signal, reference=reference, drop=drop, rise=rule.rise_pct
+    )
+    return _query(connection, sql, params)
+
+
+def _flag_raised(connection: Any, rule: FlagRaised, ctx: RuleContext) -> pd.DataFrame:
+    sql = f"""
+        WITH {POPULATION},
+        raised AS (SELECT account_id, from_json(flags, '["VARCHAR"]') AS all_flags FROM pop)
+        SELECT account_id, TRUE AS fired,
+               CASE WHEN len($flags::VARCHAR[]) = 0 THEN all_flags
+                    ELSE list_intersect(all_flags, $flags::VARCHAR[]) END AS flags
+        FROM raised
+        WHERE CASE WHEN len($flags::VARCHAR[]) = 0 THEN len(all_flags) > 0
+                   ELSE list_has_any(all_flags, $flags::VARCHAR[]) END"""
+    return _query(connection, sql, _params(rule, ctx, flags=list(rule.flags)))
+
+
+def _gate_failed(connection: Any, rule: GateFailed, ctx: RuleContext) -> pd.DataFrame:
+    gate = ctx.model.gate.name if ctx.model.gate is not None else "gate"
+    sql = f"""
+        WITH {POPULATION}
+        SELECT account_id, TRUE AS fired, $gate AS gate, base_score AS score_before_gate
+        FROM pop WHERE NOT gate_pass"""
+    return _query(connection, sql, _params(rule, ctx, gate=gate))
+
+
+_SIGN_SQL = {
+    "failed_payment": """
+        SELECT account_id, 'failed_payment' AS sign,
+               'invoice ' || invoice_id || ' ' || status || ' (' || amount || ')' AS detail
+        FROM invoices
+        WHERE lower(status) IN ('failed', 'uncollectible', 'payment_failed')
+          AND issued_at >= $since AND issued_at < $t""",
+    "overdue_invoice": """
+        SELECT account_id, 'overdue_invoice' AS sign,
+               'invoice ' || invoice_id || ' due ' || CAST(due_at AS DATE) AS detail
+        FROM invoices
+        WHERE lower(coalesce(status, 'open')) IN ('open', 'past_due', 'overdue')
+          AND due_at >= $since AND due_at < $t AND (paid_at IS NULL OR paid_at >= $t)""",
+    "downgrade": """
+        SELECT account_id, 'downgrade' AS sign,
+               'subscription ' || subscription_id || ': mrr ' || coalesce(prev_mrr, mrr)
+               || ' → ' || coalesce(mrr, prev_mrr) || ', seats ' || coalesce(prev_seats, seats)
+               || ' → ' || coalesce(seats, prev_seats) AS detail
+        FROM (SELECT *, lag(mrr) OVER w AS prev_mrr, lag(seats) OVER w AS prev_seats
+              FROM subscriptions WHERE started_at < $t
+              WINDOW w AS (PARTITION BY account_id ORDER BY started_at))
+        WHERE started_at >= $since AND (mrr < prev_mrr OR seats < prev_seats)
+        UNION ALL
+        SELECT account_id, 'downgrade' AS sign,
+               'contracted: arr ' || coalesce(arr_before, 0) || ' → ' || coalesce(arr_after, 0)
+        FROM outcomes
+        WHERE kind = 'contracted' AND occurred_at >= $since AND occurred_at < $t""",
+    "cancellation": """
+        SELECT account_id, 'cancellation' AS sign,
+               'subscription ' || subscription_id || ' canceled' AS detail
+        FROM subscriptions
+        WHERE lower(coalesce(status, '')) IN ('canceled', 'cancelled')
+          AND coalesce(ended_at, started_at) >= $since
+          AND coalesce(ended_at, started_at) < $t""",
+}
+
+
+def _commercial(connection: Any, rule: CommercialDisagreement, ctx: RuleContext) -> pd.DataFrame:
+    bands = rule.bands or ctx.model.band_names[:1]
+    signs = " UNION ALL ".join(f"({_SIGN_SQL[s]})" for s in dict.fromkeys(rule.signs))
+    sql = f"""
+        WITH {POPULATION}, found AS ({signs})
+        SELECT p.account_id, TRUE AS fired, any_value(p.band) AS band,
+               list_sort(list_distinct(list(f.sign))) AS signs,
+               list_sort(list_distinct(list(f.detail))) AS details
+        FROM pop p JOIN found f USING (account_id)
+        WHERE p.band IN (SELECT UNNEST($bands::VARCHAR[]))
+        GROUP BY p.account_id"""
+    since = ctx.start - dt.timedelta(days=parse_days(rule.within))
+    return _query(connection, sql, _params(rule, ctx, bands=bands, since=since))
+
+
+def _stale(
+    connection: Any, rule: Any, ctx: RuleContext, table: str, extra: str = ""
+) -> pd.DataFrame:
+    time_column = CANONICAL_TABLES[table].time_column
+    days = parse_days(rule.days)
+    never = "OR last_seen IS NULL" if rule.include_never else ""
+    sql = f"""
+        WITH {POPULATION},
+        seen AS (
+            SELECT p.account_id, max(x.{time_column}) AS last_seen{extra}
+            FROM pop p JOIN accounts a USING (account_id)
+            LEFT JOIN {table} x ON x.account_id = p.account_id AND x.{time_column} < $t
+            WHERE a.created_at < $t - to_days($days::INTEGER)
+            GROUP BY p.account_id
+        )
+        SELECT *, TRUE AS fired, $table AS source,
+               date_diff('day', last_seen, $t) AS days_silent
+        FROM seen
+        WHERE last_seen < $t - to_days($days::INTEGER) {never}"""
+    return _query(connection, sql, _params(rule, ctx, days=days, table=table))
+
+
+def _data_stale(connection: Any, rule: DataStale, ctx: RuleContext) -> pd.DataFrame:
+    return _stale(connection, rule, ctx, rule.table)
+
+
+def _csm_stale(connection: Any, rule: CsmRatingStale, ctx: RuleContext) -> pd.DataFrame:
+    extra = ", arg_max(x.rating, x.rated_at) AS last_rating"
+    return _stale(connection, rule, ctx, "csm_ratings", extra)
+
+
+EVALUATORS: dict[str, Callable[[Any, Any, RuleContext], pd.DataFrame]] = {
+    "band_entered": _band_rule,
+    "band_left": _band_rule,
+    "score_below": _score_below,
+    "score_dropped": _score_dropped,
+    "signal_threshold": _signal_threshold,
+    "signal_change": _signal_change,
+    "flag_raised": _flag_raised,
+    "gate_failed": _gate_failed,
+    "commercial_disagreement": _commercial,
+    "data_stale": _data_stale,
+    "csm_rating_stale": _csm_stale,
+}
+
+
+def evaluate_rule(connection: Any, rule: Any, ctx: RuleContext) -> pd.DataFrame:
+    """Return the accounts for which `rule` holds on ctx.day: account_id, fired, values."""
+    frame = EVALUATORS[rule.type](connection, rule, ctx)
+    value_columns = [c for c in frame.columns if c not in ("account_id", "fired")]
+    records = frame[value_columns].to_dict("records") if len(frame) else []
+    return pd.DataFrame(
+        {
+            "account_id": frame["account_id"].astype(str),
+            "fired": frame["fired"].astype(bool),
+            "values": records,
+        }
+    )

@@ -1,0 +1,117 @@
+"""`vitalsign tasks`: list, update and close the tasks playbooks open."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from vitalsign.alerts.cli_options import (
+    ActorOption,
+    FormatOption,
+    WorkspaceOption,
+    check_format,
+    console,
+    echo_json,
+    parse_date,
+)
+
+tasks_app = typer.Typer(
+    help="Tasks opened by playbooks: list them (no subcommand), update or close them.",
+    invoke_without_command=True,
+)
+
+
+@tasks_app.callback()
+def tasks_list(
+    ctx: typer.Context,
+    account: Annotated[str | None, typer.Option("--account", help="Account id.")] = None,
+    assignee: Annotated[
+        str | None, typer.Option("--assignee", help="Who it is assigned to.")
+    ] = None,
+    status: Annotated[
+        str, typer.Option("--status", help="active, open, in_progress, closed or all.")
+    ] = "active",
+    limit: Annotated[int, typer.Option("--limit", help="Page size.")] = 50,
+    offset: Annotated[int, typer.Option("--offset", help="Skip this many.")] = 0,
+    format_: FormatOption = "text",
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """List tasks, soonest due first (subcommands update and close change them)."""
+    from vitalsign.alerts.tasks import list_tasks
+    from vitalsign.store.workspace import open_workspace
+
+    if ctx.invoked_subcommand is not None:
+        return
+    check_format(format_)
+    page = list_tasks(
+        open_workspace(workspace).duckdb,
+        account_id=account,
+        assignee=assignee,
+        status=None if status == "all" else status,
+        limit=limit,
+        offset=offset,
+    )
+    if format_ == "json":
+        echo_json({"total": page.total, "items": [t.to_dict() for t in page.items]})
+        return
+    table = Table(title=f"Tasks ({len(page.items)} of {page.total})", title_justify="left")
+    for column in ("task", "account", "title", "assignee", "due", "status", "outcome"):
+        table.add_column(column)
+    today = dt.date.today()
+    for t in page.items:
+        late = t.status != "closed" and t.due_date is not None and t.due_date < today
+        table.add_row(
+            t.task_id,
+            t.account_id,
+            t.title,
+            t.assignee or "",
+            f"{t.due_date}{' (overdue)' if late else ''}",
+            t.status,
+            t.outcome or "",
+        )
+    console.print(table)
+
+
+@tasks_app.command("update")
+def tasks_update(
+    task_id: Annotated[str, typer.Argument(help="Task id.")],
+    status: Annotated[str | None, typer.Option("--status", help="open or in_progress.")] = None,
+    assignee: Annotated[str | None, typer.Option("--assignee", help="New assignee.")] = None,
+    due: Annotated[str | None, typer.Option("--due", help="New due date.")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="A note.")] = None,
+    by: ActorOption = "cli",
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Change a task's status, assignee, due date or note (audited)."""
+    from vitalsign.alerts.tasks import update_task
+    from vitalsign.store.workspace import open_workspace
+
+    task = update_task(
+        open_workspace(workspace).duckdb,
+        task_id,
+        by,
+        status=status,
+        assignee=assignee,
+        due_date=parse_date(due, "--due"),
+        note=note,
+    )
+    console.print(f"Task {task.task_id}: {task.status}, {task.assignee}, due {task.due_date}")
+
+
+@tasks_app.command("close")
+def tasks_close(
+    task_id: Annotated[str, typer.Argument(help="Task id.")],
+    outcome: Annotated[str, typer.Option("--outcome", help="What happened.")],
+    by: ActorOption = "cli",
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Close a task by hand with its outcome (audited)."""
+    from vitalsign.alerts.tasks import close_task
+    from vitalsign.store.workspace import open_workspace
+
+    task = close_task(open_workspace(workspace).duckdb, task_id, by, outcome)
+    console.print(f"Task {task.task_id} closed: {task.outcome}")
