@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -27,6 +27,8 @@ class PortfolioReport:
     by_owner: pd.DataFrame  # owner, band, accounts, arr
     movers: pd.DataFrame  # account_id, name, owner, previous_score, score, delta, ...
     insufficient: pd.DataFrame  # account_id, name, owner, coverage
+    # account_id, name, owner, score, band, computed_band: where an override sets the band
+    overrides: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def total_accounts(self) -> int:
@@ -70,6 +72,7 @@ class PortfolioReport:
             "by_owner": records(self.by_owner),
             "movers": records(self.movers),
             "insufficient_data": records(self.insufficient),
+            "overrides": records(self.overrides),
         }
 
     def to_csv_frame(self) -> pd.DataFrame:
@@ -82,6 +85,7 @@ class PortfolioReport:
             self.insufficient.assign(
                 section="insufficient_data", key=self.insufficient.get("account_id")
             ),
+            self.overrides.assign(section="overrides", key=self.overrides.get("account_id")),
         ]
         frame = pd.concat([p for p in parts if not p.empty], ignore_index=True)
         first = ["section", "key"]
@@ -142,6 +146,9 @@ def portfolio_report(
     insufficient = scores[scores["band"] == model.insufficient_band][
         ["account_id", "name", "owner", "coverage"]
     ].reset_index(drop=True)
+    overridden = scores[scores["band"] != scores["computed_band"]][
+        ["account_id", "name", "owner", "score", "band", "computed_band"]
+    ].reset_index(drop=True)
     return PortfolioReport(
         model_name=model.name,
         as_of=day,
@@ -153,4 +160,5 @@ def portfolio_report(
         by_owner=_breakdown(scores, "owner", order),
         movers=mover_frame.reset_index(drop=True),
         insufficient=insufficient,
+        overrides=overridden,
     )

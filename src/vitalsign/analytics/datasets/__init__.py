@@ -1,0 +1,1 @@
+"""Public benchmark datasets mapped into workspaces: saas_churn and RavenStack."""

@@ -1,0 +1,301 @@
+"""Outcomes: read the outcomes table, or derive it from subscriptions; label snapshots with them.
+
+A snapshot of an account at date T (midnight) is labelled *churned within H* when the account
+has a churn outcome in [T, T + H). Rows are left out when the account had already churned before
+T (and was not reactivated since), and when T + H lies after the end of the observed data (the
+answer is not known yet). Nothing after T + H is ever read for a label. See docs/backtest.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from vitalsign.errors import BacktestError
+from vitalsign.model.canonical import CANONICAL_TABLES
+
+OUTCOME_COLUMNS = ["account_id", "occurred_at", "kind", "arr_before", "arr_after"]
+OUTCOME_KINDS = ("churned", "renewed", "expanded", "contracted")
+DEFAULT_GRACE_DAYS = 30
+LABELLED, CENSORED, CHURNED_BEFORE = "labelled", "censored", "churned_before"
+OPEN_END = pd.Timestamp("2200-01-01")  # the end of a subscription that has not ended
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """The outcomes a backtest uses, where they came from, and when the data ends."""
+
+    frame: pd.DataFrame  # account_id, occurred_at, kind, arr_before, arr_after
+    source: str  # "outcomes table", "derived from subscriptions", "accounts.churned_at"
+    observed_until: pd.Timestamp  # the data is complete up to and including this time
+    activity: pd.DataFrame  # account_id, at: starts that show an account is a customer again
+
+    @property
+    def churns(self) -> pd.DataFrame:
+        """Churn outcomes only: account_id, occurred_at."""
+        rows = self.frame[self.frame["kind"] == "churned"]
+        return rows[["account_id", "occurred_at"]].reset_index(drop=True)
+
+
+def observed_until(connection: Any) -> pd.Timestamp:
+    """Return the latest time found in any canonical table: the end of the observed data."""
+    parts = [
+        f"SELECT max({table.time_column}) AS t FROM {table.name}"
+        for table in CANONICAL_TABLES.values()
+        if table.time_column is not None
+    ]
+    parts += [
+        "SELECT max(churned_at) AS t FROM accounts",
+        "SELECT max(ended_at) AS t FROM subscriptions",
+    ]
+    row = connection.execute(f"SELECT max(t) FROM ({' UNION ALL '.join(parts)})").fetchone()
+    if row is None or row[0] is None:
+        raise BacktestError("the workspace has no data yet; load the canonical tables first")
+    return pd.Timestamp(row[0])
+
+
+def read_outcomes(
+    connection: Any,
+    until: dt.datetime | pd.Timestamp | None = None,
+    grace_days: int = DEFAULT_GRACE_DAYS,
+) -> Outcomes:
+    """Return the outcomes table, or outcomes derived from subscriptions when it is empty.
+
+    >>> read_outcomes(open_workspace("acme").duckdb).source  # doctest: +SKIP
+    'outcomes table'
+    """
+    end = pd.Timestamp(until) if until is not None else observed_until(connection)
+    table: pd.DataFrame = connection.execute(
+        f"SELECT {', '.join(OUTCOME_COLUMNS)} FROM outcomes ORDER BY occurred_at, account_id"
+    ).df()
+    starts: pd.DataFrame = connection.execute(
+        "SELECT account_id, started_at AS at FROM subscriptions"
+    ).df()
+    if not table.empty:
+        frame, source = table, "outcomes table"
+    else:
+        frame = derive_outcomes(connection, end, grace_days)
+        source = "derived from subscriptions"
+        if frame.empty:
+            frame = connection.execute(
+                "SELECT account_id, churned_at AS occurred_at, 'churned' AS kind, "
+                "arr AS arr_before, 0.0 AS arr_after FROM accounts WHERE churned_at IS NOT NULL"
+            ).df()
+            source = "accounts.churned_at"
+    if frame.empty:
+        raise BacktestError(
+            "there are no outcomes to test the score against: load the outcomes table "
+            "(docs/tables.md#outcomes), subscriptions with their end dates, or accounts.churned_at"
+        )
+    frame = frame[frame["occurred_at"] <= end].reset_index(drop=True)
+    renewals = frame[frame["kind"] != "churned"][["account_id", "occurred_at"]]
+    activity = pd.concat([starts, renewals.set_axis(["account_id", "at"], axis=1)])
+    activity["at"] = pd.to_datetime(activity["at"])
+    return Outcomes(frame, source, end, activity.reset_index(drop=True))
+
+
+def derive_outcomes(
+    connection: Any, until: pd.Timestamp | None = None, grace_days: int = DEFAULT_GRACE_DAYS
+) -> pd.DataFrame:
+    """Derive churned, renewed, expanded and contracted outcomes from the subscriptions table.
+
+    The rules are in docs/backtest.md: a *tenure* is a run of subscriptions with gaps of at most
+    `grace_days`; its end is a churn. A subscription that ends while another of the account
+    starts within `grace_days` of that end was renewed (and expanded or contracted when the
+    MRR changed); an add-on started mid-tenure is an expansion, one dropped mid-tenure a
+    contraction.
+    """
+    end = until if until is not None else observed_until(connection)
+    subs: pd.DataFrame = connection.execute(
+        "SELECT subscription_id, account_id, started_at, ended_at, status, coalesce(mrr, 0) AS mrr "
+        "FROM subscriptions WHERE started_at <= ? ORDER BY account_id, started_at, subscription_id",
+        [end.to_pydatetime()],
+    ).df()
+    if subs.empty:
+        return pd.DataFrame(columns=OUTCOME_COLUMNS)
+    grace = pd.Timedelta(days=grace_days)
+    subs["ended_at"] = subs["ended_at"].where(subs["ended_at"] <= end)
+    subs["end"] = subs["ended_at"].fillna(OPEN_END)
+    earlier = subs.groupby("account_id")["end"].transform(lambda s: s.cummax().shift())
+    subs["tenure"] = (earlier.isna() | (subs["started_at"] > earlier + grace)).cumsum()
+    tenure_end = subs.groupby("tenure")["end"].transform("max")
+    tenure_start = subs.groupby("tenure")["started_at"].transform("min")
+    parts = [_churns(subs, tenure_end, end, grace)]
+    ended = subs[subs["ended_at"].notna() & (subs["end"] < tenure_end)]
+    pairs = ended.merge(subs, on="account_id", suffixes=("", "_next"))
+    gap = (pairs["started_at_next"] - pairs["ended_at"]).abs()
+    pairs = pairs[
+        (pairs["subscription_id_next"] != pairs["subscription_id"])
+        & (pairs["started_at_next"] > pairs["started_at"])
+        & (gap <= grace)
+    ].assign(gap=gap)
+    pairs = pairs.sort_values(["subscription_id", "gap"]).drop_duplicates("subscription_id")
+    parts.append(_renewals(pairs))
+    replacing = set(pairs["subscription_id_next"])
+    dropped = ended[~ended["subscription_id"].isin(set(pairs["subscription_id"]))]
+    added = subs[(subs["started_at"] > tenure_start) & ~subs["subscription_id"].isin(replacing)]
+    parts.append(_changes(subs, dropped["account_id"], dropped["ended_at"], "contracted"))
+    parts.append(_changes(subs, added["account_id"], added["started_at"], "expanded"))
+    frame = pd.concat([p for p in parts if not p.empty] or [parts[0]], ignore_index=True)
+    keys = ["account_id", "occurred_at", "kind"]
+    frame = frame.groupby(keys, as_index=False)[["arr_before", "arr_after"]].sum(min_count=1)
+    return frame.sort_values(["occurred_at", "account_id", "kind"]).reset_index(drop=True)[
+        OUTCOME_COLUMNS
+    ]
+
+
+def _churns(
+    subs: pd.DataFrame, tenure_end: pd.Series, end: pd.Timestamp, grace: pd.Timedelta
+) -> pd.DataFrame:
+    """The end of each tenure that closed: canceled, or no renewal within the grace period."""
+    last = subs[subs["end"] == tenure_end]
+    closed = last["ended_at"].notna() & (
+        (last["ended_at"] + grace <= end) | (last["status"].fillna("") == "canceled")
+    )
+    rows = last[closed]
+    frame = rows.groupby(["account_id", "ended_at"], as_index=False)["mrr"].sum()
+    return pd.DataFrame(
+        {
+            "account_id": frame["account_id"],
+            "occurred_at": frame["ended_at"],
+            "kind": "churned",
+            "arr_before": frame["mrr"] * 12,
+            "arr_after": 0.0,
+        }
+    )
+
+
+def _renewals(pairs: pd.DataFrame) -> pd.DataFrame:
+    """A renewal per replaced subscription, plus an expansion or contraction when MRR moved."""
+    before, after = pairs["mrr"] * 12, pairs["mrr_next"] * 12
+    base = pd.DataFrame(
+        {
+            "account_id": pairs["account_id"],
+            "occurred_at": pairs["ended_at"],
+            "kind": "renewed",
+            "arr_before": before,
+            "arr_after": after,
+        }
+    )
+    moved = base[(after > before * 1.001) | (after < before * 0.999)].copy()
+    moved["kind"] = (moved["arr_after"] > moved["arr_before"]).map(
+        {True: "expanded", False: "contracted"}
+    )
+    return pd.concat([base, moved], ignore_index=True)
+
+
+def _changes(subs: pd.DataFrame, accounts: pd.Series, times: pd.Series, kind: str) -> pd.DataFrame:
+    """Account-level ARR just before and just after each (account, time)."""
+    if accounts.empty:
+        return pd.DataFrame(columns=OUTCOME_COLUMNS)
+    points = pd.DataFrame({"account_id": accounts.to_numpy(), "occurred_at": times.to_numpy()})
+    points = points.drop_duplicates()
+    joined = points.merge(subs[["account_id", "started_at", "end", "mrr"]], on="account_id")
+    t = joined["occurred_at"]
+    joined["before"] = joined["mrr"].where((joined["started_at"] < t) & (joined["end"] >= t), 0.0)
+    joined["after"] = joined["mrr"].where((joined["started_at"] <= t) & (joined["end"] > t), 0.0)
+    totals = joined.groupby(["account_id", "occurred_at"], as_index=False)[
+        ["before", "after"]
+    ].sum()
+    return pd.DataFrame(
+        {
+            "account_id": totals["account_id"],
+            "occurred_at": totals["occurred_at"],
+            "kind": kind,
+            "arr_before": totals["before"] * 12,
+            "arr_after": totals["after"] * 12,
+        }
+    )
+
+
+def write_outcomes(connection: Any, frame: pd.DataFrame) -> int:
+    """Insert outcomes whose key is not in the table yet, in one transaction; return how many."""
+    rows = frame[OUTCOME_COLUMNS]
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        connection.register("_new_outcomes", rows)
+        before = connection.execute("SELECT count(*) FROM outcomes").fetchone()[0]
+        connection.execute(
+            f"INSERT INTO outcomes ({', '.join(OUTCOME_COLUMNS)}) "
+            f"SELECT {', '.join(OUTCOME_COLUMNS)} FROM _new_outcomes n WHERE NOT EXISTS "
+            "(SELECT 1 FROM outcomes o WHERE o.account_id = n.account_id "
+            "AND o.occurred_at = n.occurred_at AND o.kind = n.kind)"
+        )
+        after = connection.execute("SELECT count(*) FROM outcomes").fetchone()[0]
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    finally:
+        connection.unregister("_new_outcomes")
+    return int(after - before)
+
+
+def label_snapshots(rows: pd.DataFrame, outcomes: Outcomes, horizon_days: int) -> pd.DataFrame:
+    """Add `churned`, `churn_at`, `status` and `duration` to snapshot rows (account_id, as_of).
+
+    `status` is "labelled" (usable), "censored" (T + H after the observed data) or
+    "churned_before" (the account had churned before T and not come back). `duration` is the
+    days from T to the next churn or to the end of the data (for survival curves); `event`
+    says whether that end is a churn.
+    """
+    frame = rows[["account_id", "as_of"]].copy()
+    frame["account_id"] = frame["account_id"].astype(str)
+    frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[ns]")
+    frame["_row"] = range(len(frame))
+    churns = outcomes.churns.rename(columns={"occurred_at": "churn_time"})
+    churns["churn_time"] = pd.to_datetime(churns["churn_time"]).astype("datetime64[ns]")
+    churns["account_id"] = churns["account_id"].astype(str)
+    churns = churns.sort_values("churn_time")
+    ordered = frame.sort_values("as_of")
+    after = pd.merge_asof(
+        ordered,
+        churns,
+        left_on="as_of",
+        right_on="churn_time",
+        by="account_id",
+        direction="forward",
+        allow_exact_matches=True,
+    )
+    before = pd.merge_asof(
+        ordered,
+        churns.rename(columns={"churn_time": "prior_churn"}),
+        left_on="as_of",
+        right_on="prior_churn",
+        by="account_id",
+        direction="backward",
+        allow_exact_matches=False,
+    )
+    activity = outcomes.activity.rename(columns={"at": "last_start"})
+    activity["last_start"] = pd.to_datetime(activity["last_start"]).astype("datetime64[ns]")
+    activity["account_id"] = activity["account_id"].astype(str)
+    started = pd.merge_asof(
+        ordered,
+        activity.sort_values("last_start"),
+        left_on="as_of",
+        right_on="last_start",
+        by="account_id",
+        direction="backward",
+        allow_exact_matches=False,
+    )
+    merged = after.merge(before[["_row", "prior_churn"]], on="_row").merge(
+        started[["_row", "last_start"]], on="_row"
+    )
+    merged = merged.sort_values("_row").reset_index(drop=True)
+    horizon = pd.Timedelta(days=horizon_days)
+    end = outcomes.observed_until
+    gone = merged["prior_churn"].notna() & ~(merged["last_start"] > merged["prior_churn"])
+    censored = merged["as_of"] + horizon > end
+    result = rows.reset_index(drop=True).copy()
+    result["churn_at"] = merged["churn_time"].to_numpy()
+    result["churned"] = (merged["churn_time"] < merged["as_of"] + horizon).to_numpy()
+    result["status"] = LABELLED
+    result.loc[censored.to_numpy(), "status"] = CENSORED
+    result.loc[gone.to_numpy(), "status"] = CHURNED_BEFORE
+    stop = merged["churn_time"].where(merged["churn_time"] <= end, end)
+    result["duration"] = ((stop - merged["as_of"]).dt.total_seconds() / 86400).to_numpy()
+    result["event"] = (merged["churn_time"] <= end).to_numpy()
+    return result
