@@ -1,0 +1,477 @@
+"""The REST API under /api/v1: JSON, paging, filtering, one error body (docs/api.md).
+
+Every route needs a bearer token (or a session cookie; changes through a session also need
+the X-CSRF-Token header). A csm gets only their own accounts, here as on the pages:
+tests/web/test_api_access.py walks this router's route table to prove it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from vitalsign.engine.explain import explain_account
+from vitalsign.web import inbox
+from vitalsign.web.access import Principal, require_account, require_backtester
+from vitalsign.web.account_view import account_audit, account_overrides
+from vitalsign.web.accounts import (
+    HISTORY_COLUMNS,
+    SORTS,
+    AccountQuery,
+    account_history,
+    history_records,
+    list_accounts,
+    plain,
+    score_row,
+)
+from vitalsign.web.auth import CurrentPrincipal, Database, State, check_api_csrf
+from vitalsign.web.model_info import model_summary, start_backtest
+from vitalsign.web.overrides import create_override, end_override
+from vitalsign.web.portfolio import band_trend, portfolio_summary
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+
+PageNumber = Annotated[int, Query(ge=1, description="1-based page number.")]
+PerPage = Annotated[int, Query(ge=1, le=500, description="Items per page (at most 500).")]
+AsOf = Annotated[
+    dt.date | None, Query(description="Snapshot date (YYYY-MM-DD); default the latest.")
+]
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong."""
+
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail
+
+
+class OverrideIn(BaseModel):
+    """A new override of the band or a manual signal."""
+
+    target: str = Field(description='"band" or the name of an overridable signal.')
+    value: str = Field(description="The band name, or the signal's value.")
+    reason: str = Field(min_length=1, description="Why (kept in the audit trail).")
+    expires_on: dt.date | None = Field(default=None, description="Stops applying on this date.")
+
+
+class RevokeIn(BaseModel):
+    """Why an override is revoked."""
+
+    reason: str = Field(min_length=1)
+
+
+class AcknowledgeIn(BaseModel):
+    """An optional note with an acknowledgement."""
+
+    note: str | None = None
+
+
+class FeedbackIn(BaseModel):
+    """Whether an alert was worth acting on."""
+
+    useful: bool
+    note: str | None = None
+
+
+class TaskChange(BaseModel):
+    """Changes to a task; status "closed" closes it with `outcome`."""
+
+    status: Literal["open", "in_progress", "closed"] | None = None
+    assignee: str | None = None
+    due_date: dt.date | None = None
+    note: str | None = None
+    outcome: str | None = None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in (
+        (400, "The request is wrong (the message says how)."),
+        (401, "No valid token or session."),
+        (403, "Not allowed for this user (role, or an account outside a csm's book)."),
+        (404, "Unknown account, snapshot, alert, task or override."),
+        (422, "A parameter or body field is invalid."),
+    )
+}
+
+
+def _page(items: list[Any], total: int, page: int, per_page: int) -> dict[str, Any]:
+    return {
+        "items": items,
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+        "pages": max(1, -(-total // per_page)),
+    }
+
+
+def _changing(request: Request, principal: Principal) -> None:
+    check_api_csrf(request, principal)
+
+
+@router.get("/me", responses=ERRORS)
+def me(principal: CurrentPrincipal) -> dict[str, Any]:
+    """Who is calling: name, role, and the owner a csm is limited to."""
+    user = principal.user
+    return {"name": user.name, "role": user.role, "owner": user.owner, "via": principal.via}
+
+
+def _accounts(
+    state: State,
+    db: Any,
+    principal: Principal,
+    as_of: dt.date | None,
+    band: str | None,
+    owner: str | None,
+    segment: str | None,
+    q: str | None,
+    sort: str,
+    desc: bool,
+    page: int,
+    per_page: int,
+) -> dict[str, Any]:
+    model = state.model().spec
+    day, previous = state.catalog.at(db).resolve(model.name, as_of)
+    query = AccountQuery(band, owner, segment, q, sort, desc, page, per_page)
+    result = list_accounts(db, principal, model.name, day, previous, query)
+    body = _page(result.rows, result.total, page, per_page)
+    return {"as_of": day.isoformat(), "previous": plain(previous), **body}
+
+
+SortParam = Annotated[str, Query(description=f"One of {', '.join(SORTS)}.")]
+
+
+@router.get("/accounts", responses=ERRORS)
+def accounts(
+    state: State,
+    db: Database,
+    principal: CurrentPrincipal,
+    as_of: AsOf = None,
+    band: str | None = None,
+    owner: str | None = None,
+    segment: str | None = None,
+    q: Annotated[str | None, Query(description="Part of the name or id.")] = None,
+    sort: SortParam = "score",
+    desc: bool = False,
+    page: PageNumber = 1,
+    per_page: PerPage = 50,
+) -> dict[str, Any]:
+    """The accounts of a snapshot with their score and band, filtered, sorted and paged."""
+    return _accounts(
+        state, db, principal, as_of, band, owner, segment, q, sort, desc, page, per_page
+    )
+
+
+@router.get("/scores", responses=ERRORS)
+def scores(
+    state: State,
+    db: Database,
+    principal: CurrentPrincipal,
+    as_of: AsOf = None,
+    band: str | None = None,
+    owner: str | None = None,
+    segment: str | None = None,
+    sort: SortParam = "account",
+    desc: bool = False,
+    page: PageNumber = 1,
+    per_page: PerPage = 100,
+) -> dict[str, Any]:
+    """Every visible account's score on a snapshot (current by default), paged."""
+    return _accounts(
+        state, db, principal, as_of, band, owner, segment, None, sort, desc, page, per_page
+    )
+
+
+@router.get("/accounts/{account_id}", responses=ERRORS)
+def account(
+    state: State, db: Database, principal: CurrentPrincipal, account_id: str
+) -> dict[str, Any]:
+    """The account's attributes and its latest score row."""
+    require_account(db, principal, account_id)
+    name = state.model().name
+    history = account_history(db, name, account_id)
+    latest = score_row(db, name, account_id, history[-1]["snapshot_date"])
+    attributes = db.execute("SELECT * FROM accounts WHERE account_id = ?", [account_id]).df()
+    return {
+        "account_id": account_id,
+        "attributes": (
+            {k: plain(v) for k, v in attributes.iloc[0].to_dict().items()}
+            if len(attributes)
+            else None
+        ),
+        "score": {k: plain(v) for k, v in latest.items()},
+    }
+
+
+@router.get("/accounts/{account_id}/score", responses=ERRORS)
+def account_score(
+    state: State, db: Database, principal: CurrentPrincipal, account_id: str, as_of: AsOf = None
+) -> dict[str, Any]:
+    """The account's score row on a snapshot date (the latest by default)."""
+    require_account(db, principal, account_id)
+    name = state.model().name
+    day = as_of or account_history(db, name, account_id)[-1]["snapshot_date"]
+    return {k: plain(v) for k, v in score_row(db, name, account_id, day).items()}
+
+
+@router.get("/accounts/{account_id}/history", responses=ERRORS)
+def account_history_route(
+    state: State,
+    db: Database,
+    principal: CurrentPrincipal,
+    account_id: str,
+    start: Annotated[dt.date | None, Query(alias="from")] = None,
+    end: Annotated[dt.date | None, Query(alias="to")] = None,
+) -> dict[str, Any]:
+    """The account's scores over time, with the model name and hash of each snapshot."""
+    require_account(db, principal, account_id)
+    history = account_history(db, state.model().name, account_id, HISTORY_COLUMNS)
+    low, high = start or dt.date.min, end or dt.date.max
+    kept = [row for row in history if low <= row["snapshot_date"] <= high]
+    return {"account_id": account_id, "items": history_records(kept)}
+
+
+@router.get("/accounts/{account_id}/explain", responses=ERRORS)
+def account_explain(
+    state: State,
+    db: Database,
+    principal: CurrentPrincipal,
+    account_id: str,
+    as_of: AsOf = None,
+    since: Annotated[dt.date | None, Query(description="Compare with this date.")] = None,
+) -> dict[str, Any]:
+    """Groups, signals (raw value, points, weight, contribution), gate and flags; changes."""
+    require_account(db, principal, account_id)
+    explanation = explain_account(db, state.model().name, account_id, as_of, since)
+    return explanation.to_dict()
+
+
+@router.get("/accounts/{account_id}/overrides", responses=ERRORS)
+def account_overrides_route(
+    db: Database, principal: CurrentPrincipal, account_id: str
+) -> dict[str, Any]:
+    """The account's overrides, newest first, with their state."""
+    require_account(db, principal, account_id)
+    return {"account_id": account_id, "items": account_overrides(db, account_id)}
+
+
+@router.post("/accounts/{account_id}/overrides", status_code=201, responses=ERRORS)
+def account_override_add(
+    request: Request,
+    state: State,
+    db: Database,
+    principal: CurrentPrincipal,
+    account_id: str,
+    body: OverrideIn,
+) -> dict[str, Any]:
+    """Override the band or a manual signal (admin, manager, the owning csm); audited."""
+    require_account(db, principal, account_id)
+    _changing(request, principal)
+    override_id = create_override(
+        db,
+        principal,
+        state.model().spec,
+        account_id,
+        body.target,
+        body.value,
+        body.reason,
+        body.expires_on,
+    )
+    return {"override_id": override_id, "account_id": account_id}
+
+
+@router.post("/accounts/{account_id}/overrides/{override_id}/revoke", responses=ERRORS)
+def account_override_revoke(
+    request: Request,
+    db: Database,
+    principal: CurrentPrincipal,
+    account_id: str,
+    override_id: str,
+    body: RevokeIn,
+) -> dict[str, Any]:
+    """Revoke an override now; audited."""
+    require_account(db, principal, account_id)
+    _changing(request, principal)
+    end_override(db, principal, account_id, override_id, body.reason)
+    return {"override_id": override_id, "revoked": True}
+
+
+@router.get("/accounts/{account_id}/audit", responses=ERRORS)
+def account_audit_route(
+    db: Database, principal: CurrentPrincipal, account_id: str
+) -> dict[str, Any]:
+    """Who changed what about the account (overrides, alerts, tasks), newest first."""
+    require_account(db, principal, account_id)
+    return {"account_id": account_id, "items": account_audit(db, account_id, limit=200)}
+
+
+@router.get("/portfolio", responses=ERRORS)
+def portfolio(
+    state: State, db: Database, principal: CurrentPrincipal, as_of: AsOf = None
+) -> Response:
+    """Bands by count and ARR, ARR at risk, by segment and owner, movers (the user's accounts)."""
+    model = state.model().spec
+    catalog = state.catalog.at(db)
+    day, previous = catalog.resolve(model.name, as_of)
+
+    def encoded() -> bytes:
+        report = portfolio_summary(db, model, principal, day, previous)
+        return json.dumps(report.to_dict(), default=str).encode()
+
+    key = ("portfolio-json", model.name, day, principal.scope_owner)
+    body = catalog.memo(key, encoded)
+    return Response(body, media_type="application/json")
+
+
+@router.get("/portfolio/trend", responses=ERRORS)
+def portfolio_trend(state: State, db: Database, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Accounts and ARR per band on every snapshot date."""
+    name = state.model().name
+    frame = state.catalog.at(db).memo(
+        ("trend", name, principal.scope_owner), lambda: band_trend(db, name, principal)
+    )
+    items = [{k: plain(v) for k, v in r.items()} for r in frame.to_dict("records")]
+    return {"model": name, "items": items}
+
+
+@router.get("/model", responses=ERRORS)
+def model(state: State, db: Database, principal: CurrentPrincipal) -> dict[str, Any]:
+    """The current model (name, hash, file), the models in the history, the backtest."""
+    return model_summary(db, state).to_dict()
+
+
+@router.post("/model/backtest", status_code=202, responses=ERRORS)
+def model_backtest(
+    request: Request, state: State, db: Database, principal: CurrentPrincipal
+) -> dict[str, Any]:
+    """Start a backtest of the current model in the background (admin, manager)."""
+    require_backtester(principal)
+    _changing(request, principal)
+    return start_backtest(db, state).to_dict()
+
+
+@router.get("/alerts", responses=ERRORS)
+def alerts_route(
+    db: Database,
+    principal: CurrentPrincipal,
+    account_id: str | None = None,
+    owner: str | None = None,
+    status: Annotated[
+        str, Query(description="active (default), open, acknowledged, resolved or all.")
+    ] = "active",
+    rule: str | None = None,
+    severity: str | None = None,
+    page: PageNumber = 1,
+    per_page: PerPage = 50,
+) -> dict[str, Any]:
+    """Alerts, newest first; a csm gets those of their own accounts."""
+    listing = inbox.list_alerts_for(
+        db,
+        principal,
+        account_id=account_id,
+        owner=owner,
+        status=None if status == "all" else status,
+        rule=rule,
+        severity=severity,
+        page=page,
+        per_page=per_page,
+    )
+    items = [a.to_dict() for a in listing.items]
+    return _page(items, listing.total, page, per_page)
+
+
+@router.get("/alerts/{alert_id}", responses=ERRORS)
+def alert(db: Database, principal: CurrentPrincipal, alert_id: str) -> dict[str, Any]:
+    """One alert with the values that fired it."""
+    found: dict[str, Any] = inbox.alert_for(db, principal, alert_id).to_dict()
+    return found
+
+
+@router.post("/alerts/{alert_id}/acknowledge", responses=ERRORS)
+def alert_acknowledge(
+    request: Request,
+    db: Database,
+    principal: CurrentPrincipal,
+    alert_id: str,
+    body: AcknowledgeIn | None = None,
+) -> dict[str, Any]:
+    """Acknowledge an open alert; audited."""
+    inbox.alert_for(db, principal, alert_id)
+    _changing(request, principal)
+    done: dict[str, Any] = inbox.acknowledge(
+        db, principal, alert_id, body.note if body else None
+    ).to_dict()
+    return done
+
+
+@router.post("/alerts/{alert_id}/feedback", responses=ERRORS)
+def alert_feedback(
+    request: Request, db: Database, principal: CurrentPrincipal, alert_id: str, body: FeedbackIn
+) -> dict[str, Any]:
+    """Record whether the alert was useful; audited."""
+    inbox.alert_for(db, principal, alert_id)
+    _changing(request, principal)
+    done: dict[str, Any] = inbox.rate(db, principal, alert_id, body.useful, body.note).to_dict()
+    return done
+
+
+@router.get("/tasks", responses=ERRORS)
+def tasks_route(
+    db: Database,
+    principal: CurrentPrincipal,
+    account_id: str | None = None,
+    assignee: str | None = None,
+    status: Annotated[
+        str, Query(description="active (default), open, in_progress, closed or all.")
+    ] = "active",
+    page: PageNumber = 1,
+    per_page: PerPage = 50,
+) -> dict[str, Any]:
+    """Tasks, soonest due first; a csm gets those of their own accounts."""
+    listing = inbox.list_tasks_for(
+        db,
+        principal,
+        account_id=account_id,
+        assignee=assignee,
+        status=None if status == "all" else status,
+        page=page,
+        per_page=per_page,
+    )
+    return _page([t.to_dict() for t in listing.items], listing.total, page, per_page)
+
+
+@router.get("/tasks/{task_id}", responses=ERRORS)
+def task(db: Database, principal: CurrentPrincipal, task_id: str) -> dict[str, Any]:
+    """One task."""
+    found: dict[str, Any] = inbox.task_for(db, principal, task_id).to_dict()
+    return found
+
+
+@router.patch("/tasks/{task_id}", responses=ERRORS)
+def task_change(
+    request: Request, db: Database, principal: CurrentPrincipal, task_id: str, body: TaskChange
+) -> dict[str, Any]:
+    """Change a task's status, assignee, due date or note, or close it with an outcome."""
+    inbox.task_for(db, principal, task_id)
+    _changing(request, principal)
+    done: dict[str, Any] = inbox.change_task(
+        db,
+        principal,
+        task_id,
+        status=body.status,
+        assignee=body.assignee,
+        due_date=body.due_date,
+        note=body.note,
+        outcome=body.outcome,
+    ).to_dict()
+    return done

@@ -1,0 +1,120 @@
+"""The FastAPI application: pages, the REST API, the event API, static files and plotly.js.
+
+>>> from vitalsign.web import create_app  # doctest: +SKIP
+>>> app = create_app(vs.open_workspace("acme"))  # doctest: +SKIP
+>>> uvicorn.run(app, host="127.0.0.1", port=8000)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import threading
+import time
+from pathlib import Path
+
+import plotly
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from vitalsign import __version__
+from vitalsign.store.workspace import Workspace
+from vitalsign.web.error_handlers import install_error_handlers
+from vitalsign.web.state import WebSettings, WebState
+from vitalsign.web.tables import ensure_web_tables
+
+STATIC = Path(__file__).parent / "static"
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    # plotly.js sets inline styles; scripts come only from this origin (no inline scripts).
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+    ),
+}
+
+
+class ResponseHeaders:
+    """ASGI middleware adding SECURITY_HEADERS, and Server-Timing (the app's own time)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        started = time.perf_counter()
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in self.headers if k not in present]
+                took = f"app;dur={(time.perf_counter() - started) * 1000:.1f}".encode()
+                extra.append((b"server-timing", took))
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class PlotlyBundle:
+    """plotly.js from the installed plotly package, compressed once, cached by browsers."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._plain: bytes | None = None
+        self._gzipped: bytes | None = None
+
+    def content(self, gzipped: bool) -> bytes:
+        """Return the script, gzip-compressed or not."""
+        with self._lock:
+            if self._plain is None:
+                self._plain = plotly.offline.get_plotlyjs().encode()
+                self._gzipped = gzip.compress(self._plain, compresslevel=6)
+            body = self._gzipped if gzipped else self._plain
+            assert body is not None
+            return body
+
+    @property
+    def etag(self) -> str:
+        """A validator that changes with the plotly version."""
+        return '"' + hashlib.sha256(plotly.__version__.encode()).hexdigest()[:16] + '"'
+
+
+def create_app(workspace: Workspace, settings: WebSettings | None = None) -> FastAPI:
+    """Return the web app serving `workspace` (pages, /api/v1, the event API under /v1)."""
+    from vitalsign.alerts import ensure_alert_tables
+    from vitalsign.ingest.http_api import router as event_router
+    from vitalsign.ingest.runs import ensure_ingest_tables
+    from vitalsign.web import api, pages
+
+    settings = settings or WebSettings()
+    ensure_web_tables(workspace.duckdb)
+    ensure_ingest_tables(workspace.duckdb)
+    ensure_alert_tables(workspace.duckdb)
+    app = FastAPI(
+        title="vitalsign",
+        version=__version__,
+        description="Customer-health scores, explanations, overrides, alerts and tasks.",
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,  # Swagger UI and ReDoc load their scripts from a CDN: not offered
+        redoc_url=None,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    app.state.workspace = workspace  # read by the event API's router
+    app.state.web = WebState(workspace=workspace, settings=settings)
+    app.state.plotly = PlotlyBundle()
+    install_error_handlers(app)
+
+    app.add_middleware(ResponseHeaders)
+    app.include_router(pages.router)
+    app.include_router(api.router)
+    app.include_router(event_router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app

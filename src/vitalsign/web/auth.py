@@ -1,0 +1,150 @@
+"""Request authentication: bearer tokens and session cookies, CSRF checks, per-request cursors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from vitalsign.web.access import HttpProblem, LoginRequired, Principal
+from vitalsign.web.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, find_session
+from vitalsign.web.state import WebState, web_state
+from vitalsign.web.users import credentials_generation, user_for_token, utc_now
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+
+
+async def database(request: Request) -> AsyncIterator[Any]:
+    """Give the request its own DuckDB cursor (never shared between threads), then close it."""
+    cursor = web_state(request).cursor()
+    try:
+        yield cursor
+    finally:
+        cursor.close()
+
+
+Database = Annotated[Any, Depends(database)]
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return None
+
+
+class SignInCache:
+    """Recently seen tokens and sessions, dropped whenever any credential changes.
+
+    Every change to users, tokens and sessions goes through vitalsign.web.users and
+    .sessions in this process (DuckDB lets one process write the file), and bumps the
+    credentials generation, so a cached sign-in never outlives a revocation. Unknown
+    secrets are never cached.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._entries: dict[str, tuple[int, Principal, dt.datetime | None]] = {}
+
+    def get(self, key: str) -> Principal | None:
+        """Return the cached principal of `key` if still valid."""
+        entry = self._entries.get(key)
+        if entry is None or entry[0] != credentials_generation():
+            return None
+        if entry[2] is not None and entry[2] <= utc_now():
+            return None
+        return entry[1]
+
+    def put(self, key: str, principal: Principal, expires_at: dt.datetime | None) -> None:
+        """Remember a principal until credentials change (or the session expires)."""
+        if len(self._entries) >= self.size:
+            self._entries.clear()
+        self._entries[key] = (credentials_generation(), principal, expires_at)
+
+
+_cache = SignInCache()
+
+
+def find_principal(request: Request, db: Database) -> Principal | None:
+    """Return who is calling (a bearer token wins over a session cookie), or None."""
+    token = _bearer(request)
+    if token is not None:
+        key = "t:" + token
+        cached = _cache.get(key)
+        if cached is not None:
+            return cached
+        user = user_for_token(db, token)
+        if user is None:
+            raise HttpProblem(401, "invalid_token", "the API token is unknown or revoked")
+        principal = Principal(user=user, via="token")
+        _cache.put(key, principal, None)
+        return principal
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        key = "s:" + cookie
+        cached = _cache.get(key)
+        if cached is not None:
+            return cached
+        session: Session | None = find_session(db, cookie)
+        if session is not None:
+            principal = Principal(user=session.user, via="session", csrf_token=session.csrf_token)
+            _cache.put(key, principal, session.expires_at)
+            return principal
+    return None
+
+
+OptionalPrincipal = Annotated[Principal | None, Depends(find_principal)]
+
+
+async def require_principal(principal: OptionalPrincipal) -> Principal:
+    """Return the signed-in user or raise LoginRequired."""
+    if principal is None:
+        raise LoginRequired()
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
+
+
+def same_token(expected: str | None, given: str | None) -> bool:
+    """Compare two CSRF tokens in constant time; a missing one never matches."""
+    if not expected or not given:
+        return False
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+def check_form_csrf(principal: Principal, given: str | None) -> None:
+    """Refuse a form POST whose CSRF token is not the session's."""
+    if principal.via == "session" and not same_token(principal.csrf_token, given):
+        raise HttpProblem(
+            403, "csrf", "the form has expired or did not come from this site; reload and retry"
+        )
+
+
+def check_api_csrf(request: Request, principal: Principal) -> None:
+    """Refuse an API change made with a session cookie but without the X-CSRF-Token header."""
+    if principal.via == "session" and not same_token(
+        principal.csrf_token, request.headers.get(CSRF_HEADER)
+    ):
+        raise HttpProblem(
+            403, "csrf", "changes through a browser session need the X-CSRF-Token header"
+        )
+
+
+def check_login_csrf(request: Request, given: str | None) -> None:
+    """Refuse a login POST without the double-submit token set by the login form."""
+    if not same_token(request.cookies.get(LOGIN_CSRF_COOKIE), given):
+        raise HttpProblem(403, "csrf", "the login form has expired; reload the page and retry")
+
+
+async def state(request: Request) -> WebState:
+    """Return the app's shared state (workspace, settings, caches)."""
+    return web_state(request)
+
+
+State = Annotated[WebState, Depends(state)]

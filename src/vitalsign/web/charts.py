@@ -1,0 +1,217 @@
+"""Plotly figures as plain dicts (data + layout), drawn in the page by the bundled plotly.js.
+
+Building `plotly.graph_objects.Figure`s validates every property and costs tens of
+milliseconds per chart; the account page must answer in a few, so figures are written as the
+JSON plotly.js reads. `templates/_chart.html` turns one into a `Plotly.newPlot` call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from vitalsign.engine.explain import Explanation
+
+Figure = dict[str, Any]
+
+NAMED_COLOURS = {
+    "green": "#2e9e5b",
+    "yellow": "#e0b000",
+    "amber": "#e08a00",
+    "orange": "#e07000",
+    "red": "#d64541",
+    "promoter": "#2e9e5b",
+    "neutral": "#e0b000",
+    "at-risk": "#d64541",
+    "at_risk": "#d64541",
+}
+INSUFFICIENT_COLOUR = "#9aa3ad"
+_RAMP = ["#2e9e5b", "#8cbf3f", "#e0b000", "#e07000", "#d64541"]
+_BASE_LAYOUT: dict[str, Any] = {
+    "margin": {"l": 48, "r": 16, "t": 32, "b": 40},
+    "paper_bgcolor": "rgba(0,0,0,0)",
+    "plot_bgcolor": "rgba(0,0,0,0)",
+    "font": {"family": "system-ui, sans-serif", "size": 12},
+    "hovermode": "closest",
+}
+
+
+def band_colours(band_order: Sequence[str], insufficient: str) -> dict[str, str]:
+    """Return a colour per band: known names keep their colour, others follow a green→red ramp."""
+    colours: dict[str, str] = {}
+    scored = [b for b in band_order if b != insufficient]
+    for i, band in enumerate(scored):
+        ramp = _RAMP[round(i * (len(_RAMP) - 1) / max(len(scored) - 1, 1))]
+        colours[band] = NAMED_COLOURS.get(band.lower(), ramp)
+    colours[insufficient] = INSUFFICIENT_COLOUR
+    return colours
+
+
+def _layout(**extra: Any) -> dict[str, Any]:
+    return {**_BASE_LAYOUT, **extra}
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def history_figure(history: list[dict[str, Any]], colours: dict[str, str]) -> Figure:
+    """Score over time, markers coloured by band, with a dashed line where the model changed.
+
+    `history` rows have snapshot_date, score, band, computed_band and model_hash, oldest first.
+    """
+    dates = [_iso(r["snapshot_date"]) for r in history]
+    scores = [_number(r["score"]) for r in history]
+    bands = [str(r["band"]) for r in history]
+    texts = [
+        b if b == r["computed_band"] else f"{b} (override; computed {r['computed_band']})"
+        for b, r in zip(bands, history, strict=True)
+    ]
+    trace = {
+        "type": "scatter",
+        "mode": "lines+markers",
+        "x": dates,
+        "y": scores,
+        "text": texts,
+        "name": "score",
+        "line": {"color": "#4a6fa5", "width": 2},
+        "marker": {"color": [colours.get(b, INSUFFICIENT_COLOUR) for b in bands], "size": 8},
+        "hovertemplate": "%{x}<br>score %{y:.1f}<br>%{text}<extra></extra>",
+    }
+    shapes: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    hashes = [r["model_hash"] for r in history]
+    for i in range(1, len(hashes)):
+        if hashes[i] != hashes[i - 1]:
+            shapes.append(
+                {
+                    "type": "line",
+                    "xref": "x",
+                    "yref": "paper",
+                    "x0": dates[i],
+                    "x1": dates[i],
+                    "y0": 0,
+                    "y1": 1,
+                    "line": {"color": "#6b4fa5", "dash": "dash", "width": 1.5},
+                }
+            )
+            annotations.append(
+                {
+                    "x": dates[i],
+                    "y": 1,
+                    "xref": "x",
+                    "yref": "paper",
+                    "yanchor": "bottom",
+                    "text": f"model {str(hashes[i])[:8]}",
+                    "showarrow": False,
+                    "font": {"color": "#6b4fa5", "size": 11},
+                }
+            )
+    layout = _layout(
+        height=300,
+        yaxis={"range": [0, 100], "title": {"text": "score"}},
+        xaxis={"type": "date"},
+        shapes=shapes,
+        annotations=annotations,
+        showlegend=False,
+    )
+    return {"data": [trace], "layout": layout}
+
+
+def waterfall_figure(explanation: Explanation) -> Figure:
+    """Signal contributions grouped by group, then flags and gate, ending at the score."""
+    signals = sorted(explanation.signals, key=lambda s: (s.path, -s.contribution))
+    labels = [f"{s.path} · {s.name}" for s in signals]
+    values: list[float] = [round(s.contribution, 2) for s in signals]
+    measures = ["relative"] * len(signals)
+    base = explanation.base_score
+    final = explanation.score
+    if base is not None and final is not None and abs(final - base) > 1e-9:
+        flags = ", ".join(explanation.flags)
+        step = "gate failed" if not explanation.gate_pass else f"flags: {flags}"
+        labels.append(step)
+        values.append(round(final - base, 2))
+        measures.append("relative")
+    labels.append("score")
+    values.append(round(final if final is not None else sum(values), 2))
+    measures.append("total")
+    trace = {
+        "type": "waterfall",
+        "orientation": "h",
+        "y": labels,
+        "x": values,
+        "measure": measures,
+        "connector": {"line": {"color": "#c5ccd3"}},
+        "increasing": {"marker": {"color": "#4a6fa5"}},
+        "decreasing": {"marker": {"color": "#d64541"}},
+        "totals": {"marker": {"color": "#2f3b48"}},
+        "hovertemplate": "%{y}: %{x:.2f}<extra></extra>",
+    }
+    layout = _layout(
+        height=max(220, 26 * len(labels) + 60),
+        margin={"l": 230, "r": 16, "t": 16, "b": 32},
+        yaxis={"autorange": "reversed", "automargin": True},
+        xaxis={"title": {"text": "points"}},
+        showlegend=False,
+    )
+    return {"data": [trace], "layout": layout}
+
+
+def band_bars_figure(bands: pd.DataFrame, colours: dict[str, str]) -> Figure:
+    """Two bars per band: share of accounts and share of ARR."""
+    traces = [
+        {
+            "type": "bar",
+            "x": ["accounts", "ARR"],
+            "y": [float(share) * 100, float(arr_share) * 100],
+            "name": str(band),
+            "marker": {"color": colours.get(str(band), INSUFFICIENT_COLOUR)},
+            "hovertemplate": f"{band}: %{{y:.1f}}%<extra></extra>",
+        }
+        for band, share, arr_share in zip(
+            bands["band"], bands["account_share"], bands["arr_share"], strict=True
+        )
+    ]
+    layout = _layout(
+        height=260, barmode="stack", yaxis={"title": {"text": "% of total"}, "range": [0, 100]}
+    )
+    return {"data": traces, "layout": layout}
+
+
+def trend_figure(trend: pd.DataFrame, band_order: Sequence[str], colours: dict[str, str]) -> Figure:
+    """Stacked share of accounts per band over the snapshot dates."""
+    traces = []
+    for band in band_order:
+        rows = trend[trend["band"] == band]
+        if rows.empty:
+            continue
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "stackgroup": "bands",
+                "groupnorm": "percent",
+                "name": band,
+                "x": [_iso(d) for d in rows["snapshot_date"]],
+                "y": [int(v) for v in rows["accounts"]],
+                "line": {"color": colours.get(band, INSUFFICIENT_COLOUR), "width": 1},
+                "hovertemplate": f"{band}: %{{y}} accounts<extra></extra>",
+            }
+        )
+    layout = _layout(height=280, yaxis={"title": {"text": "% of accounts"}}, xaxis={"type": "date"})
+    return {"data": traces, "layout": layout}
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(pd.Timestamp(value).date())

@@ -1,0 +1,198 @@
+"""`vitalsign serve` and `vitalsign users add/remove/list/password/token/revoke`."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console(highlight=False)
+users_app = typer.Typer(help="Web users, roles and API tokens.", no_args_is_help=True)
+
+WorkspaceOption = Annotated[
+    Path,
+    typer.Option("--workspace", "-w", envvar="VITALSIGN_WORKSPACE", help="Workspace folder."),
+]
+ActorOption = Annotated[
+    str | None, typer.Option("--by", help="Who makes the change (audit); default: you.")
+]
+
+
+def _actor(by: str | None) -> str:
+    return by or f"cli:{getpass.getuser()}"
+
+
+def serve(
+    workspace: WorkspaceOption = Path("."),
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    secure_cookies: Annotated[
+        bool,
+        typer.Option(help="Send cookies over HTTPS only (set it behind a TLS proxy)."),
+    ] = False,
+    session_hours: Annotated[float, typer.Option(help="How long a login lasts.")] = 12.0,
+    root_path: Annotated[
+        str, typer.Option(help="URL prefix when a proxy serves the app under a path.")
+    ] = "",
+    proxy_headers: Annotated[
+        bool, typer.Option(help="Trust X-Forwarded-For/-Proto from --forwarded-allow-ips.")
+    ] = False,
+    forwarded_allow_ips: Annotated[
+        str, typer.Option(help="Proxies whose X-Forwarded-* headers are trusted.")
+    ] = "127.0.0.1",
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the web app and REST API (and the event API) of a workspace."""
+    import uvicorn
+
+    from vitalsign.store.workspace import open_workspace
+    from vitalsign.web.app import create_app
+    from vitalsign.web.state import WebSettings
+
+    ws = open_workspace(workspace)
+    settings = WebSettings(secure_cookies=secure_cookies, session_hours=session_hours)
+    app = create_app(ws, settings)
+    console.print(f"Serving {ws.root} on http://{host}:{port}{root_path}/ (Ctrl-C stops)")
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        root_path=root_path,
+        proxy_headers=proxy_headers,
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_level=log_level,
+    )
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name (used to sign in).")],
+    role: Annotated[str, typer.Option(help="admin, manager, csm or viewer.")],
+    owner: Annotated[
+        str | None, typer.Option(help="For a csm: their name in accounts.owner.")
+    ] = None,
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="VITALSIGN_PASSWORD",
+            help="Password (prompted when not given; or VITALSIGN_PASSWORD).",
+        ),
+    ] = "",
+    by: ActorOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Create a web user with a role (a csm sees only the accounts of --owner)."""
+    from vitalsign.store.workspace import open_workspace
+    from vitalsign.web.users import add_user
+
+    user = add_user(open_workspace(workspace).duckdb, name, role, password, owner, _actor(by))
+    scope = f", accounts of {user.owner}" if user.role == "csm" else ""
+    console.print(f"Added {user.name} ({user.role}{scope})")
+
+
+@users_app.command("remove")
+def users_remove(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    by: ActorOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Delete a user, revoke their API tokens and end their sessions."""
+    from vitalsign.store.workspace import open_workspace
+    from vitalsign.web.users import remove_user
+
+    remove_user(open_workspace(workspace).duckdb, name, _actor(by))
+    console.print(f"Removed {name}; their tokens are revoked and sessions ended")
+
+
+@users_app.command("list")
+def users_list(
+    tokens: Annotated[bool, typer.Option("--tokens", help="Also list API tokens.")] = False,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """List the web users (and their API tokens)."""
+    from vitalsign.store.workspace import open_workspace
+    from vitalsign.web.users import list_tokens, list_users
+
+    connection = open_workspace(workspace).duckdb
+    table = Table(title="Web users", title_justify="left")
+    for column in ("user", "role", "owner", "created"):
+        table.add_column(column)
+    for user in list_users(connection):
+        table.add_row(user.name, user.role, user.owner or "", f"{user.created_at:%Y-%m-%d}")
+    console.print(table)
+    if tokens:
+        listing = Table(title="API tokens", title_justify="left")
+        for column in ("id", "user", "label", "created", "revoked"):
+            listing.add_column(column)
+        for token in list_tokens(connection):
+            revoked = f"{token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else ""
+            created = f"{token.created_at:%Y-%m-%d}"
+            listing.add_row(token.token_id, token.user_name, token.label, created, revoked)
+        console.print(listing)
+
+
+@users_app.command("password")
+def users_password(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            envvar="VITALSIGN_PASSWORD",
+            help="New password (prompted when not given).",
+        ),
+    ] = "",
+    by: ActorOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Set a user's password (their sessions end)."""
+    from vitalsign.store.workspace import open_workspace
+    from vitalsign.web.users import set_password
+
+    set_password(open_workspace(workspace).duckdb, name, password, _actor(by))
+    console.print(f"Password of {name} changed")
+
+
+@users_app.command("token")
+def users_token(
+    name: Annotated[str, typer.Argument(help="User the token acts as.")],
+    label: Annotated[str, typer.Option(help="What the token is for.")] = "",
+    by: ActorOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Create an API token (shown once; only its hash is stored)."""
+    from vitalsign.store.workspace import open_workspace
+    from vitalsign.web.users import create_token
+
+    token_id, secret = create_token(open_workspace(workspace).duckdb, name, label, _actor(by))
+    console.print(f"Token {token_id} for {name}. Copy it now, it is not shown again:")
+    typer.echo(secret)
+
+
+@users_app.command("revoke")
+def users_revoke(
+    token_id: Annotated[str, typer.Argument(help="Token id (see `users list --tokens`).")],
+    by: ActorOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Revoke an API token."""
+    from vitalsign.store.workspace import open_workspace
+    from vitalsign.web.users import revoke_token
+
+    token = revoke_token(open_workspace(workspace).duckdb, token_id, _actor(by))
+    console.print(f"Token {token.token_id} of {token.user_name} revoked")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `serve` and the `users` group to the CLI."""
+    app.command("serve")(serve)
+    app.add_typer(users_app, name="users")

@@ -1,0 +1,351 @@
+"""The server-rendered pages: portfolio, account list, account, alerts inbox, model."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from vitalsign.errors import VitalsignError
+from vitalsign.web import charts, inbox
+from vitalsign.web.access import Principal, require_account, require_backtester
+from vitalsign.web.account_view import account_view
+from vitalsign.web.accounts import SORTS, AccountQuery, filter_choices, list_accounts
+from vitalsign.web.auth import CurrentPrincipal, Database, State, check_form_csrf
+from vitalsign.web.login import router as login_router
+from vitalsign.web.model_info import model_summary, start_backtest
+from vitalsign.web.overrides import create_override, end_override, override_choices
+from vitalsign.web.portfolio import band_trend, breakdown_table, portfolio_summary
+from vitalsign.web.rendering import local_path, render
+
+router = APIRouter(include_in_schema=False)
+router.include_router(login_router)
+
+
+def render_error(request: Request, status: int, title: str, code: str, message: str) -> Response:
+    """Render the error page (used by the error handlers for non-API paths)."""
+    principal = getattr(request.state, "principal", None)
+    return render(
+        request,
+        "error.html",
+        principal,
+        status_code=status,
+        status=status,
+        title=title,
+        code=code,
+        message=message,
+    )
+
+
+def _seen(request: Request, principal: Principal) -> Principal:
+    request.state.principal = principal  # lets the error page show the navigation
+    return principal
+
+
+def _date(text: str | None) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise VitalsignError(f"{text!r} is not a date (use YYYY-MM-DD)") from exc
+
+
+def _redirect(request: Request, name: str, notice: str, **params: Any) -> RedirectResponse:
+    url = str(request.url_for(name, **params))
+    return RedirectResponse(f"{url}?notice={notice}", status_code=303)
+
+
+@router.get("/", name="portfolio_page", response_class=HTMLResponse)
+def portfolio_page(
+    request: Request, state: State, db: Database, principal: CurrentPrincipal, as_of: str = ""
+) -> Response:
+    """Bands by count and ARR, their trend, ARR at risk, by segment and owner, movers."""
+    _seen(request, principal)
+    model = state.model().spec
+    catalog = state.catalog.at(db)
+    dates = catalog.dates(model.name)
+    if not dates:
+        return render(request, "portfolio.html", principal, nav="portfolio", report=None)
+    day, previous = catalog.resolve(model.name, _date(as_of))
+    report = catalog.memo(
+        ("portfolio", model.name, day, principal.scope_owner),
+        lambda: portfolio_summary(db, model, principal, day, previous),
+    )
+    trend = catalog.memo(
+        ("trend", model.name, principal.scope_owner),
+        lambda: band_trend(db, model.name, principal),
+    )
+    colours = charts.band_colours(report.band_order, model.insufficient_band)
+    return render(
+        request,
+        "portfolio.html",
+        principal,
+        nav="portfolio",
+        charts=True,
+        report=report,
+        dates=dates,
+        colours=colours,
+        bands_figure=charts.band_bars_figure(report.bands, colours),
+        trend_figure=charts.trend_figure(trend, report.band_order, colours),
+        by_segment=breakdown_table(report, "segment"),
+        by_owner=breakdown_table(report, "owner"),
+    )
+
+
+@router.get("/accounts", name="accounts_page", response_class=HTMLResponse)
+def accounts_page(
+    request: Request,
+    state: State,
+    db: Database,
+    principal: CurrentPrincipal,
+    band: str = "",
+    owner: str = "",
+    segment: str = "",
+    q: str = "",
+    sort: str = "score",
+    desc: bool = False,
+    page: Annotated[int, Query(ge=1)] = 1,
+    as_of: str = "",
+) -> Response:
+    """The accounts of a snapshot: filter by band, owner, segment and name; sort; page."""
+    _seen(request, principal)
+    model = state.model().spec
+    catalog = state.catalog.at(db)
+    day, previous = catalog.resolve(model.name, _date(as_of))
+    query = AccountQuery(
+        band=band or None,
+        owner=owner or None,
+        segment=segment or None,
+        search=q.strip() or None,
+        sort=sort if sort in SORTS else "score",
+        descending=desc,
+        page=page,
+        per_page=state.settings.page_size,
+    )
+    result = list_accounts(db, principal, model.name, day, previous, query)
+    return render(
+        request,
+        "accounts.html",
+        principal,
+        nav="accounts",
+        result=result,
+        choices=catalog.memo(
+            ("choices", model.name, day, principal.scope_owner),
+            lambda: filter_choices(db, principal, model.name, day),
+        ),
+        bands=[*model.band_names, model.insufficient_band],
+        sorts=list(SORTS),
+    )
+
+
+@router.get("/accounts/{account_id}", name="account_page", response_class=HTMLResponse)
+def account_page(
+    request: Request,
+    state: State,
+    db: Database,
+    principal: CurrentPrincipal,
+    account_id: str,
+    as_of: str = "",
+) -> Response:
+    """One account: history, contributions, raw values, alerts, tasks, overrides, audit."""
+    _seen(request, principal)
+    require_account(db, principal, account_id)
+    loaded = state.model()
+    view = account_view(db, loaded.name, account_id, _date(as_of))
+    colours = charts.band_colours(
+        [*loaded.spec.band_names, loaded.spec.insufficient_band], loaded.spec.insufficient_band
+    )
+    alert_count, task_count = inbox.active_counts(db, account_id)
+    open_alerts = (
+        inbox.list_alerts_for(db, principal, account_id=account_id, per_page=20).items
+        if alert_count
+        else []
+    )
+    open_tasks = (
+        inbox.list_tasks_for(db, principal, account_id=account_id, per_page=20).items
+        if task_count
+        else []
+    )
+    return render(
+        request,
+        "account.html",
+        principal,
+        nav="accounts",
+        charts=True,
+        view=view,
+        e=view.explanation,
+        history_figure=charts.history_figure(view.history, colours),
+        waterfall_figure=charts.waterfall_figure(view.explanation),
+        choices=override_choices(loaded.spec),
+        alerts=open_alerts,
+        tasks=open_tasks,
+        today=dt.date.today(),
+    )
+
+
+@router.post("/accounts/{account_id}/overrides", name="override_submit")
+def override_submit(
+    request: Request,
+    state: State,
+    db: Database,
+    principal: CurrentPrincipal,
+    account_id: str,
+    target: Annotated[str, Form()],
+    value: Annotated[str, Form()],
+    reason: Annotated[str, Form()],
+    expires_on: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Record an override with its reason and expiry (audited)."""
+    _seen(request, principal)
+    check_form_csrf(principal, csrf_token)
+    create_override(
+        db, principal, state.model().spec, account_id, target, value, reason, _date(expires_on)
+    )
+    return _redirect(request, "account_page", "override", account_id=account_id)
+
+
+@router.post("/accounts/{account_id}/overrides/{override_id}/revoke", name="override_revoke")
+def override_revoke(
+    request: Request,
+    db: Database,
+    principal: CurrentPrincipal,
+    account_id: str,
+    override_id: str,
+    reason: Annotated[str, Form()],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Revoke an override (audited)."""
+    _seen(request, principal)
+    check_form_csrf(principal, csrf_token)
+    end_override(db, principal, account_id, override_id, reason)
+    return _redirect(request, "account_page", "revoked", account_id=account_id)
+
+
+@router.get("/alerts", name="alerts_page", response_class=HTMLResponse)
+def alerts_page(
+    request: Request,
+    state: State,
+    db: Database,
+    principal: CurrentPrincipal,
+    status: str = "active",
+    owner: str = "",
+    severity: str = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    """The alerts inbox (acknowledge, useful / not useful) and the open tasks."""
+    _seen(request, principal)
+    listing = inbox.list_alerts_for(
+        db,
+        principal,
+        owner=owner or None,
+        status=None if status == "all" else status,
+        severity=severity or None,
+        page=page,
+        per_page=state.settings.page_size,
+    )
+    tasks = inbox.list_tasks_for(db, principal, per_page=state.settings.page_size)
+    return render(
+        request,
+        "alerts.html",
+        principal,
+        nav="alerts",
+        listing=listing,
+        tasks=tasks,
+        status=status,
+        owner=owner,
+        severity=severity,
+    )
+
+
+@router.post("/alerts/{alert_id}/acknowledge", name="alert_acknowledge")
+def alert_acknowledge(
+    request: Request,
+    db: Database,
+    principal: CurrentPrincipal,
+    alert_id: str,
+    note: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/alerts",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Acknowledge an alert (audited)."""
+    _seen(request, principal)
+    check_form_csrf(principal, csrf_token)
+    inbox.acknowledge(db, principal, alert_id, note.strip() or None)
+    return RedirectResponse(_with_notice(local_path(next, "/alerts"), "acknowledged"), 303)
+
+
+@router.post("/alerts/{alert_id}/feedback", name="alert_feedback")
+def alert_feedback(
+    request: Request,
+    db: Database,
+    principal: CurrentPrincipal,
+    alert_id: str,
+    useful: Annotated[str, Form()],
+    note: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/alerts",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Say whether an alert was useful (audited)."""
+    _seen(request, principal)
+    check_form_csrf(principal, csrf_token)
+    inbox.rate(db, principal, alert_id, useful == "yes", note.strip() or None)
+    return RedirectResponse(_with_notice(local_path(next, "/alerts"), "feedback"), 303)
+
+
+@router.post("/tasks/{task_id}", name="task_update")
+def task_update(
+    request: Request,
+    db: Database,
+    principal: CurrentPrincipal,
+    task_id: str,
+    status: Annotated[str, Form()] = "",
+    outcome: Annotated[str, Form()] = "",
+    note: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/alerts",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Move a task along, or close it with an outcome (audited)."""
+    _seen(request, principal)
+    check_form_csrf(principal, csrf_token)
+    inbox.change_task(
+        db,
+        principal,
+        task_id,
+        status=status or None,
+        note=note.strip() or None,
+        outcome=outcome.strip() or None,
+    )
+    return RedirectResponse(_with_notice(local_path(next, "/alerts"), "task"), 303)
+
+
+def _with_notice(path: str, notice: str) -> str:
+    return f"{path}{'&' if '?' in path else '?'}notice={notice}"
+
+
+@router.get("/model", name="model_page", response_class=HTMLResponse)
+def model_page(
+    request: Request, state: State, db: Database, principal: CurrentPrincipal
+) -> Response:
+    """The current model file, the models in the history, and the backtest summary."""
+    _seen(request, principal)
+    return render(request, "model.html", principal, nav="model", info=model_summary(db, state))
+
+
+@router.post("/model/backtest", name="backtest_start")
+def backtest_start(
+    request: Request,
+    state: State,
+    db: Database,
+    principal: CurrentPrincipal,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Start a backtest of the current model in the background (admin, manager)."""
+    _seen(request, principal)
+    check_form_csrf(principal, csrf_token)
+    require_backtester(principal)
+    start_backtest(db, state)
+    return _redirect(request, "model_page", "backtest")

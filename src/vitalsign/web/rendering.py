@@ -1,0 +1,112 @@
+"""Jinja2 templates, their filters, and the context every page shares."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import plotly
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from vitalsign.web.access import Principal
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+NOTICES = {
+    "override": "Override recorded; it applies from the next scoring run.",
+    "revoked": "Override revoked; the computed value applies from the next scoring run.",
+    "acknowledged": "Alert acknowledged.",
+    "feedback": "Thanks: your feedback is recorded.",
+    "task": "Task updated.",
+    "backtest": "Backtest started; reload this page in a minute.",
+}
+
+
+def _money(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"${float(value):,.0f}"
+
+
+def _points(value: Any, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{float(value):.{digits}f}"
+
+
+def _percent(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{float(value):.0%}"
+
+
+def _signed(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{float(value):+.1f}"
+
+
+def _raw(value: Any) -> str:
+    if value is None:
+        return "missing"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(number):
+        return "missing"
+    return str(int(number)) if number.is_integer() else f"{number:.4g}"
+
+
+def _band_class(value: Any) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in str(value).lower())
+
+
+TEMPLATES.env.filters.update(
+    money=_money, points=_points, percent=_percent, signed=_signed, raw=_raw, band_class=_band_class
+)
+
+
+def local_path(target: str | None, default: str = "/") -> str:
+    """Return `target` when it is a path on this site (no scheme, no host), else `default`."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    return target
+
+
+def query_url(request: Request, **changes: Any) -> str:
+    """Return the current URL with some query parameters changed (None drops one)."""
+    params = dict(request.query_params)
+    params.pop("notice", None)
+    for key, value in changes.items():
+        if value is None or value == "":
+            params.pop(key, None)
+        else:
+            params[key] = str(value)
+    return request.url.path + ("?" + urlencode(params) if params else "")
+
+
+def render(
+    request: Request,
+    template: str,
+    principal: Principal | None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """Render a page with the shared context (user, navigation, notices, plotly.js URL)."""
+    notice = NOTICES.get(request.query_params.get("notice", ""))
+    shared = {
+        "principal": principal,
+        "plotly_version": plotly.__version__,
+        "charts": False,
+        "nav": "",
+        "flashes": [notice] if notice else [],
+        "query_url": lambda **changes: query_url(request, **changes),
+    }
+    response: HTMLResponse = TEMPLATES.TemplateResponse(
+        request, template, {**shared, **context}, status_code=status_code
+    )
+    return response

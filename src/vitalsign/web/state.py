@@ -1,0 +1,59 @@
+"""The web app's settings and shared state: the workspace, its model, and the snapshot catalog."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+
+from vitalsign.model.loader import LoadedModel
+from vitalsign.store.workspace import Workspace
+from vitalsign.web.backtest_summary import Backtests
+from vitalsign.web.catalog import SnapshotCatalog
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """How the app runs; `vitalsign serve` sets these from its options."""
+
+    secure_cookies: bool = False  # set behind HTTPS so browsers send the cookies only over TLS
+    session_hours: float = 12.0
+    page_size: int = 50
+    max_page_size: int = 500
+
+
+@dataclass
+class WebState:
+    """What every request shares; per-request work uses its own cursor from `cursor()`."""
+
+    workspace: Workspace
+    settings: WebSettings
+    catalog: SnapshotCatalog = field(default_factory=SnapshotCatalog)
+    backtests: Backtests = field(default_factory=Backtests)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _model: LoadedModel | None = field(default=None, repr=False)
+    _model_stamp: tuple[int, int] | None = field(default=None, repr=False)
+
+    def cursor(self) -> Any:
+        """Return a new DuckDB cursor on the workspace database (one per request)."""
+        with self._lock:
+            return self.workspace.duckdb.cursor()
+
+    def model(self) -> LoadedModel:
+        """Return the workspace's model, re-read when its file changes."""
+        path = self.workspace.model_path
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if self._model is None or stamp != self._model_stamp:
+                self._model = self.workspace.load_model()
+                self._model_stamp = stamp
+            return self._model
+
+
+def web_state(request: Request) -> WebState:
+    """Return the WebState of the app serving `request`."""
+    state: WebState = request.app.state.web
+    return state

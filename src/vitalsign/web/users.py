@@ -1,0 +1,259 @@
+"""Web users with roles, argon2 password hashes, and API tokens stored hashed; all audited.
+
+>>> add_user(ws.duckdb, "ann", "csm", "correct horse", owner="ann@vendor.example")  # doctest: +SKIP
+>>> token_id, secret = create_token(ws.duckdb, "ann", "nightly export")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import hashlib
+import re
+import secrets
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from vitalsign.errors import UserError
+from vitalsign.store.overrides import audit
+from vitalsign.web.tables import ensure_web_tables
+
+ROLES = ("admin", "manager", "csm", "viewer")
+MIN_PASSWORD_LENGTH = 8
+TOKEN_PREFIX = "vst_"
+_NAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")
+_hasher = PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the user does not exist (a wrong name costs as long)."""
+    return _hasher.hash("not a real password")
+
+
+@dataclass(frozen=True)
+class WebUser:
+    """A person or machine that signs in to the web app."""
+
+    name: str
+    role: str
+    owner: str | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """An API token, without its secret."""
+
+    token_id: str
+    user_name: str
+    label: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+def utc_now() -> dt.datetime:
+    """Return the current UTC time without a time zone (as stored)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def secret_digest(secret: str) -> str:
+    """Return the SHA-256 hex digest under which a high-entropy secret is stored."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+_generation = [0]  # bumped by every change to users, tokens or sessions (see auth.py's cache)
+
+
+def credentials_generation() -> int:
+    """Return a number that changes whenever a user, token or session changes here."""
+    return _generation[0]
+
+
+def credentials_changed() -> None:
+    """Drop every cached sign-in (called after each change)."""
+    _generation[0] += 1
+
+
+@contextmanager
+def atomic(connection: Any) -> Iterator[Any]:
+    """Run the block in one DuckDB transaction; roll back on any error."""
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        yield connection
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    finally:
+        credentials_changed()
+
+
+def _user(row: tuple[Any, ...]) -> WebUser:
+    return WebUser(name=row[0], role=row[1], owner=row[2], created_at=row[3])
+
+
+def get_user(connection: Any, name: str) -> WebUser:
+    """Return the user called `name`, or raise UserError."""
+    row = connection.execute(
+        "SELECT name, role, owner, created_at FROM web_users WHERE name = ?", [name]
+    ).fetchone()
+    if row is None:
+        raise UserError(f"no web user {name!r}; list them with `vitalsign users list`")
+    return _user(row)
+
+
+def list_users(connection: Any) -> list[WebUser]:
+    """Return every user, by name."""
+    ensure_web_tables(connection, indexes=False)
+    rows = connection.execute(
+        "SELECT name, role, owner, created_at FROM web_users ORDER BY name"
+    ).fetchall()
+    return [_user(r) for r in rows]
+
+
+def _check_new_user(name: str, role: str, password: str, owner: str | None) -> None:
+    if not _NAME.match(name):
+        raise UserError(
+            f"user name {name!r}: use 1-64 letters, digits or . _ @ + - (e.g. ann or ann@acme.com)"
+        )
+    if role not in ROLES:
+        raise UserError(f"role {role!r}: use one of {', '.join(ROLES)}")
+    if role == "csm" and not (owner or "").strip():
+        raise UserError(
+            "a csm sees only the accounts they own: give --owner, the value of "
+            "accounts.owner for their accounts"
+        )
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def add_user(
+    connection: Any,
+    name: str,
+    role: str,
+    password: str,
+    owner: str | None = None,
+    actor: str = "cli",
+) -> WebUser:
+    """Create a user with an argon2 password hash, audited; raise UserError if it exists."""
+    ensure_web_tables(connection, indexes=False)
+    _check_new_user(name, role, password, owner)
+    owner = owner.strip() if owner and owner.strip() else None
+    created = utc_now()
+    with atomic(connection):
+        exists = connection.execute("SELECT 1 FROM web_users WHERE name = ?", [name]).fetchone()
+        if exists:
+            raise UserError(f"web user {name!r} exists; remove it first or pick another name")
+        connection.execute(
+            "INSERT INTO web_users VALUES (?, ?, ?, ?, ?)",
+            [name, role, owner, _hasher.hash(password), created],
+        )
+        audit(connection, actor, "user.add", name, {"role": role, "owner": owner})
+    return WebUser(name=name, role=role, owner=owner, created_at=created)
+
+
+def remove_user(connection: Any, name: str, actor: str = "cli") -> None:
+    """Delete a user, revoke their tokens and end their sessions, audited."""
+    ensure_web_tables(connection, indexes=False)
+    get_user(connection, name)
+    with atomic(connection):
+        connection.execute("DELETE FROM web_sessions WHERE user_name = ?", [name])
+        connection.execute(
+            "UPDATE web_tokens SET revoked_at = ? WHERE user_name = ? AND revoked_at IS NULL",
+            [utc_now(), name],
+        )
+        connection.execute("DELETE FROM web_users WHERE name = ?", [name])
+        audit(connection, actor, "user.remove", name, {})
+
+
+def set_password(connection: Any, name: str, password: str, actor: str = "cli") -> None:
+    """Replace a user's password and end their sessions, audited."""
+    ensure_web_tables(connection, indexes=False)
+    user = get_user(connection, name)
+    _check_new_user(user.name, user.role, password, user.owner)
+    with atomic(connection):
+        connection.execute(
+            "UPDATE web_users SET password_hash = ? WHERE name = ?", [_hasher.hash(password), name]
+        )
+        connection.execute("DELETE FROM web_sessions WHERE user_name = ?", [name])
+        audit(connection, actor, "user.password", name, {})
+
+
+def check_password(connection: Any, name: str, password: str) -> WebUser | None:
+    """Return the user when `password` is theirs, else None (in about the same time)."""
+    row = connection.execute(
+        "SELECT name, role, owner, created_at, password_hash FROM web_users WHERE name = ?",
+        [name],
+    ).fetchone()
+    stored = row[4] if row else _dummy_hash()
+    try:
+        _hasher.verify(stored, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return None
+    return _user(row[:4]) if row else None
+
+
+def create_token(
+    connection: Any, name: str, label: str = "", actor: str = "cli"
+) -> tuple[str, str]:
+    """Create an API token for `name`; return (token id, secret). Only its hash is stored."""
+    ensure_web_tables(connection, indexes=False)
+    get_user(connection, name)
+    token_id = uuid.uuid4().hex[:12]
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    with atomic(connection):
+        connection.execute(
+            "INSERT INTO web_tokens VALUES (?, ?, ?, ?, ?, NULL)",
+            [token_id, secret_digest(secret), name, label, utc_now()],
+        )
+        audit(connection, actor, "user.token", name, {"token_id": token_id, "label": label})
+    return token_id, secret
+
+
+def revoke_token(connection: Any, token_id: str, actor: str = "cli") -> TokenInfo:
+    """Revoke an API token by id, audited; raise UserError when it is unknown."""
+    ensure_web_tables(connection, indexes=False)
+    tokens = [t for t in list_tokens(connection) if t.token_id == token_id]
+    if not tokens:
+        raise UserError(f"no API token {token_id!r}; see `vitalsign users list --tokens`")
+    if tokens[0].revoked_at is not None:
+        return tokens[0]
+    now = utc_now()
+    with atomic(connection):
+        connection.execute(
+            "UPDATE web_tokens SET revoked_at = ? WHERE token_id = ?", [now, token_id]
+        )
+        audit(connection, actor, "user.revoke_token", tokens[0].user_name, {"token_id": token_id})
+    return TokenInfo(**{**tokens[0].__dict__, "revoked_at": now})
+
+
+def list_tokens(connection: Any, name: str | None = None) -> list[TokenInfo]:
+    """Return the API tokens (of one user, or all), newest first."""
+    ensure_web_tables(connection, indexes=False)
+    sql = "SELECT token_id, user_name, label, created_at, revoked_at FROM web_tokens"
+    params: list[Any] = []
+    if name is not None:
+        sql += " WHERE user_name = ?"
+        params.append(name)
+    rows = connection.execute(sql + " ORDER BY created_at DESC", params).fetchall()
+    return [TokenInfo(*r) for r in rows]
+
+
+def user_for_token(connection: Any, secret: str) -> WebUser | None:
+    """Return the user of an unrevoked API token, or None."""
+    if not secret.startswith(TOKEN_PREFIX):
+        return None
+    row = connection.execute(
+        "SELECT u.name, u.role, u.owner, u.created_at FROM web_tokens t "
+        "JOIN web_users u ON u.name = t.user_name "
+        "WHERE t.token_hash = ? AND t.revoked_at IS NULL",
+        [secret_digest(secret)],
+    ).fetchone()
+    return _user(row) if row else None

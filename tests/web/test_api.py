@@ -1,0 +1,204 @@
+"""The REST API over a real uvicorn server: data, paging, filtering, changes, error bodies."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import World
+from vitalsign.analytics.portfolio import portfolio_report
+from vitalsign.engine.explain import explain_account
+
+
+def _error(reply: object) -> dict[str, str]:
+    body = reply.json()  # type: ignore[attr-defined]
+    assert set(body) == {"error"}, body
+    assert {"code", "message"} <= set(body["error"]), body
+    error: dict[str, str] = body["error"]
+    return error
+
+
+def test_the_account_list_pages_filters_and_sorts(world: World) -> None:
+    with world.client("root") as api:
+        first = api.get("/api/v1/accounts", params={"per_page": 7, "sort": "score"}).json()
+        second = api.get(
+            "/api/v1/accounts", params={"per_page": 7, "sort": "score", "page": 2}
+        ).json()
+        reds = api.get("/api/v1/accounts", params={"band": "red", "per_page": 500}).json()
+        mine = api.get("/api/v1/accounts", params={"owner": "bob@vendor.example"}).json()
+        named = api.get("/api/v1/accounts", params={"q": world.bob_account[-4:]}).json()
+    total = world.workspace.duckdb.execute(
+        "SELECT count(*) FROM scores WHERE snapshot_date = ?", [world.latest]
+    ).fetchone()[0]
+    assert first["total"] == total and first["pages"] == -(-total // 7)
+    scores = [r["score"] for r in first["items"] + second["items"] if r["score"] is not None]
+    assert scores == sorted(scores)
+    assert {r["account_id"] for r in first["items"]}.isdisjoint(
+        {r["account_id"] for r in second["items"]}
+    )
+    assert reds["items"] and {r["band"] for r in reds["items"]} == {"red"}
+    assert mine["total"] > 0 and {r["owner"] for r in mine["items"]} == {"bob@vendor.example"}
+    assert world.bob_account in [r["account_id"] for r in named["items"]]
+
+
+def test_scores_are_served_current_and_as_of_an_earlier_date(world: World) -> None:
+    account = world.bob_account
+    with world.client("maria") as api:
+        now = api.get(f"/api/v1/accounts/{account}/score").json()
+        then = api.get(
+            f"/api/v1/accounts/{account}/score", params={"as_of": world.previous.isoformat()}
+        ).json()
+        listing = api.get("/api/v1/scores", params={"as_of": world.previous.isoformat()}).json()
+    assert now["snapshot_date"].startswith(world.latest.isoformat())
+    assert then["snapshot_date"].startswith(world.previous.isoformat())
+    assert listing["as_of"] == world.previous.isoformat()
+    assert now["model_hash"] == world.model_hashes[1]
+    assert then["model_hash"] == world.model_hashes[0]
+
+
+def test_the_history_carries_each_snapshot_model_hash(world: World) -> None:
+    with world.client("root") as api:
+        history = api.get(f"/api/v1/accounts/{world.alice_account}/history").json()["items"]
+        recent = api.get(
+            f"/api/v1/accounts/{world.alice_account}/history",
+            params={"from": world.previous.isoformat()},
+        ).json()["items"]
+    assert [h["snapshot_date"] for h in history] == sorted(h["snapshot_date"] for h in history)
+    assert {h["model_hash"] for h in history} == set(world.model_hashes)
+    assert len(recent) == 2
+
+
+def test_explain_is_the_library_explanation(world: World) -> None:
+    account = world.alice_account
+    with world.client("root") as api:
+        reply = api.get(
+            f"/api/v1/accounts/{account}/explain", params={"since": world.previous.isoformat()}
+        ).json()
+    expected = explain_account(
+        world.workspace.duckdb.cursor(), "default", account, None, world.previous
+    )
+    assert reply == json.loads(json.dumps(expected.to_dict(), default=str))
+
+
+def test_the_portfolio_summary_matches_the_portfolio_report(world: World) -> None:
+    with world.client("vic") as api:
+        reply = api.get("/api/v1/portfolio").json()
+        trend = api.get("/api/v1/portfolio/trend").json()["items"]
+    report = portfolio_report(world.workspace.duckdb.cursor(), world.workspace.load_model().spec)
+    assert reply["headline"] == report.headline
+    assert reply["accounts"] == report.total_accounts
+    expected = report.to_dict()["bands"]
+    assert [b["band"] for b in reply["bands"]] == [b["band"] for b in expected]
+    for got, want in zip(reply["bands"], expected, strict=True):
+        assert got == {k: pytest.approx(v) if isinstance(v, float) else v for k, v in want.items()}
+    dates = {t["snapshot_date"][:10] for t in trend}
+    assert world.latest.isoformat() in dates and len(dates) == 8
+
+
+def test_an_override_is_recorded_audited_and_listed(world: World) -> None:
+    account = world.workspace.duckdb.execute(
+        "SELECT account_id FROM accounts WHERE owner = 'carol@vendor.example' "
+        "ORDER BY account_id LIMIT 1"
+    ).fetchone()[0]
+    with world.client("maria") as api:
+        made = api.post(
+            f"/api/v1/accounts/{account}/overrides",
+            json={
+                "target": "band",
+                "value": "yellow",
+                "reason": "QBR went well",
+                "expires_on": "2099-01-01",
+            },
+        )
+        assert made.status_code == 201, made.text
+        listed = api.get(f"/api/v1/accounts/{account}/overrides").json()["items"]
+        audit = api.get(f"/api/v1/accounts/{account}/audit").json()["items"]
+        wrong = api.post(
+            f"/api/v1/accounts/{account}/overrides",
+            json={"target": "band", "value": "purple", "reason": "?"},
+        )
+        revoked = api.post(
+            f"/api/v1/accounts/{account}/overrides/{made.json()['override_id']}/revoke",
+            json={"reason": "renewal fell through"},
+        )
+    assert [(o["value"], o["author"], o["state"]) for o in listed] == [
+        ("yellow", "maria", "active")
+    ]
+    assert audit[0]["actor"] == "maria" and audit[0]["action"] == "override.add"
+    assert wrong.status_code == 400 and "purple" in _error(wrong)["message"]
+    assert revoked.status_code == 200
+
+
+def test_alerts_are_listed_acknowledged_and_rated(world: World) -> None:
+    with world.client("alice") as api:
+        active = api.get("/api/v1/alerts", params={"per_page": 500}).json()
+        alert = next(a for a in active["items"] if a["status"] == "open")
+        acked = api.post(f"/api/v1/alerts/{alert['alert_id']}/acknowledge", json={"note": "on it"})
+        rated = api.post(f"/api/v1/alerts/{alert['alert_id']}/feedback", json={"useful": False})
+        twice = api.post(f"/api/v1/alerts/{alert['alert_id']}/acknowledge")
+    assert active["total"] == len(active["items"]) > 0
+    assert acked.status_code == 200 and acked.json()["acknowledged_by"] == "alice"
+    assert rated.json()["useful"] is False and rated.json()["feedback_by"] == "alice"
+    assert twice.status_code == 400 and "only an open alert" in _error(twice)["message"]
+    actions = world.workspace.duckdb.execute(
+        "SELECT actor, action FROM audit_log WHERE subject = ? ORDER BY logged_at",
+        [alert["alert_id"]],
+    ).fetchall()
+    assert actions == [("alice", "alert.acknowledge"), ("alice", "alert.feedback")]
+
+
+def test_tasks_are_listed_and_updated(world: World) -> None:
+    with world.client("bob") as api:
+        tasks = api.get("/api/v1/tasks").json()
+        task = tasks["items"][0]
+        moved = api.patch(f"/api/v1/tasks/{task['task_id']}", json={"status": "in_progress"})
+        bad = api.patch(f"/api/v1/tasks/{task['task_id']}", json={"status": "sleeping"})
+    assert tasks["total"] >= 1
+    assert moved.status_code == 200 and moved.json()["status"] == "in_progress"
+    assert bad.status_code == 422 and _error(bad)["code"] == "invalid_request"
+
+
+def test_a_viewer_reads_everything_and_changes_nothing(world: World) -> None:
+    with world.client("vic") as api:
+        assert api.get(f"/api/v1/accounts/{world.alice_account}").status_code == 200
+        refused = api.post(
+            f"/api/v1/accounts/{world.alice_account}/overrides",
+            json={"target": "band", "value": "green", "reason": "why not"},
+        )
+    assert refused.status_code == 403 and _error(refused)["code"] == "forbidden"
+
+
+def test_errors_have_one_body_shape(world: World) -> None:
+    with world.client("root") as api:
+        unknown = api.get("/api/v1/accounts/acct-nope/history")
+        bad_date = api.get("/api/v1/accounts", params={"as_of": "2001-01-01"})
+        bad_param = api.get("/api/v1/accounts", params={"per_page": 0})
+        bad_sort = api.get("/api/v1/accounts", params={"sort": "vibes"})
+        no_route = api.get("/api/v1/nothing-here")
+    with world.client() as anonymous:
+        unauthenticated = anonymous.get("/api/v1/accounts")
+    assert (unknown.status_code, _error(unknown)["code"]) == (404, "not_found")
+    assert bad_date.status_code == 404 and "no snapshot" in _error(bad_date)["message"]
+    assert (bad_param.status_code, _error(bad_param)["code"]) == (422, "invalid_request")
+    assert bad_sort.status_code == 400
+    assert "vibes" in _error(bad_sort)["message"]
+    assert (no_route.status_code, _error(no_route)["code"]) == (404, "not_found")
+    assert unauthenticated.status_code == 401
+    assert _error(unauthenticated)["code"] == "unauthenticated"
+
+
+def test_the_openapi_document_describes_every_api_route(world: World) -> None:
+    with world.client() as anonymous:
+        document = anonymous.get("/api/v1/openapi.json").json()
+    paths = document["paths"]
+    for path in (
+        "/api/v1/accounts",
+        "/api/v1/accounts/{account_id}/explain",
+        "/api/v1/portfolio",
+        "/api/v1/alerts/{alert_id}/acknowledge",
+        "/api/v1/tasks/{task_id}",
+    ):
+        assert path in paths
+    assert not any(p in paths for p in ("/login", "/accounts/{account_id}"))
+    assert "ErrorBody" in document["components"]["schemas"]
