@@ -4,7 +4,10 @@
     ├── ModelError            a health-model file is wrong (file:line key: what, how to fix)
     ├── WorkspaceError        the workspace or its config is missing or wrong
     ├── IngestError           an input file or mapping cannot be loaded
-    └── SnapshotError         a requested snapshot or account does not exist
+    ├── SnapshotError         a requested snapshot or account does not exist
+    ├── AlertError            alerts.yml is wrong, or an alert, task or override is unknown
+    ├── BacktestError         a backtest, calibration or diff lacks outcomes, history or churners
+    └── UserError             a web user, role, password or API token is unknown or invalid
 
 Anything else that escapes is a bug and keeps its traceback.
 """
@@ -30,3 +33,15 @@ class IngestError(VitalsignError):
 
 class SnapshotError(VitalsignError):
     """A requested snapshot, date or account is not in the history."""
+
+
+class AlertError(VitalsignError):
+    """alerts.yml is invalid, or an alert, task or override id is unknown."""
+
+
+class BacktestError(VitalsignError):
+    """A backtest, calibration or model diff lacks what it needs (outcomes, history, churners)."""
+
+
+class UserError(VitalsignError):
+    """A web user, role, password or API token is unknown or invalid."""

@@ -51,6 +51,61 @@ INTERNAL_DDL: dict[str, str] = {
             subject VARCHAR NOT NULL,
             detail VARCHAR NOT NULL
         )""",
+    # Ingestion (vitalsign.ingest): runs, quarantined rows, watermarks, the event API.
+    "ingest_runs": """
+        CREATE TABLE IF NOT EXISTS ingest_runs (
+            run_id VARCHAR PRIMARY KEY,
+            source VARCHAR NOT NULL,
+            target_table VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP,
+            status VARCHAR NOT NULL,
+            rows_read BIGINT NOT NULL,
+            rows_loaded BIGINT NOT NULL,
+            rows_duplicates BIGINT NOT NULL,
+            rows_quarantined BIGINT NOT NULL,
+            detail VARCHAR NOT NULL
+        )""",
+    "quarantine_ids": "CREATE SEQUENCE IF NOT EXISTS quarantine_ids START 1",
+    "quarantine": """
+        CREATE TABLE IF NOT EXISTS quarantine (
+            quarantine_id BIGINT PRIMARY KEY DEFAULT nextval('quarantine_ids'),
+            run_id VARCHAR NOT NULL,
+            source VARCHAR NOT NULL,
+            target_table VARCHAR NOT NULL,
+            line BIGINT,
+            raw VARCHAR NOT NULL,
+            raw_hash VARCHAR NOT NULL,
+            reason VARCHAR NOT NULL,
+            mapping VARCHAR NOT NULL,
+            quarantined_at TIMESTAMP NOT NULL,
+            status VARCHAR NOT NULL,
+            resolved_at TIMESTAMP,
+            resolved_run_id VARCHAR
+        )""",
+    "ingest_watermarks": """
+        CREATE TABLE IF NOT EXISTS ingest_watermarks (
+            source VARCHAR NOT NULL,
+            item VARCHAR NOT NULL,
+            value VARCHAR NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (source, item)
+        )""",
+    "event_api_keys": """
+        CREATE TABLE IF NOT EXISTS event_api_keys (
+            write_key VARCHAR PRIMARY KEY,
+            created_at TIMESTAMP NOT NULL,
+            revoked_at TIMESTAMP
+        )""",
+    "event_api_messages": """
+        CREATE TABLE IF NOT EXISTS event_api_messages (
+            message_id VARCHAR PRIMARY KEY,
+            type VARCHAR NOT NULL,
+            received_at TIMESTAMP NOT NULL,
+            run_id VARCHAR NOT NULL,
+            payload VARCHAR NOT NULL
+        )""",
 }
 
 

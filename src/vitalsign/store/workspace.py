@@ -6,10 +6,10 @@ import shutil
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import ibis
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
@@ -26,6 +26,55 @@ model: models/default.yml       # the health model scored by `vitalsign score`
 """
 
 
+class SourceBase(BaseModel):
+    """What every declared source has: a name, a target table and how to map it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    into: str | None = None
+    format: str | None = None
+    mapping: str | None = None
+    columns: dict[str, Any] = Field(default_factory=dict)
+    identity: dict[str, str] = Field(default_factory=dict)
+    prefer: str | None = None
+    require: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+    future_tolerance: str = "1d"
+
+
+class FileSource(SourceBase):
+    """Files matched by a path or glob, relative to the workspace (docs/connectors.md)."""
+
+    kind: Literal["file"] = "file"
+    path: str
+
+
+class DatabaseSource(SourceBase):
+    """A table or query of a SQL database read incrementally by a watermark column."""
+
+    kind: Literal["database"] = "database"
+    url: str | None = None
+    url_env: str | None = None
+    table: str | None = None
+    query: str | None = None
+    watermark: str | None = None
+
+
+def _source_kind(value: Any) -> str:
+    """A source's kind: as given, else `database` when it has a URL, else `file`."""
+    if isinstance(value, dict):
+        default = "database" if {"url", "url_env"} & set(value) else "file"
+        return str(value.get("kind", default))
+    return str(getattr(value, "kind", "file"))
+
+
+SourceConfig = Annotated[
+    Annotated[FileSource, Tag("file")] | Annotated[DatabaseSource, Tag("database")],
+    Discriminator(_source_kind),
+]
+
+
 class WorkspaceConfig(BaseModel):
     """The contents of vitalsign.yml."""
 
@@ -34,6 +83,7 @@ class WorkspaceConfig(BaseModel):
     backend: Literal["duckdb"] = "duckdb"
     database: str = "vitalsign.duckdb"
     model: str = "models/default.yml"
+    sources: list[SourceConfig] = Field(default_factory=list)
 
 
 @dataclass

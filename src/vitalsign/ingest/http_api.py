@@ -1,0 +1,261 @@
+"""The HTTP event API: Segment-shaped track, identify, group and batch calls.
+
+Each call is authenticated by the workspace write key (HTTP Basic with the key as user
+name, as Segment does, or `Authorization: Bearer KEY`), validated, and written to DuckDB in
+one committed transaction before the 2xx reply: the raw message into `event_api_messages`
+(unique by messageId, so a retried call adds nothing) and its rows into events, users or
+accounts through the segment_* formats (bad rows into quarantine).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import threading
+from typing import Annotated, Any, Literal
+
+import pyarrow as pa
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from vitalsign.ingest.files import canonical_table
+from vitalsign.ingest.formats import SEGMENT_FORMATS, known_format
+from vitalsign.ingest.readers import json_rows_relation
+from vitalsign.ingest.runs import (
+    LoadReport,
+    ensure_ingest_tables,
+    new_run_id,
+    record_run,
+    utc_now,
+)
+from vitalsign.ingest.staging import drop_staging, load_staged
+from vitalsign.ingest.write_keys import is_valid_write_key
+from vitalsign.store.workspace import Workspace, open_workspace
+
+SOURCE = "event-api"
+MAX_BATCH = 2500
+_WRITE_LOCK = threading.Lock()
+API_ROWS = "_vs_api_rows"
+
+router = APIRouter(prefix="/v1", tags=["event API"])
+
+
+class Message(BaseModel):
+    """A Segment message; unknown keys are kept as they are."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: Literal["track", "identify", "group"]
+    messageId: str | None = Field(default=None, min_length=1, max_length=200)
+    userId: str | int | None = None
+    anonymousId: str | int | None = None
+    event: str | None = None
+    groupId: str | int | None = None
+    timestamp: str | None = None
+    properties: dict[str, Any] = Field(default_factory=dict)
+    traits: dict[str, Any] = Field(default_factory=dict)
+    context: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _required_by_type(self) -> Message:
+        if self.type in ("track", "identify") and self.userId is None and self.anonymousId is None:
+            raise ValueError(f"a {self.type} call needs userId or anonymousId")
+        if self.type == "track" and not self.event:
+            raise ValueError("a track call needs event")
+        if self.type == "group" and self.groupId is None:
+            raise ValueError("a group call needs groupId")
+        return self
+
+
+def _workspace(request: Request) -> Workspace:
+    workspace: Workspace = request.app.state.workspace
+    return workspace
+
+
+def _authenticate(request: Request, workspace: Annotated[Workspace, Depends(_workspace)]) -> None:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    key = ""
+    if scheme.lower() == "basic":
+        try:
+            key = base64.b64decode(value.strip(), validate=True).decode().partition(":")[0]
+        except (binascii.Error, UnicodeDecodeError):
+            key = ""
+    elif scheme.lower() == "bearer":
+        key = value.strip()
+    cursor = workspace.duckdb.cursor()
+    try:
+        valid = bool(key) and is_valid_write_key(cursor, key)
+    finally:
+        cursor.close()
+    if not valid:
+        raise HTTPException(
+            401,
+            "missing or wrong write key: send it as the HTTP Basic user name or as "
+            "`Authorization: Bearer KEY` (`vitalsign ingest-key` shows it)",
+            headers={"WWW-Authenticate": 'Basic realm="vitalsign"'},
+        )
+
+
+def _validate(raw: Any, default_type: str | None, where: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise HTTPException(400, f"{where}: a message is a JSON object")
+    data = dict(raw)
+    if default_type is not None:
+        data.setdefault("type", default_type)
+    try:
+        message = Message.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "message"
+        raise HTTPException(400, f"{where} {key}: {first['msg']}") from exc
+    out = message.model_dump(exclude_none=True)
+    if "messageId" not in out:  # a content hash makes a retried call idempotent too
+        canonical = json.dumps(out, sort_keys=True, default=str)
+        out["messageId"] = "h:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    out.setdefault("receivedAt", utc_now().isoformat() + "Z")
+    return out
+
+
+def write_messages(workspace: Workspace, messages: list[dict[str, Any]]) -> dict[str, int]:
+    """Write validated messages durably (committed before returning); return the counts."""
+    con = workspace.duckdb.cursor()
+    try:
+        with _WRITE_LOCK:
+            ensure_ingest_tables(con)
+            return _write(con, messages)
+    finally:
+        con.close()
+
+
+def _write(con: Any, messages: list[dict[str, Any]]) -> dict[str, int]:
+    rows = pa.table(
+        {
+            "_line": list(range(1, len(messages) + 1)),
+            "message_id": [str(m["messageId"]) for m in messages],
+            "type": [m["type"] for m in messages],
+            "_raw": [json.dumps(m, default=str) for m in messages],
+        }
+    )
+    run_id = new_run_id()
+    started = utc_now()
+    totals = {"received": len(messages), "loaded": 0, "duplicates": 0, "quarantined": 0}
+    con.register("_vs_api_input", rows)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {API_ROWS} AS SELECT * FROM _vs_api_input r "
+            "WHERE NOT EXISTS (SELECT 1 FROM event_api_messages m "
+            "WHERE m.message_id = r.message_id) "
+            "QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY _line) = 1"
+        )
+        fresh = int(con.execute(f"SELECT count(*) FROM {API_ROWS}").fetchone()[0])
+        totals["duplicates"] = len(messages) - fresh
+        con.execute(
+            f"INSERT INTO event_api_messages SELECT message_id, type, ?, ?, _raw FROM {API_ROWS}",
+            [utc_now(), run_id],
+        )
+        for kind, format_name in SEGMENT_FORMATS.items():
+            report = _load_type(con, kind, format_name, run_id)
+            if report is None:
+                continue
+            record_run(con, report, "http", started, "ok", {"type": kind})
+            for key in ("loaded", "duplicates", "quarantined"):
+                totals[key] += getattr(report, key)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        drop_staging(con)
+        con.execute(f"DROP TABLE IF EXISTS {API_ROWS}")
+        con.execute("DROP TABLE IF EXISTS _vs_api_type")
+        con.unregister("_vs_api_input")
+    return totals
+
+
+def _load_type(con: Any, kind: str, format_name: str, run_id: str) -> LoadReport | None:
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE _vs_api_type AS SELECT _line, _raw FROM {API_ROWS} "
+        "WHERE type = ?",
+        [kind],
+    )
+    if not con.execute("SELECT count(*) FROM _vs_api_type").fetchone()[0]:
+        return None
+    fmt = known_format(format_name)
+    relation = json_rows_relation(con, SOURCE, "_vs_api_type")
+    report = load_staged(
+        con, relation, canonical_table(fmt.table), fmt.mapping, f"{run_id}-{kind}", SOURCE
+    )
+    return LoadReport(
+        SOURCE,
+        fmt.table,
+        report.read,
+        report.loaded,
+        report.duplicates,
+        report.quarantined,
+        f"{run_id}-{kind}",
+        report.new_in_quarantine,
+    )
+
+
+Authenticated = Depends(_authenticate)
+JsonBody = Annotated[Any, Body()]
+
+
+def _reply(workspace: Workspace, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"success": True, **write_messages(workspace, messages)}
+
+
+@router.post("/track", dependencies=[Authenticated])
+def track(request: Request, payload: JsonBody) -> dict[str, Any]:
+    """Record a product event (Segment track)."""
+    return _reply(_workspace(request), [_validate(payload, "track", "track")])
+
+
+@router.post("/identify", dependencies=[Authenticated])
+def identify(request: Request, payload: JsonBody) -> dict[str, Any]:
+    """Record a user and their traits (Segment identify)."""
+    return _reply(_workspace(request), [_validate(payload, "identify", "identify")])
+
+
+@router.post("/group", dependencies=[Authenticated])
+def group(request: Request, payload: JsonBody) -> dict[str, Any]:
+    """Record an account and its traits (Segment group)."""
+    return _reply(_workspace(request), [_validate(payload, "group", "group")])
+
+
+@router.post("/batch", dependencies=[Authenticated])
+def batch(request: Request, payload: JsonBody) -> dict[str, Any]:
+    """Record many track, identify and group messages at once, in one transaction."""
+    if not isinstance(payload, dict) or not isinstance(payload.get("batch"), list):
+        raise HTTPException(400, 'batch: send {"batch": [message, ...]}')
+    items = payload["batch"]
+    if not items or len(items) > MAX_BATCH:
+        raise HTTPException(400, f"batch: send 1 to {MAX_BATCH} messages")
+    shared = {k: v for k, v in payload.items() if k in ("context",)}
+    messages = [
+        _validate({**shared, **item} if isinstance(item, dict) else item, None, f"batch[{i}]")
+        for i, item in enumerate(items)
+    ]
+    return _reply(_workspace(request), messages)
+
+
+def create_event_app(workspace: Workspace) -> FastAPI:
+    """Return a FastAPI app serving only the event API for `workspace`.
+
+    >>> app = create_event_app(open_workspace("acme"))  # doctest: +SKIP
+    """
+    ensure_ingest_tables(workspace.duckdb)
+    app = FastAPI(title="vitalsign event API")
+    app.state.workspace = workspace
+    app.include_router(router)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The event API for the workspace in VITALSIGN_WORKSPACE (a uvicorn `--factory`)."""
+    return create_event_app(open_workspace(os.environ.get("VITALSIGN_WORKSPACE", ".")))

@@ -1,0 +1,102 @@
+"""`vitalsign sync`: declared sources, incrementally, one failing source not stopping others."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ingest_support import count
+from typer.testing import CliRunner
+
+from vitalsign.cli import app
+from vitalsign.ingest.sync import sync_workspace
+from vitalsign.store.workspace import init_workspace, open_workspace
+
+runner = CliRunner()
+SOURCES = """sources:
+  - name: crm
+    path: data/accounts.csv
+    into: accounts
+    columns: {account_id: Id, name: Company, created_at: Since}
+  - name: usage
+    path: data/events-*.ndjson
+    into: events
+    mapping: mappings/events.yml
+  - name: missing
+    path: data/nothing-*.csv
+    into: tickets
+"""
+
+
+def _workspace(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    init_workspace(root).close()
+    (root / "vitalsign.yml").write_text((root / "vitalsign.yml").read_text() + SOURCES)
+    (root / "mappings").mkdir()
+    (root / "mappings" / "events.yml").write_text(
+        "columns:\n  event_id: id\n  account_id: account\n  timestamp: at\n  event: name\n"
+    )
+    data = root / "data"
+    data.mkdir()
+    (data / "accounts.csv").write_text("Id,Company,Since\na1,Acme,2023-01-01\n")
+    (data / "events-1.ndjson").write_text(
+        '{"id": "e1", "account": "a1", "at": "2024-01-01", "name": "login"}\n'
+    )
+    return root
+
+
+def test_sync_loads_every_source_and_a_second_sync_reads_only_what_changed(
+    tmp_path: Path,
+) -> None:
+    root = _workspace(tmp_path)
+    first = sync_workspace(open_workspace(root), show_progress=False)
+    results = {r.source: r for r in first.results}
+    assert (results["crm"].loaded, results["usage"].loaded) == (1, 1)
+    assert "no file matches" in str(results["missing"].error)
+    assert not first.ok
+    (root / "data" / "events-2.ndjson").write_text(
+        '{"id": "e2", "account": "a1", "at": "2024-01-02", "name": "login"}\n'
+        '{"id": "e3", "account": "zz", "at": "2024-01-02", "name": "login"}\n'
+    )
+    second = {r.source: r for r in sync_workspace(open_workspace(root), False).results}
+    assert (second["crm"].files, second["crm"].read) == (0, 0)
+    assert (second["usage"].files, second["usage"].read, second["usage"].loaded) == (1, 2, 1)
+    assert second["usage"].quarantined == 1 and second["usage"].ok
+    ws = open_workspace(root)
+    assert count(ws, "SELECT count(*) FROM events") == 2
+    ws.close()
+
+
+def test_a_workspace_without_sources_syncs_to_an_empty_report(workspace: object) -> None:
+    from vitalsign.store.workspace import Workspace
+
+    assert isinstance(workspace, Workspace)
+    report = sync_workspace(workspace, show_progress=False)
+    assert report.results == [] and report.ok
+
+
+def test_the_sync_command_prints_a_summary_and_fails_when_a_source_does(tmp_path: Path) -> None:
+    root = _workspace(tmp_path)
+    result = runner.invoke(app, ["sync", "-w", str(root)])
+    assert result.exit_code == 1
+    assert "crm" in result.output and "usage" in result.output and "error" in result.output
+    key = runner.invoke(app, ["ingest-key", "-w", str(root)])
+    rotated = runner.invoke(app, ["ingest-key", "--rotate", "-w", str(root)])
+    assert key.output.startswith("vsk_") and rotated.output != key.output
+    assert runner.invoke(app, ["ingest-key", "-w", str(root)]).output == rotated.output
+    assert os.environ.get("VITALSIGN_WORKSPACE") is None
+
+
+def test_a_source_with_a_known_format_needs_no_table(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    init_workspace(root).close()
+    (root / "vitalsign.yml").write_text(
+        (root / "vitalsign.yml").read_text()
+        + "sources:\n  - name: segment\n    path: groups.ndjson\n    format: segment_group\n"
+    )
+    (root / "groups.ndjson").write_text(
+        '{"type": "group", "groupId": "acme", "traits": {"name": "Acme"}, '
+        '"timestamp": "2024-01-01T00:00:00Z"}\n'
+    )
+    report = sync_workspace(open_workspace(root), show_progress=False)
+    assert report.ok and [(r.table, r.loaded) for r in report.results] == [("accounts", 1)]
