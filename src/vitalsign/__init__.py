@@ -1,17 +1,22 @@
 """vitalsign: explainable customer-health scoring for B2B SaaS customer-success teams.
 
 The Python API a notebook user calls; the CLI and the web app are shells over it.
+Names are imported on first use, so `import vitalsign` (and the CLI) start fast.
 
 >>> import vitalsign as vs  # doctest: +SKIP
 >>> ws = vs.open_workspace("acme")  # doctest: +SKIP
 >>> vs.score(ws, datetime.date(2025, 6, 2))  # doctest: +SKIP
 >>> vs.explain_account(ws.duckdb, "default", "acct-0042").score  # doctest: +SKIP
+
+Alerts and tasks live in `vitalsign.alerts` (docs/alerts.md); backtests and calibration in
+`vitalsign.analytics` (docs/backtest.md).
 """
 
-from vitalsign.analytics.portfolio import PortfolioReport, portfolio_report
-from vitalsign.engine.explain import Explanation, explain_account
-from vitalsign.engine.run import backfill, compute_scores, date_range, score
-from vitalsign.engine.scoring import ScoredFrame
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from vitalsign.errors import (
     IngestError,
     ModelError,
@@ -19,17 +24,61 @@ from vitalsign.errors import (
     VitalsignError,
     WorkspaceError,
 )
-from vitalsign.ingest.files import LoadReport, load_file
-from vitalsign.model import HealthModel, LoadedModel, load_model, parse_model
-from vitalsign.store.overrides import add_override
-from vitalsign.store.workspace import Workspace, init_workspace, open_workspace
+
+if TYPE_CHECKING:
+    from vitalsign.analytics.backtest import run_backtest
+    from vitalsign.analytics.calibrate import calibrate
+    from vitalsign.analytics.diff import diff_models
+    from vitalsign.analytics.outcomes import derive_outcomes
+    from vitalsign.analytics.portfolio import PortfolioReport, portfolio_report
+    from vitalsign.engine.explain import Explanation, explain_account
+    from vitalsign.engine.run import backfill, compute_scores, date_range, score
+    from vitalsign.engine.scoring import ScoredFrame
+    from vitalsign.ingest.files import load_file
+    from vitalsign.model import HealthModel, LoadedModel, load_model, parse_model
+    from vitalsign.store.overrides import add_override
+    from vitalsign.store.workspace import Workspace, init_workspace, open_workspace
+
+_LAZY = {
+    "run_backtest": "vitalsign.analytics.backtest",
+    "calibrate": "vitalsign.analytics.calibrate",
+    "diff_models": "vitalsign.analytics.diff",
+    "derive_outcomes": "vitalsign.analytics.outcomes",
+    "PortfolioReport": "vitalsign.analytics.portfolio",
+    "portfolio_report": "vitalsign.analytics.portfolio",
+    "Explanation": "vitalsign.engine.explain",
+    "explain_account": "vitalsign.engine.explain",
+    "backfill": "vitalsign.engine.run",
+    "compute_scores": "vitalsign.engine.run",
+    "date_range": "vitalsign.engine.run",
+    "score": "vitalsign.engine.run",
+    "ScoredFrame": "vitalsign.engine.scoring",
+    "load_file": "vitalsign.ingest.files",
+    "HealthModel": "vitalsign.model",
+    "LoadedModel": "vitalsign.model",
+    "load_model": "vitalsign.model",
+    "parse_model": "vitalsign.model",
+    "add_override": "vitalsign.store.overrides",
+    "Workspace": "vitalsign.store.workspace",
+    "init_workspace": "vitalsign.store.workspace",
+    "open_workspace": "vitalsign.store.workspace",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name on first use."""
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'vitalsign' has no attribute {name!r}")
+
 
 __version__ = "0.1.0"
 __all__ = [
     "Explanation",
     "HealthModel",
     "IngestError",
-    "LoadReport",
     "LoadedModel",
     "ModelError",
     "PortfolioReport",
@@ -41,8 +90,11 @@ __all__ = [
     "__version__",
     "add_override",
     "backfill",
+    "calibrate",
     "compute_scores",
     "date_range",
+    "derive_outcomes",
+    "diff_models",
     "explain_account",
     "init_workspace",
     "load_file",
@@ -50,5 +102,6 @@ __all__ = [
     "open_workspace",
     "parse_model",
     "portfolio_report",
+    "run_backtest",
     "score",
 ]

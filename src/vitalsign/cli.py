@@ -77,35 +77,6 @@ def check(
 
 
 @app.command()
-def ingest(
-    path: Annotated[Path, typer.Argument(help="CSV, TSV, Parquet, JSON or NDJSON file.")],
-    into: Annotated[str, typer.Option("--into", help="Canonical table, e.g. events.")],
-    mapping: Annotated[
-        Path | None, typer.Option(help="YAML file: columns: {target: source}.")
-    ] = None,
-    map_: Annotated[
-        list[str] | None, typer.Option("--map", help="target=source column or expression.")
-    ] = None,
-    workspace: WorkspaceOption = Path("."),
-) -> None:
-    """Load a file into a canonical table through an explicit column mapping."""
-    from vitalsign.ingest.files import load_file, read_mapping
-    from vitalsign.store.workspace import open_workspace
-
-    columns = read_mapping(mapping) if mapping else {}
-    for item in map_ or []:
-        target, sep, source = item.partition("=")
-        if not sep:
-            raise VitalsignError(f"--map {item!r}: use target=source")
-        columns[target.strip()] = source.strip()
-    report = load_file(open_workspace(workspace), path, into, columns)
-    console.print(
-        f"{report.path} → {report.table}: read {report.read}, loaded {report.loaded}, "
-        f"duplicates {report.duplicates}"
-    )
-
-
-@app.command()
 def score(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Date (default today).")] = None,
     model: ModelOption = None,
@@ -196,45 +167,6 @@ def report(
 
 
 @app.command()
-def override(
-    account: Annotated[str, typer.Argument(help="Account id.")],
-    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")],
-    band: Annotated[str | None, typer.Option("--band", help="Band to show instead.")] = None,
-    signal: Annotated[str | None, typer.Option("--signal", help="Manual signal name.")] = None,
-    value: Annotated[str | None, typer.Option("--value", help="Value of the signal.")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Expiry date.")] = None,
-    author: Annotated[str, typer.Option("--by", help="Who overrides.")] = "cli",
-    workspace: WorkspaceOption = Path("."),
-) -> None:
-    """Override an account's band or a manual signal, with a reason and an expiry."""
-    from vitalsign.store.overrides import add_override
-    from vitalsign.store.workspace import open_workspace
-
-    ws = open_workspace(workspace)
-    spec = ws.load_model().spec
-    if (band is None) == (signal is None):
-        raise VitalsignError("give either --band BAND or --signal NAME --value VALUE")
-    if band is not None and band not in spec.band_names:
-        raise VitalsignError(f"--band {band!r}: use one of {', '.join(spec.band_names)}")
-    if signal is not None and (signal not in spec.overrides.signals or value is None):
-        raise VitalsignError(
-            f"--signal {signal!r}: overridable signals are {spec.overrides.signals}; give --value"
-        )
-    expiry = _date(until, "--until")
-    expires = dt.datetime.combine(expiry, dt.time()) if expiry else None
-    oid = add_override(
-        ws.duckdb,
-        account,
-        "band" if band else str(signal),
-        str(band or value),
-        reason,
-        author,
-        expires,
-    )
-    console.print(f"Override {oid} recorded for {account}; it applies from the next scoring run")
-
-
-@app.command()
 def demo(
     directory: Annotated[Path, typer.Argument(help="Folder for the demo workspace.")] = Path(
         "demo-workspace"
@@ -261,3 +193,18 @@ def main() -> None:
 
 
 # Each part registers its own commands: one `register(app)` call per part, below.
+from vitalsign.alerts import commands as alerts_commands  # noqa: E402
+
+alerts_commands.register(app)
+
+from vitalsign.ingest import commands as ingest_commands  # noqa: E402
+
+ingest_commands.register(app)
+
+from vitalsign.analytics import commands as analytics_commands  # noqa: E402
+
+analytics_commands.register(app)
+
+from vitalsign.web import commands as web_commands  # noqa: E402
+
+web_commands.register(app)

@@ -137,6 +137,20 @@ def report_renderable(r: PortfolioReport) -> RenderableType:
         parts.append(movers)
     else:
         parts.append("No earlier snapshot: movers appear after the next scoring run.")
+    if len(r.overrides):
+        overrides = Table(title="Band overrides in force", title_justify="left")
+        for column in ("account", "name", "owner", "score", "band"):
+            overrides.add_column(column, justify="right" if column == "score" else "left")
+        for o in r.overrides.to_dict("records"):
+            score = o["score"]
+            overrides.add_row(
+                str(o["account_id"]),
+                str(o["name"]),
+                str(o["owner"]),
+                _fmt(None if score is None or score != score else float(score)),
+                f"{o['band']} (override; computed {o['computed_band']})",
+            )
+        parts.append(overrides)
     parts.append(
         f"Insufficient data: {len(r.insufficient)} accounts"
         + (
