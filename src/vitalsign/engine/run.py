@@ -71,7 +71,7 @@ def _override_bands(
     keys = pd.MultiIndex.from_arrays([scores["account_id"], pd.to_datetime(scores["as_of"])])
     replaced = pd.Series(keys.map(values.to_dict().get), index=scores.index)
     scores["band"] = replaced.where(replaced.notna(), scores["computed_band"])
-    return ScoredFrame(scores, scored.items)
+    return scored.with_scores(scores)
 
 
 def score(workspace: Workspace, as_of: dt.date, model: LoadedModel | None = None) -> ScoredFrame:

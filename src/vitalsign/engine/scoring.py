@@ -10,7 +10,9 @@ add up to the score before gate and flags.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -34,12 +36,27 @@ ITEM_COLUMNS = [
 ]
 
 
-@dataclass(frozen=True)
 class ScoredFrame:
-    """Scores per account and date, and the signal and group items behind them."""
+    """Scores per account and date, and the signal and group items behind them.
 
-    scores: pd.DataFrame
-    items: pd.DataFrame
+    The items (one row per account, date and signal or group: millions of rows for a large
+    portfolio) are built on first use, when a snapshot is written or explained.
+    """
+
+    def __init__(
+        self, scores: pd.DataFrame, items: pd.DataFrame | Callable[[], pd.DataFrame]
+    ) -> None:
+        self.scores = scores
+        self._items = items
+
+    @cached_property
+    def items(self) -> pd.DataFrame:
+        """The signal and group rows behind the scores."""
+        return self._items if isinstance(self._items, pd.DataFrame) else self._items()
+
+    def with_scores(self, scores: pd.DataFrame) -> ScoredFrame:
+        """Return the same items with other score rows (e.g. after band overrides)."""
+        return ScoredFrame(scores, self._items)
 
 
 @dataclass
@@ -102,7 +119,7 @@ def score_frame(frame: pd.DataFrame, model: HealthModel) -> ScoredFrame:
     """Score every row of the signal frame under `model`."""
     frame = frame.reset_index(drop=True)
     score_parts: list[pd.DataFrame] = []
-    item_parts: list[pd.DataFrame] = []
+    item_parts: list[Callable[[], pd.DataFrame]] = []
     for card, groups in model.scorecards.items():
         rows = frame[frame["scorecard"] == card]
         if rows.empty:
@@ -113,7 +130,8 @@ def score_frame(frame: pd.DataFrame, model: HealthModel) -> ScoredFrame:
     if not score_parts:
         return ScoredFrame(_empty_scores(), pd.DataFrame(columns=ITEM_COLUMNS))
     return ScoredFrame(
-        pd.concat(score_parts, ignore_index=True), pd.concat(item_parts, ignore_index=True)
+        pd.concat(score_parts, ignore_index=True),
+        lambda: pd.concat([build() for build in item_parts], ignore_index=True),
     )
 
 
@@ -167,10 +185,10 @@ def _signals_in(groups: dict[str, Group]) -> list[tuple[str, str]]:
 
 def _score_scorecard(
     rows: pd.DataFrame, model: HealthModel, groups: dict[str, Group]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+) -> tuple[pd.DataFrame, Callable[[], pd.DataFrame]]:
     n = len(rows)
     members = _signals_in(groups)
-    rank_groups = rows["as_of"].astype(str) + "|" + rows["model_segment"].astype(str)
+    rank_groups = rows.groupby(["as_of", "model_segment"], sort=False).ngroup()
     points: dict[str, np.ndarray] = {}
     had_data: dict[str, np.ndarray] = {}  # before the missing policy: coverage counts real data
     for sname, _ in members:
@@ -216,42 +234,48 @@ def _score_scorecard(
     scores["gate_pass"] = gate
     scores["flags"] = flags_json
 
-    names = [(sname, gpath) for sname, gpath in members]
-    groups_list = list(root.groups.items())
-    count = len(names) + len(groups_list)
-    raw_values = [
-        pd.to_numeric(rows[signal_column(s)], errors="coerce").to_numpy(dtype="float64")
-        for s, _ in names
-    ]
-    item_columns: dict[str, Any] = {
-        "account_id": np.tile(rows["account_id"].to_numpy(dtype=object), count),
-        "as_of": np.tile(rows["as_of"].to_numpy(), count),
-        "kind": np.repeat(
-            np.array(["signal"] * len(names) + ["group"] * len(groups_list), dtype=object), n
-        ),
-        "name": np.repeat(
-            np.array(
-                [s for s, _ in names] + [p.rsplit("/", 1)[-1] for p, _ in groups_list], dtype=object
+    def build_items() -> pd.DataFrame:
+        names = [(sname, gpath) for sname, gpath in members]
+        groups_list = list(root.groups.items())
+        count = len(names) + len(groups_list)
+        raw_values = [
+            pd.to_numeric(rows[signal_column(s)], errors="coerce").to_numpy(dtype="float64")
+            for s, _ in names
+        ]
+        item_columns: dict[str, Any] = {
+            "account_id": np.tile(rows["account_id"].to_numpy(dtype=object), count),
+            "as_of": np.tile(rows["as_of"].to_numpy(), count),
+            "kind": np.repeat(
+                np.array(["signal"] * len(names) + ["group"] * len(groups_list), dtype=object), n
             ),
-            n,
-        ),
-        "path": np.repeat(
-            np.array([p for _, p in names] + [p for p, _ in groups_list], dtype=object), n
-        ),
-        "raw_value": np.concatenate([*raw_values, np.full(n * len(groups_list), np.nan)]),
-        "raw_text": np.concatenate(
-            [
-                *[_as_text(rows[signal_column(s)]) for s, _ in names],
-                np.full(n * len(groups_list), None, dtype=object),
-            ]
-        ),
-        "points": np.concatenate(
-            [*[points[s] for s, _ in names], *[g for g, _ in (v for _, v in groups_list)]]
-        ),
-        "weight": np.concatenate(
-            [*[root.rel[s] for s, _ in names], *[w for _, w in (v for _, v in groups_list)]]
-        ),
-    }
-    item_columns["contribution"] = np.nan_to_num(item_columns["points"]) * item_columns["weight"]
-    items = pd.DataFrame(item_columns)[ITEM_COLUMNS]
-    return scores, items
+            "name": np.repeat(
+                np.array(
+                    [s for s, _ in names] + [p.rsplit("/", 1)[-1] for p, _ in groups_list],
+                    dtype=object,
+                ),
+                n,
+            ),
+            "path": np.repeat(
+                np.array([p for _, p in names] + [p for p, _ in groups_list], dtype=object), n
+            ),
+            "raw_value": np.concatenate([*raw_values, np.full(n * len(groups_list), np.nan)]),
+            "raw_text": np.concatenate(
+                [
+                    *[_as_text(rows[signal_column(s)]) for s, _ in names],
+                    np.full(n * len(groups_list), None, dtype=object),
+                ]
+            ),
+            "points": np.concatenate(
+                [*[points[s] for s, _ in names], *[g for g, _ in (v for _, v in groups_list)]]
+            ),
+            "weight": np.concatenate(
+                [*[root.rel[s] for s, _ in names], *[w for _, w in (v for _, v in groups_list)]]
+            ),
+        }
+        item_columns["contribution"] = (
+            np.nan_to_num(item_columns["points"]) * item_columns["weight"]
+        )
+        items = pd.DataFrame(item_columns)[ITEM_COLUMNS]
+        return items
+
+    return scores, build_items

@@ -9,6 +9,8 @@ it once per date. Point-in-time: a window ending at T only reads rows with time 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 from collections.abc import Sequence
 from graphlib import TopologicalSorter
 from typing import Any
@@ -176,9 +178,15 @@ class SignalQuery:
             signal = self.model.signals[name]
             width = signal.window_days or 0
             for offset in sorted(offs):
-                condition = (time >= anchor(offset + width)) & (time < anchor(offset))
+                # bounds the join or the pre-filter already guarantee are left out
+                parts = []
+                if offset + width < span:
+                    parts.append(time >= anchor(offset + width))
+                if offset > 0:
+                    parts.append(time < anchor(offset))
                 if signal.filter is not None:
-                    condition = condition & rows[f"f__{name}"]
+                    parts.append(rows[f"f__{name}"])
+                condition = functools.reduce(operator.and_, parts) if parts else None
                 value = rows[f"x__{name}"] if signal.value is not None else None
                 if value is None and signal.column is not None:
                     value = rows[signal.column]
@@ -190,7 +198,7 @@ class SignalQuery:
     def _reduce(self, rows: ir.Table, signal: Signal, where: Any, time: Any, value: Any) -> Any:
         aggregate = signal.aggregate
         if aggregate == "count":
-            return rows.account_id.count(where=where)
+            return rows.count(where=where)
         if aggregate == "days_since_last":
             return time.max(where=where)  # turned into days in _finish_table_signals
         if aggregate == "count_distinct":
