@@ -8,6 +8,8 @@ transaction). Target: vitalsign takes at most 2x DuckDB's time (at least half it
 
     .venv/bin/python bench/ingest.py                  # 20,000,000 rows
     .venv/bin/python bench/ingest.py --rows 1000000   # a quick run
+
+Exits with 1 when the target is missed; results also go to `<workdir>/results.json`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -103,6 +106,7 @@ def main() -> None:
     )
     result = {"rows": args.rows, "duckdb_s": duck, "vitalsign_s": ours, "ratio": ratio, **counts}
     (args.workdir / "results.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    sys.exit(0 if ratio <= TARGET_RATIO else 1)
 
 
 if __name__ == "__main__":
