@@ -39,7 +39,7 @@ WEB_DDL: dict[str, str] = {
 
 # A single-column ART index: DuckDB answers `WHERE account_id = ?` (and nothing else in the
 # WHERE clause) with an index lookup, so the account page reads an account's history without
-# scanning every snapshot (docs/benchmarks-web.md). DuckDB refuses ALTER TABLE on an indexed
+# scanning every snapshot (docs/benchmarks.md, "Web"). DuckDB refuses ALTER TABLE on an indexed
 # table: a migration of `scores` drops the index first (`DROP INDEX web_scores_account`); the
 # app creates it again when it starts.
 SERVING_INDEXES: dict[str, str] = {
