@@ -31,7 +31,7 @@ from vitalsign.alerts.tasks import template_problems
 from vitalsign.errors import AlertError
 from vitalsign.model.canonical import CANONICAL_TABLES
 from vitalsign.model.checks import Loc, ModelIssue
-from vitalsign.model.loader import _clean, _message, _plain
+from vitalsign.model.loader import clean_message, located_message, plain_yaml
 from vitalsign.model.spec import Group, HealthModel
 
 ALERTS_FILE = "alerts.yml"
@@ -92,23 +92,27 @@ def parse_alert_config(
     issues: list[ModelIssue] = []
     _substitute(document, (), issues)
     if issues:
-        raise AlertError("\n".join(_message(source, document, i.loc, i.message) for i in issues))
+        raise AlertError(
+            "\n".join(located_message(source, document, i.loc, i.message) for i in issues)
+        )
     try:
-        config = AlertConfig.model_validate(_plain(document))
+        config = AlertConfig.model_validate(plain_yaml(document))
     except ValidationError as exc:
         messages = [
-            _message(
+            located_message(
                 source,
                 document,
                 (*err["loc"], "type") if err["type"] == "union_tag_invalid" else tuple(err["loc"]),
-                _clean(err["msg"]),
+                clean_message(err["msg"]),
             )
             for err in exc.errors()
         ]
         raise AlertError("\n".join(messages)) from exc
     issues = check_alert_config(config, model)
     if issues:
-        raise AlertError("\n".join(_message(source, document, i.loc, i.message) for i in issues))
+        raise AlertError(
+            "\n".join(located_message(source, document, i.loc, i.message) for i in issues)
+        )
     return config
 
 

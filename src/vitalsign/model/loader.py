@@ -38,7 +38,7 @@ def model_hash(model: HealthModel) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def _locate(document: Any, loc: Loc) -> tuple[int | None, list[str]]:
+def locate(document: Any, loc: Loc) -> tuple[int | None, list[str]]:
     """Return the 1-based line of the deepest key of `loc` found, and the keys found."""
     node = document
     line: int | None = None
@@ -57,8 +57,9 @@ def _locate(document: Any, loc: Loc) -> tuple[int | None, list[str]]:
     return line, found
 
 
-def _message(source: str, document: Any, loc: Loc, text: str) -> str:
-    line, keys = _locate(document, loc)
+def located_message(source: str, document: Any, loc: Loc, text: str) -> str:
+    """Return `text` prefixed with `file:line key.path:` for the key at `loc`."""
+    line, keys = locate(document, loc)
     where = f"{source}:{line}" if line else source
     key = ".".join(keys) if keys else "(top level)"
     return f"{where} {key}: {text}"
@@ -79,16 +80,18 @@ def parse_model(text: str, source: str = "<model>") -> LoadedModel:
             f"{source}: a model file is a mapping with name, signals, scorecards, bands"
         )
     try:
-        spec = HealthModel.model_validate(_plain(document))
+        spec = HealthModel.model_validate(plain_yaml(document))
     except ValidationError as exc:
         messages = [
-            _message(source, document, tuple(err["loc"]), _clean(err["msg"]))
+            located_message(source, document, tuple(err["loc"]), clean_message(err["msg"]))
             for err in exc.errors()
         ]
         raise ModelError("\n".join(messages)) from exc
     issues = check_model(spec)
     if issues:
-        raise ModelError("\n".join(_message(source, document, i.loc, i.message) for i in issues))
+        raise ModelError(
+            "\n".join(located_message(source, document, i.loc, i.message) for i in issues)
+        )
     return LoadedModel(spec=spec, path=None, hash=model_hash(spec))
 
 
@@ -107,16 +110,17 @@ def load_model(path: str | Path) -> LoadedModel:
     return LoadedModel(spec=loaded.spec, path=path, hash=loaded.hash)
 
 
-def _clean(message: str) -> str:
+def clean_message(message: str) -> str:
+    """Strip pydantic's "Value error, " prefix from a validation message."""
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
     return message
 
 
-def _plain(node: Any) -> Any:
+def plain_yaml(node: Any) -> Any:
     """Turn ruamel's round-trip containers into plain dicts and lists."""
     if isinstance(node, dict):
-        return {str(k): _plain(v) for k, v in node.items()}
+        return {str(k): plain_yaml(v) for k, v in node.items()}
     if isinstance(node, list):
-        return [_plain(v) for v in node]
+        return [plain_yaml(v) for v in node]
     return node
