@@ -20,7 +20,7 @@ def _raw(value: str | None) -> str:
     try:
         number = float(value)
     except ValueError:
-        return value[:18]
+        return value if len(value) <= 40 else value[:39] + "…"
     return f"{number:.4g}" if not number.is_integer() else str(int(number))
 
 

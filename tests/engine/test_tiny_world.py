@@ -159,3 +159,25 @@ def test_a_failed_gate_keeps_the_worst_band_even_with_little_data(
     rows = scored.set_index("account_id")
     assert rows.loc["C", "band"] == "red"  # gate failed: a verdict, not missing data
     assert rows.loc["B", "band"] == "insufficient_data"  # coverage 0.875 < 0.9
+
+
+def test_a_manual_signal_override_is_shown_beside_the_computed_value(
+    tiny_workspace: Workspace,
+) -> None:
+    import datetime as dt
+
+    from vitalsign.engine.explain import explain_account
+    from vitalsign.store.overrides import add_override
+
+    source = (FIXTURES / "models" / "tiny.yml").read_text()
+    model = parse_model(source + "overrides:\n  signals: [csm]\n")
+    add_override(
+        tiny_workspace.duckdb, "B", "csm", "green", "exec call went well", "ann",
+        created_at=dt.datetime(2024, 2, 1), expires_at=dt.datetime(2024, 6, 1),
+    )  # fmt: skip
+    scored = score(tiny_workspace, T, model).scores.set_index("account_id")
+    # B's CSM view is now 100 instead of 0: (200 + 100 + 1·100) / 4 = 100, minus 10 for the flag
+    assert scored.loc["B", "base_score"] == pytest.approx(100.0)
+    explanation = explain_account(tiny_workspace.duckdb, "tiny", "B", T)
+    csm = next(s for s in explanation.signals if s.name == "csm")
+    assert csm.raw == "green (override; computed red)"

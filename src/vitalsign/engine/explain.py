@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -141,6 +141,13 @@ def explain_account(
     row = _row(connection, model_name, day, account_id)
     items = read_items(connection, model_name, day, account_id)
     signals = sorted(_lines(items, "signal"), key=lambda s: -s.contribution)
+    computed = {line.name: line.raw for line in _lines(items, "computed")}
+    signals = [
+        replace(s, raw=f"{s.raw} (override; computed {computed[s.name] or 'missing'})")
+        if s.name in computed
+        else s
+        for s in signals
+    ]
     explanation = Explanation(
         account_id=account_id,
         name=row.get("name"),

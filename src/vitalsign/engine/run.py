@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 from rich.progress import Progress
 
-from vitalsign.engine.scoring import ScoredFrame, score_frame
+from vitalsign.engine.scoring import ITEM_COLUMNS, ScoredFrame, score_frame
 from vitalsign.engine.signals import signal_column, signal_table
 from vitalsign.engine.snapshots import write_snapshots
 from vitalsign.errors import VitalsignError
@@ -30,9 +30,16 @@ def compute_scores(
     """
     frame = signal_table(backend, model.spec, dates).execute()
     frame["as_of"] = pd.to_datetime(frame["as_of"])
+    computed = pd.DataFrame()
     if overrides is not None and not overrides.empty:
-        frame = _override_signals(frame, overrides, model)
+        frame, computed = _override_signals(frame, overrides, model)
     scored = score_frame(frame, model.spec)
+    if not computed.empty:
+        plain = scored
+        scored = ScoredFrame(
+            plain.scores,
+            lambda: pd.concat([plain.items, computed[ITEM_COLUMNS]], ignore_index=True),
+        )
     if overrides is not None and not overrides.empty and model.spec.overrides.band:
         scored = _override_bands(scored, overrides, model)
     return scored
@@ -46,8 +53,14 @@ def _keyed(overrides: pd.DataFrame, target: str) -> pd.Series:
 
 def _override_signals(
     frame: pd.DataFrame, overrides: pd.DataFrame, model: LoadedModel
-) -> pd.DataFrame:
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Replace manual signals by their overrides; return the frame and the computed values.
+
+    The computed values become items of kind "computed", so explanations show the override
+    beside what the data said.
+    """
     keys = pd.MultiIndex.from_arrays([frame["account_id"], frame["as_of"]])
+    computed: list[pd.DataFrame] = []
     for name in model.spec.overrides.signals:
         values = _keyed(overrides, name)
         if values.empty:
@@ -57,8 +70,29 @@ def _override_signals(
         original = frame[column]
         if pd.api.types.is_numeric_dtype(original):
             replaced = pd.to_numeric(replaced, errors="coerce")
-        frame[column] = replaced.where(replaced.notna(), original)
-    return frame
+        hit = replaced.notna()
+        numeric = pd.to_numeric(original[hit], errors="coerce")
+        computed.append(
+            pd.DataFrame(
+                {
+                    "account_id": frame.loc[hit, "account_id"],
+                    "as_of": frame.loc[hit, "as_of"],
+                    "kind": "computed",
+                    "name": name,
+                    "path": "",
+                    "raw_value": numeric.astype("float64"),
+                    "raw_text": [
+                        None if pd.isna(v) or pd.notna(n) else str(v)
+                        for v, n in zip(original[hit], numeric, strict=True)
+                    ],
+                    "points": float("nan"),
+                    "weight": 0.0,
+                    "contribution": 0.0,
+                }
+            )
+        )
+        frame[column] = replaced.where(hit, original)
+    return frame, (pd.concat(computed, ignore_index=True) if computed else pd.DataFrame())
 
 
 def _override_bands(
