@@ -126,29 +126,19 @@ def _lines(items: pd.DataFrame, kind: str) -> list[ItemLine]:
     ]
 
 
-def explain_account(
-    connection: Any,
-    model_name: str,
-    account_id: str,
-    as_of: dt.date | None = None,
-    since: dt.date | None = None,
-) -> Explanation:
-    """Explain `account_id` on `as_of` (default: the latest snapshot), optionally since a date.
-
-    >>> explain_account(con, "default", "acct-42", since=dt.date(2025, 1, 6))  # doctest: +SKIP
-    """
-    day = resolve_date(connection, model_name, as_of)
-    row = _row(connection, model_name, day, account_id)
+def explain_row(connection: Any, model_name: str, row: dict[str, Any]) -> Explanation:
+    """Explain one stored `scores` row (with its signal and group items)."""
+    day = pd.Timestamp(row["snapshot_date"]).date()
+    account_id = str(row["account_id"])
     items = read_items(connection, model_name, day, account_id)
-    signals = sorted(_lines(items, "signal"), key=lambda s: -s.contribution)
     computed = {line.name: line.raw for line in _lines(items, "computed")}
     signals = [
         replace(s, raw=f"{s.raw} (override; computed {computed[s.name] or 'missing'})")
         if s.name in computed
         else s
-        for s in signals
+        for s in sorted(_lines(items, "signal"), key=lambda s: -s.contribution)
     ]
-    explanation = Explanation(
+    return Explanation(
         account_id=account_id,
         name=row.get("name"),
         model_name=model_name,
@@ -164,12 +154,27 @@ def explain_account(
         groups=_lines(items, "group"),
         signals=signals,
     )
+
+
+def explain_account(
+    connection: Any,
+    model_name: str,
+    account_id: str,
+    as_of: dt.date | None = None,
+    since: dt.date | None = None,
+) -> Explanation:
+    """Explain `account_id` on `as_of` (default: the latest snapshot), optionally since a date.
+
+    >>> explain_account(con, "default", "acct-42", since=dt.date(2025, 1, 6))  # doctest: +SKIP
+    """
+    day = resolve_date(connection, model_name, as_of)
+    explanation = explain_row(connection, model_name, _row(connection, model_name, day, account_id))
     if since is None:
         return explanation
     before_day = resolve_date(connection, model_name, since)
     before = _row(connection, model_name, before_day, account_id)
     before_items = read_items(connection, model_name, before_day, account_id)
-    changes = _changes(before_items, items)
+    changes = _changes(before_items, read_items(connection, model_name, day, account_id))
     return Explanation(
         **{
             **explanation.__dict__,

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from vitalsign.alerts import list_overrides
-from vitalsign.engine.explain import Explanation, ItemLine
+from vitalsign.engine.explain import Explanation, explain_row
 from vitalsign.web.accounts import account_history, plain, score_row
 
 
@@ -37,50 +37,11 @@ def _number(value: Any) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
 
 
-def _lines(rows: list[tuple[Any, ...]], kind: str) -> list[ItemLine]:
-    return [
-        ItemLine(
-            kind=kind,
-            name=str(name),
-            path=str(path),
-            raw=None if raw is None or pd.isna(raw) else str(raw),
-            points=_number(points),
-            weight=_number(weight) or 0.0,
-            contribution=_number(contribution) or 0.0,
-        )
-        for k, name, path, raw, points, weight, contribution in rows
-        if k == kind
-    ]
-
-
 def explanation_from(
     connection: Any, model_name: str, account_id: str, row: dict[str, Any]
 ) -> Explanation:
     """Return the explanation of a stored score row (as `explain_account` would)."""
-    day = pd.Timestamp(row["snapshot_date"]).date()
-    items = connection.execute(
-        "SELECT kind, name, path, coalesce(raw_text, CAST(raw_value AS VARCHAR)), points, "
-        "weight, contribution FROM score_items "
-        "WHERE snapshot_date = ? AND account_id = ? AND model_name = ? "
-        "ORDER BY kind DESC, path, name",
-        [day, account_id, model_name],
-    ).fetchall()
-    return Explanation(
-        account_id=account_id,
-        name=row.get("name"),
-        model_name=model_name,
-        model_hash=str(row["model_hash"]),
-        as_of=day,
-        score=_number(row["score"]),
-        base_score=_number(row["base_score"]),
-        band=str(row["band"]),
-        computed_band=str(row["computed_band"]),
-        coverage=float(row["coverage"]),
-        gate_pass=bool(row["gate_pass"]),
-        flags=list(json.loads(row["flags"])),
-        groups=_lines(items, "group"),
-        signals=sorted(_lines(items, "signal"), key=lambda s: -s.contribution),
-    )
+    return explain_row(connection, model_name, {**row, "account_id": account_id})
 
 
 def account_audit(connection: Any, account_id: str, limit: int = 50) -> list[dict[str, Any]]:
