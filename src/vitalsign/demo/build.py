@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -29,6 +30,17 @@ def riskiest_account(connection: object, model_name: str, as_of: dt.date) -> str
     if row is None:
         raise WorkspaceError("the demo produced no scored account")
     return str(row[0])
+
+
+def _command() -> str:
+    """Return how to call `vitalsign` from here: plain if on PATH, else the venv's script."""
+    if shutil.which("vitalsign"):
+        return "vitalsign"
+    script = Path(sys.executable).parent / "vitalsign"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
 
 
 def build_demo(
@@ -72,9 +84,12 @@ def build_demo(
         f"Workspace: {root}\n  model     {workspace.model_path}\n"
         f"  database  {workspace.database_path}"
     )
+    command = _command()
     console.print(
-        f"Try: vitalsign --help | vitalsign report -w {root} | "
-        f"vitalsign explain {account} -w {root} --since {dates[-5]}"
+        f"Try:\n  {command} --help\n  {command} report -w {root}\n"
+        f"  {command} explain {account} -w {root} --since {dates[-5]}\n"
+        f"  {command} backtest --html backtest.html -w {root}\n"
+        f"  {command} serve -w {root}   (after `{command} users add NAME --role admin`)"
     )
     workspace.close()
     return root
