@@ -12,9 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError
 
 from vitalsign.alerts.config import (
     AlertConfig,
@@ -31,7 +29,12 @@ from vitalsign.alerts.tasks import template_problems
 from vitalsign.errors import AlertError
 from vitalsign.model.canonical import CANONICAL_TABLES
 from vitalsign.model.checks import Loc, ModelIssue
-from vitalsign.model.loader import clean_message, located_message, plain_yaml
+from vitalsign.model.loader import (
+    located_messages,
+    plain_yaml,
+    read_yaml_mapping,
+    validation_messages,
+)
 from vitalsign.model.spec import Group, HealthModel
 
 ALERTS_FILE = "alerts.yml"
@@ -77,42 +80,20 @@ def parse_alert_config(
     text: str, source: str = ALERTS_FILE, model: HealthModel | None = None
 ) -> AlertConfig:
     """Parse and validate alerts.yml text (checked against `model` when given)."""
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
-    try:
-        document = yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise AlertError(f"{source}{line} is not valid YAML: {exc.problem}") from exc
-    if not isinstance(document, CommentedMap):
-        raise AlertError(
-            f"{source}: alerts.yml is a mapping with at least `rules:` (docs/alerts.md)"
-        )
+    document = read_yaml_mapping(
+        text, source, AlertError, "alerts.yml is a mapping with at least `rules:` (docs/alerts.md)"
+    )
     issues: list[ModelIssue] = []
     _substitute(document, (), issues)
     if issues:
-        raise AlertError(
-            "\n".join(located_message(source, document, i.loc, i.message) for i in issues)
-        )
+        raise AlertError(located_messages(source, document, issues))
     try:
         config = AlertConfig.model_validate(plain_yaml(document))
     except ValidationError as exc:
-        messages = [
-            located_message(
-                source,
-                document,
-                (*err["loc"], "type") if err["type"] == "union_tag_invalid" else tuple(err["loc"]),
-                clean_message(err["msg"]),
-            )
-            for err in exc.errors()
-        ]
-        raise AlertError("\n".join(messages)) from exc
+        raise AlertError(validation_messages(source, document, exc, tag_to_type=True)) from exc
     issues = check_alert_config(config, model)
     if issues:
-        raise AlertError(
-            "\n".join(located_message(source, document, i.loc, i.message) for i in issues)
-        )
+        raise AlertError(located_messages(source, document, issues))
     return config
 
 

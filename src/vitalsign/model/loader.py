@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-from vitalsign.errors import ModelError
-from vitalsign.model.checks import Loc, check_model
+from vitalsign.errors import ModelError, VitalsignError
+from vitalsign.model.checks import Loc, ModelIssue, check_model
 from vitalsign.model.spec import HealthModel
 
 
@@ -65,8 +66,10 @@ def located_message(source: str, document: Any, loc: Loc, text: str) -> str:
     return f"{where} {key}: {text}"
 
 
-def parse_model(text: str, source: str = "<model>") -> LoadedModel:
-    """Parse and validate model YAML text; raise ModelError naming every problem."""
+def read_yaml_mapping(
+    text: str, source: str, error: type[VitalsignError], shape: str
+) -> CommentedMap:
+    """Parse YAML keeping line numbers; raise `error` unless it is a mapping (`shape` says what)."""
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     try:
@@ -74,24 +77,49 @@ def parse_model(text: str, source: str = "<model>") -> LoadedModel:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise ModelError(f"{source}{line} is not valid YAML: {exc.problem}") from exc
+        raise error(f"{source}{line} is not valid YAML: {exc.problem}") from exc
     if not isinstance(document, CommentedMap):
-        raise ModelError(
-            f"{source}: a model file is a mapping with name, signals, scorecards, bands"
+        raise error(f"{source}: {shape}")
+    return document
+
+
+def located_messages(source: str, document: Any, issues: Iterable[ModelIssue]) -> str:
+    """Return one `file:line key: message` line per issue."""
+    return "\n".join(located_message(source, document, i.loc, i.message) for i in issues)
+
+
+def validation_messages(
+    source: str, document: Any, exc: ValidationError, tag_to_type: bool = False
+) -> str:
+    """Return pydantic's errors as `file:line key: message` lines.
+
+    With `tag_to_type`, an unknown union tag points at the `type` key that chose it.
+    """
+    return "\n".join(
+        located_message(
+            source,
+            document,
+            (*err["loc"], "type")
+            if tag_to_type and err["type"] == "union_tag_invalid"
+            else tuple(err["loc"]),
+            clean_message(err["msg"]),
         )
+        for err in exc.errors()
+    )
+
+
+def parse_model(text: str, source: str = "<model>") -> LoadedModel:
+    """Parse and validate model YAML text; raise ModelError naming every problem."""
+    document = read_yaml_mapping(
+        text, source, ModelError, "a model file is a mapping with name, signals, scorecards, bands"
+    )
     try:
         spec = HealthModel.model_validate(plain_yaml(document))
     except ValidationError as exc:
-        messages = [
-            located_message(source, document, tuple(err["loc"]), clean_message(err["msg"]))
-            for err in exc.errors()
-        ]
-        raise ModelError("\n".join(messages)) from exc
+        raise ModelError(validation_messages(source, document, exc)) from exc
     issues = check_model(spec)
     if issues:
-        raise ModelError(
-            "\n".join(located_message(source, document, i.loc, i.message) for i in issues)
-        )
+        raise ModelError(located_messages(source, document, issues))
     return LoadedModel(spec=spec, path=None, hash=model_hash(spec))
 
 
