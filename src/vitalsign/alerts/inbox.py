@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 
+from vitalsign.alerts.filters import where_clause
 from vitalsign.alerts.messages import band_label, plain
 from vitalsign.alerts.schema import ensure_alert_tables
 from vitalsign.alerts.tasks import utc_now
@@ -145,26 +146,12 @@ def list_alerts(
         raise AlertError(f"alert status {status!r}: use active, {', '.join(ALERT_STATUSES)}")
     if limit < 1 or offset < 0:
         raise AlertError("paging: limit must be at least 1 and offset at least 0")
-    where: list[str] = ["TRUE"]
-    params: list[Any] = []
-    for column, value in (
-        ("account_id", account_id),
-        ("owner", owner),
-        ("rule", rule),
-        ("severity", severity),
-    ):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
-    if account_ids is not None:
-        where.append("account_id IN (SELECT UNNEST(?::VARCHAR[]))")
-        params.append(list(account_ids))
-    if status == "active":
-        where.append("status IN ('open', 'acknowledged')")
-    elif status is not None:
-        where.append("status = ?")
-        params.append(status)
-    clause = " AND ".join(where)
+    clause, params = where_clause(
+        {"account_id": account_id, "owner": owner, "rule": rule, "severity": severity},
+        account_ids,
+        status,
+        ("open", "acknowledged"),
+    )
     total = connection.execute(f"SELECT count(*) FROM alerts WHERE {clause}", params).fetchone()[0]
     frame = connection.execute(
         f"SELECT * FROM alerts WHERE {clause} "

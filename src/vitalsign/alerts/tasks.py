@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from vitalsign.alerts.config import AlertConfig, Playbook
+from vitalsign.alerts.filters import where_clause
 from vitalsign.alerts.messages import plain
 from vitalsign.alerts.schema import ensure_alert_tables
 from vitalsign.alerts.transaction import transaction
@@ -194,25 +195,12 @@ def list_tasks(
     ensure_alert_tables(connection)
     if status not in (None, "active", *TASK_STATUSES):
         raise AlertError(f"task status {status!r}: use active, {', '.join(TASK_STATUSES)}")
-    where: list[str] = ["TRUE"]
-    params: list[Any] = []
-    for column, value in (
-        ("account_id", account_id),
-        ("assignee", assignee),
-        ("alert_id", alert_id),
-    ):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
-    if account_ids is not None:
-        where.append("account_id IN (SELECT UNNEST(?::VARCHAR[]))")
-        params.append(list(account_ids))
-    if status == "active":
-        where.append("status IN ('open', 'in_progress')")
-    elif status is not None:
-        where.append("status = ?")
-        params.append(status)
-    clause = " AND ".join(where)
+    clause, params = where_clause(
+        {"account_id": account_id, "assignee": assignee, "alert_id": alert_id},
+        account_ids,
+        status,
+        ("open", "in_progress"),
+    )
     total = connection.execute(f"SELECT count(*) FROM tasks WHERE {clause}", params).fetchone()[0]
     frame = connection.execute(
         f"SELECT * FROM tasks WHERE {clause} "
