@@ -66,6 +66,26 @@ def _days_between(later: Any, earlier: Any) -> Any:
     return (later.epoch_seconds() - earlier.epoch_seconds()) / SECONDS_PER_DAY
 
 
+def _duckdb_latest(value: Any, time: Any, where: Any) -> Any:
+    """DuckDB's `arg_max_null`: the value at the latest time, as Ibis's `argmax` means it.
+
+    Ibis compiles `argmax` to `FIRST(value ORDER BY time DESC)`, which makes DuckDB build a
+    sort key for every row; `arg_max_null` keeps the same meaning (a NULL value at the
+    latest time is the answer) at the cost of `max`.
+    """
+    stub = ibis.udf.agg.builtin(
+        name="arg_max_null", signature=((value.type(), time.type()), value.type())
+    )(_latest_stub)
+    reduction = stub(value, time)
+    if where is None:
+        return reduction
+    return reduction.op().copy(where=where.op()).to_expr()
+
+
+def _latest_stub(value: Any, time: Any) -> Any:  # pragma: no cover - never called
+    """Signature holder for the builtin aggregate above."""
+
+
 class SignalQuery:
     """Builds the per-account (and per-date) signal table for a model."""
 
@@ -96,9 +116,10 @@ class SignalQuery:
             for name in variants:
                 if self.model.signals[name].aggregate == "time_to_first":
                     table = self._join(table, self._first_occurrence(table_name, name))
-        table = table.mutate(**self._finish_table_signals(table, offsets))
-        table = self._derived(table)
-        return self._conditions(table)
+        # one final projection: nested mutates cost Ibis more to compile than DuckDB to run
+        columns = self._finish_table_signals(table, offsets)
+        self._derived(table, columns)
+        return self._conditions(table, columns)
 
     # -- accounts ---------------------------------------------------------------------------
     def _accounts(self) -> ir.Table:
@@ -120,20 +141,20 @@ class SignalQuery:
         )
 
     def _join(self, left: ir.Table, right: ir.Table) -> ir.Table:
-        renamed = right.rename({f"k__{k}": k for k in self.keys})
-        predicates = [left[k] == renamed[f"k__{k}"] for k in self.keys]
-        joined = left.left_join(renamed, predicates)
-        return joined.drop(*[f"k__{k}" for k in self.keys])
+        return left.left_join(right, self.keys)
 
     # -- table signals ----------------------------------------------------------------------
     def _windowed_aggregate(self, table_name: str, variants: dict[str, set[int]]) -> ir.Table:
         time_name = CANONICAL_TABLES[table_name].time_column
         assert time_name is not None
         source = self.backend.table(table_name)
-        # filters and derived values are evaluated once per row, before any join to the spine
+        # with a spine, filters and derived values are evaluated once per row, before the join;
+        # for one date they stay inline, where DuckDB evaluates them cheapest
         prepared: dict[str, Any] = {}
         for name in variants:
             signal = self.model.signals[name]
+            if self.spine is None:
+                continue
             if signal.filter is not None:
                 condition = compile_expression(signal.filter, columns_of(source))
                 prepared[f"f__{name}"] = condition.fill_null(False)
@@ -142,7 +163,8 @@ class SignalQuery:
         needed = {"account_id", time_name} | {
             s.column for n in variants if (s := self.model.signals[n]).column is not None
         }
-        source = source.mutate(**prepared).select(*sorted(needed), *prepared)
+        if self.spine is not None:
+            source = source.mutate(**prepared).select(*sorted(needed), *prepared)
         bounds = {
             offset + extra
             for name, offs in variants.items()
@@ -179,21 +201,29 @@ class SignalQuery:
             width = signal.window_days or 0
             for offset in sorted(offs):
                 # bounds the join or the pre-filter already guarantee are left out
+                # the filter comes first, so DuckDB shares it between windows of one signal
                 parts = []
+                if signal.filter is not None:
+                    parts.append(self._prepared(rows, f"f__{name}", signal.filter))
                 if offset + width < span:
                     parts.append(time >= anchor(offset + width))
                 if offset > 0:
                     parts.append(time < anchor(offset))
-                if signal.filter is not None:
-                    parts.append(rows[f"f__{name}"])
                 condition = functools.reduce(operator.and_, parts) if parts else None
-                value = rows[f"x__{name}"] if signal.value is not None else None
+                value = None
+                if signal.value is not None:
+                    value = self._prepared(rows, f"x__{name}", signal.value)
                 if value is None and signal.column is not None:
                     value = rows[signal.column]
                 reductions[_variant_column(name, offset)] = self._reduce(
                     rows, signal, condition, time, value
                 )
         return rows.group_by(self.keys).aggregate(**reductions)
+
+    def _prepared(self, rows: ir.Table, column: str, expression: str) -> Any:
+        if column in rows.columns:
+            return rows[column]
+        return compile_expression(expression, columns_of(rows))
 
     def _reduce(self, rows: ir.Table, signal: Signal, where: Any, time: Any, value: Any) -> Any:
         aggregate = signal.aggregate
@@ -214,6 +244,8 @@ class SignalQuery:
         if aggregate == "percentile":
             return value.quantile(signal.q, where=where)
         if aggregate == "latest":
+            if getattr(self.backend, "name", "") == "duckdb":
+                return _duckdb_latest(value, time, where)
             return value.argmax(time, where=where)
         raise ValueError(f"aggregate {aggregate} is not windowed")
 
@@ -255,18 +287,17 @@ class SignalQuery:
         return columns
 
     # -- derived signals --------------------------------------------------------------------
-    def _derived(self, table: ir.Table) -> ir.Table:
+    def _derived(self, table: ir.Table, columns: dict[str, Any]) -> None:
+        """Add the derived signals' expressions to `columns`, inputs before their users."""
         graph = {name: signal_dependencies(self.model, name) for name in self.model.signals}
         for name in TopologicalSorter(graph).static_order():
             signal = self.model.signals[name]
-            if signal.table is not None:
-                continue
-            table = table.mutate(**{signal_column(name): self._derive(table, signal)})
-        return table
+            if signal.table is None:
+                columns[signal_column(name)] = self._derive(table, signal, columns)
 
-    def _derive(self, table: ir.Table, signal: Signal) -> Any:
+    def _derive(self, table: ir.Table, signal: Signal, columns: dict[str, Any]) -> Any:
         def series(ref: str, offset: int) -> Any:
-            return table[signal_column(ref) if offset == 0 else _variant_column(ref, offset)]
+            return columns[signal_column(ref) if offset == 0 else _variant_column(ref, offset)]
 
         def safe_div(num: Any, den: Any) -> Any:
             return ibis.ifelse(den == 0, ibis.null(), num.cast("float64") / den)
@@ -276,7 +307,7 @@ class SignalQuery:
         if signal.ratio is not None:
             return safe_div(series(signal.ratio[0], 0), series(signal.ratio[1], 0))
         if signal.formula is not None:
-            return compile_expression(signal.formula, lambda n: table[signal_column(n)])
+            return compile_expression(signal.formula, lambda n: columns[signal_column(n)])
         ref = signal.change or signal.trend or signal.baseline
         assert ref is not None
         width = self.model.signals[ref].window_days or 0
@@ -299,10 +330,10 @@ class SignalQuery:
         return safe_div(series(ref, 0), history / k)
 
     # -- segments, gate and flags -------------------------------------------------------------
-    def _conditions(self, table: ir.Table) -> ir.Table:
+    def _conditions(self, table: ir.Table, columns: dict[str, Any]) -> ir.Table:
         def resolve(name: str) -> Any:
             if name in self.model.signals:
-                return table[signal_column(name)]
+                return columns[signal_column(name)]
             if name in ACCOUNT_COLUMNS:
                 return table[name]
             raise KeyError(name)  # pragma: no cover - checked when the model loads
@@ -335,13 +366,8 @@ class SignalQuery:
         )
         for name, flag in self.model.flags.items():
             extra[f"{FLAG_PREFIX}{name}"] = compile_expression(flag.when, resolve).fill_null(False)
-        keep = [
-            "account_id",
-            "as_of",
-            *ACCOUNT_FIELDS,
-            *[signal_column(n) for n in self.model.signals],
-        ]
-        return table.mutate(**extra).select(*keep, *extra)
+        signals = {signal_column(n): columns[signal_column(n)] for n in self.model.signals}
+        return table.select("account_id", "as_of", *ACCOUNT_FIELDS, **signals, **extra)
 
 
 def signal_table(backend: Any, model: HealthModel, dates: Sequence[dt.date]) -> ir.Table:
