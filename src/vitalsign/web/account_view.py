@@ -1,9 +1,12 @@
 """Everything the account page shows: score row, history, explanation, overrides, audit trail.
 
-The explanation is the `Explanation` of `vitalsign.engine.explain`, built from the rows this
-module already read: `explain_account` first lists every snapshot date (a scan of the whole
-history) and cannot use an index, which costs more than the page's whole time budget at
-100,000 accounts. tests/web/test_account_view.py checks both give the same explanation.
+The explanation is the `Explanation` of `vitalsign.engine.explain.explain_row`, built from the
+rows this module already read: `explain_account` first lists every snapshot date (a scan of
+the whole history) and cannot use an index, which costs more than the page's whole time budget
+at 100,000 accounts. tests/web/test_views.py checks both give the same explanation.
+
+On the latest snapshot the history, the score row and the signal items come from the
+`ServingData` in memory (vitalsign.web.serving_cache) when it holds the current version.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import pandas as pd
 from vitalsign.alerts import list_overrides
 from vitalsign.engine.explain import Explanation, explain_row
 from vitalsign.web.accounts import account_history, plain, score_row
+from vitalsign.web.serving_cache import ServingData
 
 
 @dataclass
@@ -33,8 +37,33 @@ class AccountView:
     audit: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _number(value: Any) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)
+class _Frame:
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+
+    def df(self) -> pd.DataFrame:
+        return self.frame
+
+
+class ItemsInMemory:
+    """A connection for `explain_row` that answers its read of one account's items from memory.
+
+    `explain_row` reads the items with `read_items(connection, model, day, account)`; this
+    answers exactly that query (a `score_items` read with those parameters) with the frame the
+    serving cache holds, sorted and selected as `read_items` does, and passes anything else on
+    to DuckDB. The explanation is built by the engine's one builder either way.
+    """
+
+    def __init__(self, connection: Any, params: list[Any], frame: pd.DataFrame) -> None:
+        self._connection = connection
+        self._params = params
+        self._frame = frame
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> Any:
+        """Answer the item read from memory; run any other statement on DuckDB."""
+        if "FROM score_items" in sql and list(params or []) == self._params:
+            return _Frame(self._frame)
+        return self._connection.execute(sql, params)
 
 
 def explanation_from(
@@ -42,6 +71,70 @@ def explanation_from(
 ) -> Explanation:
     """Return the explanation of a stored score row (as `explain_account` would)."""
     return explain_row(connection, model_name, {**row, "account_id": account_id})
+
+
+def _explained(
+    connection: Any,
+    model_name: str,
+    account_id: str,
+    day: dt.date,
+    serving: ServingData | None,
+) -> tuple[dict[str, Any], Explanation]:
+    """Return the score row and explanation of one account on `day`, from memory if held."""
+    if serving is not None and day == serving.latest:
+        row = serving.latest_row(account_id)
+        if row is not None:
+            items = ItemsInMemory(
+                connection, [model_name, day, account_id], serving.latest_items(account_id)
+            )
+            return row, explanation_from(items, model_name, account_id, row)
+    row = score_row(connection, model_name, account_id, day)
+    return row, explanation_from(connection, model_name, account_id, row)
+
+
+ACTIVITY_SQL = """
+    SELECT 'overrides', count(*), 0 FROM overrides WHERE account_id = $1
+    UNION ALL
+    SELECT 'alerts', count(*), count(*) FILTER (WHERE status IN ('open', 'acknowledged'))
+    FROM alerts WHERE account_id = $1
+    UNION ALL
+    SELECT 'tasks', count(*), count(*) FILTER (WHERE status IN ('open', 'in_progress'))
+    FROM tasks WHERE account_id = $1
+    UNION ALL
+    SELECT 'audit', count(*), 0 FROM audit_log WHERE subject = $1"""
+
+
+@dataclass(frozen=True)
+class Activity:
+    """How many overrides, alerts, tasks and audit entries concern an account (one query)."""
+
+    overrides: int = 0
+    alerts: int = 0
+    active_alerts: int = 0
+    tasks: int = 0
+    active_tasks: int = 0
+    audited: int = 0  # audit entries whose subject is the account itself
+
+    @property
+    def has_audit(self) -> bool:
+        """Whether `account_audit` can find anything (about the account, its alerts or tasks)."""
+        return bool(self.audited or self.alerts or self.tasks)
+
+
+def account_activity(connection: Any, account_id: str) -> Activity:
+    """Count what surrounds an account, so that most pages skip the empty lists' queries."""
+    counts = {
+        r[0]: (int(r[1]), int(r[2]))
+        for r in connection.execute(ACTIVITY_SQL, [account_id]).fetchall()
+    }
+    return Activity(
+        overrides=counts["overrides"][0],
+        alerts=counts["alerts"][0],
+        active_alerts=counts["alerts"][1],
+        tasks=counts["tasks"][0],
+        active_tasks=counts["tasks"][1],
+        audited=counts["audit"][0],
+    )
 
 
 def account_audit(connection: Any, account_id: str, limit: int = 50) -> list[dict[str, Any]]:
@@ -80,19 +173,25 @@ def account_overrides(connection: Any, account_id: str) -> list[dict[str, Any]]:
 
 
 def account_view(
-    connection: Any, model_name: str, account_id: str, as_of: dt.date | None = None
+    connection: Any,
+    model_name: str,
+    account_id: str,
+    as_of: dt.date | None = None,
+    serving: ServingData | None = None,
+    activity: Activity | None = None,
 ) -> AccountView:
     """Gather the account page of `account_id` on `as_of` (default: its latest snapshot)."""
-    history = account_history(connection, model_name, account_id)
+    activity = activity or account_activity(connection, account_id)
+    cached = None if serving is None else serving.history(account_id)
+    history = cached or account_history(connection, model_name, account_id)
     day = as_of or history[-1]["snapshot_date"]
-    row = score_row(connection, model_name, account_id, day)
-    explanation = explanation_from(connection, model_name, account_id, row)
+    row, explanation = _explained(connection, model_name, account_id, day, serving)
     return AccountView(
         account_id=account_id,
         as_of=explanation.as_of,
         row={k: plain(v) for k, v in row.items()},
         history=history,
         explanation=explanation,
-        overrides=account_overrides(connection, account_id),
-        audit=account_audit(connection, account_id),
+        overrides=account_overrides(connection, account_id) if activity.overrides else [],
+        audit=account_audit(connection, account_id) if activity.has_audit else [],
     )

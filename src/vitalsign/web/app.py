@@ -38,7 +38,11 @@ SECURITY_HEADERS = {
 
 
 class ResponseHeaders:
-    """ASGI middleware adding SECURITY_HEADERS, and Server-Timing (the app's own time)."""
+    """ASGI middleware adding SECURITY_HEADERS, and Server-Timing (the app's own time).
+
+    A route that sets `request.state.data_source` ("memory" or "duckdb") has it added to
+    Server-Timing as `data;desc=...` (the benchmark and the tests read it).
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -50,13 +54,16 @@ class ResponseHeaders:
             return
 
         started = time.perf_counter()
+        state = scope.setdefault("state", {})  # the dict behind request.state
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 extra = [(k, v) for k, v in self.headers if k not in present]
-                took = f"app;dur={(time.perf_counter() - started) * 1000:.1f}".encode()
-                extra.append((b"server-timing", took))
+                took = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
+                if "data_source" in state:
+                    took += f', data;desc="{state["data_source"]}"'
+                extra.append((b"server-timing", took.encode()))
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
@@ -109,6 +116,8 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
     )
     app.state.workspace = workspace  # read by the event API's router
     app.state.web = WebState(workspace=workspace, settings=settings)
+    if settings.serving_cache:  # build the in-memory history while the server starts
+        app.state.web.serving.refresh(app.state.web.model().name)
     app.state.plotly = PlotlyBundle()
     install_error_handlers(app)
 

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from vitalsign.web.access import HttpProblem, LoginRequired, Principal
 from vitalsign.web.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, find_session
@@ -70,32 +71,37 @@ class SignInCache:
 _cache = SignInCache()
 
 
-def find_principal(request: Request, db: Database) -> Principal | None:
-    """Return who is calling (a bearer token wins over a session cookie), or None."""
-    token = _bearer(request)
+def _sign_in(db: Any, token: str | None, cookie: str | None) -> Principal | None:
+    """Look a token or session up in the database (a cache miss) and cache the principal."""
     if token is not None:
-        key = "t:" + token
-        cached = _cache.get(key)
-        if cached is not None:
-            return cached
         user = user_for_token(db, token)
         if user is None:
             raise HttpProblem(401, "invalid_token", "the API token is unknown or revoked")
         principal = Principal(user=user, via="token")
-        _cache.put(key, principal, None)
+        _cache.put("t:" + token, principal, None)
         return principal
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if cookie:
-        key = "s:" + cookie
-        cached = _cache.get(key)
-        if cached is not None:
-            return cached
-        session: Session | None = find_session(db, cookie)
-        if session is not None:
-            principal = Principal(user=session.user, via="session", csrf_token=session.csrf_token)
-            _cache.put(key, principal, session.expires_at)
-            return principal
-    return None
+    assert cookie is not None
+    session: Session | None = find_session(db, cookie)
+    if session is None:
+        return None
+    principal = Principal(user=session.user, via="session", csrf_token=session.csrf_token)
+    _cache.put("s:" + cookie, principal, session.expires_at)
+    return principal
+
+
+async def find_principal(request: Request, db: Database) -> Principal | None:
+    """Return who is calling (a bearer token wins over a session cookie), or None.
+
+    A cached sign-in is answered on the event loop; only a miss reads DuckDB (in a thread).
+    """
+    token = _bearer(request)
+    cookie = None if token is not None else request.cookies.get(SESSION_COOKIE)
+    if token is None and not cookie:
+        return None
+    cached = _cache.get("t:" + token if token is not None else "s:" + str(cookie))
+    if cached is not None:
+        return cached
+    return await run_in_threadpool(_sign_in, db, token, cookie)
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(find_principal)]

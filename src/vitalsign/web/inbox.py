@@ -107,18 +107,6 @@ def list_tasks_for(
     return _page([t for t in found.items if t.account_id in mine], page, per_page)
 
 
-def active_counts(connection: Any, account_id: str) -> tuple[int, int]:
-    """Return how many active alerts and tasks an account has (a cheap check before listing)."""
-    row = connection.execute(
-        """SELECT (SELECT count(*) FROM alerts WHERE account_id = ?
-                     AND status IN ('open', 'acknowledged')),
-                  (SELECT count(*) FROM tasks WHERE account_id = ?
-                     AND status IN ('open', 'in_progress'))""",
-        [account_id, account_id],
-    ).fetchone()
-    return int(row[0]), int(row[1])
-
-
 def alert_for(connection: Any, principal: Principal, alert_id: str) -> alerts.Alert:
     """Return an alert the user may see (AlertError when unknown, 403 when not theirs)."""
     alert = alerts.get_alert(connection, alert_id)

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from vitalsign.errors import VitalsignError
 from vitalsign.web import charts, inbox
 from vitalsign.web.access import Principal, require_account, require_backtester
-from vitalsign.web.account_view import account_view
+from vitalsign.web.account_view import account_activity, account_view
 from vitalsign.web.accounts import SORTS, AccountQuery, filter_choices, list_accounts
 from vitalsign.web.auth import CurrentPrincipal, Database, State, check_form_csrf
 from vitalsign.web.login import router as login_router
@@ -154,19 +154,21 @@ def account_page(
     _seen(request, principal)
     require_account(db, principal, account_id)
     loaded = state.model()
-    view = account_view(db, loaded.name, account_id, _date(as_of))
+    serving = state.serving_data(state.catalog.at(db), loaded.name)
+    request.state.data_source = "memory" if serving is not None else "duckdb"
+    activity = account_activity(db, account_id)
+    view = account_view(db, loaded.name, account_id, _date(as_of), serving, activity)
     colours = charts.band_colours(
         [*loaded.spec.band_names, loaded.spec.insufficient_band], loaded.spec.insufficient_band
     )
-    alert_count, task_count = inbox.active_counts(db, account_id)
     open_alerts = (
         inbox.list_alerts_for(db, principal, account_id=account_id, per_page=20).items
-        if alert_count
+        if activity.active_alerts
         else []
     )
     open_tasks = (
         inbox.list_tasks_for(db, principal, account_id=account_id, per_page=20).items
-        if task_count
+        if activity.active_tasks
         else []
     )
     return render(

@@ -11,6 +11,7 @@ import plotly
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 
 from vitalsign.web.access import Principal
 
@@ -68,6 +69,25 @@ def _band_class(value: Any) -> str:
 TEMPLATES.env.filters.update(
     money=_money, points=_points, percent=_percent, signed=_signed, raw=_raw, band_class=_band_class
 )
+_PATHS: dict[tuple[int, str, tuple[tuple[str, Any], ...]], str] = {}
+
+
+@pass_context
+def _url_for(context: dict[str, Any], name: str, /, **path_params: Any) -> str:
+    """Starlette's `url_for`, with route paths remembered (a page asks for a dozen)."""
+    request: Request = context["request"]
+    router = request.scope.get("router") or request.scope["app"]
+    key = (id(router), name, tuple(sorted(path_params.items())))
+    path = _PATHS.get(key)
+    if path is None:
+        path = str(router.url_path_for(name, **path_params))
+        if len(_PATHS) >= 10_000:
+            _PATHS.clear()
+        _PATHS[key] = path
+    return str(request.base_url).rstrip("/") + path
+
+
+TEMPLATES.env.globals["url_for"] = _url_for
 
 
 def local_path(target: str | None, default: str = "/") -> str:

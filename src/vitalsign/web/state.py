@@ -11,7 +11,8 @@ from fastapi import Request
 from vitalsign.model.loader import LoadedModel
 from vitalsign.store.workspace import Workspace
 from vitalsign.web.backtest_summary import Backtests
-from vitalsign.web.catalog import SnapshotCatalog
+from vitalsign.web.catalog import CatalogView, SnapshotCatalog
+from vitalsign.web.serving_cache import ServingCache, ServingData
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class WebSettings:
     session_hours: float = 12.0
     page_size: int = 50
     max_page_size: int = 500
+    serving_cache: bool = True  # keep histories and the latest snapshot in memory
 
 
 @dataclass
@@ -35,6 +37,10 @@ class WebState:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _model: LoadedModel | None = field(default=None, repr=False)
     _model_stamp: tuple[int, int] | None = field(default=None, repr=False)
+    serving: ServingCache = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.serving = ServingCache(self.cursor)
 
     def cursor(self) -> Any:
         """Return a new DuckDB cursor on the workspace database (one per request)."""
@@ -51,6 +57,12 @@ class WebState:
                 self._model = self.workspace.load_model()
                 self._model_stamp = stamp
             return self._model
+
+    def serving_data(self, catalog: CatalogView, model_name: str) -> ServingData | None:
+        """Return the in-memory data of the catalog's version, if built (else start a build)."""
+        if not self.settings.serving_cache:
+            return None
+        return self.serving.current(catalog.version, model_name)
 
 
 def web_state(request: Request) -> WebState:
