@@ -21,6 +21,7 @@ import pandas as pd
 from vitalsign.alerts import list_overrides
 from vitalsign.engine.explain import Explanation, explain_row
 from vitalsign.web.accounts import account_history, plain, score_row
+from vitalsign.web.catalog import VERSION_SELECT, Version
 from vitalsign.web.serving_cache import ServingData
 
 
@@ -92,7 +93,9 @@ def _explained(
     return row, explanation_from(connection, model_name, account_id, row)
 
 
-ACTIVITY_SQL = """
+ACTIVITY_SQL = f"""
+    {VERSION_SELECT.replace("SELECT", "SELECT 'version',")}
+    UNION ALL
     SELECT 'overrides', count(*), 0 FROM overrides WHERE account_id = $1
     UNION ALL
     SELECT 'alerts', count(*), count(*) FILTER (WHERE status IN ('open', 'acknowledged'))
@@ -114,6 +117,7 @@ class Activity:
     tasks: int = 0
     active_tasks: int = 0
     audited: int = 0  # audit entries whose subject is the account itself
+    version: Version = ()  # of the score history, read in the same query
 
     @property
     def has_audit(self) -> bool:
@@ -123,10 +127,8 @@ class Activity:
 
 def account_activity(connection: Any, account_id: str) -> Activity:
     """Count what surrounds an account, so that most pages skip the empty lists' queries."""
-    counts = {
-        r[0]: (int(r[1]), int(r[2]))
-        for r in connection.execute(ACTIVITY_SQL, [account_id]).fetchall()
-    }
+    rows = connection.execute(ACTIVITY_SQL, [account_id]).fetchall()
+    counts = {r[0]: (r[1], r[2]) for r in rows}
     return Activity(
         overrides=counts["overrides"][0],
         alerts=counts["alerts"][0],
@@ -134,6 +136,7 @@ def account_activity(connection: Any, account_id: str) -> Activity:
         tasks=counts["tasks"][0],
         active_tasks=counts["tasks"][1],
         audited=counts["audit"][0],
+        version=counts["version"],
     )
 
 

@@ -19,6 +19,14 @@ from vitalsign.errors import SnapshotError
 T = TypeVar("T")
 Version = tuple[Any, ...]
 MAX_ENTRIES = 256
+# The version: row count and latest computed_at (as microseconds, so that the account page
+# can read it in the same UNION ALL as its other counts: vitalsign.web.account_view).
+VERSION_SELECT = "SELECT count(*), epoch_us(max(computed_at)) FROM scores"
+
+
+def history_version(connection: Any) -> Version:
+    """Return the current version of the score history."""
+    return tuple(connection.execute(VERSION_SELECT).fetchone())
 
 
 class SnapshotCatalog:
@@ -29,10 +37,9 @@ class SnapshotCatalog:
         self._version: Version | None = None
         self._memo: dict[Hashable, Any] = {}
 
-    def at(self, connection: Any) -> CatalogView:
-        """Read the history's current version (once per request) and return a view on it."""
-        row = connection.execute("SELECT count(*), max(computed_at) FROM scores").fetchone()
-        version: Version = tuple(row)
+    def at(self, connection: Any, version: Version | None = None) -> CatalogView:
+        """Return a view on the history's current version (read now unless given)."""
+        version = version or history_version(connection)
         with self._lock:
             if version != self._version:
                 self._version = version

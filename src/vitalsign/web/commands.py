@@ -26,6 +26,17 @@ def _actor(by: str | None) -> str:
     return by or f"cli:{getpass.getuser()}"
 
 
+def _show_app_log(level: str) -> None:
+    """Print the app's own log lines (e.g. the serving cache's build) like uvicorn's."""
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+    log = logging.getLogger("vitalsign.web")
+    log.addHandler(handler)
+    log.setLevel("DEBUG" if level.lower() == "trace" else level.upper())
+
+
 def serve(
     workspace: WorkspaceOption = Path("."),
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -53,6 +64,7 @@ def serve(
     from vitalsign.web.app import create_app
     from vitalsign.web.state import WebSettings
 
+    _show_app_log(log_level)
     ws = open_workspace(workspace)
     settings = WebSettings(secure_cookies=secure_cookies, session_hours=session_hours)
     app = create_app(ws, settings)

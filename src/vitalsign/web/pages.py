@@ -154,9 +154,9 @@ def account_page(
     _seen(request, principal)
     require_account(db, principal, account_id)
     loaded = state.model()
-    serving = state.serving_data(state.catalog.at(db), loaded.name)
+    activity = account_activity(db, account_id)  # with the history version
+    serving = state.serving_data(state.catalog.at(db, activity.version), loaded.name)
     request.state.data_source = "memory" if serving is not None else "duckdb"
-    activity = account_activity(db, account_id)
     view = account_view(db, loaded.name, account_id, _date(as_of), serving, activity)
     colours = charts.band_colours(
         [*loaded.spec.band_names, loaded.spec.insufficient_band], loaded.spec.insufficient_band

@@ -32,7 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from vitalsign.web.catalog import Version
+from vitalsign.web.catalog import Version, history_version
 
 log = logging.getLogger("vitalsign.web")
 
@@ -145,9 +145,7 @@ def build_serving_data(connection: Any, model_name: str) -> ServingData:
     started = time.perf_counter()
     connection.execute("BEGIN TRANSACTION")  # every read below sees the same version
     try:
-        version: Version = tuple(
-            connection.execute("SELECT count(*), max(computed_at) FROM scores").fetchone()
-        )
+        version = history_version(connection)
         history = _arrow(connection.execute(HISTORY_SQL, [model_name]))
         latest = history["snapshot_date"].to_numpy().max() if history.num_rows else None
         day = None if latest is None else pd.Timestamp(latest).date()
