@@ -3,8 +3,10 @@
 Builds a workspace of N accounts with a year of weekly score history written straight into
 `scores` and `score_items` with SQL (about 20 signal and group rows per account and date,
 inserted date by date and, within a date, by account, as a scoring run's snapshot would be
-if ordered), starts `vitalsign serve` on 127.0.0.1 in a subprocess, and measures with httpx
-(asyncio, 20 concurrent tasks, a bounded number of requests and seconds):
+if ordered), starts `vitalsign serve` on 127.0.0.1 in a subprocess, waits for its serving
+cache, and measures with a minimal asyncio HTTP/1.1 client (or httpx: `--client httpx`; 20
+concurrent keep-alive connections, a bounded number of requests and seconds), recording the
+CPU time per request of the server and of the client and the load average:
 
 * the account page (HTML, a session cookie, a random account per request);
 * the portfolio API (JSON, a bearer token), as an admin and as csms (each csm's own book).
