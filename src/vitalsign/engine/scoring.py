@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vitalsign.engine.points import apply_missing, to_points
+from vitalsign.engine.points import category_points, fill_missing, numeric_values, scale_points
 from vitalsign.engine.signals import ACCOUNT_FIELDS, FLAG_PREFIX, signal_column
-from vitalsign.model.spec import Group, HealthModel
+from vitalsign.model.spec import CategoricalScale, Group, HealthModel, PercentileScale, Scale
 
 ITEM_COLUMNS = [
     "account_id",
@@ -34,6 +34,8 @@ ITEM_COLUMNS = [
     "weight",
     "contribution",
 ]
+BLOCK_ROWS = 16_384  # rows evaluated at a time, so a group's arrays stay in the CPU cache
+MAX_FLAGS_TABULATED = 10  # up to 2**10 flag combinations are spelt out in advance
 
 
 class ScoredFrame:
@@ -61,78 +63,204 @@ class ScoredFrame:
 
 @dataclass
 class _Node:
-    """Per-row weights of every signal below a group, and the group's score."""
+    """A group's score per row, and the shares of its parts (signals first, then groups)."""
 
+    signals: list[str]
+    weights: list[float]  # of the signals, then of the nested groups
+    complete: list[bool]  # whether each part has points on every row
+    children: list[tuple[str, _Node]]  # (path, node) of the nested groups
     score: np.ndarray
-    rel: dict[str, np.ndarray]  # signal -> weight relative to this group (0 where missing)
-    nominal: dict[str, np.ndarray]  # signal -> weight if everything had data
-    groups: dict[str, tuple[np.ndarray, np.ndarray]]  # path -> (score, relative weight)
+    shares: list[np.ndarray]  # part -> weight relative to this group (0 where missing)
 
 
-def _evaluate(
+def _plan(
     members: dict[str, Group],
     signals: dict[str, float | None],
-    points: dict[str, np.ndarray],
     n: int,
     path: str,
+    complete: set[str],
 ) -> _Node:
-    parts: list[tuple[float, np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]] = []
-    groups: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for sname, weight in signals.items():
-        w = 1.0 if weight is None else float(weight)
-        parts.append((w, points[sname], {sname: np.ones(n)}, {sname: np.ones(n)}))
-    children: list[tuple[str, _Node]] = []
+    """Return the tree of groups with room for n rows of scores and shares."""
+    children = []
     for gname, group in members.items():
         child_path = f"{path}/{gname}" if path else gname
-        child = _evaluate(group.groups, group.signals, points, n, child_path)
-        children.append((child_path, child))
-        parts.append((group.weight, child.score, child.rel, child.nominal))
-    available = [~np.isnan(score) for _, score, _, _ in parts]
-    denominator = sum(w * a for (w, _, _, _), a in zip(parts, available, strict=True))
-    nominal_total = sum(w for w, _, _, _ in parts)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = [
-            np.where(a, w / np.where(denominator > 0, denominator, np.nan), 0.0)
-            for (w, _, _, _), a in zip(parts, available, strict=True)
-        ]
-    share = [np.nan_to_num(s) for s in share]
-    score = np.where(
-        denominator > 0,
-        sum(np.nan_to_num(sc) * s for (_, sc, _, _), s in zip(parts, share, strict=True)),
-        np.nan,
+        children.append((child_path, _plan(group.groups, group.signals, n, child_path, complete)))
+    weights = [1.0 if w is None else float(w) for w in signals.values()]
+    weights += [group.weight for group in members.values()]
+    parts_complete = [sname in complete for sname in signals]
+    parts_complete += [any(child.complete) for _, child in children]
+    return _Node(
+        signals=list(signals),
+        weights=weights,
+        complete=parts_complete,
+        children=children,
+        score=np.empty(n),
+        shares=[np.zeros(n) for _ in weights],
     )
+
+
+def _evaluate(node: _Node, points: dict[str, np.ndarray], rows: slice) -> np.ndarray:
+    """Fill the node's scores and shares for `rows`; return the scores.
+
+    A group's score is the sum of its available parts' points times their share, the
+    share being the part's weight over the weights of the available parts. Points are
+    0..100 or NaN, so `fmax(x, 0)` is x, or 0 for NaN (masked ufuncs are much slower).
+    A group with a complete part (points on every row) has a score on every row.
+    """
+    scores = [points[sname][rows] for sname in node.signals]
+    scores += [_evaluate(child, points, rows) for _, child in node.children]
+    parts = list(zip(node.weights, scores, node.shares, node.complete, strict=True))
+    m = len(node.score[rows])
+    denominator = np.zeros(m)
+    for w, score, shares, complete in parts:
+        weight = shares[rows]  # w where the part has data, else 0; divided below
+        if complete:
+            weight.fill(w)
+            denominator += w
+        else:
+            denominator += _where_present(score, w, out=weight)
+    # where no part has data every weight is 0, and 0 / the smallest double is 0
+    divisor = np.maximum(denominator, np.nextafter(0.0, 1.0))
+    total = np.zeros(m)
+    term = np.empty(m)
+    for _, score, shares, complete in parts:
+        share = shares[rows]
+        np.divide(share, divisor, out=share)
+        np.multiply(score, share, out=term)
+        if not complete:
+            np.fmax(term, 0.0, out=term)
+        total += term
+    score = node.score[rows]
+    if any(node.complete):
+        score[:] = total
+        return score
+    with np.errstate(invalid="ignore"):
+        np.divide(0.0, denominator, out=score)  # 0, or NaN where no part has data
+    np.abs(score, out=score)  # 0 / 0 is a NaN with its sign bit set; np.nan has it clear
+    score += total
+    return score
+
+
+def _where_present(values: np.ndarray, constant: float, out: np.ndarray) -> np.ndarray:
+    """Write `constant` where values are present (not NaN) and 0 where missing into `out`."""
+    np.multiply(values, 0.0, out=out)
+    out += constant
+    np.fmax(out, 0.0, out=out)
+    return out
+
+
+def _weights(
+    node: _Node,
+) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """Return each signal's weight and each nested group's (score, weight) within `node`."""
     rel: dict[str, np.ndarray] = {}
-    nominal: dict[str, np.ndarray] = {}
-    for (w, _, sub_rel, sub_nominal), s in zip(parts, share, strict=True):
-        for sname, r in sub_rel.items():
-            rel[sname] = s * r
-        for sname, r in sub_nominal.items():
-            nominal[sname] = (w / nominal_total) * r
-    for (cpath, child), s in zip(children, share[len(signals) :], strict=True):
-        groups[cpath] = (child.score, s)
-        for gpath, (gscore, gshare) in child.groups.items():
-            groups[gpath] = (gscore, gshare * s)
-    return _Node(score=score, rel=rel, nominal=nominal, groups=groups)
+    groups: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for sname, share in zip(node.signals, node.shares, strict=False):  # signals come first
+        rel[sname] = share
+    child_shares = node.shares[len(node.signals) :]
+    for (cpath, child), share in zip(node.children, child_shares, strict=True):
+        child_rel, child_groups = _weights(child)
+        for sname, r in child_rel.items():
+            rel[sname] = share * r
+        groups[cpath] = (child.score, share)
+        for gpath, (gscore, gshare) in child_groups.items():
+            groups[gpath] = (gscore, gshare * share)
+    return rel, groups
+
+
+def _nominal(members: dict[str, Group], signals: dict[str, float | None]) -> dict[str, float]:
+    """Return each signal's weight relative to the scorecard if every signal had data."""
+    parts: list[tuple[float, dict[str, float]]] = [
+        (1.0 if w is None else float(w), {sname: 1.0}) for sname, w in signals.items()
+    ]
+    parts += [(g.weight, _nominal(g.groups, g.signals)) for g in members.values()]
+    total = sum(w for w, _ in parts)
+    return {sname: (w / total) * r for w, below in parts for sname, r in below.items()}
 
 
 def score_frame(frame: pd.DataFrame, model: HealthModel) -> ScoredFrame:
-    """Score every row of the signal frame under `model`."""
-    frame = frame.reset_index(drop=True)
-    score_parts: list[pd.DataFrame] = []
-    item_parts: list[Callable[[], pd.DataFrame]] = []
-    for card, groups in model.scorecards.items():
-        rows = frame[frame["scorecard"] == card]
-        if rows.empty:
-            continue
-        scores, items = _score_scorecard(rows.reset_index(drop=True), model, groups)
-        score_parts.append(scores)
-        item_parts.append(items)
-    if not score_parts:
+    """Score every row of the signal frame under `model`.
+
+    Rows are ordered by scorecard (as the model lists them), each in frame order.
+    """
+    cards = list(model.scorecards)
+    card_codes = pd.Index(cards).get_indexer(pd.Index(frame["scorecard"]))
+    sizes = np.bincount(card_codes + 1, minlength=len(cards) + 1)
+    if sizes[0] == len(frame):
         return ScoredFrame(_empty_scores(), pd.DataFrame(columns=ITEM_COLUMNS))
+    rows = _CardRows(frame.copy(deep=False), card_codes, int(sizes[0]))
+    score_parts: list[dict[str, np.ndarray]] = []
+    item_parts: list[Callable[[], pd.DataFrame]] = []
+    start = 0
+    for card, size in zip(cards, sizes[1:], strict=True):
+        if size:
+            scores, items = _score_scorecard(rows, start, start + int(size), model, card)
+            score_parts.append(scores)
+            item_parts.append(items)
+        start += int(size)
+    scored = {c: np.concatenate([p[c] for p in score_parts]) for c in score_parts[0]}
     return ScoredFrame(
-        pd.concat(score_parts, ignore_index=True),
+        rows.score_table(scored),
         lambda: pd.concat([build() for build in item_parts], ignore_index=True),
     )
+
+
+class _CardRows:
+    """The frame's rows ordered by scorecard; each column is taken once, on first use."""
+
+    def __init__(self, frame: pd.DataFrame, card_codes: np.ndarray, unscored: int) -> None:
+        self.frame = frame
+        order = np.argsort(card_codes.astype(np.int16), kind="stable")[unscored:]
+        in_order = unscored == 0 and bool((np.diff(card_codes) >= 0).all())
+        self.order: np.ndarray | None = None if in_order else order
+        self._columns: dict[str, pd.Series] = {}
+        self._rank_groups: np.ndarray | None = None
+        self._categories: dict[str, tuple[np.ndarray, Any, bool]] = {}
+
+    def column(self, name: str) -> pd.Series:
+        """Return a column in scorecard order, with a RangeIndex."""
+        if name not in self._columns:
+            self._columns[name] = pd.Series(self._taken(name), name=name, copy=False)
+        return self._columns[name]
+
+    def values(self, name: str) -> np.ndarray:
+        """Return a column's values in scorecard order."""
+        return self.column(name).to_numpy()
+
+    def _taken(self, name: str) -> Any:
+        """Return a column's array in scorecard order (shared with the frame if in order)."""
+        column = self.frame[name]
+        values = column.to_numpy() if isinstance(column.dtype, np.dtype) else column.array
+        return values if self.order is None else values.take(self.order)
+
+    def categories(self, name: str) -> tuple[np.ndarray, Any, bool]:
+        """Return a column's category codes in scorecard order, its distinct values, and
+        whether it is numeric (hashing the column once, then moving small integers)."""
+        if name not in self._categories:
+            column = self.frame[name]
+            codes, distinct = pd.factorize(column)
+            ordered = codes if self.order is None else codes[self.order]
+            self._categories[name] = (ordered, distinct, pd.api.types.is_numeric_dtype(column))
+        return self._categories[name]
+
+    def rank_groups(self) -> np.ndarray:
+        """Return codes of (date, segment): accounts ranked together by percentile scales."""
+        if self._rank_groups is None:
+            dates, _ = pd.factorize(self.frame["as_of"])
+            segments, names = pd.factorize(self.frame["model_segment"])
+            codes = dates * len(names) + segments
+            # rows without a date or segment are in no group (pandas' groupby drops them)
+            codes[(dates < 0) | (segments < 0)] = -1
+            self._rank_groups = codes if self.order is None else codes[self.order]
+        return self._rank_groups
+
+    def score_table(self, scored: dict[str, np.ndarray]) -> pd.DataFrame:
+        """Return the score rows: the account's fields, then the scored columns."""
+        keys = ["account_id", "as_of", *ACCOUNT_FIELDS, "scorecard", "model_segment"]
+        table = {
+            k: self._taken(k) if self.order is not None else self._taken(k).copy() for k in keys
+        }
+        return pd.DataFrame({**table, **scored}, copy=False)
 
 
 def _empty_scores() -> pd.DataFrame:
@@ -158,19 +286,30 @@ def _flags_json(names: list[str], raised: dict[str, np.ndarray], n: int) -> np.n
     """Return each row's raised flags as a JSON list, building one string per combination."""
     if not names:
         return np.full(n, "[]", dtype=object)
-    mask = sum(
-        (raised[f].astype(np.int64) << i for i, f in enumerate(names)), np.zeros(n, np.int64)
-    )
-    combos = {
-        int(m): json.dumps([f for i, f in enumerate(names) if m >> i & 1]) for m in np.unique(mask)
-    }
-    return pd.Series(mask).map(combos).to_numpy(dtype=object)
+    mask = np.zeros(n, np.int64)
+    for i, f in enumerate(names):
+        mask |= raised[f].astype(np.int64) << i
+    present: list[int] = list(range(1 << len(names)))
+    if len(names) > MAX_FLAGS_TABULATED:
+        mask, present = _dense(mask)
+    combos = [json.dumps([f for i, f in enumerate(names) if m >> i & 1]) for m in present]
+    return np.array(combos, dtype=object)[mask]
 
 
-def _as_text(raw: pd.Series) -> np.ndarray:
+def _dense(mask: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Return codes 0..k-1 of the mask values, and the values."""
+    values, codes = np.unique(mask, return_inverse=True)
+    return codes, [int(v) for v in values]
+
+
+def _raw_text(raw: pd.Series) -> np.ndarray:
     """Return text for categorical raw values; numeric ones live in raw_value (None here)."""
     if pd.api.types.is_numeric_dtype(raw):
         return np.full(len(raw), None, dtype=object)
+    codes, uniques = pd.factorize(raw)
+    distinct = list(uniques)
+    if all(isinstance(v, str) for v in distinct):  # else equal keys (1, 1.0, True) merged
+        return np.array([*distinct, None], dtype=object)[codes]
     values = raw.astype(object).to_numpy()
     return np.array([None if pd.isna(v) else str(v) for v in values], dtype=object)
 
@@ -183,99 +322,151 @@ def _signals_in(groups: dict[str, Group]) -> list[tuple[str, str]]:
     return found
 
 
-def _score_scorecard(
-    rows: pd.DataFrame, model: HealthModel, groups: dict[str, Group]
-) -> tuple[pd.DataFrame, Callable[[], pd.DataFrame]]:
-    n = len(rows)
-    members = _signals_in(groups)
-    rank_groups = rows.groupby(["as_of", "model_segment"], sort=False).ngroup()
-    points: dict[str, np.ndarray] = {}
-    had_data: dict[str, np.ndarray] = {}  # before the missing policy: coverage counts real data
-    for sname, _ in members:
-        signal = model.signals[sname]
-        assert signal.scale is not None
-        raw = rows[signal_column(sname)]
-        computed = to_points(raw, signal.scale, rank_groups)
-        had_data[sname] = computed.notna().to_numpy()
-        points[sname] = apply_missing(computed, signal).to_numpy(dtype="float64")
-    root = _evaluate(groups, {}, points, n, "")
-    base = root.score
-    coverage = sum(root.nominal[s] * had_data[s] for s, _ in members) if members else np.zeros(n)
-    coverage = np.round(np.asarray(coverage, dtype="float64"), 10)
+def _truthy(column: pd.Series) -> np.ndarray:
+    """Return a boolean column as an array, missing values false."""
+    if column.dtype == bool:
+        return column.to_numpy()
+    return column.fillna(False).to_numpy(dtype=bool)
 
-    flag_names = list(model.flags)
-    raised = {f: rows[f"{FLAG_PREFIX}{f}"].fillna(False).to_numpy(dtype=bool) for f in flag_names}
-    penalty = sum((model.flags[f].subtract * raised[f] for f in flag_names), np.zeros(n))
-    gate = rows["gate_pass"].fillna(False).to_numpy(dtype=bool)
+
+def _signal_points(rows: _CardRows, start: int, end: int, sname: str, scale: Scale) -> np.ndarray:
+    """Return a signal's points (NaN where missing) for the rows start..end."""
+    column = signal_column(sname)
+    if isinstance(scale, CategoricalScale):
+        codes, distinct, numeric = rows.categories(column)
+        return category_points(codes[start:end], distinct, numeric, scale)
+    raw = rows.column(column).iloc[start:end]
+    ranked = isinstance(scale, PercentileScale)
+    return scale_points(raw, scale, rows.rank_groups()[start:end] if ranked else None)
+
+
+def _verdict(
+    model: HealthModel,
+    base: np.ndarray,
+    coverage: np.ndarray,
+    gate: np.ndarray,
+    raised: dict[str, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the final score (gate and flags applied) and the index of the band."""
+    penalty = np.zeros(len(base))
+    for f, flag in model.flags.items():
+        penalty = penalty + flag.subtract * raised[f]
     final = np.where(gate, np.clip(base - penalty, 0.0, 100.0), 0.0)
     final = np.where(np.isnan(base) & gate, np.nan, final)
-
     bands = model.bands
-    band_index = np.full(n, len(bands) - 1)
+    floor = np.nan_to_num(final, nan=-1)
+    band_index = np.full(len(base), len(bands) - 1)
     for i in range(len(bands) - 1, -1, -1):
-        band_index = np.where(np.nan_to_num(final, nan=-1) >= bands[i].min, i, band_index)
-    for f in flag_names:
-        cap = model.flags[f].cap_band
-        if cap is not None:
-            cap_index = model.band_names.index(cap)
+        band_index[floor >= bands[i].min] = i
+    for f, flag in model.flags.items():
+        if flag.cap_band is not None:
+            cap_index = model.band_names.index(flag.cap_band)
             band_index = np.where(raised[f], np.maximum(band_index, cap_index), band_index)
-    names = np.array(model.band_names, dtype=object)[band_index]
     # a failed gate is a verdict, not a lack of data: it keeps the worst band
     insufficient = ((coverage < model.min_coverage) | np.isnan(final)) & gate
-    band = np.where(insufficient, model.insufficient_band, names)
+    band_index[insufficient] = len(bands)  # the insufficient-data label follows the bands
+    return final, band_index
 
-    flags_json = _flags_json(flag_names, raised, n)
-    scores = rows[["account_id", "as_of", *ACCOUNT_FIELDS, "scorecard", "model_segment"]].copy()
-    scores["score"] = final
-    scores["base_score"] = base
-    scores["band"] = band
-    scores["computed_band"] = band
-    scores["coverage"] = coverage
-    scores["gate_pass"] = gate
-    scores["flags"] = flags_json
+
+def _score_scorecard(
+    rows: _CardRows, start: int, end: int, model: HealthModel, card: str
+) -> tuple[dict[str, np.ndarray], Callable[[], pd.DataFrame]]:
+    """Score the rows start..end (in scorecard order), which all use scorecard `card`."""
+    n = end - start
+    groups = model.scorecards[card]
+    members = _signals_in(groups)
+    points: dict[str, np.ndarray] = {}
+    computed: dict[str, np.ndarray] = {}  # before the missing policy: coverage counts real data
+    complete: set[str] = set()  # signals with points on every row (after the missing policy)
+    for sname in dict.fromkeys(s for s, _ in members):
+        signal = model.signals[sname]
+        assert signal.scale is not None
+        computed[sname] = _signal_points(rows, start, end, sname, signal.scale)
+        points[sname] = fill_missing(computed[sname], signal)
+        if not np.isnan(np.min(points[sname])):  # min is NaN when any value is
+            complete.add(sname)
+    root = _plan(groups, {}, n, "", complete)
+    nominal = _coverage_weights(groups, members)
+    raised = {f: _truthy(rows.column(f"{FLAG_PREFIX}{f}").iloc[start:end]) for f in model.flags}
+    gate = _truthy(rows.column("gate_pass").iloc[start:end])
+    final = np.empty(n)
+    coverage = np.zeros(n)
+    band_index = np.empty(n, np.intp)
+    for block_start in range(0, n, BLOCK_ROWS):
+        block = slice(block_start, min(block_start + BLOCK_ROWS, n))
+        base = _evaluate(root, points, block)
+        covered = coverage[block]
+        weight = np.empty(len(covered))
+        for sname, nominal_weight in nominal:
+            if computed[sname] is points[sname] and sname in complete:
+                covered += nominal_weight
+            else:
+                covered += _where_present(computed[sname][block], nominal_weight, out=weight)
+        np.round(covered, 10, out=covered)
+        final[block], band_index[block] = _verdict(
+            model, base, covered, gate[block], {f: r[block] for f, r in raised.items()}
+        )
+    labels = np.array([*model.band_names, model.insufficient_band], dtype=object)
+    band = labels[band_index]
+    scores = {
+        "score": final,
+        "base_score": root.score,
+        "band": band,
+        "computed_band": band.copy(),
+        "coverage": coverage,
+        "gate_pass": gate,
+        "flags": _flags_json(list(model.flags), raised, n),
+    }
 
     def build_items() -> pd.DataFrame:
-        names = [(sname, gpath) for sname, gpath in members]
-        groups_list = list(root.groups.items())
-        count = len(names) + len(groups_list)
-        raw_values = [
-            pd.to_numeric(rows[signal_column(s)], errors="coerce").to_numpy(dtype="float64")
-            for s, _ in names
-        ]
+        rel, group_weights = _weights(root)
+        groups_list = list(group_weights.items())
+        count = len(members) + len(groups_list)
+        raws = [rows.column(signal_column(s)).iloc[start:end] for s, _ in members]
         item_columns: dict[str, Any] = {
-            "account_id": np.tile(rows["account_id"].to_numpy(dtype=object), count),
-            "as_of": np.tile(rows["as_of"].to_numpy(), count),
+            "account_id": np.tile(rows.values("account_id")[start:end].astype(object), count),
+            "as_of": np.tile(rows.values("as_of")[start:end], count),
             "kind": np.repeat(
-                np.array(["signal"] * len(names) + ["group"] * len(groups_list), dtype=object), n
+                np.array(["signal"] * len(members) + ["group"] * len(groups_list), dtype=object),
+                n,
             ),
             "name": np.repeat(
                 np.array(
-                    [s for s, _ in names] + [p.rsplit("/", 1)[-1] for p, _ in groups_list],
+                    [s for s, _ in members] + [p.rsplit("/", 1)[-1] for p, _ in groups_list],
                     dtype=object,
                 ),
                 n,
             ),
             "path": np.repeat(
-                np.array([p for _, p in names] + [p for p, _ in groups_list], dtype=object), n
+                np.array([p for _, p in members] + [p for p, _ in groups_list], dtype=object), n
             ),
-            "raw_value": np.concatenate([*raw_values, np.full(n * len(groups_list), np.nan)]),
+            "raw_value": np.concatenate(
+                [*[numeric_values(raw) for raw in raws], np.full(n * len(groups_list), np.nan)]
+            ),
             "raw_text": np.concatenate(
                 [
-                    *[_as_text(rows[signal_column(s)]) for s, _ in names],
+                    *[_raw_text(raw) for raw in raws],
                     np.full(n * len(groups_list), None, dtype=object),
                 ]
             ),
             "points": np.concatenate(
-                [*[points[s] for s, _ in names], *[g for g, _ in (v for _, v in groups_list)]]
+                [*[points[s] for s, _ in members], *[g for g, _ in (v for _, v in groups_list)]]
             ),
             "weight": np.concatenate(
-                [*[root.rel[s] for s, _ in names], *[w for _, w in (v for _, v in groups_list)]]
+                [*[rel[s] for s, _ in members], *[w for _, w in (v for _, v in groups_list)]]
             ),
         }
         item_columns["contribution"] = (
             np.nan_to_num(item_columns["points"]) * item_columns["weight"]
         )
-        items = pd.DataFrame(item_columns)[ITEM_COLUMNS]
-        return items
+        return pd.DataFrame({c: item_columns[c] for c in ITEM_COLUMNS}, copy=False)
 
     return scores, build_items
+
+
+def _coverage_weights(
+    groups: dict[str, Group], members: list[tuple[str, str]]
+) -> list[tuple[str, float]]:
+    """Return each member's nominal weight, in member order (as coverage adds them up)."""
+    nominal = _nominal(groups, {})
+    return [(sname, nominal[sname]) for sname, _ in members]
