@@ -1,13 +1,17 @@
-"""The array implementations of the scales equal the plain pandas formulation."""
+"""The array implementations equal the plain pandas formulation; blocks and order don't matter."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vitalsign.engine import scoring
 from vitalsign.engine.points import _category, percentile_points, to_points
+from vitalsign.engine.scoring import score_frame
+from vitalsign.model.loader import parse_model
 from vitalsign.model.spec import CategoricalScale, PercentileScale
 
 
@@ -106,3 +110,94 @@ def test_categorical_points_equal_pandas_map_for_numbers(
 ) -> None:
     series = pd.Series([np.nan if v is None else v for v in raw], dtype="float64")
     assert_same(to_points(series, scale).to_numpy(), pandas_categorical(series, scale))
+
+
+MODEL_YAML = """\
+name: blocks  # the signals' values come from the frame, not from these attributes
+min_coverage: 0.5
+signals:
+  logins: {attribute: seats, scale: {type: percentile}}
+  amount: {attribute: seats, scale: {type: percentile, better: lower}}
+  tickets:
+    attribute: seats
+    scale: {type: thresholds, below: 100, steps: [{min: 1, points: 50}, {min: 3, points: 0}]}
+  usage: {attribute: seats, missing: zero, scale: {type: linear, low: 0, high: 10}}
+  failed: {attribute: seats, missing: 30, scale: {type: boolean, if_true: 0, if_false: 100}}
+  csm:
+    attribute: plan
+    scale: {type: categorical, map: {green: 100, yellow: 50, red: 0}, default: 20}
+scorecards:
+  default:
+    usage: {weight: 2, signals: {logins: 1, usage: 2}}
+    support: {signals: {tickets: 1, csm: 1}}
+  enterprise:
+    usage: {signals: {logins: 1, amount: 1}}
+    relationship:
+      weight: 1.5
+      groups:
+        support: {signals: {tickets: 1, failed: 1}}
+        voice: {signals: {csm: 1, usage: 1}}
+flags:
+  quiet: {when: "logins < 1", subtract: 10}
+  noisy: {when: "tickets >= 3", cap_band: yellow}
+bands:
+  - {name: green, min: 70}
+  - {name: yellow, min: 40}
+  - {name: red, min: 0}
+"""
+
+
+def random_frame(rows: int, seed: int) -> pd.DataFrame:
+    """A signal frame for MODEL_YAML: two dates, interleaved scorecards, gaps and ties."""
+    rng = np.random.default_rng(seed)
+
+    def gaps(values: np.ndarray) -> np.ndarray:
+        return np.where(rng.random(rows) < 0.15, np.nan, values)
+
+    card = rng.choice(["default", "enterprise", "retired"], size=rows, p=[0.6, 0.35, 0.05])
+    return pd.DataFrame(
+        {
+            "account_id": [f"a{i}" for i in range(rows)],
+            "as_of": pd.to_datetime(rng.choice(["2025-01-06", "2025-01-13"], size=rows)),
+            "name": "n",
+            "owner": "o",
+            "segment": card,
+            "arr": 1.0,
+            "s__logins": gaps(rng.poisson(3, rows).astype(float)),
+            "s__amount": gaps(rng.normal(100, 30, rows).round(1)),
+            "s__tickets": gaps(rng.poisson(1, rows).astype(float)),
+            "s__usage": gaps(rng.normal(5, 4, rows)),
+            "s__failed": gaps(rng.integers(0, 2, rows).astype(float)),
+            "s__csm": rng.choice(np.array(["green", "yellow", "red", "blue", None]), rows),
+            "scorecard": card,
+            "model_segment": np.where(rng.random(rows) < 0.5, card, card + "-b"),
+            "gate_pass": rng.random(rows) < 0.9,
+            "flag__quiet": rng.random(rows) < 0.1,
+            "flag__noisy": rng.random(rows) < 0.1,
+        }
+    )
+
+
+def test_scores_do_not_depend_on_the_block_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = parse_model(MODEL_YAML, "<test>").spec
+    frame = random_frame(3000, seed=1)
+    whole = score_frame(frame, model)
+    monkeypatch.setattr(scoring, "BLOCK_ROWS", 97)
+    blocks = score_frame(frame, model)
+    pd.testing.assert_frame_equal(whole.scores, blocks.scores, check_exact=True)
+    pd.testing.assert_frame_equal(whole.items, blocks.items, check_exact=True)
+
+
+def test_scores_do_not_depend_on_the_order_of_the_rows() -> None:
+    model = parse_model(MODEL_YAML, "<test>").spec
+    frame = random_frame(2000, seed=2)
+    key = ["account_id", "as_of", "scorecard"]
+    plain = score_frame(frame, model).scores
+    shuffled = score_frame(frame.sample(frac=1.0, random_state=3), model).scores
+    assert set(plain["scorecard"]) == {"default", "enterprise"}  # rows of no scorecard dropped
+    assert plain["scorecard"].is_monotonic_increasing  # by scorecard, as the model lists them
+    pd.testing.assert_frame_equal(
+        plain.sort_values(key, kind="stable").reset_index(drop=True),
+        shuffled.sort_values(key, kind="stable").reset_index(drop=True),
+        check_exact=True,
+    )

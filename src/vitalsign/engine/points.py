@@ -26,6 +26,7 @@ from vitalsign.model.spec import (
 
 LONE_ACCOUNT_POINTS = 50.0  # a lone account is the median of its segment, not its best
 MAX_GROUPS_SORTED_ONE_BY_ONE = 64  # beyond this, one lexsort over (group, value) is cheaper
+MAX_STEPS_COMPARED = 8  # thresholds with more steps use a binary search
 
 
 def to_points(raw: pd.Series, scale: Scale, groups: pd.Series | None = None) -> pd.Series:
@@ -49,14 +50,16 @@ def scale_points(raw: pd.Series, scale: Scale, groups: np.ndarray | None = None)
         return _categorical_points(raw, scale)
     values = numeric_values(raw)
     if isinstance(scale, LinearScale):
-        share = np.clip((values - scale.low) / (scale.high - scale.low), 0.0, 1.0)
+        share: np.ndarray = np.subtract(values, scale.low)  # then in place: one array
+        share /= scale.high - scale.low
+        np.clip(share, 0.0, 1.0, out=share)
         if scale.better == "lower":
-            share = 1.0 - share
-        return share * 100.0
+            np.subtract(1.0, share, out=share)
+        share *= 100.0
+        return share
     if isinstance(scale, ThresholdsScale):
-        mins = np.array([s.min for s in scale.steps])
         points = np.array([scale.below, *[s.points for s in scale.steps]], dtype="float64")
-        result = points[np.searchsorted(mins, values, side="right")]
+        result: np.ndarray = points[_steps_reached(values, [s.min for s in scale.steps])]
         result[np.isnan(values)] = np.nan
         return result
     if isinstance(scale, BooleanScale):
@@ -67,6 +70,16 @@ def scale_points(raw: pd.Series, scale: Scale, groups: np.ndarray | None = None)
         codes = np.zeros(len(values), np.int64) if groups is None else groups
         return percentile_points(values, codes, ascending=scale.better == "higher")
     raise TypeError(f"unknown scale {scale!r}")  # pragma: no cover - pydantic guards
+
+
+def _steps_reached(values: np.ndarray, mins: list[float]) -> np.ndarray:
+    """Return how many of the ascending `mins` each value reaches (searchsorted, right)."""
+    if len(mins) > MAX_STEPS_COMPARED:
+        return np.searchsorted(np.array(mins), values, side="right")
+    reached = np.zeros(len(values), np.intp)
+    for low in mins:  # a few comparisons beat a binary search per value
+        reached += values >= low
+    return reached
 
 
 def numeric_values(raw: pd.Series) -> np.ndarray:

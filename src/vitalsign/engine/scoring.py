@@ -76,15 +76,17 @@ class _Node:
 def _plan(
     members: dict[str, Group],
     signals: dict[str, float | None],
-    n: int,
+    size: int,
     path: str,
     complete: set[str],
 ) -> _Node:
-    """Return the tree of groups with room for n rows of scores and shares."""
+    """Return the tree of groups with room for `size` rows of scores and shares."""
     children = []
     for gname, group in members.items():
         child_path = f"{path}/{gname}" if path else gname
-        children.append((child_path, _plan(group.groups, group.signals, n, child_path, complete)))
+        children.append(
+            (child_path, _plan(group.groups, group.signals, size, child_path, complete))
+        )
     weights = [1.0 if w is None else float(w) for w in signals.values()]
     weights += [group.weight for group in members.values()]
     parts_complete = [sname in complete for sname in signals]
@@ -94,13 +96,13 @@ def _plan(
         weights=weights,
         complete=parts_complete,
         children=children,
-        score=np.empty(n),
-        shares=[np.zeros(n) for _ in weights],
+        score=np.empty(size),
+        shares=[np.empty(size) for _ in weights],
     )
 
 
-def _evaluate(node: _Node, points: dict[str, np.ndarray], rows: slice) -> np.ndarray:
-    """Fill the node's scores and shares for `rows`; return the scores.
+def _evaluate(node: _Node, points: dict[str, np.ndarray], rows: slice, at: slice) -> np.ndarray:
+    """Fill the node's scores and shares (at `at`) for the points of `rows`; return the scores.
 
     A group's score is the sum of its available parts' points times their share, the
     share being the part's weight over the weights of the available parts. Points are
@@ -108,12 +110,12 @@ def _evaluate(node: _Node, points: dict[str, np.ndarray], rows: slice) -> np.nda
     A group with a complete part (points on every row) has a score on every row.
     """
     scores = [points[sname][rows] for sname in node.signals]
-    scores += [_evaluate(child, points, rows) for _, child in node.children]
+    scores += [_evaluate(child, points, rows, at) for _, child in node.children]
     parts = list(zip(node.weights, scores, node.shares, node.complete, strict=True))
-    m = len(node.score[rows])
+    m = len(node.score[at])
     denominator = np.zeros(m)
     for w, score, shares, complete in parts:
-        weight = shares[rows]  # w where the part has data, else 0; divided below
+        weight = shares[at]  # w where the part has data, else 0; divided below
         if complete:
             weight.fill(w)
             denominator += w
@@ -124,13 +126,13 @@ def _evaluate(node: _Node, points: dict[str, np.ndarray], rows: slice) -> np.nda
     total = np.zeros(m)
     term = np.empty(m)
     for _, score, shares, complete in parts:
-        share = shares[rows]
+        share = shares[at]
         np.divide(share, divisor, out=share)
         np.multiply(score, share, out=term)
         if not complete:
             np.fmax(term, 0.0, out=term)
         total += term
-    score = node.score[rows]
+    score = node.score[at]
     if any(node.complete):
         score[:] = total
         return score
@@ -385,16 +387,17 @@ def _score_scorecard(
         points[sname] = fill_missing(computed[sname], signal)
         if not np.isnan(np.min(points[sname])):  # min is NaN when any value is
             complete.add(sname)
-    root = _plan(groups, {}, n, "", complete)
+    root = _plan(groups, {}, min(n, BLOCK_ROWS), "", complete)  # one block: items redo it
     nominal = _coverage_weights(groups, members)
     raised = {f: _truthy(rows.column(f"{FLAG_PREFIX}{f}").iloc[start:end]) for f in model.flags}
     gate = _truthy(rows.column("gate_pass").iloc[start:end])
+    base = np.empty(n)
     final = np.empty(n)
     coverage = np.zeros(n)
     band_index = np.empty(n, np.intp)
     for block_start in range(0, n, BLOCK_ROWS):
         block = slice(block_start, min(block_start + BLOCK_ROWS, n))
-        base = _evaluate(root, points, block)
+        base[block] = _evaluate(root, points, block, slice(0, block.stop - block.start))
         covered = coverage[block]
         weight = np.empty(len(covered))
         for sname, nominal_weight in nominal:
@@ -404,13 +407,13 @@ def _score_scorecard(
                 covered += _where_present(computed[sname][block], nominal_weight, out=weight)
         np.round(covered, 10, out=covered)
         final[block], band_index[block] = _verdict(
-            model, base, covered, gate[block], {f: r[block] for f, r in raised.items()}
+            model, base[block], covered, gate[block], {f: r[block] for f, r in raised.items()}
         )
     labels = np.array([*model.band_names, model.insufficient_band], dtype=object)
     band = labels[band_index]
     scores = {
         "score": final,
-        "base_score": root.score,
+        "base_score": base,
         "band": band,
         "computed_band": band.copy(),
         "coverage": coverage,
@@ -419,7 +422,11 @@ def _score_scorecard(
     }
 
     def build_items() -> pd.DataFrame:
-        rel, group_weights = _weights(root)
+        tree = _plan(groups, {}, n, "", complete)  # again, keeping every row's shares
+        for block_start in range(0, n, BLOCK_ROWS):
+            block = slice(block_start, min(block_start + BLOCK_ROWS, n))
+            _evaluate(tree, points, block, block)
+        rel, group_weights = _weights(tree)
         groups_list = list(group_weights.items())
         count = len(members) + len(groups_list)
         raws = [rows.column(signal_column(s)).iloc[start:end] for s, _ in members]
