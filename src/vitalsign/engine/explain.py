@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -90,8 +91,90 @@ class Explanation:
         return data
 
 
+ITEM_FIELDS = ("kind", "name", "path", "raw_text", "points", "weight", "contribution")
+# One signal or group item as stored in `score_items`, in the order of ITEM_FIELDS: kind,
+# name, path, raw text (NULL raw text already replaced by the raw value, as `read_items`
+# does), points, weight and contribution. A missing number is None or NaN.
+ItemRow = tuple[str, str, str, str | None, float | None, float | None, float | None]
+
+
 def _number(value: Any) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)
+    if value is None:
+        return None
+    number = float(value)
+    return None if number != number else number  # NaN stands for NULL
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or value != value else str(value)  # NaN stands for NULL
+
+
+def _date(value: Any) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value  # pd.Timestamp too
+
+
+def item_rows(items: pd.DataFrame) -> list[ItemRow]:
+    """Return the rows of a `read_items` frame as `ItemRow` tuples."""
+    return list(items[list(ITEM_FIELDS)].itertuples(index=False, name=None))
+
+
+def _line(item: Sequence[Any]) -> ItemLine:
+    kind, name, path, raw, points, weight, contribution = item
+    return ItemLine(
+        kind=str(kind),
+        name=str(name),
+        path=str(path),
+        raw=_text(raw),
+        points=_number(points),
+        weight=_number(weight) or 0.0,
+        contribution=_number(contribution) or 0.0,
+    )
+
+
+def explain_items(
+    model_name: str, row: Mapping[str, Any], items: Iterable[Sequence[Any]]
+) -> Explanation:
+    """Explain one stored `scores` row from its items already read (`ItemRow`s).
+
+    `items` come in `read_items` order (kind descending, path, name): groups keep it and
+    signals with equal contributions too.
+
+    The one explanation builder: `explain_row`, `explain_account` (CLI, API) and the web
+    account page (items from its in-memory cache) all end here. Plain Python, no pandas.
+    """
+    groups: list[ItemLine] = []
+    signals: list[ItemLine] = []
+    computed: dict[str, str | None] = {}
+    for item in items:
+        line = _line(item)
+        if line.kind == "signal":
+            signals.append(line)
+        elif line.kind == "group":
+            groups.append(line)
+        elif line.kind == "computed":
+            computed[line.name] = line.raw
+    signals.sort(key=lambda s: -s.contribution)
+    return Explanation(
+        account_id=str(row["account_id"]),
+        name=row.get("name"),
+        model_name=model_name,
+        model_hash=str(row["model_hash"]),
+        as_of=_date(row["snapshot_date"]),
+        score=_number(row["score"]),
+        base_score=_number(row["base_score"]),
+        band=str(row["band"]),
+        computed_band=str(row["computed_band"]),
+        coverage=float(row["coverage"]),
+        gate_pass=bool(row["gate_pass"]),
+        flags=list(json.loads(row["flags"])),
+        groups=groups,
+        signals=[
+            replace(s, raw=f"{s.raw} (override; computed {computed[s.name] or 'missing'})")
+            if s.name in computed
+            else s
+            for s in signals
+        ],
+    )
 
 
 def _row(connection: Any, model_name: str, as_of: dt.date, account_id: str) -> dict[str, Any]:
@@ -110,50 +193,10 @@ def _row(connection: Any, model_name: str, as_of: dt.date, account_id: str) -> d
     return row
 
 
-def _lines(items: pd.DataFrame, kind: str) -> list[ItemLine]:
-    chosen = items[items["kind"] == kind]
-    return [
-        ItemLine(
-            kind=kind,
-            name=str(r.name),
-            path=str(r.path),
-            raw=None if r.raw_text is None or pd.isna(r.raw_text) else str(r.raw_text),
-            points=_number(r.points),
-            weight=_number(r.weight) or 0.0,
-            contribution=_number(r.contribution) or 0.0,
-        )
-        for r in chosen.itertuples(index=False)
-    ]
-
-
-def explain_row(connection: Any, model_name: str, row: dict[str, Any]) -> Explanation:
-    """Explain one stored `scores` row (with its signal and group items)."""
-    day = pd.Timestamp(row["snapshot_date"]).date()
-    account_id = str(row["account_id"])
-    items = read_items(connection, model_name, day, account_id)
-    computed = {line.name: line.raw for line in _lines(items, "computed")}
-    signals = [
-        replace(s, raw=f"{s.raw} (override; computed {computed[s.name] or 'missing'})")
-        if s.name in computed
-        else s
-        for s in sorted(_lines(items, "signal"), key=lambda s: -s.contribution)
-    ]
-    return Explanation(
-        account_id=account_id,
-        name=row.get("name"),
-        model_name=model_name,
-        model_hash=str(row["model_hash"]),
-        as_of=day,
-        score=_number(row["score"]),
-        base_score=_number(row["base_score"]),
-        band=str(row["band"]),
-        computed_band=str(row["computed_band"]),
-        coverage=float(row["coverage"]),
-        gate_pass=bool(row["gate_pass"]),
-        flags=list(json.loads(row["flags"])),
-        groups=_lines(items, "group"),
-        signals=signals,
-    )
+def explain_row(connection: Any, model_name: str, row: Mapping[str, Any]) -> Explanation:
+    """Explain one stored `scores` row, reading its signal and group items."""
+    items = read_items(connection, model_name, _date(row["snapshot_date"]), str(row["account_id"]))
+    return explain_items(model_name, row, item_rows(items))
 
 
 def explain_account(
@@ -173,8 +216,10 @@ def explain_account(
         return explanation
     before_day = resolve_date(connection, model_name, since)
     before = _row(connection, model_name, before_day, account_id)
-    before_items = read_items(connection, model_name, before_day, account_id)
-    changes = _changes(before_items, read_items(connection, model_name, day, account_id))
+    changes = _changes(
+        item_rows(read_items(connection, model_name, before_day, account_id)),
+        item_rows(read_items(connection, model_name, day, account_id)),
+    )
     return Explanation(
         **{
             **explanation.__dict__,
@@ -188,11 +233,11 @@ def explain_account(
     )
 
 
-def _changes(before: pd.DataFrame, after: pd.DataFrame) -> list[Change]:
-    def keyed(frame: pd.DataFrame) -> dict[str, Any]:
-        return {str(r.name): r for r in frame[frame["kind"] == "signal"].itertuples(index=False)}
+def _changes(before: Iterable[Sequence[Any]], after: Iterable[Sequence[Any]]) -> list[Change]:
+    def signals(items: Iterable[Sequence[Any]]) -> dict[str, ItemLine]:
+        return {line.name: line for line in map(_line, items) if line.kind == "signal"}
 
-    old, new = keyed(before), keyed(after)
+    old, new = signals(before), signals(after)
     changes = []
     for name in sorted(set(old) | set(new)):
         a, b = old.get(name), new.get(name)
@@ -201,11 +246,11 @@ def _changes(before: pd.DataFrame, after: pd.DataFrame) -> list[Change]:
         changes.append(
             Change(
                 name=name,
-                path=str(ref.path),
-                raw_before=None if a is None or pd.isna(a.raw_text) else str(a.raw_text),
-                raw_after=None if b is None or pd.isna(b.raw_text) else str(b.raw_text),
-                contribution_before=0.0 if a is None else float(a.contribution),
-                contribution_after=0.0 if b is None else float(b.contribution),
+                path=ref.path,
+                raw_before=None if a is None else a.raw,
+                raw_after=None if b is None else b.raw,
+                contribution_before=0.0 if a is None else a.contribution,
+                contribution_after=0.0 if b is None else b.contribution,
             )
         )
     return sorted(changes, key=lambda c: (-abs(c.delta), c.name))

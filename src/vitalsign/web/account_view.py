@@ -1,12 +1,13 @@
 """Everything the account page shows: score row, history, explanation, overrides, audit trail.
 
-The explanation is the `Explanation` of `vitalsign.engine.explain.explain_row`, built from the
-rows this module already read: `explain_account` first lists every snapshot date (a scan of
-the whole history) and cannot use an index, which costs more than the page's whole time budget
-at 100,000 accounts. tests/web/test_views.py checks both give the same explanation.
+The explanation is built by the engine's one builder, `vitalsign.engine.explain.explain_items`,
+from the rows this module already read: `explain_account` first lists every snapshot date (a
+scan of the whole history) and cannot use an index, which costs more than the page's whole
+time budget at 100,000 accounts. tests/web/test_views.py checks both give the same explanation.
 
 On the latest snapshot the history, the score row and the signal items come from the
-`ServingData` in memory (vitalsign.web.serving_cache) when it holds the current version.
+`ServingData` in memory (vitalsign.web.serving_cache) when it holds the current version;
+on other dates the row is read from DuckDB and `explain_row` reads the items.
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 from vitalsign.alerts import list_overrides
-from vitalsign.engine.explain import Explanation, explain_row
+from vitalsign.engine.explain import Explanation, explain_items, explain_row
 from vitalsign.web.accounts import account_history, plain, score_row
 from vitalsign.web.catalog import VERSION_SELECT, Version
 from vitalsign.web.serving_cache import ServingData
@@ -38,42 +37,6 @@ class AccountView:
     audit: list[dict[str, Any]] = field(default_factory=list)
 
 
-class _Frame:
-    def __init__(self, frame: pd.DataFrame) -> None:
-        self.frame = frame
-
-    def df(self) -> pd.DataFrame:
-        return self.frame
-
-
-class ItemsInMemory:
-    """A connection for `explain_row` that answers its read of one account's items from memory.
-
-    `explain_row` reads the items with `read_items(connection, model, day, account)`; this
-    answers exactly that query (a `score_items` read with those parameters) with the frame the
-    serving cache holds, sorted and selected as `read_items` does, and passes anything else on
-    to DuckDB. The explanation is built by the engine's one builder either way.
-    """
-
-    def __init__(self, connection: Any, params: list[Any], frame: pd.DataFrame) -> None:
-        self._connection = connection
-        self._params = params
-        self._frame = frame
-
-    def execute(self, sql: str, params: list[Any] | None = None) -> Any:
-        """Answer the item read from memory; run any other statement on DuckDB."""
-        if "FROM score_items" in sql and list(params or []) == self._params:
-            return _Frame(self._frame)
-        return self._connection.execute(sql, params)
-
-
-def explanation_from(
-    connection: Any, model_name: str, account_id: str, row: dict[str, Any]
-) -> Explanation:
-    """Return the explanation of a stored score row (as `explain_account` would)."""
-    return explain_row(connection, model_name, {**row, "account_id": account_id})
-
-
 def _explained(
     connection: Any,
     model_name: str,
@@ -85,12 +48,10 @@ def _explained(
     if serving is not None and day == serving.latest:
         row = serving.latest_row(account_id)
         if row is not None:
-            items = ItemsInMemory(
-                connection, [model_name, day, account_id], serving.latest_items(account_id)
-            )
-            return row, explanation_from(items, model_name, account_id, row)
+            items = serving.latest_item_rows(account_id)
+            return row, explain_items(model_name, {**row, "account_id": account_id}, items)
     row = score_row(connection, model_name, account_id, day)
-    return row, explanation_from(connection, model_name, account_id, row)
+    return row, explain_row(connection, model_name, {**row, "account_id": account_id})
 
 
 ACTIVITY_SQL = f"""

@@ -32,6 +32,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from vitalsign.engine.explain import ITEM_FIELDS, ItemRow
 from vitalsign.web.catalog import Version, history_version
 
 log = logging.getLogger("vitalsign.web")
@@ -131,6 +132,13 @@ class ServingData:
             return None
         row: dict[str, Any] = self.rows.slice(int(self.row_of[position]), 1).to_pylist()[0]
         return row
+
+    def latest_item_rows(self, account_id: str) -> list[ItemRow]:
+        """Return the account's items on the latest date as `explain_items` reads them."""
+        position = self.accounts[account_id]
+        start, end = self.item_spans[position].tolist()
+        chosen = self.items.select(ITEM_FIELDS).slice(start, end - start)
+        return list(zip(*(column.to_pylist() for column in chosen.columns), strict=True))
 
     def latest_items(self, account_id: str) -> pd.DataFrame:
         """Return the account's items on the latest date (as `read_items` gives them)."""
