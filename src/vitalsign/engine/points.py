@@ -84,6 +84,8 @@ def _steps_reached(values: np.ndarray, mins: list[float]) -> np.ndarray:
 
 def numeric_values(raw: pd.Series) -> np.ndarray:
     """Return the raw values as floats, NaN where missing or not a number."""
+    if isinstance(raw.dtype, np.dtype) and raw.dtype.kind in "biuf":
+        return raw.to_numpy(dtype="float64")  # plain NumPy numbers: no pandas round trip
     return np.asarray(pd.to_numeric(raw, errors="coerce").astype("float64", copy=False))
 
 

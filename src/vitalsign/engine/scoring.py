@@ -212,7 +212,7 @@ class _CardRows:
 
     def __init__(self, frame: pd.DataFrame, card_codes: np.ndarray, unscored: int) -> None:
         self.frame = frame
-        order = np.argsort(card_codes.astype(np.int16), kind="stable")[unscored:]
+        order = np.argsort(card_codes.astype(np.int32), kind="stable")[unscored:]
         in_order = unscored == 0 and bool((np.diff(card_codes) >= 0).all())
         self.order: np.ndarray | None = None if in_order else order
         self._columns: dict[str, pd.Series] = {}
