@@ -16,6 +16,7 @@ from jinja2 import pass_context
 from vitalsign.web.access import Principal
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+TEMPLATES.env.auto_reload = False  # package files: no stat() of three templates per page
 NOTICES = {
     "override": "Override recorded; it applies from the next scoring run.",
     "revoked": "Override revoked; the computed value applies from the next scoring run.",
