@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from graphlib import TopologicalSorter
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
+from vitalsign.engine.distinct_counts import distinct_counts, regular_step
 from vitalsign.engine.expressions import columns_of, compile_expression
 from vitalsign.model.canonical import CANONICAL_TABLES
 from vitalsign.model.checks import ACCOUNT_COLUMNS, signal_dependencies
@@ -111,6 +112,11 @@ class SignalQuery:
                 by_table.setdefault(signal.table, {})[name] = offsets[name]
         for table_name, variants in by_table.items():
             windowed = {n: o for n, o in variants.items() if self.model.signals[n].window}
+            step = None if self.single else regular_step(self.dates)
+            for name in [n for n in windowed if step and self._counts_distinct(n)]:
+                assert step is not None
+                table = self._join(table, self._distinct_counts(table_name, name, step))
+                del windowed[name]
             if windowed:
                 table = self._join(table, self._windowed_aggregate(table_name, windowed))
             for name in variants:
@@ -144,17 +150,16 @@ class SignalQuery:
         return left.left_join(right, self.keys)
 
     # -- table signals ----------------------------------------------------------------------
-    def _windowed_aggregate(self, table_name: str, variants: dict[str, set[int]]) -> ir.Table:
+    def _source(self, table_name: str, variants: Iterable[str]) -> ir.Table:
+        """The table; for many dates with each filter and value computed once per row."""
         time_name = CANONICAL_TABLES[table_name].time_column
         assert time_name is not None
         source = self.backend.table(table_name)
-        # with a spine, filters and derived values are evaluated once per row, before the join;
-        # for one date they stay inline, where DuckDB evaluates them cheapest
+        if self.spine is None:
+            return source  # for one date they stay inline, where DuckDB evaluates them cheapest
         prepared: dict[str, Any] = {}
         for name in variants:
             signal = self.model.signals[name]
-            if self.spine is None:
-                continue
             if signal.filter is not None:
                 condition = compile_expression(signal.filter, columns_of(source))
                 prepared[f"f__{name}"] = condition.fill_null(False)
@@ -163,8 +168,30 @@ class SignalQuery:
         needed = {"account_id", time_name} | {
             s.column for n in variants if (s := self.model.signals[n]).column is not None
         }
-        if self.spine is not None:
-            source = source.mutate(**prepared).select(*sorted(needed), *prepared)
+        return source.mutate(**prepared).select(*sorted(needed), *prepared)
+
+    def _counts_distinct(self, name: str) -> bool:
+        return self.model.signals[name].aggregate == "count_distinct"
+
+    def _distinct_counts(self, table_name: str, name: str, step: int) -> ir.Table:
+        """count_distinct for evenly spaced dates by bit masks (see distinct_counts)."""
+        time_name = CANONICAL_TABLES[table_name].time_column
+        assert time_name is not None
+        signal = self.model.signals[name]
+        rows = self._source(table_name, [name])
+        if signal.filter is not None:
+            rows = rows.filter(rows[f"f__{name}"])
+        value = rows[f"x__{name}"] if signal.value is not None else rows[str(signal.column)]
+        windows = {
+            _variant_column(name, offset): (offset, signal.window_days or 0)
+            for offset in window_offsets(self.model)[name]
+        }
+        return distinct_counts(rows, time_name, value, self.dates, step, windows)
+
+    def _windowed_aggregate(self, table_name: str, variants: dict[str, set[int]]) -> ir.Table:
+        time_name = CANONICAL_TABLES[table_name].time_column
+        assert time_name is not None
+        source = self._source(table_name, variants)
         bounds = {
             offset + extra
             for name, offs in variants.items()
