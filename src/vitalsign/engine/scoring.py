@@ -11,13 +11,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from vitalsign.engine.group_tree import (
+    BLOCK_ROWS,
+    evaluate_groups,
+    group_weights,
+    nominal_weights,
+    plan_groups,
+    where_present,
+)
 from vitalsign.engine.points import category_points, fill_missing, numeric_values, scale_points
 from vitalsign.engine.signals import ACCOUNT_FIELDS, FLAG_PREFIX, signal_column
 from vitalsign.model.spec import CategoricalScale, Group, HealthModel, PercentileScale, Scale
@@ -34,7 +41,6 @@ ITEM_COLUMNS = [
     "weight",
     "contribution",
 ]
-BLOCK_ROWS = 16_384  # rows evaluated at a time, so a group's arrays stay in the CPU cache
 MAX_FLAGS_TABULATED = 10  # up to 2**10 flag combinations are spelt out in advance
 
 
@@ -59,125 +65,6 @@ class ScoredFrame:
     def with_scores(self, scores: pd.DataFrame) -> ScoredFrame:
         """Return the same items with other score rows (e.g. after band overrides)."""
         return ScoredFrame(scores, self._items)
-
-
-@dataclass
-class _Node:
-    """A group's score per row, and the shares of its parts (signals first, then groups)."""
-
-    signals: list[str]
-    weights: list[float]  # of the signals, then of the nested groups
-    complete: list[bool]  # whether each part has points on every row
-    children: list[tuple[str, _Node]]  # (path, node) of the nested groups
-    score: np.ndarray
-    shares: list[np.ndarray]  # part -> weight relative to this group (0 where missing)
-
-
-def _plan(
-    members: dict[str, Group],
-    signals: dict[str, float | None],
-    size: int,
-    path: str,
-    complete: set[str],
-) -> _Node:
-    """Return the tree of groups with room for `size` rows of scores and shares."""
-    children = []
-    for gname, group in members.items():
-        child_path = f"{path}/{gname}" if path else gname
-        children.append(
-            (child_path, _plan(group.groups, group.signals, size, child_path, complete))
-        )
-    weights = [1.0 if w is None else float(w) for w in signals.values()]
-    weights += [group.weight for group in members.values()]
-    parts_complete = [sname in complete for sname in signals]
-    parts_complete += [any(child.complete) for _, child in children]
-    return _Node(
-        signals=list(signals),
-        weights=weights,
-        complete=parts_complete,
-        children=children,
-        score=np.empty(size),
-        shares=[np.empty(size) for _ in weights],
-    )
-
-
-def _evaluate(node: _Node, points: dict[str, np.ndarray], rows: slice, at: slice) -> np.ndarray:
-    """Fill the node's scores and shares (at `at`) for the points of `rows`; return the scores.
-
-    A group's score is the sum of its available parts' points times their share, the
-    share being the part's weight over the weights of the available parts. Points are
-    0..100 or NaN, so `fmax(x, 0)` is x, or 0 for NaN (masked ufuncs are much slower).
-    A group with a complete part (points on every row) has a score on every row.
-    """
-    scores = [points[sname][rows] for sname in node.signals]
-    scores += [_evaluate(child, points, rows, at) for _, child in node.children]
-    parts = list(zip(node.weights, scores, node.shares, node.complete, strict=True))
-    m = len(node.score[at])
-    denominator = np.zeros(m)
-    for w, score, shares, complete in parts:
-        weight = shares[at]  # w where the part has data, else 0; divided below
-        if complete:
-            weight.fill(w)
-            denominator += w
-        else:
-            denominator += _where_present(score, w, out=weight)
-    # where no part has data every weight is 0, and 0 / the smallest double is 0
-    divisor = np.maximum(denominator, np.nextafter(0.0, 1.0))
-    total = np.zeros(m)
-    term = np.empty(m)
-    for _, score, shares, complete in parts:
-        share = shares[at]
-        np.divide(share, divisor, out=share)
-        np.multiply(score, share, out=term)
-        if not complete:
-            np.fmax(term, 0.0, out=term)
-        total += term
-    score = node.score[at]
-    if any(node.complete):
-        score[:] = total
-        return score
-    with np.errstate(invalid="ignore"):
-        np.divide(0.0, denominator, out=score)  # 0, or NaN where no part has data
-    np.abs(score, out=score)  # 0 / 0 is a NaN with its sign bit set; np.nan has it clear
-    score += total
-    return score
-
-
-def _where_present(values: np.ndarray, constant: float, out: np.ndarray) -> np.ndarray:
-    """Write `constant` where values are present (not NaN) and 0 where missing into `out`."""
-    np.multiply(values, 0.0, out=out)
-    out += constant
-    np.fmax(out, 0.0, out=out)
-    return out
-
-
-def _weights(
-    node: _Node,
-) -> tuple[dict[str, np.ndarray], dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """Return each signal's weight and each nested group's (score, weight) within `node`."""
-    rel: dict[str, np.ndarray] = {}
-    groups: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for sname, share in zip(node.signals, node.shares, strict=False):  # signals come first
-        rel[sname] = share
-    child_shares = node.shares[len(node.signals) :]
-    for (cpath, child), share in zip(node.children, child_shares, strict=True):
-        child_rel, child_groups = _weights(child)
-        for sname, r in child_rel.items():
-            rel[sname] = share * r
-        groups[cpath] = (child.score, share)
-        for gpath, (gscore, gshare) in child_groups.items():
-            groups[gpath] = (gscore, gshare * share)
-    return rel, groups
-
-
-def _nominal(members: dict[str, Group], signals: dict[str, float | None]) -> dict[str, float]:
-    """Return each signal's weight relative to the scorecard if every signal had data."""
-    parts: list[tuple[float, dict[str, float]]] = [
-        (1.0 if w is None else float(w), {sname: 1.0}) for sname, w in signals.items()
-    ]
-    parts += [(g.weight, _nominal(g.groups, g.signals)) for g in members.values()]
-    total = sum(w for w, _ in parts)
-    return {sname: (w / total) * r for w, below in parts for sname, r in below.items()}
 
 
 def score_frame(frame: pd.DataFrame, model: HealthModel) -> ScoredFrame:
@@ -387,7 +274,7 @@ def _score_scorecard(
         points[sname] = fill_missing(computed[sname], signal)
         if not np.isnan(np.min(points[sname])):  # min is NaN when any value is
             complete.add(sname)
-    root = _plan(groups, {}, min(n, BLOCK_ROWS), "", complete)  # one block: items redo it
+    root = plan_groups(groups, {}, min(n, BLOCK_ROWS), "", complete)  # one block: items redo it
     nominal = _coverage_weights(groups, members)
     raised = {f: _truthy(rows.column(f"{FLAG_PREFIX}{f}").iloc[start:end]) for f in model.flags}
     gate = _truthy(rows.column("gate_pass").iloc[start:end])
@@ -397,14 +284,14 @@ def _score_scorecard(
     band_index = np.empty(n, np.intp)
     for block_start in range(0, n, BLOCK_ROWS):
         block = slice(block_start, min(block_start + BLOCK_ROWS, n))
-        base[block] = _evaluate(root, points, block, slice(0, block.stop - block.start))
+        base[block] = evaluate_groups(root, points, block, slice(0, block.stop - block.start))
         covered = coverage[block]
         weight = np.empty(len(covered))
         for sname, nominal_weight in nominal:
             if computed[sname] is points[sname] and sname in complete:
                 covered += nominal_weight
             else:
-                covered += _where_present(computed[sname][block], nominal_weight, out=weight)
+                covered += where_present(computed[sname][block], nominal_weight, out=weight)
         np.round(covered, 10, out=covered)
         final[block], band_index[block] = _verdict(
             model, base[block], covered, gate[block], {f: r[block] for f, r in raised.items()}
@@ -422,12 +309,12 @@ def _score_scorecard(
     }
 
     def build_items() -> pd.DataFrame:
-        tree = _plan(groups, {}, n, "", complete)  # again, keeping every row's shares
+        tree = plan_groups(groups, {}, n, "", complete)  # again, keeping every row's shares
         for block_start in range(0, n, BLOCK_ROWS):
             block = slice(block_start, min(block_start + BLOCK_ROWS, n))
-            _evaluate(tree, points, block, block)
-        rel, group_weights = _weights(tree)
-        groups_list = list(group_weights.items())
+            evaluate_groups(tree, points, block, block)
+        rel, weights_below = group_weights(tree)
+        groups_list = list(weights_below.items())
         count = len(members) + len(groups_list)
         raws = [rows.column(signal_column(s)).iloc[start:end] for s, _ in members]
         item_columns: dict[str, Any] = {
@@ -475,5 +362,5 @@ def _coverage_weights(
     groups: dict[str, Group], members: list[tuple[str, str]]
 ) -> list[tuple[str, float]]:
     """Return each member's nominal weight, in member order (as coverage adds them up)."""
-    nominal = _nominal(groups, {})
+    nominal = nominal_weights(groups, {})
     return [(sname, nominal[sname]) for sname, _ in members]
