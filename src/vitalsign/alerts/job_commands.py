@@ -73,17 +73,34 @@ def schedule(
     workspace: WorkspaceOption = Path("."),
 ) -> None:
     """Run `vitalsign run` on a cron schedule in the foreground (Ctrl-C stops)."""
-    from vitalsign.alerts.daily import run_daily_in
-    from vitalsign.alerts.scheduler import build_scheduler, next_fire_times, parse_cron
+    from vitalsign.alerts.scheduler import build_scheduler, parse_cron
     from vitalsign.store.workspace import open_workspace
 
     trigger = parse_cron(cron, timezone)
     root = open_workspace(workspace).root  # fail now, not at 6 am, if the folder is wrong
     interval = parse_duration(retry_every, "--retry-every")
+    daily, retries = daily_jobs(root, sync=not no_sync, model=model)
+    scheduler = build_scheduler(
+        trigger, daily, retries if interval > 0 else None, interval, timezone
+    )
+    console.print(f"{describe_schedule(cron, trigger)} Ctrl-C stops.")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        console.print("Stopped.")
+
+
+def daily_jobs(root: Path, sync: bool, model: str | None) -> tuple[Any, Any]:
+    """Return the scheduled daily job and the outbox retry job for the workspace at `root`.
+
+    Each opens the workspace and closes it when done (in `vitalsign serve`, opening it shares
+    the server's database).
+    """
+    from vitalsign.alerts.daily import run_daily_in
 
     def daily() -> None:
         report = run_daily_in(
-            root, sync=not no_sync, model_path=model, console=console, show_progress=False
+            root, sync=sync, model_path=model, console=console, show_progress=False
         )
         _print_daily(report)
 
@@ -102,13 +119,13 @@ def schedule(
         finally:
             ws.close()
 
-    scheduler = build_scheduler(
-        trigger, daily, retries if interval > 0 else None, interval, timezone
-    )
+    return daily, retries
+
+
+def describe_schedule(cron: str, trigger: Any) -> str:
+    """Say when the daily job runs next, e.g. for the start-up line of `schedule` or `serve`."""
+    from vitalsign.alerts.scheduler import next_fire_times
+
     now = dt.datetime.now(dt.UTC).astimezone()
     upcoming = ", ".join(f"{t:%Y-%m-%d %H:%M %Z}" for t in next_fire_times(trigger, 3, now))
-    console.print(f"Scheduled `vitalsign run` on {cron!r}; next runs: {upcoming}. Ctrl-C stops.")
-    try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        console.print("Stopped.")
+    return f"Scheduled `vitalsign run` on {cron!r}; next runs: {upcoming}."

@@ -1,9 +1,11 @@
-"""`vitalsign schedule`: run the daily job on a cron expression with APScheduler, in the foreground.
+"""`vitalsign schedule` (or `serve --schedule`): the daily job on a cron expression, APScheduler.
 
 Two jobs share one worker thread, so they never overlap: the daily job on the cron
 expression, and an outbox retry every `retry_seconds` so a channel that comes back is
 served within a minute, not the next morning. Each job opens the workspace and closes it
-when done, so other processes can use the database between runs.
+when done, so other processes can use the database between runs. Inside `vitalsign serve`
+the jobs run on a background thread of the server, which holds the database (DuckDB lets one
+process write); opening the workspace there shares the server's database.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -21,7 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from vitalsign.errors import VitalsignError
 
 
-def parse_cron(expression: str, timezone: str | None = None) -> CronTrigger:
+def parse_cron(expression: str, timezone: str | None = None, option: str = "--cron") -> CronTrigger:
     """Return the trigger of a five-field crontab expression ("0 6 * * *": 06:00 every day).
 
     >>> parse_cron("0 6 * * 1-5", "Europe/Paris")  # doctest: +SKIP
@@ -29,7 +33,7 @@ def parse_cron(expression: str, timezone: str | None = None) -> CronTrigger:
     fields = expression.split()
     if len(fields) != 5:
         raise VitalsignError(
-            f'--cron "{expression}": use five fields, minute hour day month weekday, '
+            f'{option} "{expression}": use five fields, minute hour day month weekday, '
             'e.g. "0 6 * * *" for 06:00 every day'
         )
     minute, hour, day, month, weekday = fields
@@ -43,7 +47,7 @@ def parse_cron(expression: str, timezone: str | None = None) -> CronTrigger:
             timezone=timezone,
         )
     except (ValueError, LookupError) as exc:  # bad fields, unknown time zone
-        raise VitalsignError(f'--cron "{expression}": {exc}') from exc
+        raise VitalsignError(f'{option} "{expression}": {exc}') from exc
 
 
 _DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -98,12 +102,16 @@ def build_scheduler(
     retry_job: Callable[[], Any] | None = None,
     retry_seconds: float = 60.0,
     timezone: str | None = None,
-) -> BlockingScheduler:
-    """Return a blocking scheduler running `job` on `trigger` and `retry_job` periodically."""
+    background: bool = False,
+) -> BaseScheduler:
+    """Return a scheduler running `job` on `trigger` and `retry_job` periodically.
+
+    It blocks in `start()`, or with `background` runs on its own thread.
+    """
     options: dict[str, Any] = {"executors": {"default": ThreadPoolExecutor(1)}}
     if timezone is not None:
         options["timezone"] = timezone
-    scheduler = BlockingScheduler(**options)
+    scheduler = (BackgroundScheduler if background else BlockingScheduler)(**options)
     defaults = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600}
     scheduler.add_job(job, trigger, id="daily", name="vitalsign run", **defaults)
     if retry_job is not None:

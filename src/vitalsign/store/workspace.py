@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import duckdb
 import ibis
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
 from ruamel.yaml import YAML
@@ -108,7 +110,17 @@ class Workspace:
     def backend(self) -> Any:
         """The Ibis backend connected to the workspace database."""
         if self._backend is None:
-            self._backend = ibis.duckdb.connect(str(self.database_path))
+            try:
+                self._backend = ibis.duckdb.connect(str(self.database_path))
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise
+                raise WorkspaceError(
+                    f"{self.database_path}: another process has the workspace open "
+                    f"(DuckDB allows one process to write). {_holder(exc)}If it is "
+                    "`vitalsign serve`, let the server run the daily job "
+                    '(`vitalsign serve --schedule "0 6 * * *"`), or stop it first.'
+                ) from exc
         return self._backend
 
     @property
@@ -130,6 +142,12 @@ class Workspace:
         if self._backend is not None:
             self._backend.disconnect()
             self._backend = None
+
+
+def _holder(exc: Exception) -> str:
+    """The process DuckDB names as holding the lock ("PID 123"), as a sentence."""
+    found = re.search(r"PID (\d+)", str(exc))
+    return f"It is process {found.group(1)}. " if found else ""
 
 
 def init_workspace(directory: str | Path) -> Workspace:

@@ -56,28 +56,54 @@ def serve(
         str, typer.Option(help="Proxies whose X-Forwarded-* headers are trusted.")
     ] = "127.0.0.1",
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    schedule: Annotated[
+        str | None,
+        typer.Option(
+            help='Also run the daily job (`vitalsign run`) on this crontab, e.g. "0 6 * * *". '
+            "The server holds the database, so a separate `vitalsign run` cannot write to it."
+        ),
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA zone of --schedule (default local).")
+    ] = None,
+    no_sync: Annotated[
+        bool, typer.Option("--no-sync", help="Scheduled runs skip syncing the sources.")
+    ] = False,
 ) -> None:
     """Serve the web app and REST API (and the event API) of a workspace."""
     import uvicorn
 
+    from vitalsign.alerts.job_commands import daily_jobs, describe_schedule
+    from vitalsign.alerts.scheduler import build_scheduler, parse_cron
     from vitalsign.store.workspace import open_workspace
     from vitalsign.web.app import create_app
     from vitalsign.web.state import WebSettings
 
     _show_app_log(log_level)
+    trigger = parse_cron(schedule, timezone, "--schedule") if schedule else None
     ws = open_workspace(workspace)
     settings = WebSettings(secure_cookies=secure_cookies, session_hours=session_hours)
     app = create_app(ws, settings)
+    scheduler = None
+    if schedule and trigger is not None:
+        daily, retries = daily_jobs(ws.root, sync=not no_sync, model=None)
+        scheduler = build_scheduler(trigger, daily, retries, 60.0, timezone, background=True)
+        scheduler.start()
+        console.print(describe_schedule(schedule, trigger))
     console.print(f"Serving {ws.root} on http://{host}:{port}{root_path}/ (Ctrl-C stops)")
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        root_path=root_path,
-        proxy_headers=proxy_headers,
-        forwarded_allow_ips=forwarded_allow_ips,
-        log_level=log_level,
-    )
+    try:
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            root_path=root_path,
+            proxy_headers=proxy_headers,
+            forwarded_allow_ips=forwarded_allow_ips,
+            log_level=log_level,
+        )
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
 
 
 @users_app.command("add")

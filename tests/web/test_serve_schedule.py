@@ -1,0 +1,107 @@
+"""`vitalsign serve --schedule`: the daily job runs inside the server, which holds the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from apscheduler.triggers.date import DateTrigger
+from typer.testing import CliRunner
+
+from conftest import ServedApp, free_port
+from vitalsign.alerts.job_commands import daily_jobs
+from vitalsign.alerts.scheduler import build_scheduler
+from vitalsign.cli import app
+from vitalsign.errors import VitalsignError
+from vitalsign.store.workspace import init_workspace
+from vitalsign.web import create_app
+from world import load_tiny_world
+
+
+def _wait_for(port: int, server: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        assert server.poll() is None, server.stderr.read() if server.stderr else ""
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/login", timeout=2)
+            return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "vitalsign serve did not start"
+            time.sleep(0.2)
+
+
+def test_a_second_process_is_told_the_server_holds_the_workspace(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    init_workspace(root).close()
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vitalsign", "serve", "-w", str(root), "--port", str(port)],
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_for(port, server)
+        run = subprocess.run(
+            [sys.executable, "-m", "vitalsign", "run", "-w", str(root), "--no-sync"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "200"},
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    assert run.returncode != 0
+    message = " ".join((run.stdout + run.stderr).split())
+    assert "another process has the workspace open" in message
+    assert f"process {server.pid}" in message
+    assert "vitalsign serve --schedule" in message
+    assert "Traceback" not in message
+
+
+def test_the_daily_job_scheduled_in_the_server_scores_while_it_serves(tmp_path: Path) -> None:
+    workspace = init_workspace(tmp_path / "ws")
+    load_tiny_world(workspace.duckdb)
+    today = dt.date.today()
+    daily, _ = daily_jobs(workspace.root, sync=False, model=None)
+    scheduler = build_scheduler(
+        DateTrigger(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)),
+        daily,
+        background=True,
+    )
+    with ServedApp(create_app(workspace)) as served:
+        scheduler.start()
+        try:
+            deadline = time.monotonic() + 90
+            stored = 0
+            while stored == 0:
+                assert time.monotonic() < deadline, "the scheduled daily job did not score"
+                time.sleep(0.5)
+                row = workspace.duckdb.cursor().execute(
+                    "SELECT count(*) FROM scores WHERE snapshot_date = ?", [today]
+                )
+                stored = row.fetchone()[0]
+            login = httpx.get(f"{served.url}/login", timeout=5)
+        finally:
+            scheduler.shutdown(wait=True)
+    active = workspace.duckdb.execute(
+        "SELECT count(*) FROM accounts WHERE churned_at IS NULL OR churned_at >= ?", [today]
+    ).fetchone()[0]
+    assert stored == active > 0
+    assert login.status_code == 200
+    workspace.close()
+
+
+def test_a_wrong_schedule_is_refused_before_the_server_starts(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    init_workspace(root).close()
+    result = CliRunner().invoke(app, ["serve", "-w", str(root), "--schedule", "every morning"])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, VitalsignError)
+    assert str(result.exception).startswith('--schedule "every morning": use five fields')
