@@ -105,3 +105,20 @@ def test_a_wrong_schedule_is_refused_before_the_server_starts(tmp_path: Path) ->
     assert result.exit_code != 0
     assert isinstance(result.exception, VitalsignError)
     assert str(result.exception).startswith('--schedule "every morning": use five fields')
+
+
+def test_timezone_without_a_schedule_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    init_workspace(root).close()
+    result = CliRunner().invoke(app, ["serve", "-w", str(root), "--timezone", "Europe/Paris"])
+    assert isinstance(result.exception, VitalsignError)
+    assert "go with --schedule" in str(result.exception)
+
+
+def test_the_server_starts_with_a_broken_model_file(tmp_path: Path) -> None:
+    workspace = init_workspace(tmp_path / "ws")
+    workspace.model_path.write_text("name: broken\nsignals: [not, a, mapping]\n")
+    with ServedApp(create_app(workspace)) as served:
+        login = httpx.get(f"{served.url}/login", timeout=5)
+    assert login.status_code == 200
+    workspace.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import threading
 import time
 from pathlib import Path
@@ -19,10 +20,13 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vitalsign import __version__
+from vitalsign.errors import VitalsignError
 from vitalsign.store.workspace import Workspace
 from vitalsign.web.error_handlers import install_error_handlers
 from vitalsign.web.state import WebSettings, WebState
 from vitalsign.web.tables import ensure_web_tables
+
+log = logging.getLogger("vitalsign.web")
 
 STATIC = Path(__file__).parent / "static"
 SECURITY_HEADERS = {
@@ -117,7 +121,7 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
     app.state.workspace = workspace  # read by the event API's router
     app.state.web = WebState(workspace=workspace, settings=settings)
     if settings.serving_cache:  # build the in-memory history while the server starts
-        app.state.web.serving.refresh(app.state.web.model().name)
+        _start_serving_cache(app.state.web)
     app.state.plotly = PlotlyBundle()
     install_error_handlers(app)
 
@@ -127,3 +131,17 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
     app.include_router(event_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def _start_serving_cache(state: WebState) -> None:
+    """Start building the serving cache; a broken model must not keep the server down.
+
+    Pages report the model's problem, and the model is re-read once its file is fixed (the
+    cache is then built on the first account page).
+    """
+    try:
+        name = state.model().name
+    except (VitalsignError, OSError) as exc:
+        log.warning("serving cache not started: %s", exc)
+        return
+    state.serving.refresh(name)

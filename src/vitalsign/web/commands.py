@@ -30,10 +30,12 @@ def _show_app_log(level: str) -> None:
     """Print the app's own log lines (e.g. the serving cache's build) like uvicorn's."""
     import logging
 
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
     log = logging.getLogger("vitalsign.web")
-    log.addHandler(handler)
+    if not any(h.get_name() == "vitalsign-serve" for h in log.handlers):  # once per process
+        handler = logging.StreamHandler()
+        handler.set_name("vitalsign-serve")
+        handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+        log.addHandler(handler)
     log.setLevel("DEBUG" if level.lower() == "trace" else level.upper())
 
 
@@ -75,10 +77,15 @@ def serve(
 
     from vitalsign.alerts.job_commands import daily_jobs, describe_schedule
     from vitalsign.alerts.scheduler import build_scheduler, parse_cron
+    from vitalsign.errors import VitalsignError
     from vitalsign.store.workspace import open_workspace
     from vitalsign.web.app import create_app
     from vitalsign.web.state import WebSettings
 
+    if (timezone or no_sync) and not schedule:
+        raise VitalsignError(
+            "--timezone and --no-sync go with --schedule CRON: add it, or drop them"
+        )
     _show_app_log(log_level)
     trigger = parse_cron(schedule, timezone, "--schedule") if schedule else None
     ws = open_workspace(workspace)

@@ -251,6 +251,11 @@ class ServingCache:
             with self._lock:
                 self._failed = (version, model_name)
             return
+        except Exception:  # a bug: logged with its traceback; pages keep reading DuckDB
+            log.exception("serving cache build failed (pages read DuckDB instead)")
+            with self._lock:
+                self._failed = (version, model_name)
+            return
         finally:
             cursor.close()
         self._data = data
