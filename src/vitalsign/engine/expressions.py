@@ -1,4 +1,4 @@
-"""Compile the model's safe expressions into Ibis expressions."""
+"""Compile the model's safe expressions, and the `latest` reduction, into Ibis expressions."""
 
 from __future__ import annotations
 
@@ -114,3 +114,24 @@ def _call(function: str, args: list[Any]) -> Any:
     if function == "endswith":
         return first.endswith(args[1])
     raise TypeError(f"unknown function {function}")  # pragma: no cover - parser guards
+
+
+def latest_value(value: Any, time: Any, where: Any, backend: str) -> Any:
+    """The value at the latest time (a NULL value there is the answer), as a reduction.
+
+    Ibis compiles `argmax` to `FIRST(value ORDER BY time DESC)`, for which DuckDB builds a
+    sort key per row; on DuckDB, `arg_max_null` means the same at the cost of `max`.
+    """
+    if backend != "duckdb":
+        return value.argmax(time, where=where)
+    arg_max_null = ibis.udf.agg.builtin(
+        name="arg_max_null", signature=((value.type(), time.type()), value.type())
+    )(_signature_of_arg_max_null)
+    reduction = arg_max_null(value, time)
+    if where is None:
+        return reduction
+    return reduction.op().copy(where=where.op()).to_expr()  # builtin UDFs take no `where=`
+
+
+def _signature_of_arg_max_null(value: Any, time: Any) -> Any:  # pragma: no cover - not called
+    """Stands for DuckDB's builtin aggregate in the Ibis UDF above."""

@@ -3,7 +3,8 @@
 Every table is scanned once per run: all signals on it (and their shifted windows, for
 change, trend and baseline) become conditional reductions of one grouped aggregate.
 Scoring many dates (a backfill) joins the table to a spine of dates instead of re-reading
-it once per date. Point-in-time: a window ending at T only reads rows with time < T.
+it once per date; for evenly spaced dates, count_distinct uses bit masks instead
+(distinct_counts). Point-in-time: a window ending at T only reads rows with time < T.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import ibis
 import ibis.expr.types as ir
 
 from vitalsign.engine.distinct_counts import distinct_counts, regular_step
-from vitalsign.engine.expressions import columns_of, compile_expression
+from vitalsign.engine.expressions import columns_of, compile_expression, latest_value
 from vitalsign.model.canonical import CANONICAL_TABLES
 from vitalsign.model.checks import ACCOUNT_COLUMNS, signal_dependencies
 from vitalsign.model.spec import ZERO_WHEN_EMPTY, HealthModel, Signal
@@ -65,26 +66,6 @@ def window_offsets(model: HealthModel) -> dict[str, set[int]]:
 
 def _days_between(later: Any, earlier: Any) -> Any:
     return (later.epoch_seconds() - earlier.epoch_seconds()) / SECONDS_PER_DAY
-
-
-def _duckdb_latest(value: Any, time: Any, where: Any) -> Any:
-    """DuckDB's `arg_max_null`: the value at the latest time, as Ibis's `argmax` means it.
-
-    Ibis compiles `argmax` to `FIRST(value ORDER BY time DESC)`, which makes DuckDB build a
-    sort key for every row; `arg_max_null` keeps the same meaning (a NULL value at the
-    latest time is the answer) at the cost of `max`.
-    """
-    stub = ibis.udf.agg.builtin(
-        name="arg_max_null", signature=((value.type(), time.type()), value.type())
-    )(_latest_stub)
-    reduction = stub(value, time)
-    if where is None:
-        return reduction
-    return reduction.op().copy(where=where.op()).to_expr()
-
-
-def _latest_stub(value: Any, time: Any) -> Any:  # pragma: no cover - never called
-    """Signature holder for the builtin aggregate above."""
 
 
 class SignalQuery:
@@ -271,9 +252,7 @@ class SignalQuery:
         if aggregate == "percentile":
             return value.quantile(signal.q, where=where)
         if aggregate == "latest":
-            if getattr(self.backend, "name", "") == "duckdb":
-                return _duckdb_latest(value, time, where)
-            return value.argmax(time, where=where)
+            return latest_value(value, time, where, getattr(self.backend, "name", ""))
         raise ValueError(f"aggregate {aggregate} is not windowed")
 
     def _first_occurrence(self, table_name: str, name: str) -> ir.Table:
