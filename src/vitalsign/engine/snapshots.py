@@ -57,19 +57,8 @@ def write_snapshots(
 
     `before_commit` runs inside the transaction (tests use it to simulate a crash).
     """
-    scores = scored.scores.copy()
-    items = scored.items.copy()
-    scores["snapshot_date"] = pd.to_datetime(scores["as_of"]).dt.date
-    items["snapshot_date"] = pd.to_datetime(items["as_of"]).dt.date
-    scores["model_name"] = model.name
-    scores["model_hash"] = model.hash
-    scores["computed_at"] = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    items["model_name"] = model.name
-    dates = sorted(set(scores["snapshot_date"]))
-    # rows go in by date and account, so DuckDB's zone maps find one account's rows quickly
-    order = ["snapshot_date", "account_id"]
-    score_rows = scores[SCORE_COLUMNS].sort_values(order, kind="stable")
-    item_rows = items[ITEM_STORE_COLUMNS].sort_values(order, kind="stable")
+    dates = sorted({d.date() for d in pd.to_datetime(scored.scores["as_of"].unique())})
+    computed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     connection.execute("BEGIN TRANSACTION")
     try:
         for table in ("scores", "score_items"):
@@ -78,16 +67,34 @@ def write_snapshots(
                 "(SELECT UNNEST(?::DATE[]))",
                 [model.name, dates],
             )
-        connection.register("_new_scores", score_rows)
-        connection.register("_new_items", item_rows)
-        connection.execute(
-            f"INSERT INTO scores ({', '.join(SCORE_COLUMNS)}) "
-            f"SELECT {', '.join(SCORE_COLUMNS)} FROM _new_scores"
-        )
-        connection.execute(
-            f"INSERT INTO score_items ({', '.join(ITEM_STORE_COLUMNS)}) "
-            f"SELECT {', '.join(ITEM_STORE_COLUMNS)} FROM _new_items"
-        )
+        connection.register("_new_scores", scored.scores)
+        connection.register("_new_items", scored.items)
+        # DuckDB derives the date, adds the model and sorts, with no copy of the frames;
+        # rows go in by date and account, so its zone maps find one account's rows quickly
+        extra = {
+            "snapshot_date": "CAST(as_of AS DATE)",
+            "model_name": "$name",
+            "model_hash": "$hash",
+            "computed_at": "$computed_at",
+        }
+        for table, columns, frame in (
+            ("scores", SCORE_COLUMNS, "_new_scores"),
+            ("score_items", ITEM_STORE_COLUMNS, "_new_items"),
+        ):
+            select = ", ".join(f"{extra.get(c, c)} AS {c}" for c in columns)
+            connection.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) SELECT {select} FROM {frame} "
+                "ORDER BY snapshot_date, account_id",
+                {
+                    key: value
+                    for key, value in (
+                        ("name", model.name),
+                        ("hash", model.hash),
+                        ("computed_at", computed_at),
+                    )
+                    if f"${key}" in select
+                },
+            )
         if before_commit is not None:
             before_commit()
         connection.execute("COMMIT")
