@@ -38,7 +38,7 @@ def compute_scores(
         plain = scored
         scored = ScoredFrame(
             plain.scores,
-            lambda: pd.concat([plain.items, computed[ITEM_COLUMNS]], ignore_index=True),
+            lambda: [*plain.item_frames, computed[ITEM_COLUMNS]],
         )
     if overrides is not None and not overrides.empty and model.spec.overrides.band:
         scored = _override_bands(scored, overrides, model)

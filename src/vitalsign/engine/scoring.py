@@ -48,19 +48,26 @@ class ScoredFrame:
     """Scores per account and date, and the signal and group items behind them.
 
     The items (one row per account, date and signal or group: millions of rows for a large
-    portfolio) are built on first use, when a snapshot is written or explained.
+    portfolio) are built on first use, when a snapshot is written or explained, as one frame
+    per scorecard; `items` concatenates them, `item_frames` does not (a copy saved).
     """
 
     def __init__(
-        self, scores: pd.DataFrame, items: pd.DataFrame | Callable[[], pd.DataFrame]
+        self, scores: pd.DataFrame, items: pd.DataFrame | Callable[[], list[pd.DataFrame]]
     ) -> None:
         self.scores = scores
         self._items = items
 
     @cached_property
+    def item_frames(self) -> list[pd.DataFrame]:
+        """The signal and group rows behind the scores, in parts."""
+        return [self._items] if isinstance(self._items, pd.DataFrame) else self._items()
+
+    @cached_property
     def items(self) -> pd.DataFrame:
         """The signal and group rows behind the scores."""
-        return self._items if isinstance(self._items, pd.DataFrame) else self._items()
+        frames = self.item_frames
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
     def with_scores(self, scores: pd.DataFrame) -> ScoredFrame:
         """Return the same items with other score rows (e.g. after band overrides)."""
@@ -90,7 +97,7 @@ def score_frame(frame: pd.DataFrame, model: HealthModel) -> ScoredFrame:
     scored = {c: np.concatenate([p[c] for p in score_parts]) for c in score_parts[0]}
     return ScoredFrame(
         rows.score_table(scored),
-        lambda: pd.concat([build() for build in item_parts], ignore_index=True),
+        lambda: [build() for build in item_parts],
     )
 
 

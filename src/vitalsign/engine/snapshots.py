@@ -59,6 +59,7 @@ def write_snapshots(
     """
     dates = sorted({d.date() for d in pd.to_datetime(scored.scores["as_of"].unique())})
     computed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    parts = [f"_new_items_{i}" for i in range(len(scored.item_frames))]
     connection.execute("BEGIN TRANSACTION")
     try:
         for table in ("scores", "score_items"):
@@ -68,7 +69,8 @@ def write_snapshots(
                 [model.name, dates],
             )
         connection.register("_new_scores", scored.scores)
-        connection.register("_new_items", scored.items)
+        for part, frame in zip(parts, scored.item_frames, strict=True):
+            connection.register(part, frame)
         # DuckDB derives the date, adds the model and sorts, with no copy of the frames;
         # rows go in by date and account, so its zone maps find one account's rows quickly
         extra = {
@@ -77,13 +79,14 @@ def write_snapshots(
             "model_hash": "$hash",
             "computed_at": "$computed_at",
         }
-        for table, columns, frame in (
-            ("scores", SCORE_COLUMNS, "_new_scores"),
-            ("score_items", ITEM_STORE_COLUMNS, "_new_items"),
+        for table, columns, frames in (
+            ("scores", SCORE_COLUMNS, ["_new_scores"]),
+            ("score_items", ITEM_STORE_COLUMNS, parts),
         ):
             select = ", ".join(f"{extra.get(c, c)} AS {c}" for c in columns)
+            union = " UNION ALL ".join(f"SELECT {select} FROM {frame}" for frame in frames)
             connection.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) SELECT {select} FROM {frame} "
+                f"INSERT INTO {table} ({', '.join(columns)}) {union} "
                 "ORDER BY snapshot_date, account_id",
                 {
                     key: value
@@ -102,8 +105,8 @@ def write_snapshots(
         connection.execute("ROLLBACK")
         raise
     finally:
-        connection.unregister("_new_scores")
-        connection.unregister("_new_items")
+        for name in ["_new_scores", *parts]:
+            connection.unregister(name)
     return dates
 
 
