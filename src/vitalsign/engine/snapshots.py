@@ -84,20 +84,15 @@ def write_snapshots(
             ("score_items", ITEM_STORE_COLUMNS, parts),
         ):
             select = ", ".join(f"{extra.get(c, c)} AS {c}" for c in columns)
-            union = " UNION ALL ".join(f"SELECT {select} FROM {frame}" for frame in frames)
-            connection.execute(
-                f"INSERT INTO {table} ({', '.join(columns)}) {union} "
-                "ORDER BY snapshot_date, account_id",
-                {
-                    key: value
-                    for key, value in (
-                        ("name", model.name),
-                        ("hash", model.hash),
-                        ("computed_at", computed_at),
-                    )
-                    if f"${key}" in select
-                },
+            union = " UNION ALL ".join(
+                f"SELECT {select} FROM {frame} WHERE CAST(as_of AS DATE) = $day" for frame in frames
             )
+            for day in dates:  # a date at a time: DuckDB sorts one date's rows, not all
+                values = {"name": model.name, "hash": model.hash, "computed_at": computed_at}
+                connection.execute(
+                    f"INSERT INTO {table} ({', '.join(columns)}) {union} ORDER BY account_id",
+                    {"day": day} | {k: v for k, v in values.items() if f"${k}" in select},
+                )
         if before_commit is not None:
             before_commit()
         connection.execute("COMMIT")
