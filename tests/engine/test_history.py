@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from vitalsign.engine.run import backfill, compute_scores, date_range, score
+from vitalsign.engine.scoring import ScoredFrame
 from vitalsign.engine.snapshots import snapshot_dates, write_snapshots
 from vitalsign.errors import VitalsignError
 from vitalsign.model.loader import LoadedModel, load_model
@@ -75,6 +76,17 @@ def test_a_crash_while_writing_leaves_the_previous_snapshot_whole(
     after = tiny_workspace.duckdb.execute("SELECT * FROM scores ORDER BY account_id").df()
     pd.testing.assert_frame_equal(before, after)
     assert _count(tiny_workspace, "score_items") == items
+
+
+def test_items_dated_outside_the_scores_are_refused_and_nothing_is_written(
+    tiny_workspace: Workspace, tiny_model: LoadedModel
+) -> None:
+    scored = compute_scores(tiny_workspace.backend, tiny_model, [T])
+    shifted = scored.items.assign(as_of=scored.items["as_of"] + pd.Timedelta(days=1))
+    with pytest.raises(RuntimeError, match="score_items: 0 of"):
+        write_snapshots(tiny_workspace.duckdb, ScoredFrame(scored.scores, shifted), tiny_model)
+    assert _count(tiny_workspace, "scores") == 0
+    assert _count(tiny_workspace, "score_items") == 0
 
 
 def test_a_date_range_includes_both_ends_and_refuses_nonsense() -> None:

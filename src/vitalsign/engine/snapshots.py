@@ -60,6 +60,7 @@ def write_snapshots(
     dates = sorted({d.date() for d in pd.to_datetime(scored.scores["as_of"].unique())})
     computed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     parts = [f"_new_items_{i}" for i in range(len(scored.item_frames))]
+    item_rows = sum(len(frame) for frame in scored.item_frames)
     connection.execute("BEGIN TRANSACTION")
     try:
         for table in ("scores", "score_items"):
@@ -87,12 +88,16 @@ def write_snapshots(
             union = " UNION ALL ".join(
                 f"SELECT {select} FROM {frame} WHERE CAST(as_of AS DATE) = $day" for frame in frames
             )
+            written = 0
             for day in dates:  # a date at a time: DuckDB sorts one date's rows, not all
                 values = {"name": model.name, "hash": model.hash, "computed_at": computed_at}
-                connection.execute(
+                written += connection.execute(
                     f"INSERT INTO {table} ({', '.join(columns)}) {union} ORDER BY account_id",
                     {"day": day} | {k: v for k, v in values.items() if f"${k}" in select},
-                )
+                ).fetchone()[0]
+            given = len(scored.scores) if table == "scores" else item_rows
+            if written != given:  # a bug (rows dated outside the scores' dates): lose nothing
+                raise RuntimeError(f"{table}: {written} of {given} rows written; rolled back")
         if before_commit is not None:
             before_commit()
         connection.execute("COMMIT")
