@@ -36,6 +36,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from vitalsign.engine.run import backfill as run_backfill
 from vitalsign.engine.run import compute_scores
 from vitalsign.engine.scoring import ScoredFrame, score_frame
 from vitalsign.engine.signals import signal_column, signal_table
@@ -46,6 +47,7 @@ AS_OF = dt.date(2025, 6, 2)  # the scoring date (a Monday); data covers the 2 ye
 HISTORY_DAYS = 730
 GENERATOR_VERSION = 2  # bump when the generated data changes, so old databases are rebuilt
 BATCH_SIZE = 13  # as vitalsign.engine.run.backfill
+CHILD_MODES = ("score", "baseline", "batch", "writes")
 TARGET_ENGINE_RATIO = 1.5
 TARGET_BACKFILL_RATIO = 5.0
 TARGET_PEAK_GIB = 4.0
@@ -702,13 +704,22 @@ def peak_rss_bytes() -> int:
     raise RuntimeError("no VmHWM in /proc/self/status")  # not Linux
 
 
-def child_main(workdir: Path, mode: str) -> None:
+def child_main(workdir: Path, mode: str, dates: int = 52) -> None:
     """In a child process: run one operation; print its wall time and peak RSS."""
-    ws = open_workspace(workdir / "ws")
+    if mode == "writes":  # the real backfill writes snapshots: into a copy of the data
+        shutil.rmtree(workdir / "ws-writes", ignore_errors=True)
+        shutil.copytree(workdir / "ws", workdir / "ws-writes")
+    ws = open_workspace(workdir / ("ws-writes" if mode == "writes" else "ws"))
     model = load_bench_model()
     detail: dict[str, float] = {}
     started = time.perf_counter()
-    if mode == "score":
+    if mode == "writes":
+        run_backfill(ws, backfill_dates(dates), model, show_progress=False)
+        rows = ws.duckdb.execute("SELECT count(*) FROM scores").fetchone()[0]
+        detail["item_rows"] = float(
+            ws.duckdb.execute("SELECT count(*) FROM score_items").fetchone()[0]
+        )
+    elif mode == "score":
         rows = len(compute_scores(ws.backend, model, [AS_OF]).scores)
     elif mode == "baseline":
         rows = len(ws.duckdb.sql(baseline_sql(AS_OF)).df())
@@ -722,6 +733,8 @@ def child_main(workdir: Path, mode: str) -> None:
         rows = len(scored.scores)
     seconds = time.perf_counter() - started
     ws.close()
+    if mode == "writes":
+        shutil.rmtree(workdir / "ws-writes")
     print(
         json.dumps(
             {"seconds": seconds, "rows": rows, "peak_bytes": peak_rss_bytes(), "detail": detail}
@@ -739,9 +752,10 @@ class ChildRun:
     detail: dict[str, float]
 
 
-def run_child(workdir: Path, mode: str) -> ChildRun:
+def run_child(workdir: Path, mode: str, dates: int = 52) -> ChildRun:
     """Run this script in `mode` in a child process; return its time and peak RSS."""
     command = [sys.executable, __file__, "--workdir", str(workdir), f"--child-{mode}"]
+    command += ["--dates", str(dates)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     assert process.stdout is not None
     output = process.stdout.read()
@@ -823,14 +837,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--explain", action="store_true", help="write EXPLAIN ANALYZE of both queries to workdir"
     )
+    parser.add_argument(
+        "--with-writes",
+        action="store_true",
+        help="also time `backfill` writing its snapshots (into a copy of the data)",
+    )
     child = parser.add_mutually_exclusive_group()
-    for mode in ("score", "baseline", "batch"):
+    for mode in CHILD_MODES:
         child.add_argument(f"--child-{mode}", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     workdir: Path = args.workdir
-    for mode in ("score", "baseline", "batch"):
+    for mode in CHILD_MODES:
         if getattr(args, f"child_{mode}"):
-            child_main(workdir, mode)
+            child_main(workdir, mode, args.dates)
             return 0
 
     model = load_bench_model()
@@ -925,6 +944,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"one {BATCH_SIZE}-date batch: query {batch_child.detail['query']:.1f}s, "
             f"scoring {batch_child.detail['scoring']:.1f}s, "
             f"peak RSS {batch_child.peak_bytes / 2**30:.2f} GiB"
+        )
+
+    if backfill is not None and args.with_writes:
+        with console.status(f"Backfilling {args.dates} dates with snapshot writes ..."):
+            writes = run_child(workdir, "writes", args.dates)
+        backfill["with_writes"] = vars(writes)
+        console.log(
+            f"backfill with writes: {writes.seconds:.0f}s, "
+            f"{writes.detail['item_rows']:,.0f} item rows, "
+            f"peak RSS {writes.peak_bytes / 2**30:.2f} GiB"
         )
 
     engine_ratio = engine_timing.best / base_timing.best
@@ -1023,6 +1052,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             table.add_row(
                 f"peak RSS, one {BATCH_SIZE}-date batch (child)",
                 f"{batch_child.peak_bytes / 2**30:.2f} GiB",
+                "",
+                "",
+                "",
+            )
+        if "with_writes" in backfill:
+            writes = backfill["with_writes"]
+            table.add_row(
+                f"backfill with snapshot writes, {args.dates} dates (child)",
+                f"{writes['seconds']:.0f} s, {writes['peak_bytes'] / 2**30:.2f} GiB",
                 "",
                 "",
                 "",
