@@ -36,17 +36,18 @@ def distinct_counts(
     rows: ir.Table,
     time: str,
     value: Any,
-    dates: Sequence[dt.date],
+    dates: Sequence[dt.datetime],
     step: int,
     windows: dict[str, tuple[int, int]],
 ) -> ir.Table:
     """Return account_id, as_of and one count column per window.
 
     `rows` holds the table's rows already filtered by the signal's filter; `value` is the
-    counted expression on them; `windows` maps a result column to (offset, width) in days:
-    the window of date T is [T - offset - width, T - offset).
+    counted expression on them; `dates` are the instants scored (midnights); `windows` maps
+    a result column to (offset, width) in days: the window of date T is
+    [T - offset - width, T - offset).
     """
-    first, last = as_midnight(dates[0]), as_midnight(dates[-1])
+    first, last = dates[0], dates[-1]
     widest = max(offset + width for offset, width in windows.values())
     rows = rows.filter(
         rows[time] >= first - dt.timedelta(days=widest),
@@ -86,13 +87,6 @@ def distinct_counts(
     wide = long.pivot_wider(
         names_from="column", names=list(windows), values_from="n", id_cols=["account_id", "i"]
     )
-    spine = ibis.memtable(
-        {"i": [str(i) for i in range(len(dates))], "as_of": [as_midnight(d) for d in dates]}
-    )
+    spine = ibis.memtable({"i": [str(i) for i in range(len(dates))], "as_of": list(dates)})
     joined = wide.join(spine, "i")
     return joined.select("account_id", "as_of", *windows)
-
-
-def as_midnight(day: dt.date) -> dt.datetime:
-    """Return the instant a date's scores are as of: midnight at its start."""
-    return dt.datetime.combine(day, dt.time())

@@ -167,7 +167,8 @@ class SignalQuery:
             _variant_column(name, offset): (offset, signal.window_days or 0)
             for offset in window_offsets(self.model)[name]
         }
-        return distinct_counts(rows, time_name, value, self.dates, step, windows)
+        moments = [as_timestamp(d) for d in self.dates]
+        return distinct_counts(rows, time_name, value, moments, step, windows)
 
     def _windowed_aggregate(self, table_name: str, variants: dict[str, set[int]]) -> ir.Table:
         time_name = CANONICAL_TABLES[table_name].time_column

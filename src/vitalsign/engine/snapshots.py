@@ -88,12 +88,13 @@ def write_snapshots(
             union = " UNION ALL ".join(
                 f"SELECT {select} FROM {frame} WHERE CAST(as_of AS DATE) = $day" for frame in frames
             )
+            values = {"name": model.name, "hash": model.hash, "computed_at": computed_at}
+            used = {k: v for k, v in values.items() if f"${k}" in select}
             written = 0
             for day in dates:  # a date at a time: DuckDB sorts one date's rows, not all
-                values = {"name": model.name, "hash": model.hash, "computed_at": computed_at}
                 written += connection.execute(
                     f"INSERT INTO {table} ({', '.join(columns)}) {union} ORDER BY account_id",
-                    {"day": day} | {k: v for k, v in values.items() if f"${k}" in select},
+                    {"day": day} | used,
                 ).fetchone()[0]
             given = len(scored.scores) if table == "scores" else item_rows
             if written != given:  # a bug (rows dated outside the scores' dates): lose nothing
