@@ -36,8 +36,9 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
+from backfill_floor import time_floor
 from vitalsign.engine.run import backfill as run_backfill
-from vitalsign.engine.run import compute_scores
+from vitalsign.engine.run import batch_size_for, compute_scores
 from vitalsign.engine.scoring import ScoredFrame, score_frame
 from vitalsign.engine.signals import signal_column, signal_table
 from vitalsign.model.loader import LoadedModel, parse_model
@@ -46,7 +47,6 @@ from vitalsign.store.workspace import Workspace, init_workspace, open_workspace
 AS_OF = dt.date(2025, 6, 2)  # the scoring date (a Monday); data covers the 2 years before it
 HISTORY_DAYS = 730
 GENERATOR_VERSION = 2  # bump when the generated data changes, so old databases are rebuilt
-BATCH_SIZE = 13  # as vitalsign.engine.run.backfill
 CHILD_MODES = ("score", "baseline", "batch", "writes")
 TARGET_ENGINE_RATIO = 1.5
 TARGET_BACKFILL_RATIO = 5.0
@@ -724,7 +724,8 @@ def child_main(workdir: Path, mode: str, dates: int = 52) -> None:
     elif mode == "baseline":
         rows = len(ws.duckdb.sql(baseline_sql(AS_OF)).df())
     else:  # the last backfill batch, its query and its scoring timed apart
-        frame = signal_table(ws.backend, model.spec, backfill_dates(BATCH_SIZE)).execute()
+        size = batch_size_for(_counts(ws)["accounts"])
+        frame = signal_table(ws.backend, model.spec, backfill_dates(size)).execute()
         detail["query"] = time.perf_counter() - started
         frame["as_of"] = pd.to_datetime(frame["as_of"])  # as compute_scores does
         scored = score_frame(frame, model.spec)
@@ -787,21 +788,34 @@ class BackfillRun:
 
     seconds: float
     cpu_seconds: float
+    batch_size: int
     per_batch: list[float]
+    scoring_seconds: float
     last: ScoredFrame
 
 
-def time_backfill(ws: Workspace, model: LoadedModel, dates: Sequence[dt.date]) -> BackfillRun:
-    """Score `dates` in batches like `backfill` does, without writing snapshots."""
+def time_backfill(
+    ws: Workspace, model: LoadedModel, dates: Sequence[dt.date], batch_size: int
+) -> BackfillRun:
+    """Score `dates` in batches like `backfill` does, without writing snapshots.
+
+    Each batch runs `compute_scores`'s two steps (the query, then scoring) so that the
+    scoring's share is known.
+    """
     ordered = sorted(set(dates))
-    batches = [ordered[i : i + BATCH_SIZE] for i in range(0, len(ordered), BATCH_SIZE)]
+    batches = [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
     per_batch: list[float] = []
+    scoring = 0.0
     last: ScoredFrame | None = None
     started, cpu = time.perf_counter(), time.process_time()
     for number, batch in enumerate(batches, 1):
         step = time.perf_counter()
         with console.status(f"Backfill batch {number}/{len(batches)} ({len(batch)} dates) ..."):
-            last = compute_scores(ws.backend, model, batch)
+            frame = signal_table(ws.backend, model.spec, batch).execute()
+            queried = time.perf_counter()
+            frame["as_of"] = pd.to_datetime(frame["as_of"])  # as compute_scores does
+            last = score_frame(frame, model.spec)
+        scoring += time.perf_counter() - queried
         per_batch.append(time.perf_counter() - step)
         console.log(
             f"backfill batch {number}/{len(batches)}: {batch[0]} .. {batch[-1]} "
@@ -811,7 +825,9 @@ def time_backfill(ws: Workspace, model: LoadedModel, dates: Sequence[dt.date]) -
     return BackfillRun(
         seconds=time.perf_counter() - started,
         cpu_seconds=time.process_time() - cpu,
+        batch_size=batch_size,
         per_batch=per_batch,
+        scoring_seconds=scoring,
         last=last,
     )
 
@@ -918,12 +934,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.skip_backfill:
         dates = backfill_dates(args.dates)
         backfill_load = load_average()
-        run = time_backfill(ws, model, dates)
+        run = time_backfill(ws, model, dates, batch_size_for(data.accounts))
+        with console.status("Timing the floor: per-account, per-week aggregates ..."):
+            floor = time_floor(ws.duckdb, dates)
+        console.log(
+            f"floor: weekly aggregates {floor:.1f}s; the backfill's scoring "
+            f"{run.scoring_seconds:.1f}s"
+        )
         backfill = {
             "dates": len(dates),
             "seconds": run.seconds,
             "cpu_seconds": run.cpu_seconds,
+            "batch_size": run.batch_size,
             "per_batch": run.per_batch,
+            "scoring_seconds": run.scoring_seconds,
+            "floor_weekly_aggregates_seconds": floor,
             "load_average": [backfill_load, load_average()],
         }
         if AS_OF in dates:
@@ -936,12 +961,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     ws.close()
     batch_child: ChildRun | None = None
-    if backfill is not None and args.dates >= BATCH_SIZE:
-        with console.status(f"Profiling one {BATCH_SIZE}-date batch in a child process ..."):
+    batch_size = batch_size_for(data.accounts)
+    if backfill is not None and args.dates >= batch_size:
+        with console.status(f"Profiling one {batch_size}-date batch in a child process ..."):
             batch_child = run_child(workdir, "batch")
         backfill["batch_child"] = vars(batch_child)
         console.log(
-            f"one {BATCH_SIZE}-date batch: query {batch_child.detail['query']:.1f}s, "
+            f"one {batch_size}-date batch: query {batch_child.detail['query']:.1f}s, "
             f"scoring {batch_child.detail['scoring']:.1f}s, "
             f"peak RSS {batch_child.peak_bytes / 2**30:.2f} GiB"
         )
@@ -1028,7 +1054,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ratio = backfill["seconds"] / engine_timing.best
         backfill["ratio"] = ratio
         table.add_row(
-            f"backfill, {backfill['dates']} weekly dates (batches of {BATCH_SIZE})",
+            f"backfill, {backfill['dates']} weekly dates (batches of {batch_size})",
             _fmt(backfill["seconds"]),
             _fmt(backfill["cpu_seconds"]),
             "",
@@ -1041,16 +1067,38 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"≤ {TARGET_BACKFILL_RATIO:g}×",
             _verdict(ratio <= TARGET_BACKFILL_RATIO),
         )
+        floor = backfill["floor_weekly_aggregates_seconds"]
+        table.add_row(
+            "  of which scoring (NumPy, all dates)",
+            _fmt(backfill["scoring_seconds"]),
+            "",
+            f"{backfill['scoring_seconds'] / engine_timing.best:.1f}×",
+            "",
+        )
+        table.add_row(
+            "floor: hand-written weekly aggregates (bench/backfill_floor.py)",
+            _fmt(floor),
+            "",
+            f"{floor / engine_timing.best:.1f}×",
+            "",
+        )
+        table.add_row(
+            "floor + the backfill's scoring / one date",
+            f"{(floor + backfill['scoring_seconds']) / engine_timing.best:.1f}×",
+            "",
+            f"≤ {TARGET_BACKFILL_RATIO:g}×?",
+            "",
+        )
         if batch_child is not None:
             table.add_row(
-                f"one {BATCH_SIZE}-date batch: query / scoring (child)",
+                f"one {batch_size}-date batch: query / scoring (child)",
                 f"{batch_child.detail['query']:.1f} s / {batch_child.detail['scoring']:.1f} s",
                 "",
                 "",
                 "",
             )
             table.add_row(
-                f"peak RSS, one {BATCH_SIZE}-date batch (child)",
+                f"peak RSS, one {batch_size}-date batch (child)",
                 f"{batch_child.peak_bytes / 2**30:.2f} GiB",
                 "",
                 "",

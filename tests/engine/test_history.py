@@ -7,7 +7,14 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from vitalsign.engine.run import backfill, compute_scores, date_range, score
+from vitalsign.engine.run import (
+    MAX_BATCH_DATES,
+    backfill,
+    batch_size_for,
+    compute_scores,
+    date_range,
+    score,
+)
 from vitalsign.engine.scoring import ScoredFrame
 from vitalsign.engine.snapshots import snapshot_dates, write_snapshots
 from vitalsign.errors import VitalsignError
@@ -18,6 +25,14 @@ from world import T
 
 def _count(ws: Workspace, table: str) -> int:
     return int(ws.duckdb.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+@pytest.mark.parametrize(
+    ("accounts", "dates"),
+    [(0, MAX_BATCH_DATES), (2_000, MAX_BATCH_DATES), (100_000, 4), (400_001, 1), (10**8, 1)],
+)
+def test_backfill_batches_shrink_as_the_portfolio_grows(accounts: int, dates: int) -> None:
+    assert batch_size_for(accounts) == dates
 
 
 def test_a_backfill_gives_the_same_scores_as_scoring_each_date_alone(

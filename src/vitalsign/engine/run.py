@@ -130,15 +130,38 @@ def date_range(start: dt.date, end: dt.date, every_days: int) -> list[dt.date]:
     return [start + dt.timedelta(days=i) for i in range(0, days + 1, every_days)]
 
 
+MAX_BATCH_DATES = 13
+"""A backfill batch never holds more dates than this (a quarter of weekly dates)."""
+
+ROWS_PER_BATCH = 400_000
+"""Account-dates per backfill batch: bounds the batch's hash tables and item frames."""
+
+
+def batch_size_for(accounts: int) -> int:
+    """Return how many dates a backfill batch holds for a workspace of `accounts` accounts.
+
+    A batch shares one scan per table, but the aggregate's cost follows the joined rows, not
+    the scans: at 100,000 accounts, batches of 4 dates took as long as batches of 13 and
+    half the memory (docs/benchmarks.md). So batches shrink as the portfolio grows.
+    """
+    return max(1, min(MAX_BATCH_DATES, ROWS_PER_BATCH // max(accounts, 1)))
+
+
 def backfill(
     workspace: Workspace,
     dates: Sequence[dt.date],
     model: LoadedModel | None = None,
-    batch_size: int = 13,
+    batch_size: int | None = None,
     show_progress: bool = True,
 ) -> list[dt.date]:
-    """Score many dates in batches that share one scan per table; store each batch atomically."""
+    """Score many dates in batches that share one scan per table; store each batch atomically.
+
+    `batch_size` defaults to `batch_size_for` the number of accounts.
+    """
     model = model or workspace.load_model()
+    if batch_size is None:
+        row = workspace.duckdb.execute("SELECT count(*) FROM accounts").fetchone()
+        batch_size = batch_size_for(int(row[0]) if row else 0)
     ordered = sorted(set(dates))
     batches = [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
     done: list[dt.date] = []
