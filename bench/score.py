@@ -1068,27 +1068,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             _verdict(ratio <= TARGET_BACKFILL_RATIO),
         )
         floor = backfill["floor_weekly_aggregates_seconds"]
-        table.add_row(
-            "  of which scoring (NumPy, all dates)",
-            _fmt(backfill["scoring_seconds"]),
-            "",
-            f"{backfill['scoring_seconds'] / engine_timing.best:.1f}×",
-            "",
-        )
-        table.add_row(
-            "floor: hand-written weekly aggregates (bench/backfill_floor.py)",
-            _fmt(floor),
-            "",
-            f"{floor / engine_timing.best:.1f}×",
-            "",
-        )
-        table.add_row(
-            "floor + the backfill's scoring / one date",
-            f"{(floor + backfill['scoring_seconds']) / engine_timing.best:.1f}×",
-            "",
-            f"≤ {TARGET_BACKFILL_RATIO:g}×?",
-            "",
-        )
+        one = engine_timing.best
+        for label, seconds in (
+            ("  of which scoring (NumPy, all dates)", backfill["scoring_seconds"]),
+            ("floor: weekly aggregates (backfill_floor.py)", floor),
+            ("floor + the backfill's scoring", floor + backfill["scoring_seconds"]),
+        ):
+            table.add_row(label, f"{_fmt(seconds)} = {seconds / one:.1f}× one date", "", "", "")
         if batch_child is not None:
             table.add_row(
                 f"one {batch_size}-date batch: query / scoring (child)",
