@@ -3,6 +3,7 @@
     VitalsignError            anything the user can fix; the CLI prints it as one line
     ├── ModelError            a health-model file is wrong (file:line key: what, how to fix)
     ├── WorkspaceError        the workspace or its config is missing or wrong
+    ├── WriteConflictError    another writer kept changing the same rows; try again
     ├── IngestError           an input file or mapping cannot be loaded
     ├── SnapshotError         a requested snapshot or account does not exist
     ├── AlertError            alerts.yml is wrong, or an alert, task or override is unknown
@@ -25,6 +26,10 @@ class ModelError(VitalsignError):
 
 class WorkspaceError(VitalsignError):
     """The workspace folder or its config is missing or invalid."""
+
+
+class WriteConflictError(VitalsignError):
+    """Another writer in the same workspace kept changing the rows a write needed."""
 
 
 class IngestError(VitalsignError):

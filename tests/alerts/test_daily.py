@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,6 +73,35 @@ def test_the_daily_job_scores_evaluates_and_delivers(
         for r in http.requests
     )
     assert received == [("champion", "B"), ("not_invoiced", "C")]
+
+
+def test_the_daily_job_retries_a_step_that_meets_a_person_acknowledging_its_alert(
+    tiny_workspace: Workspace, http: HttpReceiver
+) -> None:
+    _prepare(tiny_workspace, http.url + "/hook")
+    assert run_daily(tiny_workspace, as_of=T, show_progress=False).ok
+    alerts_yml = tiny_workspace.root / "alerts.yml"  # the champion rule goes: its alert resolves
+    alerts_yml.write_text(alerts_yml.read_text().split("  champion:")[0], encoding="utf-8")
+    alert_id = tiny_workspace.duckdb.execute(
+        "SELECT alert_id FROM alerts WHERE rule = 'champion'"
+    ).fetchone()[0]
+    person = tiny_workspace.duckdb.cursor()  # a request in `vitalsign serve`, mid-transaction
+    person.execute("BEGIN TRANSACTION")
+    person.execute(
+        "UPDATE alerts SET status = 'acknowledged', acknowledged_by = 'ann' WHERE alert_id = ?",
+        [alert_id],
+    )
+    done = threading.Timer(0.5, lambda: person.execute("COMMIT"))
+    done.start()
+    report = run_daily(tiny_workspace, as_of=T, sync=False, show_progress=False)
+    done.join()
+    assert report.ok, report.steps
+    alerts = report.step("alerts").detail
+    assert "1 resolved" in alerts and "write-conflict retries" in alerts
+    row = tiny_workspace.duckdb.execute(
+        "SELECT status, acknowledged_by FROM alerts WHERE alert_id = ?", [alert_id]
+    ).fetchone()
+    assert row == ("resolved", "ann")  # the person's write was kept, then the job's
 
 
 def test_a_channel_outage_fails_the_run_but_keeps_scores_and_alerts(

@@ -130,6 +130,29 @@ def test_an_override_is_recorded_audited_and_listed(world: World) -> None:
     assert revoked.status_code == 200
 
 
+def test_a_write_that_meets_the_daily_job_mid_transaction_is_a_409_and_saves_nothing(
+    world: World,
+) -> None:
+    with world.client("bob") as api:
+        listed = api.get("/api/v1/alerts", params={"per_page": 500, "status": "open"}).json()
+        alert_id = listed["items"][-1]["alert_id"]
+        job = world.workspace.duckdb.cursor()  # the scheduled job, resolving that alert
+        job.execute("BEGIN TRANSACTION")
+        job.execute("UPDATE alerts SET status = 'resolved' WHERE alert_id = ?", [alert_id])
+        try:
+            clash = api.post(f"/api/v1/alerts/{alert_id}/acknowledge", json={"note": "mine"})
+        finally:
+            job.execute("ROLLBACK")
+        after = api.get(f"/api/v1/alerts/{alert_id}").json()
+    assert clash.status_code == 409 and _error(clash)["code"] == "conflict"
+    assert "nothing was saved: reload and try again" in _error(clash)["message"]
+    assert after["status"] == "open" and after["acknowledged_by"] is None
+    audited = world.workspace.duckdb.execute(
+        "SELECT count(*) FROM audit_log WHERE subject = ?", [alert_id]
+    ).fetchone()
+    assert audited == (0,)
+
+
 def test_alerts_are_listed_acknowledged_and_rated(world: World) -> None:
     with world.client("alice") as api:
         active = api.get("/api/v1/alerts", params={"per_page": 500}).json()

@@ -25,6 +25,7 @@ from vitalsign.alerts.outbox import Clock, drain
 from vitalsign.alerts.tasks import utc_now
 from vitalsign.errors import VitalsignError
 from vitalsign.model.loader import LoadedModel
+from vitalsign.store.conflicts import retry_on_conflict
 from vitalsign.store.workspace import Workspace
 
 
@@ -61,9 +62,16 @@ class DailyReport:
 
 
 def _attempt(report: DailyReport, name: str, action: Callable[[], tuple[bool, str]]) -> bool:
-    """Run one step, record its result, and return whether it succeeded."""
+    """Run one step, record its result, and return whether it succeeded.
+
+    A step that loses a write conflict (someone acknowledging an alert in `vitalsign serve`
+    while the scheduled job evaluates it) runs again after a short wait.
+    """
+    retries: list[int] = []
     try:
-        ok, detail = action()
+        ok, detail = retry_on_conflict(
+            action, f"daily job, step {name}", on_retry=lambda n, _: retries.append(n)
+        )
     except VitalsignError as exc:
         report.steps.append(StepResult(name, "failed", str(exc)))
         return False
@@ -72,6 +80,8 @@ def _attempt(report: DailyReport, name: str, action: Callable[[], tuple[bool, st
             StepResult(name, "failed", f"{type(exc).__name__}: {exc}", traceback.format_exc())
         )
         return False
+    if retries:
+        detail += f" (after {len(retries)} write-conflict retries)"
     report.steps.append(StepResult(name, "ok" if ok else "failed", detail))
     return ok
 
@@ -121,7 +131,7 @@ def run_daily(
         report.steps.append(StepResult("sync", "skipped", "--no-sync"))
 
     def scoring() -> tuple[bool, str]:
-        model.append(workspace.load_model(model_path))
+        model[:] = [workspace.load_model(model_path)]
         scored = score(workspace, day, model[0])
         counts = scored.scores["band"].value_counts().to_dict()
         return True, f"{len(scored.scores)} accounts as of {day} with {model[0].name}: {counts}"
@@ -131,7 +141,7 @@ def run_daily(
     def configuration() -> tuple[bool, str]:
         path = workspace.root / ALERTS_FILE
         spec = model[0].spec if model else workspace.load_model(model_path).spec
-        alerts.append(load_alert_config(path, spec))
+        alerts[:] = [load_alert_config(path, spec)]
         return True, f"{path.name}: {len(alerts[0].config.rules)} rules"
 
     if not (workspace.root / ALERTS_FILE).exists():

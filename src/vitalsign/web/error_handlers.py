@@ -2,7 +2,10 @@
 
 Every API error has the body {"error": {"code": "...", "message": "..."}} (validation errors
 add "details"). A VitalsignError is the user's mistake: 404 when a snapshot, account, alert
-or task is unknown, 400 otherwise. Anything else is a bug: 500, logged with its traceback.
+or task is unknown, 409 for a write conflict, 400 otherwise. DuckDB aborting a write that
+changed a row another transaction changed (the daily job in `vitalsign serve`, another
+user) is a 409 too, with nothing saved. Anything else is a bug: 500, logged with its
+traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import logging
 from typing import Any
 from urllib.parse import quote
 
+import duckdb
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import (
     http_exception_handler,
@@ -20,7 +24,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from vitalsign.errors import AlertError, SnapshotError, UserError, VitalsignError
+from vitalsign.errors import (
+    AlertError,
+    SnapshotError,
+    UserError,
+    VitalsignError,
+    WriteConflictError,
+)
+from vitalsign.store.conflicts import is_write_conflict
 from vitalsign.web.access import HttpProblem, LoginRequired
 
 log = logging.getLogger("vitalsign.web")
@@ -31,6 +42,7 @@ TITLES = {
     401: "Please sign in",
     403: "Not allowed",
     404: "Not found",
+    409: "Changed meanwhile",
     405: "Not allowed",
     422: "That did not work",
     500: "Something broke",
@@ -68,6 +80,8 @@ def _respond(request: Request, status: int, code: str, message: str, **extra: An
 
 def vitalsign_status(exc: VitalsignError) -> tuple[int, str]:
     """Map a user's mistake to an HTTP status and error code."""
+    if isinstance(exc, WriteConflictError):
+        return 409, "conflict"
     if isinstance(exc, SnapshotError) or (
         isinstance(exc, AlertError | UserError) and str(exc).startswith("no ")
     ):
@@ -119,9 +133,20 @@ def install_error_handlers(app: FastAPI) -> None:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return _respond(request, 500, "internal", "an unexpected error happened; see the log")
 
+    async def write_conflict(request: Request, exc: Exception) -> Response:
+        if not is_write_conflict(exc):
+            return await bug(request, exc)
+        log.warning("write conflict on %s %s: %s", request.method, request.url.path, exc)
+        message = (
+            "someone else (or the scheduled daily job) changed the same record at this "
+            "moment; nothing was saved: reload and try again"
+        )
+        return _respond(request, 409, "conflict", message)
+
     app.add_exception_handler(HttpProblem, problem)
     app.add_exception_handler(LoginRequired, login_required)
     app.add_exception_handler(VitalsignError, user_mistake)
     app.add_exception_handler(RequestValidationError, invalid_request)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(duckdb.TransactionException, write_conflict)
     app.add_exception_handler(Exception, bug)
