@@ -22,8 +22,8 @@ from vitalsign.alerts.messages import digest_subject, plain
 from vitalsign.alerts.outbox import enqueue, message_rows
 from vitalsign.alerts.schema import ensure_alert_tables
 from vitalsign.alerts.tasks import utc_now
-from vitalsign.alerts.transaction import transaction
 from vitalsign.store.overrides import active_overrides
+from vitalsign.store.transaction import transaction
 
 _ALERT_FIELDS = (
     "alert_id, rule, rule_type, severity, account_id, account_name, owner, model_name, "

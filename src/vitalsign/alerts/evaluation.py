@@ -23,10 +23,10 @@ from vitalsign.alerts.outbox import enqueue, message_rows
 from vitalsign.alerts.rules import RuleContext, evaluate_rule
 from vitalsign.alerts.schema import ensure_alert_tables
 from vitalsign.alerts.tasks import auto_close_tasks, task_row, utc_now
-from vitalsign.alerts.transaction import transaction
 from vitalsign.engine.snapshots import resolve_date, snapshot_dates
 from vitalsign.errors import AlertError
 from vitalsign.model.loader import LoadedModel
+from vitalsign.store.transaction import transaction
 
 ALERT_COLUMNS = [
     "alert_id",

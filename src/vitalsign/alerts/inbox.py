@@ -17,9 +17,9 @@ from vitalsign.alerts.filters import where_clause
 from vitalsign.alerts.messages import band_label, plain
 from vitalsign.alerts.schema import ensure_alert_tables
 from vitalsign.alerts.tasks import utc_now
-from vitalsign.alerts.transaction import transaction
 from vitalsign.errors import AlertError
 from vitalsign.store.overrides import audit
+from vitalsign.store.transaction import transaction
 
 ALERT_STATUSES = ("open", "acknowledged", "resolved")
 

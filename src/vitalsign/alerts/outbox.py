@@ -26,8 +26,8 @@ from vitalsign.alerts.channels.base import Channel, DeliveryError, Message
 from vitalsign.alerts.config import AlertConfig, ChannelName, OutboxPolicy
 from vitalsign.alerts.schema import ensure_alert_tables
 from vitalsign.alerts.tasks import utc_now
-from vitalsign.alerts.transaction import transaction
 from vitalsign.errors import AlertError
+from vitalsign.store.transaction import transaction
 
 Clock = Callable[[], dt.datetime]
 OUTBOX_STATUSES = ("pending", "delivered", "failed")

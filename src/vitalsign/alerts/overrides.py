@@ -12,9 +12,9 @@ from typing import Any
 import pandas as pd
 
 from vitalsign.alerts.tasks import utc_now
-from vitalsign.alerts.transaction import transaction
 from vitalsign.errors import AlertError
 from vitalsign.store.overrides import audit
+from vitalsign.store.transaction import transaction
 
 
 def list_overrides(

@@ -20,9 +20,9 @@ from vitalsign.alerts.config import AlertConfig, Playbook
 from vitalsign.alerts.filters import where_clause
 from vitalsign.alerts.messages import plain
 from vitalsign.alerts.schema import ensure_alert_tables
-from vitalsign.alerts.transaction import transaction
 from vitalsign.errors import AlertError
 from vitalsign.store.overrides import audit
+from vitalsign.store.transaction import transaction
 
 TASK_STATUSES = ("open", "in_progress", "closed")
 ACTIVE = ("open", "in_progress")

@@ -22,6 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from vitalsign.errors import UserError
 from vitalsign.store.overrides import audit
+from vitalsign.store.transaction import transaction
 from vitalsign.web.tables import ensure_web_tables
 
 ROLES = ("admin", "manager", "csm", "viewer")
@@ -83,14 +84,10 @@ def credentials_changed() -> None:
 
 @contextmanager
 def atomic(connection: Any) -> Iterator[Any]:
-    """Run the block in one DuckDB transaction; roll back on any error."""
-    connection.execute("BEGIN TRANSACTION")
+    """Run the block in one transaction, then drop cached sign-ins (committed or not)."""
     try:
-        yield connection
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
+        with transaction(connection):
+            yield connection
     finally:
         credentials_changed()
 
