@@ -37,6 +37,7 @@ def _period(column: str, anchor: dt.date) -> str:
 
 
 def _bounds(column: str, table: str, dates: Sequence[dt.date]) -> str:
+    """The rows of `table` that some date's longest window holds."""
     start = min(dates) - dt.timedelta(days=LOOKBACK_DAYS[table])
     return f"{column} >= TIMESTAMP '{start}' AND {column} < TIMESTAMP '{max(dates)}'"
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import duckdb
 import pytest
 from alert_receivers import HttpReceiver
 from typer.testing import CliRunner
@@ -75,6 +76,21 @@ def test_the_daily_job_scores_evaluates_and_delivers(
     assert received == [("champion", "B"), ("not_invoiced", "C")]
 
 
+class _CommitOnConflict(logging.Handler):
+    """Commits another writer's transaction when the job logs that it met it."""
+
+    def __init__(self, writer: duckdb.DuckDBPyConnection) -> None:
+        super().__init__(logging.WARNING)
+        self.writer = writer
+        self.conflicts: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "write conflict" in record.getMessage():
+            self.conflicts.append(str(record.args[0]) if record.args else "")
+            if len(self.conflicts) == 1:
+                self.writer.execute("COMMIT")
+
+
 def test_the_daily_job_retries_a_step_that_meets_a_person_acknowledging_its_alert(
     tiny_workspace: Workspace, http: HttpReceiver
 ) -> None:
@@ -91,13 +107,17 @@ def test_the_daily_job_retries_a_step_that_meets_a_person_acknowledging_its_aler
         "UPDATE alerts SET status = 'acknowledged', acknowledged_by = 'ann' WHERE alert_id = ?",
         [alert_id],
     )
-    done = threading.Timer(0.5, lambda: person.execute("COMMIT"))
-    done.start()
-    report = run_daily(tiny_workspace, as_of=T, sync=False, show_progress=False)
-    done.join()
+    finishes = _CommitOnConflict(person)  # the person's request ends as the job meets it
+    logging.getLogger("vitalsign").addHandler(finishes)
+    try:
+        report = run_daily(tiny_workspace, as_of=T, sync=False, show_progress=False)
+    finally:
+        logging.getLogger("vitalsign").removeHandler(finishes)
+        person.close()
     assert report.ok, report.steps
+    assert finishes.conflicts == ["daily job, step alerts"]
     alerts = report.step("alerts").detail
-    assert "1 resolved" in alerts and "write-conflict retries" in alerts
+    assert "1 resolved" in alerts and alerts.endswith("(after 1 write-conflict retry)")
     row = tiny_workspace.duckdb.execute(
         "SELECT status, acknowledged_by FROM alerts WHERE alert_id = ?", [alert_id]
     ).fetchone()

@@ -29,7 +29,16 @@ def _count(ws: Workspace, table: str) -> int:
 
 @pytest.mark.parametrize(
     ("accounts", "dates"),
-    [(0, MAX_BATCH_DATES), (2_000, MAX_BATCH_DATES), (100_000, 4), (400_001, 1), (10**8, 1)],
+    [
+        (0, MAX_BATCH_DATES),
+        (30_769, MAX_BATCH_DATES),
+        (30_770, 12),
+        (100_000, 4),
+        (100_001, 3),
+        (200_000, 2),
+        (200_001, 1),
+        (10**8, 1),
+    ],
 )
 def test_backfill_batches_shrink_as_the_portfolio_grows(accounts: int, dates: int) -> None:
     assert batch_size_for(accounts) == dates
@@ -72,6 +81,25 @@ def test_rerunning_a_date_replaces_its_snapshot_without_duplicates(
     assert _count(tiny_workspace, "scores") == 3
     assert _count(tiny_workspace, "score_items") == items
     assert snapshot_dates(tiny_workspace.duckdb, "tiny") == [T]
+
+
+def test_rescoring_a_date_drops_an_account_no_longer_scored_and_replaces_the_others(
+    tiny_workspace: Workspace, tiny_model: LoadedModel
+) -> None:
+    score(tiny_workspace, T, tiny_model)
+    first = tiny_workspace.duckdb.execute("SELECT max(computed_at) FROM scores").fetchone()[0]
+    tiny_workspace.duckdb.execute(  # B churned the day before: not active at T any more
+        "UPDATE accounts SET churned_at = ? WHERE account_id = 'B'", [T - dt.timedelta(days=1)]
+    )
+    score(tiny_workspace, T, tiny_model)
+    rows = tiny_workspace.duckdb.execute(
+        "SELECT account_id, computed_at > ? FROM scores ORDER BY account_id", [first]
+    ).fetchall()
+    assert rows == [("A", True), ("C", True)]
+    items = tiny_workspace.duckdb.execute(
+        "SELECT DISTINCT account_id FROM score_items ORDER BY 1"
+    ).fetchall()
+    assert items == [("A",), ("C",)]
 
 
 def test_a_crash_while_writing_leaves_the_previous_snapshot_whole(

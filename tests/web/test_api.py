@@ -9,6 +9,8 @@ import pytest
 from conftest import World
 from vitalsign.analytics.portfolio import portfolio_report
 from vitalsign.engine.explain import explain_account
+from vitalsign.errors import WriteConflictError
+from vitalsign.web.error_handlers import vitalsign_status
 
 
 def _error(reply: object) -> dict[str, str]:
@@ -225,3 +227,8 @@ def test_the_openapi_document_describes_every_api_route(world: World) -> None:
         assert path in paths
     assert not any(p in paths for p in ("/login", "/accounts/{account_id}"))
     assert "ErrorBody" in document["components"]["schemas"]
+
+
+def test_a_write_conflict_that_outlasted_its_retries_maps_to_409() -> None:
+    error = WriteConflictError("alerts: another writer kept changing the same rows")
+    assert vitalsign_status(error) == (409, "conflict")

@@ -61,17 +61,28 @@ class DailyReport:
         return next(s for s in self.steps if s.name == name)
 
 
-def _attempt(report: DailyReport, name: str, action: Callable[[], tuple[bool, str]]) -> bool:
+def _attempt(
+    report: DailyReport,
+    name: str,
+    action: Callable[[], tuple[bool, str]],
+    one_transaction: bool = False,
+) -> bool:
     """Run one step, record its result, and return whether it succeeded.
 
-    A step that loses a write conflict (someone acknowledging an alert in `vitalsign serve`
-    while the scheduled job evaluates it) runs again after a short wait.
+    A step that is `one_transaction` (and may run twice) runs again after a short wait when
+    it loses a write conflict, e.g. resolving an alert that someone is acknowledging in
+    `vitalsign serve`. Sync and delivery handle conflicts per source and per message.
     """
-    retries: list[int] = []
+    retries = [0]
+
+    def counted(retry: int, error: BaseException) -> None:
+        retries[0] = retry
+
     try:
-        ok, detail = retry_on_conflict(
-            action, f"daily job, step {name}", on_retry=lambda n, _: retries.append(n)
-        )
+        if one_transaction:
+            ok, detail = retry_on_conflict(action, f"daily job, step {name}", on_retry=counted)
+        else:
+            ok, detail = action()
     except VitalsignError as exc:
         report.steps.append(StepResult(name, "failed", str(exc)))
         return False
@@ -80,8 +91,10 @@ def _attempt(report: DailyReport, name: str, action: Callable[[], tuple[bool, st
             StepResult(name, "failed", f"{type(exc).__name__}: {exc}", traceback.format_exc())
         )
         return False
-    if retries:
-        detail += f" (after {len(retries)} write-conflict retries)"
+    if retries[0]:
+        detail += (
+            f" (after {retries[0]} write-conflict {'retry' if retries[0] == 1 else 'retries'})"
+        )
     report.steps.append(StepResult(name, "ok" if ok else "failed", detail))
     return ok
 
@@ -136,7 +149,7 @@ def run_daily(
         counts = scored.scores["band"].value_counts().to_dict()
         return True, f"{len(scored.scores)} accounts as of {day} with {model[0].name}: {counts}"
 
-    scored_ok = _attempt(report, "score", scoring)
+    scored_ok = _attempt(report, "score", scoring, one_transaction=True)
 
     def configuration() -> tuple[bool, str]:
         path = workspace.root / ALERTS_FILE
@@ -164,7 +177,7 @@ def run_daily(
         return True, result.line() + warnings
 
     if scored_ok:
-        _attempt(report, "alerts", evaluation)
+        _attempt(report, "alerts", evaluation, one_transaction=True)
     else:
         report.steps.append(StepResult("alerts", "skipped", "no fresh snapshot (scoring failed)"))
 
@@ -180,7 +193,7 @@ def run_daily(
         )
         return True, f"{len(result.digests)} digests, {result.queued} messages queued"
 
-    _attempt(report, "digest", digests)
+    _attempt(report, "digest", digests, one_transaction=True)
 
     def delivery() -> tuple[bool, str]:
         channels = build_channels(config.channels, console)

@@ -108,16 +108,12 @@ def daily_jobs(root: Path, sync: bool, model: str | None) -> tuple[Any, Any]:
         from vitalsign.alerts.channels import build_channels
         from vitalsign.alerts.loading import ALERTS_FILE
         from vitalsign.alerts.outbox import deliver_due
-        from vitalsign.store.conflicts import retry_on_conflict
 
         if not (root / ALERTS_FILE).exists():
             return
         ws, _, config = open_context(root, model)
-        channels = build_channels(config.channels, console)
         try:
-            result = retry_on_conflict(
-                lambda: deliver_due(ws.duckdb, channels, config.outbox), "outbox retries"
-            )
+            result = deliver_due(ws.duckdb, build_channels(config.channels, console), config.outbox)
             if result.delivered:
                 console.print(f"outbox: {result.delivered} delivered on retry", highlight=False)
         finally:

@@ -27,6 +27,7 @@ from vitalsign.alerts.config import AlertConfig, ChannelName, OutboxPolicy
 from vitalsign.alerts.schema import ensure_alert_tables
 from vitalsign.alerts.tasks import utc_now
 from vitalsign.errors import AlertError
+from vitalsign.store.conflicts import retry_on_conflict
 from vitalsign.store.transaction import transaction
 
 Clock = Callable[[], dt.datetime]
@@ -140,6 +141,19 @@ def _due(connection: Any, now: dt.datetime | None) -> pd.DataFrame:
     return frame
 
 
+def _record(connection: Any, update: str, params: list[Any]) -> None:
+    """Store what happened to a message; after a write conflict, wait and store it again.
+
+    The message was sent (or tried) already: losing this record would send it twice.
+    """
+
+    def write() -> None:
+        with transaction(connection):
+            connection.execute(update, params)
+
+    retry_on_conflict(write, f"outbox, message {params[-1]}")
+
+
 def deliver_due(
     connection: Any,
     channels: Mapping[str, Channel],
@@ -157,7 +171,8 @@ def deliver_due(
     for row in _due(connection, None if ignore_backoff else clock()).to_dict("records"):
         name = str(row["channel"])
         if name in blocked:
-            connection.execute(
+            _record(
+                connection,
                 "UPDATE outbox SET next_attempt_at = ? WHERE message_id = ?",
                 [blocked[name], row["message_id"]],
             )
@@ -181,30 +196,30 @@ def deliver_due(
             now = clock()
             gave_up = exc.permanent or attempts >= policy.max_attempts
             retry_at = now + dt.timedelta(seconds=backoff_seconds(policy, attempts))
-            with transaction(connection):
-                connection.execute(
-                    "UPDATE outbox SET attempts = ?, last_error = ?, status = ?, "
-                    "next_attempt_at = ? WHERE message_id = ?",
-                    [
-                        attempts,
-                        str(exc),
-                        "failed" if gave_up else "pending",
-                        retry_at,
-                        row["message_id"],
-                    ],
-                )
+            _record(
+                connection,
+                "UPDATE outbox SET attempts = ?, last_error = ?, status = ?, "
+                "next_attempt_at = ? WHERE message_id = ?",
+                [
+                    attempts,
+                    str(exc),
+                    "failed" if gave_up else "pending",
+                    retry_at,
+                    row["message_id"],
+                ],
+            )
             report.errors[name] = str(exc)
             if gave_up:
                 report.failed += 1
             else:
                 blocked[name] = retry_at
             continue
-        with transaction(connection):
-            connection.execute(
-                "UPDATE outbox SET attempts = ?, status = 'delivered', delivered_at = ?, "
-                "last_error = NULL WHERE message_id = ?",
-                [attempts, clock(), row["message_id"]],
-            )
+        _record(
+            connection,
+            "UPDATE outbox SET attempts = ?, status = 'delivered', delivered_at = ?, "
+            "last_error = NULL WHERE message_id = ?",
+            [attempts, clock(), row["message_id"]],
+        )
         report.delivered += 1
     pending = connection.execute(
         "SELECT count(*), min(next_attempt_at) FROM outbox WHERE status = 'pending'"

@@ -143,6 +143,9 @@ def batch_size_for(accounts: int) -> int:
     A batch shares one scan per table, but the aggregate's cost follows the joined rows, not
     the scans: at 100,000 accounts, batches of 4 dates took as long as batches of 13 and
     half the memory (docs/benchmarks.md). So batches shrink as the portfolio grows.
+
+    >>> batch_size_for(2_000), batch_size_for(100_000), batch_size_for(250_000)
+    (13, 4, 1)
     """
     return max(1, min(MAX_BATCH_DATES, ROWS_PER_BATCH // max(accounts, 1)))
 

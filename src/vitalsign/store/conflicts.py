@@ -1,12 +1,12 @@
 """Retry a write that lost a DuckDB write-write conflict to another writer in the process.
 
-DuckDB lets several transactions of one process write at once and aborts the later of two
-that change the same row ("Conflict on update!"). In `vitalsign serve` the scheduled daily
-job and the people using the app share the database: evaluating alerts while someone
-acknowledges one of them is such a conflict. Each unit of work retried here is one
-transaction (rolled back when it fails) that may safely run again, so retrying after a
-short wait is all it takes; a conflict that outlasts the retries becomes a
-`WriteConflictError` that says to try again.
+DuckDB lets several transactions of one process write at once and aborts a write to a row
+(and column) that another transaction has changed and not yet committed ("Conflict on
+update!"). In `vitalsign serve` the scheduled daily job and the people using the app share
+the database: resolving an alert while someone's acknowledgement of it is being saved is
+such a conflict. Each unit of work retried here is one transaction (rolled back when it
+fails) that may safely run again, so retrying after a short wait is all it takes; a
+conflict that outlasts the retries becomes a `WriteConflictError` that says to try again.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ def retry_on_conflict(
 ) -> T:
     """Run `action`; after a write conflict, wait and run it again, once per delay.
 
-    `action` must be one transaction that rolls back on failure and may run twice (every
-    step of the daily job is). `what` names it in the log and in the final error.
+    `action` must be one transaction that rolls back on failure and may run twice (the
+    daily job's score, alerts and digest steps; an outbox record). `what` names it in the
+    log and in the final error.
     """
     retries = 0
     while True:

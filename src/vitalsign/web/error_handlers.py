@@ -42,8 +42,8 @@ TITLES = {
     401: "Please sign in",
     403: "Not allowed",
     404: "Not found",
-    409: "Changed meanwhile",
     405: "Not allowed",
+    409: "Changed meanwhile",
     422: "That did not work",
     500: "Something broke",
 }
@@ -141,6 +141,8 @@ def install_error_handlers(app: FastAPI) -> None:
             "someone else (or the scheduled daily job) changed the same record at this "
             "moment; nothing was saved: reload and try again"
         )
+        if request.url.path.startswith(EVENT_API_PREFIX):  # FastAPI's body, as http_error
+            return JSONResponse({"detail": message}, status_code=409)
         return _respond(request, 409, "conflict", message)
 
     app.add_exception_handler(HttpProblem, problem)
