@@ -713,8 +713,11 @@ def child_main(workdir: Path, mode: str, dates: int = 52) -> None:
     model = load_bench_model()
     detail: dict[str, float] = {}
     started = time.perf_counter()
-    if mode == "writes":
+    if mode == "writes":  # a first backfill, then the same again (a model edited, say)
         run_backfill(ws, backfill_dates(dates), model, show_progress=False)
+        detail["first_seconds"] = time.perf_counter() - started
+        run_backfill(ws, backfill_dates(dates), model, show_progress=False)
+        detail["again_seconds"] = time.perf_counter() - started - detail["first_seconds"]
         rows = ws.duckdb.execute("SELECT count(*) FROM scores").fetchone()[0]
         detail["item_rows"] = float(
             ws.duckdb.execute("SELECT count(*) FROM score_items").fetchone()[0]
@@ -977,7 +980,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             writes = run_child(workdir, "writes", args.dates)
         backfill["with_writes"] = vars(writes)
         console.log(
-            f"backfill with writes: {writes.seconds:.0f}s, "
+            f"backfill with writes: {writes.detail['first_seconds']:.0f}s, "
+            f"again over the same dates: {writes.detail['again_seconds']:.0f}s, "
             f"{writes.detail['item_rows']:,.0f} item rows, "
             f"peak RSS {writes.peak_bytes / 2**30:.2f} GiB"
         )
@@ -1092,9 +1096,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if "with_writes" in backfill:
             writes = backfill["with_writes"]
+            detail = writes["detail"]
             table.add_row(
                 f"backfill with snapshot writes, {args.dates} dates (child)",
-                f"{writes['seconds']:.0f} s, {writes['peak_bytes'] / 2**30:.2f} GiB",
+                f"{detail['first_seconds']:.0f} s, {writes['peak_bytes'] / 2**30:.2f} GiB",
+                "",
+                "",
+                "",
+            )
+            table.add_row(
+                "  the same backfill again (replacing every snapshot)",
+                f"{detail['again_seconds']:.0f} s",
                 "",
                 "",
                 "",
