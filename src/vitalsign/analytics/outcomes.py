@@ -16,6 +16,7 @@ import pandas as pd
 
 from vitalsign.errors import BacktestError
 from vitalsign.model.canonical import CANONICAL_TABLES
+from vitalsign.store.transaction import transaction
 
 OUTCOME_COLUMNS = ["account_id", "occurred_at", "kind", "arr_before", "arr_after"]
 OUTCOME_KINDS = ("churned", "renewed", "expanded", "contracted")
@@ -214,21 +215,17 @@ def _changes(subs: pd.DataFrame, accounts: pd.Series, times: pd.Series, kind: st
 def write_outcomes(connection: Any, frame: pd.DataFrame) -> int:
     """Insert outcomes whose key is not in the table yet, in one transaction; return how many."""
     rows = frame[OUTCOME_COLUMNS]
-    connection.execute("BEGIN TRANSACTION")
     try:
-        connection.register("_new_outcomes", rows)
-        before = connection.execute("SELECT count(*) FROM outcomes").fetchone()[0]
-        connection.execute(
-            f"INSERT INTO outcomes ({', '.join(OUTCOME_COLUMNS)}) "
-            f"SELECT {', '.join(OUTCOME_COLUMNS)} FROM _new_outcomes n WHERE NOT EXISTS "
-            "(SELECT 1 FROM outcomes o WHERE o.account_id = n.account_id "
-            "AND o.occurred_at = n.occurred_at AND o.kind = n.kind)"
-        )
-        after = connection.execute("SELECT count(*) FROM outcomes").fetchone()[0]
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
+        with transaction(connection):
+            connection.register("_new_outcomes", rows)
+            before = connection.execute("SELECT count(*) FROM outcomes").fetchone()[0]
+            connection.execute(
+                f"INSERT INTO outcomes ({', '.join(OUTCOME_COLUMNS)}) "
+                f"SELECT {', '.join(OUTCOME_COLUMNS)} FROM _new_outcomes n WHERE NOT EXISTS "
+                "(SELECT 1 FROM outcomes o WHERE o.account_id = n.account_id "
+                "AND o.occurred_at = n.occurred_at AND o.kind = n.kind)"
+            )
+            after = connection.execute("SELECT count(*) FROM outcomes").fetchone()[0]
     finally:
         connection.unregister("_new_outcomes")
     return int(after - before)

@@ -33,6 +33,7 @@ from vitalsign.ingest.runs import (
 )
 from vitalsign.ingest.staging import drop_staging, load_staged
 from vitalsign.ingest.write_keys import is_valid_write_key
+from vitalsign.store.transaction import transaction
 from vitalsign.store.workspace import Workspace, open_workspace
 
 SOURCE = "event-api"
@@ -144,31 +145,28 @@ def _write(con: Any, messages: list[dict[str, Any]]) -> dict[str, int]:
     started = utc_now()
     totals = {"received": len(messages), "loaded": 0, "duplicates": 0, "quarantined": 0}
     con.register("_vs_api_input", rows)
-    con.execute("BEGIN TRANSACTION")
     try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {API_ROWS} AS SELECT * FROM _vs_api_input r "
-            "WHERE NOT EXISTS (SELECT 1 FROM event_api_messages m "
-            "WHERE m.message_id = r.message_id) "
-            "QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY _line) = 1"
-        )
-        fresh = int(con.execute(f"SELECT count(*) FROM {API_ROWS}").fetchone()[0])
-        totals["duplicates"] = len(messages) - fresh
-        con.execute(
-            f"INSERT INTO event_api_messages SELECT message_id, type, ?, ?, _raw FROM {API_ROWS}",
-            [utc_now(), run_id],
-        )
-        for kind, format_name in SEGMENT_FORMATS.items():
-            report = _load_type(con, kind, format_name, run_id)
-            if report is None:
-                continue
-            record_run(con, report, "http", started, "ok", {"type": kind})
-            for key in ("loaded", "duplicates", "quarantined"):
-                totals[key] += getattr(report, key)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {API_ROWS} AS SELECT * FROM _vs_api_input r "
+                "WHERE NOT EXISTS (SELECT 1 FROM event_api_messages m "
+                "WHERE m.message_id = r.message_id) "
+                "QUALIFY row_number() OVER (PARTITION BY message_id ORDER BY _line) = 1"
+            )
+            fresh = int(con.execute(f"SELECT count(*) FROM {API_ROWS}").fetchone()[0])
+            totals["duplicates"] = len(messages) - fresh
+            con.execute(
+                "INSERT INTO event_api_messages "
+                f"SELECT message_id, type, ?, ?, _raw FROM {API_ROWS}",
+                [utc_now(), run_id],
+            )
+            for kind, format_name in SEGMENT_FORMATS.items():
+                report = _load_type(con, kind, format_name, run_id)
+                if report is None:
+                    continue
+                record_run(con, report, "http", started, "ok", {"type": kind})
+                for key in ("loaded", "duplicates", "quarantined"):
+                    totals[key] += getattr(report, key)
     finally:
         drop_staging(con)
         con.execute(f"DROP TABLE IF EXISTS {API_ROWS}")

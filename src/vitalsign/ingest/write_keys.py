@@ -7,6 +7,7 @@ import secrets
 from typing import Any
 
 from vitalsign.ingest.runs import ensure_ingest_tables, utc_now
+from vitalsign.store.transaction import transaction
 
 
 def current_write_key(con: Any) -> str | None:
@@ -25,15 +26,10 @@ def ensure_write_key(con: Any, rotate: bool = False) -> str:
     if current is not None and not rotate:
         return current
     key = "vsk_" + secrets.token_urlsafe(24)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         now = utc_now()
         con.execute("UPDATE event_api_keys SET revoked_at = ? WHERE revoked_at IS NULL", [now])
         con.execute("INSERT INTO event_api_keys VALUES (?, ?, NULL)", [key, now])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return key
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from vitalsign.errors import VitalsignError
+from vitalsign.store.transaction import transaction
 
 
 def _now() -> dt.datetime:
@@ -41,8 +42,7 @@ def add_override(
     if expires_at is not None and expires_at <= created:
         raise VitalsignError(f"the override expires ({expires_at}) before it starts ({created})")
     override_id = uuid.uuid4().hex[:12]
-    connection.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(connection):
         connection.execute(
             "INSERT INTO overrides VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL)",
             [override_id, account_id, target, value, reason, author, created, expires_at],
@@ -60,10 +60,6 @@ def add_override(
                 "expires_at": expires_at,
             },
         )
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
     return override_id
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from vitalsign.model.canonical import CANONICAL_TABLES
+from vitalsign.store.transaction import transaction
 
 
 def write_tables(connection: Any, tables: dict[str, pd.DataFrame]) -> dict[str, int]:
@@ -15,8 +16,7 @@ def write_tables(connection: Any, tables: dict[str, pd.DataFrame]) -> dict[str, 
     Columns a frame lacks are left empty; columns the table does not have are an error.
     """
     counts: dict[str, int] = {}
-    connection.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(connection):
         for name, frame in tables.items():
             table = CANONICAL_TABLES[name]
             extra = set(frame.columns) - set(table.column_names)
@@ -32,8 +32,4 @@ def write_tables(connection: Any, tables: dict[str, pd.DataFrame]) -> dict[str, 
             finally:
                 connection.unregister("_dataset_rows")
             counts[name] = len(frame)
-        connection.execute("COMMIT")
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
     return counts
