@@ -71,7 +71,8 @@ def _attempt(
 
     A step that is `one_transaction` (and may run twice) runs again after a short wait when
     it loses a write conflict, e.g. resolving an alert that someone is acknowledging in
-    `vitalsign serve`. Sync and delivery handle conflicts per source and per message.
+    `vitalsign serve`. A conflict in sync fails that source (the next run loads it);
+    delivery retries recording each message's outcome.
     """
     retries = [0]
 

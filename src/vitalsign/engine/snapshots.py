@@ -66,10 +66,10 @@ def write_snapshots(
     computed_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     parts = [f"_new_items_{i}" for i in range(len(scored.item_frames))]
     values = {"name": model.name, "hash": model.hash, "computed_at": computed_at}
-    connection.register("_new_scores", scored.scores)
-    for part, frame in zip(parts, scored.item_frames, strict=True):
-        connection.register(part, frame)
     try:
+        connection.register("_new_scores", scored.scores)
+        for part, frame in zip(parts, scored.item_frames, strict=True):
+            connection.register(part, frame)
         with transaction(connection):
             connection.execute(
                 "DELETE FROM score_items WHERE model_name = ? AND snapshot_date IN "
@@ -78,7 +78,7 @@ def write_snapshots(
             )
             for day in dates:  # a date at a time: DuckDB sorts one date's rows, not all
                 _write_date(connection, day, parts, values)
-            _check_counts(connection, scored, model.name, dates, computed_at)
+            _check_counts(connection, scored, model.name, dates)
             if before_commit is not None:
                 before_commit()
     finally:
@@ -109,9 +109,10 @@ def _write_date(connection: Any, day: dt.date, parts: list[str], values: dict[st
         {"day": day} | values,
     )
     connection.execute(  # accounts scored before on that date but not now (churned, removed)
-        "DELETE FROM scores WHERE model_name = $name AND snapshot_date = $day "
-        "AND computed_at <> $computed_at",
-        {"day": day, "name": values["name"], "computed_at": values["computed_at"]},
+        "DELETE FROM scores s WHERE model_name = $name AND snapshot_date = $day "
+        "AND NOT EXISTS (SELECT 1 FROM _new_scores n "
+        "WHERE n.account_id = s.account_id AND CAST(n.as_of AS DATE) = $day)",
+        {"day": day, "name": values["name"]},
     )
     items = _insert_select(ITEM_STORE_COLUMNS, parts)
     connection.execute(
@@ -121,19 +122,15 @@ def _write_date(connection: Any, day: dt.date, parts: list[str], values: dict[st
 
 
 def _check_counts(
-    connection: Any,
-    scored: ScoredFrame,
-    model_name: str,
-    dates: list[dt.date],
-    computed_at: dt.datetime,
+    connection: Any, scored: ScoredFrame, model_name: str, dates: list[dt.date]
 ) -> None:
-    """Raise (a bug: the caller rolls back) unless every given row is stored, once."""
+    """Raise (a bug: the caller rolls back) unless the dates hold exactly the given rows."""
     stored = connection.execute(
         "SELECT (SELECT count(*) FROM scores WHERE model_name = $name "
-        "AND snapshot_date IN (SELECT UNNEST($dates::DATE[])) AND computed_at = $at), "
+        "AND snapshot_date IN (SELECT UNNEST($dates::DATE[]))), "
         "(SELECT count(*) FROM score_items WHERE model_name = $name "
         "AND snapshot_date IN (SELECT UNNEST($dates::DATE[])))",
-        {"name": model_name, "dates": dates, "at": computed_at},
+        {"name": model_name, "dates": dates},
     ).fetchone()
     given = (len(scored.scores), sum(len(frame) for frame in scored.item_frames))
     for table, written, expected in zip(("scores", "score_items"), stored, given, strict=True):

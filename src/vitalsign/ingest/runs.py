@@ -16,6 +16,7 @@ import duckdb
 
 from vitalsign.errors import VitalsignError
 from vitalsign.store.schema import INTERNAL_DDL
+from vitalsign.store.transaction import transaction
 
 INGEST_TABLES = (
     "ingest_runs",
@@ -102,9 +103,8 @@ def record_failure(
 ) -> None:
     """Record a failed run (after its rollback) so `ingest_runs` shows it."""
     report = LoadReport(source, table, 0, 0, 0, 0, run_id)
-    con.execute("BEGIN TRANSACTION")
-    record_run(con, report, kind, started_at, "failed", {"error": error})
-    con.execute("COMMIT")
+    with transaction(con):
+        record_run(con, report, kind, started_at, "failed", {"error": error})
 
 
 def report_dict(report: LoadReport) -> dict[str, Any]:
@@ -130,16 +130,14 @@ def run_in_transaction(
     ensure_ingest_tables(con)
     run_id = new_run_id()
     started = utc_now()
-    con.execute("BEGIN TRANSACTION")
     try:
-        report = body(run_id)
-        if not report.balanced:  # pragma: no cover - a bug, not a user mistake
-            raise AssertionError(f"rows not accounted for: {report}")
-        record_run(con, report, kind, started, "ok", detail)
-        _hold_before_commit()
-        con.execute("COMMIT")
+        with transaction(con):  # a failing COMMIT raises its own error, rolled back
+            report = body(run_id)
+            if not report.balanced:  # pragma: no cover - a bug, not a user mistake
+                raise AssertionError(f"rows not accounted for: {report}")
+            record_run(con, report, kind, started, "ok", detail)
+            _hold_before_commit()
     except BaseException as exc:
-        con.execute("ROLLBACK")
         if isinstance(exc, VitalsignError | duckdb.Error):
             record_failure(con, run_id, source, table, kind, started, str(exc))
         raise
