@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vitalsign.model.spec import parse_days
 
@@ -52,6 +52,16 @@ def cooldown_days(text: str | int) -> int:
     if text == 0 or str(text).strip() in ("0", "0d", "0w"):
         return 0
     return parse_days(text)
+
+
+def _checked_days(value: str | int) -> str | int:
+    """Keep a duration as written ("30d", "2w" or 30) once `parse_days` accepts it."""
+    parse_days(value)
+    return value
+
+
+Days = Annotated[str | int, AfterValidator(_checked_days)]
+"""A number of days, as written in alerts.yml."""
 
 
 class _Strict(BaseModel):
@@ -160,13 +170,7 @@ class Playbook(_Strict):
     description: str = ""
     steps: list[str] = Field(default_factory=list)
     assignee: str = "owner"
-    due: str | int = "7d"
-
-    @field_validator("due")
-    @classmethod
-    def _due(cls, value: str | int) -> str | int:
-        parse_days(value)
-        return value
+    due: Days = "7d"
 
     @property
     def due_days(self) -> int:
@@ -226,13 +230,7 @@ class ScoreDropped(_Rule):
 
     type: Literal["score_dropped"]
     points: Annotated[float, Field(gt=0, le=100)]
-    within: str | int = "30d"
-
-    @field_validator("within")
-    @classmethod
-    def _within(cls, value: str | int) -> str | int:
-        parse_days(value)
-        return value
+    within: Days = "30d"
 
 
 class SignalThreshold(_Rule):
@@ -257,14 +255,7 @@ class SignalChange(_Rule):
     signal: str
     drop_pct: Annotated[float, Field(gt=0)] | None = None
     rise_pct: Annotated[float, Field(gt=0)] | None = None
-    window: str | int | None = None
-
-    @field_validator("window")
-    @classmethod
-    def _window(cls, value: str | int | None) -> str | int | None:
-        if value is not None:
-            parse_days(value)
-        return value
+    window: Days | None = None
 
     @model_validator(mode="after")
     def _a_direction(self) -> SignalChange:
@@ -292,13 +283,7 @@ class CommercialDisagreement(_Rule):
     type: Literal["commercial_disagreement"]
     bands: list[str] | None = None
     signs: list[Sign] = Field(default_factory=lambda: list(SIGNS), min_length=1)
-    within: str | int = "30d"
-
-    @field_validator("within")
-    @classmethod
-    def _within(cls, value: str | int) -> str | int:
-        parse_days(value)
-        return value
+    within: Days = "30d"
 
 
 class DataStale(_Rule):
@@ -306,28 +291,16 @@ class DataStale(_Rule):
 
     type: Literal["data_stale"]
     table: str
-    days: str | int
+    days: Days
     include_never: bool = True
-
-    @field_validator("days")
-    @classmethod
-    def _days(cls, value: str | int) -> str | int:
-        parse_days(value)
-        return value
 
 
 class CsmRatingStale(_Rule):
     """The account's latest CSM rating is older than `days` (or there is none)."""
 
     type: Literal["csm_rating_stale"]
-    days: str | int
+    days: Days
     include_never: bool = True
-
-    @field_validator("days")
-    @classmethod
-    def _days(cls, value: str | int) -> str | int:
-        parse_days(value)
-        return value
 
 
 Rule = Annotated[
