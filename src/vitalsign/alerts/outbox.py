@@ -141,7 +141,7 @@ def _due(connection: Any, now: dt.datetime | None) -> pd.DataFrame:
     return frame
 
 
-def _record(connection: Any, update: str, params: list[Any]) -> None:
+def _record(connection: Any, message_id: str, update: str, params: list[Any]) -> None:
     """Store what happened to a message; after a write conflict, wait and store it again.
 
     The message was sent (or tried) already: losing this record would send it twice.
@@ -151,7 +151,7 @@ def _record(connection: Any, update: str, params: list[Any]) -> None:
         with transaction(connection):
             connection.execute(update, params)
 
-    retry_on_conflict(write, f"outbox, message {params[-1]}")
+    retry_on_conflict(write, f"outbox, message {message_id}")
 
 
 def deliver_due(
@@ -173,6 +173,7 @@ def deliver_due(
         if name in blocked:
             _record(
                 connection,
+                str(row["message_id"]),
                 "UPDATE outbox SET next_attempt_at = ? WHERE message_id = ?",
                 [blocked[name], row["message_id"]],
             )
@@ -198,6 +199,7 @@ def deliver_due(
             retry_at = now + dt.timedelta(seconds=backoff_seconds(policy, attempts))
             _record(
                 connection,
+                str(row["message_id"]),
                 "UPDATE outbox SET attempts = ?, last_error = ?, status = ?, "
                 "next_attempt_at = ? WHERE message_id = ?",
                 [
@@ -216,6 +218,7 @@ def deliver_due(
             continue
         _record(
             connection,
+            str(row["message_id"]),
             "UPDATE outbox SET attempts = ?, status = 'delivered', delivered_at = ?, "
             "last_error = NULL WHERE message_id = ?",
             [attempts, clock(), row["message_id"]],
