@@ -73,7 +73,7 @@ def time_vitalsign(path: Path, workdir: Path, rows: int) -> tuple[float, dict[st
     counts = {
         "read": report.read,
         "loaded": report.loaded,
-        "duplicates": report.duplicates,
+        "unchanged": report.unchanged,
         "quarantined": report.quarantined,
     }
     return elapsed, counts

@@ -96,7 +96,7 @@ def test_ingest_maps_columns_from_a_csv(tmp_path: Path) -> None:
         "-w",
         ws,
     )
-    assert "read 2, loaded 2, duplicates 0" in out
+    assert "read 2: inserted 2, updated 0, unchanged 0" in out
     again = _run(
         "ingest",
         str(source),
@@ -111,7 +111,7 @@ def test_ingest_maps_columns_from_a_csv(tmp_path: Path) -> None:
         "-w",
         ws,
     )
-    assert "read 2, loaded 0, duplicates 2" in again
+    assert "read 2: inserted 0, updated 0, unchanged 2" in again
 
 
 def test_a_user_mistake_is_one_line_on_stderr_and_exit_code_1(tmp_path: Path) -> None:

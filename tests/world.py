@@ -13,6 +13,8 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from vitalsign.model.canonical import CANONICAL_TABLES
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 T = dt.date(2024, 3, 1)
@@ -81,4 +83,5 @@ def load_tiny_world(connection: Any, extra: dict[str, list[tuple[Any, ...]]] | N
         all_rows = rows + (extra or {}).get(table, [])
         if all_rows:
             marks = ", ".join("?" for _ in all_rows[0])
-            connection.executemany(f"INSERT INTO {table} VALUES ({marks})", all_rows)
+            names = ", ".join(CANONICAL_TABLES[table].column_names[: len(all_rows[0])])
+            connection.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks})", all_rows)

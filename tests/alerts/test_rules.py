@@ -188,14 +188,16 @@ def test_commercial_disagreement_finds_green_accounts_with_billing_trouble(
     con = tiny_workspace.duckdb
     t = dt.datetime(2024, 3, 1)
     con.executemany(
-        "INSERT INTO invoices VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO invoices (invoice_id, account_id, issued_at, amount, status, due_at, paid_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
             ("f1", "A", t, 1000.0, "failed", None, None),
             ("o1", "C", t - dt.timedelta(days=20), 50.0, "open", t - dt.timedelta(days=5), None),
         ],
     )
     con.executemany(
-        "INSERT INTO subscriptions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO subscriptions (subscription_id, account_id, started_at, ended_at, plan, status, "
+        "seats, mrr) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             ("s1", "B", t - dt.timedelta(days=300), None, "pro", "active", 50, 900.0),
             ("s2", "B", t - dt.timedelta(days=3), None, "basic", "active", 20, 400.0),

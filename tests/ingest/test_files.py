@@ -25,7 +25,7 @@ EVENTS_CSV = (
 
 
 def _balanced(report: LoadReport) -> LoadReport:
-    assert report.read == report.loaded + report.duplicates + report.quarantined, report
+    assert report.read == report.inserted + report.updated + report.unchanged + report.quarantined, report
     assert count_runs(report) == 1
     return report
 
@@ -45,9 +45,9 @@ def test_a_csv_loads_and_loading_it_again_adds_nothing(ws: Workspace, tmp_path: 
     source = tmp_path / "events.csv"
     source.write_text(EVENTS_CSV)
     first = _balanced(load_file(ws, source, "events"))
-    assert (first.read, first.loaded, first.duplicates, first.quarantined) == (3, 3, 0, 0)
+    assert (first.read, first.loaded, first.unchanged, first.quarantined) == (3, 3, 0, 0)
     again = _balanced(load_file(ws, source, "events"))
-    assert (again.loaded, again.duplicates) == (0, 3)
+    assert (again.loaded, again.unchanged) == (0, 3)
     assert count(ws, "SELECT count(*) FROM events") == 3
     assert count(ws, "SELECT count(*) FROM ingest_runs WHERE status = 'ok'") == 2
     stamp = ws.duckdb.execute("SELECT timestamp FROM events WHERE event_id = 'e2'").fetchone()[0]
@@ -201,7 +201,7 @@ def test_duplicate_keys_in_one_file_keep_the_preferred_row(ws: Workspace, tmp_pa
         }
     )
     report = _balanced(load_file(ws, source, "subscriptions", mapping))
-    assert (report.loaded, report.duplicates) == (2, 1)
+    assert (report.loaded, report.unchanged) == (2, 1)
     assert count(ws, "SELECT seats FROM subscriptions WHERE subscription_id = 's1'") == 5
 
 
@@ -273,7 +273,7 @@ def test_a_thousand_bad_rows_among_good_ones_are_all_accounted_for(
     source = tmp_path / "mixed.csv"
     source.write_text("\n".join(lines) + "\n")
     report = _balanced(load_file(ws, source, "events"))
-    assert (report.read, report.loaded, report.duplicates, report.quarantined) == (
+    assert (report.read, report.loaded, report.unchanged, report.quarantined) == (
         6040,
         5000,
         40,

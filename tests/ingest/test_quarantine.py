@@ -45,7 +45,7 @@ def test_retry_loads_rows_once_their_account_exists_and_keeps_the_others(
     _load(workspace, tmp_path)
     add_account(workspace, "a9")
     reports = retry_quarantine(workspace)
-    assert [(r.read, r.loaded, r.duplicates, r.quarantined) for r in reports] == [(3, 2, 0, 1)]
+    assert [(r.read, r.loaded, r.unchanged, r.quarantined) for r in reports] == [(3, 2, 0, 1)]
     assert count(workspace, "SELECT count(*) FROM tickets") == 3
     statuses = dict(workspace.duckdb.execute("SELECT line, status FROM quarantine").fetchall())
     assert statuses == {3: "loaded", 4: "loaded", 5: "pending"}
@@ -67,7 +67,7 @@ def test_the_quarantine_commands_list_show_and_retry(workspace: Workspace, tmp_p
     workspace.close()
     retried = runner.invoke(app, ["quarantine", "retry", "-w", ws])
     assert retried.exit_code == 0, retried.output
-    assert "loaded 2" in retried.output and "still quarantined 1" in retried.output
+    assert "inserted 2" in retried.output and "still quarantined 1" in retried.output
 
 
 def test_the_ingest_command_takes_a_glob_a_format_and_identity_maps(tmp_path: Path) -> None:

@@ -41,11 +41,26 @@ def ingest(
     encoding: Annotated[
         str | None, typer.Option(help="Text encoding, e.g. latin-1 (detected).")
     ] = None,
+    snapshot: Annotated[
+        bool,
+        typer.Option(help="The file is a full export: keys it lacks are marked deleted."),
+    ] = False,
+    allow_deletes: Annotated[
+        bool,
+        typer.Option(help="With --snapshot: allow deleting more than --max-delete-share."),
+    ] = False,
+    max_delete_share: Annotated[
+        float, typer.Option(help="With --snapshot: refuse to delete more than this share.")
+    ] = 0.2,
     workspace: WorkspaceOption = Path("."),
 ) -> None:
-    """Load files into a canonical table; bad rows are quarantined, duplicates skipped."""
+    """Load files into a canonical table: new keys inserted, changed rows updated.
+
+    Bad rows are quarantined with a reason; identical rows count as unchanged.
+    """
     from vitalsign.ingest.files import expand_paths, load_file
     from vitalsign.ingest.mapping import Mapping, load_mapping, mapping_from_pairs
+    from vitalsign.ingest.staging import LoadOptions
     from vitalsign.store.workspace import open_workspace
 
     base = load_mapping(mapping) if mapping else Mapping()
@@ -53,8 +68,9 @@ def ingest(
     extra = Mapping.model_validate({"format": format_, "options": options})
     resolved = mapping_from_pairs(map_ or [], extra.over(base))
     ws = open_workspace(workspace)
+    load = LoadOptions(snapshot, allow_deletes, max_delete_share)
     for file in expand_paths(path):
-        report = load_file(ws, file, into, resolved)
+        report = load_file(ws, file, into, resolved, options=load)
         console.print(report.summary(), highlight=False)
         if report.quarantined:
             console.print(
@@ -71,18 +87,11 @@ def sync(workspace: WorkspaceOption = Path(".")) -> None:
     from vitalsign.store.workspace import open_workspace
 
     report = sync_workspace(open_workspace(workspace), show_progress=True)
-    table = Table("source", "table", "read", "loaded", "duplicates", "quarantined", "status")
+    columns = ("read", "inserted", "updated", "unchanged", "quarantined", "deleted")
+    table = Table("source", "table", *columns, "status")
     for r in report.results:
         status = "ok" if r.ok else f"error: {r.error}"
-        table.add_row(
-            r.source,
-            r.table,
-            str(r.read),
-            str(r.loaded),
-            str(r.duplicates),
-            str(r.quarantined),
-            status,
-        )
+        table.add_row(r.source, r.table, *(str(getattr(r, c)) for c in columns), status)
     console.print(table)
     if not report.results:
         console.print("No sources declared: add `sources:` to vitalsign.yml (docs/connectors.md)")
@@ -139,8 +148,9 @@ def quarantine_retry(
     reports = retry_quarantine(open_workspace(workspace), ids or None, source, table)
     for report in reports:
         console.print(
-            f"{report.path} → {report.table}: retried {report.read}, loaded {report.loaded}, "
-            f"duplicates {report.duplicates}, still quarantined {report.quarantined}",
+            f"{report.path} → {report.table}: retried {report.read}, inserted "
+            f"{report.inserted}, updated {report.updated}, unchanged {report.unchanged}, "
+            f"still quarantined {report.quarantined}",
             highlight=False,
         )
     if not reports:

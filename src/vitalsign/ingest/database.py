@@ -22,6 +22,7 @@ from vitalsign.errors import IngestError
 from vitalsign.ingest.files import load_file
 from vitalsign.ingest.mapping import Mapping, ReaderOptions
 from vitalsign.ingest.runs import LoadReport, ensure_ingest_tables, utc_now
+from vitalsign.ingest.staging import CHANGES, LoadOptions
 from vitalsign.store.workspace import DatabaseSource, Workspace
 
 CSV_OPTIONS = ReaderOptions(
@@ -100,13 +101,22 @@ def export_rows(source: DatabaseSource, watermark: str | None) -> tuple[Path, st
 
 
 def load_database(
-    workspace: Workspace, source: DatabaseSource, mapping: Mapping, table: str
+    workspace: Workspace,
+    source: DatabaseSource,
+    mapping: Mapping,
+    table: str,
+    options: LoadOptions = CHANGES,
 ) -> LoadReport:
     """Load the new rows of a database source; the watermark moves only if the load commits.
 
     >>> load_database(ws, ws.config.sources[0], Mapping(), "invoices")  # doctest: +SKIP
     """
     con = workspace.duckdb
+    if options.snapshot and source.watermark:
+        raise IngestError(
+            f"source {source.name}: `mode: snapshot` reads the whole table each time; drop its "
+            "`watermark` (a watermark reads only new rows, so every other key would vanish)"
+        )
     old = read_watermark(con, source.name)
     path, new = export_rows(source, old)
     try:
@@ -116,6 +126,6 @@ def load_database(
             if new is not None and new != old:
                 write_watermark(inner, source.name, new)
 
-        return load_file(workspace, path, table, csv_mapping, source.name, keep_watermark)
+        return load_file(workspace, path, table, csv_mapping, source.name, keep_watermark, options)
     finally:
         path.unlink(missing_ok=True)

@@ -1,9 +1,9 @@
 """Load files (CSV, TSV, JSON, NDJSON, Parquet, gzipped or not) into a canonical table.
 
 Files are read by DuckDB's own readers as text, typed with TRY_CAST, checked, and written
-in one transaction per file: rows read = loaded + duplicates + quarantined. Loading the same
-file again adds nothing: rows whose key is already in the table are duplicates, and rows
-already in quarantine are not quarantined twice.
+in one transaction per file: rows read = inserted + updated + unchanged + quarantined.
+Loading the same file again changes nothing: its rows are unchanged, and rows already in
+quarantine are not quarantined twice.
 """
 
 from __future__ import annotations
@@ -18,18 +18,19 @@ from vitalsign.ingest.formats import resolve_mapping
 from vitalsign.ingest.mapping import Mapping, parse_mapping, read_mapping
 from vitalsign.ingest.readers import SourceRelation, open_file
 from vitalsign.ingest.runs import LoadReport, run_in_transaction
-from vitalsign.ingest.staging import load_staged
+from vitalsign.ingest.staging import CHANGES, LoadOptions, load_staged
 from vitalsign.model.canonical import CANONICAL_TABLES, CanonicalTable
 from vitalsign.store.workspace import Workspace
 
 __all__ = ["LoadReport", "expand_paths", "load_file", "load_files", "read_mapping"]
 
 
-def canonical_table(name: str) -> CanonicalTable:
-    """Return the canonical table called `name`, or raise IngestError listing them."""
-    table = CANONICAL_TABLES.get(name)
+def canonical_table(name: str, workspace: Workspace | None = None) -> CanonicalTable:
+    """Return the canonical table called `name` (with the workspace's custom fields)."""
+    tables = workspace.tables if workspace is not None else CANONICAL_TABLES
+    table = tables.get(name)
     if table is None:
-        raise IngestError(f"unknown table {name!r}; known: {', '.join(CANONICAL_TABLES)}")
+        raise IngestError(f"unknown table {name!r}; known: {', '.join(tables)}")
     return table
 
 
@@ -61,10 +62,12 @@ def load_file(
     mapping: Mapping | dict[str, str] | None = None,
     source: str | None = None,
     also: Callable[[Any], None] | None = None,
+    options: LoadOptions = CHANGES,
 ) -> LoadReport:
-    """Load one file into a canonical table; bad rows go to quarantine, duplicates are skipped.
+    """Load one file into a canonical table: new keys inserted, changed rows updated.
 
-    `also(con)` runs inside the same transaction (a sync records the file's fingerprint).
+    Bad rows go to quarantine. `also(con)` runs inside the same transaction (a sync records
+    the file's fingerprint). `options.snapshot` marks keys absent from the file deleted.
 
     >>> load_file(ws, "accounts.csv", "accounts", {"account_id": "Id"})  # doctest: +SKIP
     """
@@ -72,7 +75,7 @@ def load_file(
     if not file.is_file():
         raise IngestError(f"{file}: no such file")
     resolved, table_name = resolve_mapping(_as_mapping(mapping), table_name)
-    table = canonical_table(table_name)
+    table = canonical_table(table_name, workspace)
     con = workspace.duckdb
     label = source or str(file)
     with open_file(con, file, resolved.options) as relation:
@@ -82,7 +85,7 @@ def load_file(
             label,
             table.name,
             "file",
-            lambda run_id: _load_and(con, relation, table, resolved, run_id, label, also),
+            lambda run_id: _load_and(con, relation, table, resolved, run_id, label, also, options),
             {"path": str(file), "encoding": relation.encoding},
         )
 
@@ -95,8 +98,9 @@ def _load_and(
     run_id: str,
     label: str,
     also: Callable[[Any], None] | None,
+    options: LoadOptions,
 ) -> LoadReport:
-    report = load_staged(con, relation, table, mapping, run_id, label)
+    report = load_staged(con, relation, table, mapping, run_id, label, options=options)
     if also is not None:
         also(con)
     return report

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import threading
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 
 import pyarrow as pa
@@ -165,8 +166,9 @@ def _write(con: Any, messages: list[dict[str, Any]]) -> dict[str, int]:
                 if report is None:
                     continue
                 record_run(con, report, "http", started, "ok", {"type": kind})
-                for key in ("loaded", "duplicates", "quarantined"):
-                    totals[key] += getattr(report, key)
+                totals["loaded"] += report.loaded
+                totals["duplicates"] += report.unchanged
+                totals["quarantined"] += report.quarantined
     finally:
         drop_staging(con)
         con.execute(f"DROP TABLE IF EXISTS {API_ROWS}")
@@ -188,16 +190,7 @@ def _load_type(con: Any, kind: str, format_name: str, run_id: str) -> LoadReport
     report = load_staged(
         con, relation, canonical_table(fmt.table), fmt.mapping, f"{run_id}-{kind}", SOURCE
     )
-    return LoadReport(
-        SOURCE,
-        fmt.table,
-        report.read,
-        report.loaded,
-        report.duplicates,
-        report.quarantined,
-        f"{run_id}-{kind}",
-        report.new_in_quarantine,
-    )
+    return replace(report, path=SOURCE, run_id=f"{run_id}-{kind}")
 
 
 Authenticated = Depends(_authenticate)

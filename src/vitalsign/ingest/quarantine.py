@@ -130,7 +130,7 @@ def _retry_group(
     workspace: Workspace, source: str, table_name: str, mapping_json: str, ids: list[int]
 ) -> LoadReport:
     con = workspace.duckdb
-    table = canonical_table(table_name)
+    table = canonical_table(table_name, workspace)
     mapping = parse_mapping(json.loads(mapping_json), f"quarantine mapping of {source}")
     con.execute(f"DROP TABLE IF EXISTS {RETRY_ROWS}")
     con.execute(

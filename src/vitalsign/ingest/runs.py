@@ -20,6 +20,7 @@ from vitalsign.store.transaction import transaction
 
 INGEST_TABLES = (
     "ingest_runs",
+    "ingest_changes",
     "quarantine_ids",
     "quarantine",
     "ingest_watermarks",
@@ -30,27 +31,39 @@ INGEST_TABLES = (
 
 @dataclass(frozen=True)
 class LoadReport:
-    """What one load did: rows read = loaded + duplicates + quarantined."""
+    """What one load did: rows read = inserted + updated + unchanged + quarantined.
+
+    `deleted` counts keys a snapshot source no longer holds (not rows read).
+    """
 
     path: str
     table: str
     read: int
-    loaded: int
-    duplicates: int
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
     quarantined: int = 0
+    deleted: int = 0
     run_id: str = ""
     new_in_quarantine: int = 0
 
     @property
+    def loaded(self) -> int:
+        """Rows written: inserted or updated."""
+        return self.inserted + self.updated
+
+    @property
     def balanced(self) -> bool:
         """True when every row read is accounted for."""
-        return self.read == self.loaded + self.duplicates + self.quarantined
+        return self.read == self.inserted + self.updated + self.unchanged + self.quarantined
 
     def summary(self) -> str:
         """One line for the CLI."""
+        deleted = f", deleted {self.deleted}" if self.deleted else ""
         return (
-            f"{self.path} → {self.table}: read {self.read}, loaded {self.loaded}, "
-            f"duplicates {self.duplicates}, quarantined {self.quarantined}"
+            f"{self.path} → {self.table}: read {self.read}: inserted {self.inserted}, "
+            f"updated {self.updated}, unchanged {self.unchanged}, "
+            f"quarantined {self.quarantined}{deleted}"
         )
 
 
@@ -80,7 +93,7 @@ def record_run(
 ) -> None:
     """Insert the run's row into `ingest_runs` (inside the caller's transaction)."""
     con.execute(
-        "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             report.run_id,
             report.path,
@@ -90,9 +103,11 @@ def record_run(
             utc_now(),
             status,
             report.read,
-            report.loaded,
-            report.duplicates,
+            report.inserted,
+            report.updated,
+            report.unchanged,
             report.quarantined,
+            report.deleted,
             json.dumps(detail or {}, default=str),
         ],
     )
@@ -102,7 +117,7 @@ def record_failure(
     con: Any, run_id: str, source: str, table: str, kind: str, started_at: dt.datetime, error: str
 ) -> None:
     """Record a failed run (after its rollback) so `ingest_runs` shows it."""
-    report = LoadReport(source, table, 0, 0, 0, 0, run_id)
+    report = LoadReport(source, table, read=0, run_id=run_id)
     with transaction(con):
         record_run(con, report, kind, started_at, "failed", {"error": error})
 

@@ -12,6 +12,15 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from vitalsign.errors import IngestError
+from vitalsign.ingest.changes import (
+    CHANGES,
+    DROPPED,
+    STAGED,
+    Changes,
+    LoadOptions,
+    apply_changes,
+)
 from vitalsign.ingest.identity import domain_sql, email_domain_sql, identity_joins
 from vitalsign.ingest.mapping import Mapping
 from vitalsign.ingest.plan import Plan, build_plan
@@ -19,9 +28,9 @@ from vitalsign.ingest.readers import SourceRelation, quote_identifier, quote_lit
 from vitalsign.ingest.runs import LoadReport, utc_now
 from vitalsign.ingest.validity import EARLIEST, rules_for
 from vitalsign.model.canonical import SQL_TYPES, CanonicalTable
+from vitalsign.store.history import reconcile_history
 
-STAGED = "_vs_staged"
-DROPPED = "_vs_dropped"
+__all__ = ["CHANGES", "DROPPED", "STAGED", "LoadOptions", "load_staged", "stage", "staging_sql"]
 
 
 @dataclass(frozen=True)
@@ -82,11 +91,7 @@ def staging_sql(plan: Plan, mapping: Mapping, future_cutoff: dt.datetime) -> Sta
     if table.name == "accounts" and "domain" not in plan.values and "email" in plan.identity:
         typed.append(f"{email_domain_sql(plan.identity['email'])} AS __t_domain")
 
-    resolving = (
-        table.name != "accounts"
-        and table.column("account_id") is not None
-        and (bool(plan.identity) or "account_id" in plan.values)
-    )
+    resolving = _resolving(plan)
     joins, account_sql, account_reason = "", "", ""
     if resolving:
         explicit = "__t_account_id" if "account_id" in plan.values else None
@@ -326,8 +331,8 @@ def load_direct(
         source,
         table.name,
         read=parsed + rejected,
-        loaded=inserted - duplicates,
-        duplicates=duplicates,
+        inserted=inserted - duplicates,
+        unchanged=duplicates,
         quarantined=bad + rejected,
         run_id=run_id,
         new_in_quarantine=new,
@@ -372,32 +377,70 @@ def load_staged(
     run_id: str,
     source: str,
     quarantine: bool = True,
+    options: LoadOptions = CHANGES,
 ) -> LoadReport:
     """Stage `relation` and write it (inside the caller's transaction); return the counts.
 
-    Without a `prefer` rule, quarantining loads take the direct path (`load_direct`).
+    Keyed tables take changes (`changes.apply_changes`): new keys are inserted, changed rows
+    updated. Append-only tables (events) take the direct path (`load_direct`) when they can.
     """
-    if quarantine and not mapping.prefer:
-        return load_direct(con, relation, table, mapping, run_id, source)
+    if table.append_only:
+        if options.snapshot:
+            raise IngestError(
+                f"{relation.label}: {table.name} is append-only; a snapshot source cannot "
+                "delete its rows (drop `mode: snapshot` / --snapshot for it)"
+            )
+        if quarantine and not mapping.prefer:
+            return load_direct(con, relation, table, mapping, run_id, source)
     parsed = relation.count_rows(con)
-    stage(con, table, mapping, relation)
+    plan = stage(con, table, mapping, relation)
     total, bad, rejected = count_staged(con, relation)
     assert total == parsed, (total, parsed)
     good = total - bad
-    mark_duplicates(con, table, good)
-    duplicates = int(con.execute(f"SELECT count(DISTINCT _line) FROM {DROPPED}").fetchone()[0])
-    insert_good_rows(con, table)
+    if table.append_only:
+        mark_duplicates(con, table, good)
+        unchanged = int(con.execute(f"SELECT count(DISTINCT _line) FROM {DROPPED}").fetchone()[0])
+        insert_good_rows(con, table)
+        changes = Changes(good - unchanged, 0, unchanged, 0)
+    else:
+        now = utc_now()
+        ordered_by = "updated_at" if "updated_at" in plan.values else None
+        mapped = list(_final_columns(plan, _resolving(plan)))
+        mapped = [c for c in mapped if c in plan.values or c in _derived_columns(plan)]
+        changes = apply_changes(con, table, mapped, good, run_id, now, options, ordered_by)
+        if table.name == "accounts":
+            reconcile_history(con, now, run_id)
     new = quarantine_rows(con, relation, run_id, source, table.name, mapping) if quarantine else 0
     return LoadReport(
         source,
         table.name,
         read=total + rejected,
-        loaded=good - duplicates,
-        duplicates=duplicates,
+        inserted=changes.inserted,
+        updated=changes.updated,
+        unchanged=changes.unchanged,
         quarantined=bad + rejected,
+        deleted=changes.deleted,
         run_id=run_id,
         new_in_quarantine=new,
     )
+
+
+def _resolving(plan: Plan) -> bool:
+    """True when the plan finds rows' accounts by identity (or checks an explicit id)."""
+    table = plan.table
+    return (
+        table.name != "accounts"
+        and table.column("account_id") is not None
+        and (bool(plan.identity) or "account_id" in plan.values)
+    )
+
+
+def _derived_columns(plan: Plan) -> set[str]:
+    """Columns filled without a mapped value: a resolved account, a domain from e-mails."""
+    derived = {"account_id"} if _resolving(plan) else set()
+    if plan.table.name == "accounts" and "email" in plan.identity:
+        derived.add("domain")
+    return derived
 
 
 def drop_staging(con: Any) -> None:

@@ -21,6 +21,7 @@ from vitalsign.ingest.files import expand_paths, load_file
 from vitalsign.ingest.formats import resolve_mapping
 from vitalsign.ingest.mapping import Mapping, load_mapping, parse_mapping
 from vitalsign.ingest.runs import LoadReport
+from vitalsign.ingest.staging import LoadOptions
 from vitalsign.store.workspace import DatabaseSource, FileSource, SourceBase, Workspace
 
 
@@ -31,16 +32,24 @@ class SourceResult:
     source: str
     table: str
     read: int = 0
-    loaded: int = 0
-    duplicates: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
     quarantined: int = 0
+    deleted: int = 0
     files: int = 0
     error: str | None = None
 
     @property
+    def loaded(self) -> int:
+        """Rows written: inserted or updated."""
+        return self.inserted + self.updated
+
+    @property
     def ok(self) -> bool:
         """True when the source synced and every row read is accounted for."""
-        return self.error is None and self.read == self.loaded + self.duplicates + self.quarantined
+        counted = self.inserted + self.updated + self.unchanged + self.quarantined
+        return self.error is None and self.read == counted
 
 
 @dataclass
@@ -76,12 +85,19 @@ def _sum(source: SourceBase, table: str, reports: list[LoadReport], files: int) 
     return SourceResult(
         source.name,
         table,
-        sum(r.read for r in reports),
-        sum(r.loaded for r in reports),
-        sum(r.duplicates for r in reports),
-        sum(r.quarantined for r in reports),
-        files,
+        read=sum(r.read for r in reports),
+        inserted=sum(r.inserted for r in reports),
+        updated=sum(r.updated for r in reports),
+        unchanged=sum(r.unchanged for r in reports),
+        quarantined=sum(r.quarantined for r in reports),
+        deleted=sum(r.deleted for r in reports),
+        files=files,
     )
+
+
+def load_options(source: SourceBase) -> LoadOptions:
+    """How a declared source treats keys (`mode: snapshot` marks absent keys deleted)."""
+    return LoadOptions(snapshot=source.mode == "snapshot", max_delete_share=source.max_delete_share)
 
 
 def _sync_files(
@@ -101,7 +117,9 @@ def _sync_files(
             def remember(inner: Any, item: str = item, value: str = fingerprint) -> None:
                 write_watermark(inner, source.name, value, item)
 
-            reports.append(load_file(workspace, file, table, mapping, None, remember))
+            reports.append(
+                load_file(workspace, file, table, mapping, None, remember, load_options(source))
+            )
         if progress is not None and task is not None:
             progress.advance(task)
     return _sum(source, table, reports, len(reports))
@@ -112,7 +130,7 @@ def _sync_database(
 ) -> SourceResult:
     mapping, table = source_mapping(workspace, source)
     task = progress.add_task(source.name, total=1) if progress else None
-    report = load_database(workspace, source, mapping, table)
+    report = load_database(workspace, source, mapping, table, load_options(source))
     if progress is not None and task is not None:
         progress.advance(task)
     return _sum(source, table, [report], 0)

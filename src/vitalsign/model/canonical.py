@@ -37,6 +37,15 @@ class CanonicalTable:
     time_column: str | None
     columns: tuple[Column, ...] = field(default_factory=tuple)
 
+    @property
+    def append_only(self) -> bool:
+        """True for tables whose rows are never updated or deleted (events)."""
+        return self.name in APPEND_ONLY_TABLES
+
+    def with_columns(self, extra: tuple[Column, ...]) -> CanonicalTable:
+        """Return this table with `extra` columns added (a workspace's custom fields)."""
+        return CanonicalTable(self.name, self.doc, self.key, self.time_column, self.columns + extra)
+
     def column(self, name: str) -> Column | None:
         """Return the column called `name`, or None."""
         return next((c for c in self.columns if c.name == name), None)
@@ -45,6 +54,12 @@ class CanonicalTable:
     def column_names(self) -> list[str]:
         """Names of all columns, in declaration order."""
         return [c.name for c in self.columns]
+
+
+# Tables whose rows are appended, never updated nor deleted by a snapshot source.
+APPEND_ONLY_TABLES = frozenset({"events"})
+# The system column of every other canonical table: when a snapshot source dropped the row.
+DELETED_AT = "deleted_at"
 
 
 def _col(name: str, type_: ColumnType, required: bool, doc: str) -> Column:
@@ -71,6 +86,12 @@ ACCOUNTS = CanonicalTable(
         _col("churned_at", "timestamp", False, "When the account churned; not scored from then."),
         _col("domain", "string", False, "E-mail domain, for identity resolution."),
         _col("crm_id", "string", False, "Id of the account in the CRM."),
+        _col(
+            "updated_at",
+            "timestamp",
+            False,
+            "When the source last changed the row: the time a change became true (history).",
+        ),
     ),
 )
 

@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
-from vitalsign.model.canonical import CANONICAL_TABLES, SQL_TYPES, CanonicalTable
+from typing import Any
+
+from vitalsign.model.canonical import (
+    ACCOUNTS,
+    CANONICAL_TABLES,
+    DELETED_AT,
+    SQL_TYPES,
+    CanonicalTable,
+)
+
+# Columns account_history adds to the accounts columns (docs/tables.md).
+HISTORY_COLUMNS = {
+    "valid_from": "TIMESTAMP",  # NULL: the first version, in force since the beginning
+    "valid_to": "TIMESTAMP",  # NULL: the current version
+    "recorded_at": "TIMESTAMP",
+    "run_id": "VARCHAR",
+}
 
 # vitalsign's own tables: score history, overrides and the audit trail.
 INTERNAL_DDL: dict[str, str] = {
@@ -62,10 +78,21 @@ INTERNAL_DDL: dict[str, str] = {
             finished_at TIMESTAMP,
             status VARCHAR NOT NULL,
             rows_read BIGINT NOT NULL,
-            rows_loaded BIGINT NOT NULL,
-            rows_duplicates BIGINT NOT NULL,
+            rows_inserted BIGINT NOT NULL,
+            rows_updated BIGINT NOT NULL,
+            rows_unchanged BIGINT NOT NULL,
             rows_quarantined BIGINT NOT NULL,
+            rows_deleted BIGINT NOT NULL,
             detail VARCHAR NOT NULL
+        )""",
+    # What each ingest run changed: updated keys (with the columns that changed), deleted keys.
+    "ingest_changes": """
+        CREATE TABLE IF NOT EXISTS ingest_changes (
+            run_id VARCHAR NOT NULL,
+            target_table VARCHAR NOT NULL,
+            row_key VARCHAR NOT NULL,
+            action VARCHAR NOT NULL,
+            changed VARCHAR NOT NULL
         )""",
     "quarantine_ids": "CREATE SEQUENCE IF NOT EXISTS quarantine_ids START 1",
     "quarantine": """
@@ -109,14 +136,56 @@ INTERNAL_DDL: dict[str, str] = {
 }
 
 
+def system_columns(table: CanonicalTable) -> dict[str, str]:
+    """Columns vitalsign keeps beside a canonical table's own: `deleted_at` unless append-only."""
+    return {} if table.append_only else {DELETED_AT: "TIMESTAMP"}
+
+
 def canonical_ddl(table: CanonicalTable) -> str:
     """Return the CREATE TABLE statement of a canonical table."""
-    columns = ",\n    ".join(
+    columns = [
         f"{c.name} {SQL_TYPES[c.type]}{' NOT NULL' if c.required else ''}" for c in table.columns
-    )
-    return f"CREATE TABLE IF NOT EXISTS {table.name} (\n    {columns}\n)"
+    ]
+    columns += [f"{name} {sql}" for name, sql in system_columns(table).items()]
+    joined = ",\n    ".join(columns)
+    return f"CREATE TABLE IF NOT EXISTS {table.name} (\n    {joined}\n)"
 
 
-def all_ddl() -> list[str]:
+def history_ddl(accounts: CanonicalTable) -> str:
+    """Return the CREATE TABLE statement of `account_history`: every version of every account."""
+    columns = [f"{c.name} {SQL_TYPES[c.type]}" for c in accounts.columns]
+    columns += [f"{DELETED_AT} TIMESTAMP"]
+    columns += [f"{name} {sql}" for name, sql in HISTORY_COLUMNS.items()]
+    return f"CREATE TABLE IF NOT EXISTS account_history ({', '.join(columns)})"
+
+
+def all_ddl(accounts: CanonicalTable = ACCOUNTS) -> list[str]:
     """Return every statement that creates the workspace's tables."""
-    return [canonical_ddl(t) for t in CANONICAL_TABLES.values()] + list(INTERNAL_DDL.values())
+    tables = {**CANONICAL_TABLES, "accounts": accounts}
+    return (
+        [canonical_ddl(t) for t in tables.values()]
+        + [history_ddl(accounts)]
+        + list(INTERNAL_DDL.values())
+    )
+
+
+def ensure_schema(con: Any, accounts: CanonicalTable = ACCOUNTS) -> None:
+    """Create missing tables and add missing columns (custom fields, system columns)."""
+    for statement in all_ddl(accounts):
+        con.execute(statement)
+    tables = {**CANONICAL_TABLES, "accounts": accounts}
+    present = {
+        (table, column)
+        for table, column in con.execute(
+            "SELECT table_name, column_name FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND schema_name = 'main'"
+        ).fetchall()
+    }
+    wanted: list[tuple[str, str, str]] = []
+    for table in tables.values():
+        wanted += [(table.name, c.name, SQL_TYPES[c.type]) for c in table.columns]
+        wanted += [(table.name, n, sql) for n, sql in system_columns(table).items()]
+    wanted += [("account_history", c.name, SQL_TYPES[c.type]) for c in accounts.columns]
+    for table_name, column, sql_type in wanted:
+        if (table_name, column) not in present:
+            con.execute(f"ALTER TABLE {table_name} ADD COLUMN {column} {sql_type}")

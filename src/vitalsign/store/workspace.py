@@ -11,13 +11,30 @@ from typing import Annotated, Any, Literal
 
 import duckdb
 import ibis
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+)
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from vitalsign.errors import WorkspaceError
+from vitalsign.model.canonical import (
+    ACCOUNT_DERIVED_COLUMNS,
+    ACCOUNTS,
+    CANONICAL_TABLES,
+    DELETED_AT,
+    CanonicalTable,
+    Column,
+    ColumnType,
+)
 from vitalsign.model.loader import LoadedModel, load_model
-from vitalsign.store.schema import all_ddl
+from vitalsign.store.schema import ensure_schema
 
 CONFIG_FILE = "vitalsign.yml"
 CONFIG_TEMPLATE = """\
@@ -43,6 +60,8 @@ class SourceBase(BaseModel):
     require: str | None = None
     options: dict[str, Any] = Field(default_factory=dict)
     future_tolerance: str = "1d"
+    mode: Literal["changes", "snapshot"] = "changes"
+    max_delete_share: float = Field(default=0.2, ge=0.0, le=1.0)
 
 
 class FileSource(SourceBase):
@@ -61,6 +80,16 @@ class DatabaseSource(SourceBase):
     table: str | None = None
     query: str | None = None
     watermark: str | None = None
+
+
+class AccountField(BaseModel):
+    """A custom account column (a CRM's own field): loaded, historised, read by models."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    type: ColumnType = "string"
+    description: str = ""
 
 
 def _source_kind(value: Any) -> str:
@@ -86,6 +115,25 @@ class WorkspaceConfig(BaseModel):
     database: str = "vitalsign.duckdb"
     model: str = "models/default.yml"
     sources: list[SourceConfig] = Field(default_factory=list)
+    account_fields: list[AccountField] = Field(default_factory=list)
+
+    @field_validator("account_fields")
+    @classmethod
+    def _fields_are_new(cls, fields: list[AccountField]) -> list[AccountField]:
+        taken = set(ACCOUNTS.column_names) | set(ACCOUNT_DERIVED_COLUMNS) | {DELETED_AT}
+        seen: set[str] = set()
+        for item in fields:
+            if item.name in taken or item.name in seen:
+                raise ValueError(
+                    f"account field {item.name!r} is already a column of accounts; pick "
+                    "another name"
+                )
+            seen.add(item.name)
+        return fields
+
+    def custom_columns(self) -> tuple[Column, ...]:
+        """The custom account fields as columns of `accounts`."""
+        return tuple(Column(f.name, f.type, False, f.description) for f in self.account_fields)
 
 
 @dataclass
@@ -121,7 +169,21 @@ class Workspace:
                     "`vitalsign serve`, let the server run the daily job "
                     '(`vitalsign serve --schedule "0 6 * * *"`), or stop it first.'
                 ) from exc
+            ensure_schema(self._backend.con, self.tables["accounts"])
         return self._backend
+
+    @property
+    def tables(self) -> dict[str, CanonicalTable]:
+        """The canonical tables of this workspace: `accounts` with its custom fields."""
+        custom = self.config.custom_columns()
+        return {**CANONICAL_TABLES, "accounts": ACCOUNTS.with_columns(custom)}
+
+    def table(self, name: str) -> CanonicalTable:
+        """Return the canonical table `name`, or raise WorkspaceError listing them."""
+        found = self.tables.get(name)
+        if found is None:
+            raise WorkspaceError(f"unknown table {name!r}; known: {', '.join(self.tables)}")
+        return found
 
     @property
     def duckdb(self) -> Any:
@@ -168,8 +230,7 @@ def init_workspace(directory: str | Path) -> Workspace:
         with resources.as_file(source) as path:
             shutil.copyfile(path, starter)
     workspace = open_workspace(root)
-    for statement in all_ddl():
-        workspace.duckdb.execute(statement)
+    ensure_schema(workspace.duckdb, workspace.tables["accounts"])
     return workspace
 
 
