@@ -21,10 +21,11 @@ import ibis.expr.types as ir
 
 from vitalsign.engine.distinct_counts import distinct_counts, regular_step
 from vitalsign.engine.expressions import columns_of, compile_expression, latest_value
-from vitalsign.model.canonical import CANONICAL_TABLES
+from vitalsign.model.canonical import CANONICAL_TABLES, DELETED_AT
 from vitalsign.model.checks import ACCOUNT_COLUMNS, signal_dependencies
 from vitalsign.model.spec import ZERO_WHEN_EMPTY, HealthModel, Signal
 
+HISTORY_TABLE = "account_history"
 SIGNAL_PREFIX = "s__"
 FLAG_PREFIX = "flag__"
 ACCOUNT_FIELDS = ("name", "owner", "segment", "arr")
@@ -94,7 +95,8 @@ class SignalQuery:
         for table_name, variants in by_table.items():
             windowed = {n: o for n, o in variants.items() if self.model.signals[n].window}
             step = None if self.single else regular_step(self.dates)
-            for name in [n for n in windowed if step and self._counts_distinct(n)]:
+            append_only = CANONICAL_TABLES[table_name].append_only  # no deleted rows to mask
+            for name in [n for n in windowed if step and append_only and self._counts_distinct(n)]:
                 assert step is not None
                 table = self._join(table, self._distinct_counts(table_name, name, step))
                 del windowed[name]
@@ -110,15 +112,36 @@ class SignalQuery:
 
     # -- accounts ---------------------------------------------------------------------------
     def _accounts(self) -> ir.Table:
+        """Every account's attributes as in force at each date (account_history when kept)."""
         accounts = self.backend.table("accounts")
+        try:
+            history = self.backend.table(HISTORY_TABLE)
+        except ibis.common.exceptions.TableNotFound:  # a backend without vitalsign's history
+            history = None
+        historised = history is not None
+        if history is not None:  # accounts not yet recorded in history count as first versions
+            names = [*accounts.columns, "valid_from", "valid_to"]
+            moment = history.schema()["valid_from"]
+            unseen = accounts.anti_join(history, "account_id").mutate(
+                valid_from=ibis.null(moment), valid_to=ibis.null(moment)
+            )
+            accounts = history.select(*names).union(unseen.select(*names))
         if self.spine is None:
             base = accounts.mutate(as_of=ibis.literal(as_timestamp(self.dates[0]), "timestamp"))
         else:
             base = accounts.cross_join(self.spine)
-        base = base.filter(
+        conditions = [
             base.created_at < base.as_of,
             base.churned_at.isnull() | (base.churned_at >= base.as_of),
-        )
+        ]
+        if historised:  # the version in force: valid_from <= T < valid_to (NULL: open)
+            conditions += [
+                base.valid_from.isnull() | (base.valid_from <= base.as_of),
+                base.valid_to.isnull() | (base.valid_to > base.as_of),
+            ]
+        if DELETED_AT in base.columns:
+            conditions.append(base[DELETED_AT].isnull() | (base[DELETED_AT] > base.as_of))
+        base = base.filter(*conditions)
         # renewal_date holds the next renewal as of today; as of an earlier T the next renewal
         # is that date rolled back by whole (annual) terms to the first one on or after T
         ahead = _days_between(base.renewal_date.cast("timestamp"), base.as_of)
@@ -126,6 +149,12 @@ class SignalQuery:
             days_to_renewal=ibis.ifelse(ahead >= 365, ahead - 365 * (ahead / 365).floor(), ahead),
             tenure_days=_days_between(base.as_of, base.created_at),
         )
+
+    def _live(self, rows: ir.Table, as_of: Any) -> ir.Table:
+        """Rows not deleted (by a snapshot source) before `as_of`."""
+        if DELETED_AT not in rows.columns:
+            return rows
+        return rows.filter(rows[DELETED_AT].isnull() | (rows[DELETED_AT] > as_of))
 
     def _join(self, left: ir.Table, right: ir.Table) -> ir.Table:
         return left.left_join(right, self.keys)
@@ -136,8 +165,8 @@ class SignalQuery:
         time_name = CANONICAL_TABLES[table_name].time_column
         assert time_name is not None
         source = self.backend.table(table_name)
-        if self.spine is None:
-            return source  # for one date they stay inline, where DuckDB evaluates them cheapest
+        if self.spine is None:  # filters stay inline, where DuckDB evaluates them cheapest
+            return self._live(source, ibis.literal(as_timestamp(self.dates[0]), "timestamp"))
         prepared: dict[str, Any] = {}
         for name in variants:
             signal = self.model.signals[name]
@@ -149,6 +178,8 @@ class SignalQuery:
         needed = {"account_id", time_name} | {
             s.column for n in variants if (s := self.model.signals[n]).column is not None
         }
+        if DELETED_AT in source.columns:
+            needed.add(DELETED_AT)
         return source.mutate(**prepared).select(*sorted(needed), *prepared)
 
     def _counts_distinct(self, name: str) -> bool:
@@ -195,10 +226,10 @@ class SignalQuery:
             spine = self.spine.mutate(
                 **{f"b__{d}": self.spine.as_of - ibis.interval(days=d) for d in bounds if d}
             )
-            rows = source.join(
-                spine,
-                [source[time_name] < spine.as_of, source[time_name] >= spine[f"b__{span}"]],
-            )
+            bounds_met = [source[time_name] < spine.as_of, source[time_name] >= spine[f"b__{span}"]]
+            if DELETED_AT in source.columns:  # a deleted row counts before its deletion only
+                bounds_met.append(source[DELETED_AT].isnull() | (source[DELETED_AT] > spine.as_of))
+            rows = source.join(spine, bounds_met)
 
             def anchor(days: int) -> Any:
                 return rows[f"b__{days}"] if days else rows.as_of
@@ -261,6 +292,8 @@ class SignalQuery:
         time_name = CANONICAL_TABLES[table_name].time_column
         assert time_name is not None
         rows = self.backend.table(table_name)
+        if DELETED_AT in rows.columns:  # a first occurrence that was deleted does not count
+            rows = rows.filter(rows[DELETED_AT].isnull())
         if signal.filter is not None:
             rows = rows.filter(compile_expression(signal.filter, columns_of(rows)))
         first = rows.group_by("account_id").aggregate(**{f"first__{name}": rows[time_name].min()})
@@ -341,7 +374,7 @@ class SignalQuery:
         def resolve(name: str) -> Any:
             if name in self.model.signals:
                 return columns[signal_column(name)]
-            if name in ACCOUNT_COLUMNS:
+            if name in ACCOUNT_COLUMNS or name in table.columns:
                 return table[name]
             raise KeyError(name)  # pragma: no cover - checked when the model loads
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 
@@ -23,13 +23,17 @@ class ModelIssue:
     message: str
 
 
-def check_model(model: HealthModel) -> list[ModelIssue]:
-    """Return every cross-reference problem of `model`; an empty list means it is valid."""
+def check_model(model: HealthModel, account_fields: Iterable[str] = ()) -> list[ModelIssue]:
+    """Return every cross-reference problem of `model`; an empty list means it is valid.
+
+    `account_fields` are the workspace's custom account columns, readable as attributes.
+    """
+    accounts = ACCOUNT_COLUMNS | frozenset(account_fields)
     issues: list[ModelIssue] = []
-    issues += _check_signals(model)
+    issues += _check_signals(model, accounts)
     issues += _check_cycles(model)
-    issues += _check_scorecards(model)
-    issues += _check_conditions(model)
+    issues += _check_scorecards(model, accounts)
+    issues += _check_conditions(model, accounts)
     return issues
 
 
@@ -43,7 +47,7 @@ def _expression(text: str, allowed: frozenset[str], loc: Loc, what: str) -> Iter
         yield ModelIssue(loc, f"unknown {what} {name!r}; known: {', '.join(sorted(allowed))}")
 
 
-def _check_signals(model: HealthModel) -> Iterator[ModelIssue]:
+def _check_signals(model: HealthModel, accounts: frozenset[str]) -> Iterator[ModelIssue]:
     names = set(model.signals)
     for name, signal in model.signals.items():
         base: Loc = ("signals", name)
@@ -73,7 +77,7 @@ def _check_signals(model: HealthModel) -> Iterator[ModelIssue]:
                 yield ModelIssue((*base, "table"), f"table {table.name} has no time column")
         if signal.attribute is not None:
             yield from _expression(
-                signal.attribute, ACCOUNT_COLUMNS, (*base, "attribute"), "account column"
+                signal.attribute, accounts, (*base, "attribute"), "account column"
             )
         if signal.formula is not None:
             yield from _expression(
@@ -138,7 +142,7 @@ def _walk_groups(groups: dict[str, Group], loc: Loc) -> Iterator[tuple[str, Loc]
         yield from _walk_groups(group.groups, (*loc, gname, "groups"))
 
 
-def _check_scorecards(model: HealthModel) -> Iterator[ModelIssue]:
+def _check_scorecards(model: HealthModel, accounts: frozenset[str]) -> Iterator[ModelIssue]:
     for card, groups in model.scorecards.items():
         seen: set[str] = set()
         for sname, loc in _walk_groups(groups, ("scorecards", card)):
@@ -161,13 +165,11 @@ def _check_scorecards(model: HealthModel) -> Iterator[ModelIssue]:
                 ("segments", i, "scorecard"),
                 f"unknown scorecard {segment.scorecard!r}; known: {', '.join(sorted(cards))}",
             )
-        yield from _expression(
-            segment.when, ACCOUNT_COLUMNS, ("segments", i, "when"), "account column"
-        )
+        yield from _expression(segment.when, accounts, ("segments", i, "when"), "account column")
 
 
-def _check_conditions(model: HealthModel) -> Iterator[ModelIssue]:
-    allowed = frozenset(model.signals) | ACCOUNT_COLUMNS
+def _check_conditions(model: HealthModel, accounts: frozenset[str]) -> Iterator[ModelIssue]:
+    allowed = frozenset(model.signals) | accounts
     if model.gate is not None:
         yield from _expression(
             model.gate.when, allowed, ("gate", "when"), "signal or account column"

@@ -108,8 +108,13 @@ def validation_messages(
     )
 
 
-def parse_model(text: str, source: str = "<model>") -> LoadedModel:
-    """Parse and validate model YAML text; raise ModelError naming every problem."""
+def parse_model(
+    text: str, source: str = "<model>", account_fields: Iterable[str] = ()
+) -> LoadedModel:
+    """Parse and validate model YAML text; raise ModelError naming every problem.
+
+    `account_fields` are the workspace's custom account columns (vitalsign.yml).
+    """
     document = read_yaml_mapping(
         text, source, ModelError, "a model file is a mapping with name, signals, scorecards, bands"
     )
@@ -117,13 +122,13 @@ def parse_model(text: str, source: str = "<model>") -> LoadedModel:
         spec = HealthModel.model_validate(plain_yaml(document))
     except ValidationError as exc:
         raise ModelError(validation_messages(source, document, exc)) from exc
-    issues = check_model(spec)
+    issues = check_model(spec, account_fields)
     if issues:
         raise ModelError(located_messages(source, document, issues))
     return LoadedModel(spec=spec, path=None, hash=model_hash(spec))
 
 
-def load_model(path: str | Path) -> LoadedModel:
+def load_model(path: str | Path, account_fields: Iterable[str] = ()) -> LoadedModel:
     """Load and validate the model file at `path`.
 
     >>> load_model("models/default.yml").name  # doctest: +SKIP
@@ -134,7 +139,7 @@ def load_model(path: str | Path) -> LoadedModel:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise ModelError(f"{path}: no such model file; create one with `vitalsign init`") from exc
-    loaded = parse_model(text, str(path))
+    loaded = parse_model(text, str(path), account_fields)
     return LoadedModel(spec=loaded.spec, path=path, hash=loaded.hash)
 
 

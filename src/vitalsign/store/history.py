@@ -16,8 +16,12 @@ import datetime as dt
 from typing import Any
 
 from vitalsign.model.canonical import DELETED_AT
+from vitalsign.store.transaction import transaction
 
 CHANGED = "_vs_history_changed"
+DATED = "_vs_history_dated"
+DATED_FACTS = ("churned_at",)
+"""Columns holding the time of a fact: a new value is true from that time, not from now."""
 
 
 def _columns(con: Any) -> list[str]:
@@ -51,6 +55,18 @@ def reconcile_history(con: Any, now: dt.datetime, run_id: str = "") -> int:
         "(SELECT 1 FROM account_history h WHERE h.account_id = a.account_id)",
         [now, run_id],
     )
+    dated = [
+        f"SELECT a.account_id, a.{c} AS valid_from, a.{c} AS value, '{c}' AS col FROM accounts a "
+        "JOIN account_history h ON h.account_id = a.account_id AND h.valid_to IS NULL "
+        f"WHERE a.{c} IS NOT NULL AND a.{c} IS DISTINCT FROM h.{c} AND a.{c} < ?"
+        for c in DATED_FACTS
+        if c in columns
+    ]
+    if dated:
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE _vs_history_facts AS {' UNION ALL '.join(dated)}",
+            [now] * len(dated),
+        )
     moved = (
         "a.updated_at IS NOT NULL AND a.updated_at IS DISTINCT FROM h.updated_at "
         "AND (h.valid_from IS NULL OR a.updated_at > h.valid_from) AND a.updated_at <= ?"
@@ -78,7 +94,21 @@ def reconcile_history(con: Any, now: dt.datetime, run_id: str = "") -> int:
         )
     added += _close_removed(con, columns, now, run_id)
     con.execute(f"DROP TABLE IF EXISTS {CHANGED}")
+    for column in DATED_FACTS if dated else ():  # e.g. a churn recorded today, true since X
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {DATED} AS SELECT account_id, valid_from, "
+            "value FROM _vs_history_facts WHERE col = ?",
+            [column],
+        )
+        added += _split_from(con, column, now)
+    con.execute("DROP TABLE IF EXISTS _vs_history_facts")
     return added
+
+
+def bring_up_to_date(con: Any) -> int:
+    """Record, in its own transaction, account changes made outside ingest (before scoring)."""
+    with transaction(con):
+        return reconcile_history(con, dt.datetime.now(dt.UTC).replace(tzinfo=None))
 
 
 def _close_removed(con: Any, columns: list[str], now: dt.datetime, run_id: str) -> int:
@@ -119,14 +149,20 @@ def apply_from(con: Any, changes_sql: str, column: str, now: dt.datetime | None 
     recorded = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     reconcile_history(con, recorded)
     con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {CHANGED} AS SELECT c.account_id, "
+        f"CREATE OR REPLACE TEMP TABLE {DATED} AS SELECT c.account_id, "
         "CAST(c.valid_from AS TIMESTAMP) AS valid_from, c.value "
         f"FROM ({changes_sql}) c(account_id, valid_from, value) "
         "JOIN accounts a ON a.account_id = c.account_id "
         f"WHERE a.{column} IS DISTINCT FROM c.value"
     )
-    changed = int(con.execute(f"SELECT count(*) FROM {CHANGED}").fetchone()[0])
+    return _split_from(con, column, recorded)
+
+
+def _split_from(con: Any, column: str, recorded: dt.datetime) -> int:
+    """Give `column` its value from each DATED row's valid_from on, splitting the version."""
+    changed = int(con.execute(f"SELECT count(*) FROM {DATED}").fetchone()[0])
     if not changed:
+        con.execute(f"DROP TABLE IF EXISTS {DATED}")
         return 0
     columns = _columns(con)
     names = ", ".join(columns)
@@ -139,21 +175,21 @@ def apply_from(con: Any, changes_sql: str, column: str, now: dt.datetime | None 
     con.execute(
         f"INSERT INTO account_history ({names}, valid_from, valid_to, recorded_at, run_id) "
         f"SELECT {', '.join(split)}, c.valid_from, h.valid_to, ?, h.run_id "
-        f"FROM account_history h JOIN {CHANGED} c ON {in_force}",
+        f"FROM account_history h JOIN {DATED} c ON {in_force}",
         [recorded],
     )
     con.execute(
-        f"UPDATE account_history h SET valid_to = c.valid_from FROM {CHANGED} c WHERE {in_force}"
+        f"UPDATE account_history h SET valid_to = c.valid_from FROM {DATED} c WHERE {in_force}"
     )
     con.execute(
-        f"UPDATE account_history h SET {column} = c.value FROM {CHANGED} c "
+        f"UPDATE account_history h SET {column} = c.value FROM {DATED} c "
         "WHERE h.account_id = c.account_id AND h.valid_from >= c.valid_from"
     )
     con.execute(
-        f"UPDATE accounts a SET {column} = c.value FROM {CHANGED} c "
-        "WHERE a.account_id = c.account_id"
+        f"UPDATE accounts a SET {column} = c.value FROM {DATED} c "
+        f"WHERE a.account_id = c.account_id AND a.{column} IS DISTINCT FROM c.value"
     )
-    con.execute(f"DROP TABLE IF EXISTS {CHANGED}")
+    con.execute(f"DROP TABLE IF EXISTS {DATED}")
     return changed
 
 

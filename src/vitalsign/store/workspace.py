@@ -192,12 +192,13 @@ class Workspace:
 
     def load_model(self, path: str | Path | None = None) -> LoadedModel:
         """Load `path` (relative to the workspace) or the configured model."""
+        fields = [f.name for f in self.config.account_fields]
         if path is None:
-            return load_model(self.model_path)
+            return load_model(self.model_path, fields)
         candidate = Path(path)
         if not candidate.is_absolute() and not candidate.exists():
             candidate = self.root / candidate
-        return load_model(candidate)
+        return load_model(candidate, fields)
 
     def close(self) -> None:
         """Close the database connection."""
