@@ -232,7 +232,9 @@ def _leak_report(
         dates = [labelled_dates[i] for i in picks]
         sample = leakage.pick_sample(rows["account_id"].tolist())
         findings += leakage.truncation_findings(connection, history.model, dates, sample)
-    cautions = leakage.current_row_cautions(history.model.spec)
+    since = leakage.history_recorded_since(connection) if connection is not None else None
+    labelled = sorted({t.date() for t in rows["as_of"]})
+    cautions = leakage.current_row_cautions(history.model.spec, labelled, since)
     return leakage.LeakReport(findings, cautions, dates, len(sample), drop_one)
 
 

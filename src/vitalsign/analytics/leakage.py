@@ -23,7 +23,7 @@ import pandas as pd
 from vitalsign.analytics.metrics import roc_auc
 from vitalsign.engine.run import compute_scores
 from vitalsign.engine.signals import as_timestamp
-from vitalsign.model.canonical import CANONICAL_TABLES
+from vitalsign.model.canonical import CANONICAL_TABLES, CanonicalTable
 from vitalsign.model.expressions import ExpressionError, parse_expression
 from vitalsign.model.loader import LoadedModel
 from vitalsign.model.spec import HealthModel
@@ -116,32 +116,60 @@ def static_findings(model: HealthModel) -> list[LeakFinding]:
     return found
 
 
-def current_row_cautions(model: HealthModel) -> list[LeakFinding]:
-    """Attribute signals that read account columns which change (a backtest sees today's)."""
+def current_row_cautions(
+    model: HealthModel, dates: Sequence[dt.date] = (), recorded_since: dt.datetime | None = None
+) -> list[LeakFinding]:
+    """Attribute signals that read changing account columns at dates before history began.
+
+    Account attributes are read as in force at T from account_history; before vitalsign
+    first recorded an account (`recorded_since`), its first recorded values stand in, so a
+    backtest of earlier dates sees those values. Without history, every date does.
+    """
+    early = [d for d in dates if recorded_since is None or as_timestamp(d) < recorded_since]
+    if dates and not early:
+        return []
+    since = (
+        f"before {recorded_since:%Y-%m-%d}, when vitalsign first recorded the accounts"
+        if recorded_since is not None
+        else "at every past date"
+    )
     found = []
     for name, signal in model.signals.items():
         read = _names(signal.attribute) & CHANGING_COLUMNS
         if read:
             found.append(
                 LeakFinding(
-                    "today's value",
+                    "first recorded value",
                     name,
-                    f"reads {', '.join(sorted(read))} from today's accounts row at every "
-                    "past date; if it changed since (a renewal, an upgrade), the backtest sees "
-                    "the future",
+                    f"reads {', '.join(sorted(read))}: {since} it sees the first recorded "
+                    "values; if they changed before that (a renewal, an upgrade), the backtest "
+                    "sees the future there",
                 )
             )
     return found
 
 
+def history_recorded_since(connection: Any) -> dt.datetime | None:
+    """When vitalsign first recorded account attributes (None: no history yet)."""
+    row = connection.execute("SELECT min(recorded_at) FROM account_history").fetchone()
+    return row[0] if row and row[0] is not None else None
+
+
+def _per_account_tables() -> list[CanonicalTable]:
+    """The canonical tables whose rows belong to an account (the ones signals read)."""
+    return [t for t in CANONICAL_TABLES.values() if t.column("account_id") is not None]
+
+
 def _copy_before(source: Any, target: Any, cut: dt.datetime, accounts: list[str]) -> None:
     """Copy the sample's rows before `cut` into `target`, blanking later timestamps."""
-    for table in CANONICAL_TABLES.values():
+    for table in _per_account_tables():
         target.execute(canonical_ddl(table))
         columns = []
         for column in table.columns:
             if column.type == "timestamp" and column.name != table.time_column:
-                columns.append(f"CASE WHEN {column.name} < $cut THEN {column.name} END")
+                columns.append(
+                    f"CASE WHEN {column.name} < $cut THEN {column.name} END AS {column.name}"
+                )
             else:
                 columns.append(column.name)
         where = "account_id IN (SELECT UNNEST($ids::VARCHAR[]))"
@@ -152,20 +180,20 @@ def _copy_before(source: Any, target: Any, cut: dt.datetime, accounts: list[str]
             {"cut": cut, "ids": accounts},
         ).arrow()
         target.register("_rows", rows)
-        target.execute(f"INSERT INTO {table.name} SELECT * FROM _rows")
+        target.execute(f"INSERT INTO {table.name} BY NAME SELECT * FROM _rows")
         target.unregister("_rows")
 
 
 def _copy_all(source: Any, target: Any, accounts: list[str]) -> None:
     """Copy every row of the sample's accounts into `target`."""
-    for table in CANONICAL_TABLES.values():
+    for table in _per_account_tables():
         target.execute(canonical_ddl(table))
         rows = source.execute(
             f"SELECT * FROM {table.name} WHERE account_id IN (SELECT UNNEST(?::VARCHAR[]))",
             [accounts],
         ).arrow()
         target.register("_rows", rows)
-        target.execute(f"INSERT INTO {table.name} SELECT * FROM _rows")
+        target.execute(f"INSERT INTO {table.name} BY NAME SELECT * FROM _rows")
         target.unregister("_rows")
 
 

@@ -120,7 +120,7 @@ def generate_world(
         "business_events": _business_events(rng, life, acc),
         "outcomes": _outcomes(life, acc),
     }
-    return World({name: _canonical(name, tables[name]) for name in CANONICAL_TABLES}, start, end)
+    return World({name: _canonical(name, frame) for name, frame in tables.items()}, start, end)
 
 
 def write_world(
@@ -145,7 +145,11 @@ def write_world(
 def _canonical(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     """Keep the canonical columns, in order, with their canonical dtypes."""
     table = CANONICAL_TABLES[name]
-    out = frame if list(frame.columns) == table.column_names else frame[table.column_names]
+    out = (
+        frame
+        if list(frame.columns) == table.column_names
+        else frame.reindex(columns=table.column_names)
+    )
     if not out.index.equals(pd.RangeIndex(len(out))):
         out = out.reset_index(drop=True)
     for column in table.columns:
