@@ -67,6 +67,7 @@ def apply_changes(
     now: dt.datetime,
     options: LoadOptions,
     ordered_by: str | None = None,
+    label: str = "",
 ) -> Changes:
     """Insert, update or skip each good staged row; fill DROPPED with unchanged rows' lines.
 
@@ -143,13 +144,18 @@ def apply_changes(
             f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {WINNERS} "
             "WHERE _action = 'insert'"
         )
-    deleted = _delete_absent(con, table, run_id, now, options) if options.snapshot else 0
+    deleted = _delete_absent(con, table, run_id, now, options, label) if options.snapshot else 0
     con.execute(f"DROP TABLE IF EXISTS {WINNERS}")
     return Changes(inserted, updated, unchanged, deleted)
 
 
 def _delete_absent(
-    con: Any, table: CanonicalTable, run_id: str, now: dt.datetime, options: LoadOptions
+    con: Any,
+    table: CanonicalTable,
+    run_id: str,
+    now: dt.datetime,
+    options: LoadOptions,
+    label: str,
 ) -> int:
     """Mark live keys absent from the snapshot deleted; refuse too large a share."""
     absent = (
@@ -165,7 +171,7 @@ def _delete_absent(
     share = missing / live if live else 0.0
     if share > options.max_delete_share and not options.allow_deletes:
         raise IngestError(
-            f"this snapshot of {table.name} lacks {missing} of its {live} live rows "
+            f"{label}: this snapshot of {table.name} lacks {missing} of its {live} live rows "
             f"({share:.0%}, more than the {options.max_delete_share:.0%} allowed at once): "
             "nothing was changed. If the source really dropped them, load it again with "
             "--allow-deletes (or raise max_delete_share for the source in vitalsign.yml)"

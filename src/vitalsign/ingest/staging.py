@@ -407,7 +407,9 @@ def load_staged(
         ordered_by = "updated_at" if "updated_at" in plan.values else None
         mapped = list(_final_columns(plan, _resolving(plan)))
         mapped = [c for c in mapped if c in plan.values or c in _derived_columns(plan)]
-        changes = apply_changes(con, table, mapped, good, run_id, now, options, ordered_by)
+        changes = apply_changes(
+            con, table, mapped, good, run_id, now, options, ordered_by, relation.label
+        )
         if table.name == "accounts":
             reconcile_history(con, now, run_id)
     new = quarantine_rows(con, relation, run_id, source, table.name, mapping) if quarantine else 0

@@ -1,0 +1,155 @@
+"""Ingest takes changes: updates, unchanged rows, snapshot deletes, and what changed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ingest_support import count
+from typer.testing import CliRunner
+
+from vitalsign.cli import app
+from vitalsign.errors import IngestError
+from vitalsign.ingest.files import load_file
+from vitalsign.ingest.runs import LoadReport
+from vitalsign.ingest.staging import LoadOptions
+from vitalsign.store.workspace import Workspace
+
+HEADER = "account_id,name,created_at,owner,segment,arr,renewal_date\n"
+
+
+def _accounts(path: Path, rows: list[str]) -> Path:
+    path.write_text(HEADER + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def _balanced(report: LoadReport) -> LoadReport:
+    counted = report.inserted + report.updated + report.unchanged + report.quarantined
+    assert report.read == counted, report
+    return report
+
+
+def _rows(n: int, owner: str = "ann@acme.test", arr: float = 1000.0) -> list[str]:
+    return [f"a{i},Acct {i},2023-01-01,{owner},smb,{arr + i},2025-06-01" for i in range(n)]
+
+
+def test_a_changed_row_is_updated_and_an_identical_one_is_unchanged(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    first = _balanced(load_file(workspace, _accounts(tmp_path / "a.csv", _rows(10)), "accounts"))
+    assert (first.inserted, first.updated, first.unchanged) == (10, 0, 0)
+    changed = _rows(10)
+    changed[3] = "a3,Acct 3,2023-01-01,bob@acme.test,enterprise,5000,2025-09-01"
+    changed.append("a10,Acct 10,2023-02-01,ann@acme.test,smb,10,2025-06-01")
+    again = _balanced(load_file(workspace, _accounts(tmp_path / "b.csv", changed), "accounts"))
+    assert (again.read, again.inserted, again.updated, again.unchanged) == (11, 1, 1, 9)
+    row = workspace.duckdb.execute(
+        "SELECT owner, segment, arr, renewal_date FROM accounts WHERE account_id = 'a3'"
+    ).fetchone()
+    assert row[:3] == ("bob@acme.test", "enterprise", 5000.0) and str(row[3]) == "2025-09-01"
+    assert count(workspace, "SELECT count(*) FROM accounts") == 11
+    changes = workspace.duckdb.execute(
+        "SELECT row_key, action, changed FROM ingest_changes WHERE run_id = ?", [again.run_id]
+    ).fetchall()
+    assert changes == [("a3", "updated", "owner, segment, arr, renewal_date")]
+    runs = workspace.duckdb.execute(
+        "SELECT rows_read, rows_inserted, rows_updated, rows_unchanged, rows_quarantined "
+        "FROM ingest_runs WHERE run_id = ?",
+        [again.run_id],
+    ).fetchone()
+    assert runs == (11, 1, 1, 9, 0)
+
+
+def test_a_source_that_maps_fewer_columns_leaves_the_others_alone(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    load_file(workspace, _accounts(tmp_path / "a.csv", _rows(3)), "accounts")
+    partial = tmp_path / "owners.csv"
+    partial.write_text(
+        "id,title,since,csm\n"
+        "a1,Acct 1,2023-01-01,carl@acme.test\n"
+        "a2,Acct 2,2023-01-01,ann@acme.test\n",
+        encoding="utf-8",
+    )
+    mapping = {"account_id": "id", "name": "title", "created_at": "since", "owner": "csm"}
+    report = _balanced(load_file(workspace, partial, "accounts", mapping))
+    assert (report.updated, report.unchanged) == (1, 1)
+    row = workspace.duckdb.execute(
+        "SELECT owner, arr, segment, created_at FROM accounts WHERE account_id = 'a1'"
+    ).fetchone()
+    assert row[:3] == ("carl@acme.test", 1001.0, "smb") and row[3] is not None
+
+
+def test_within_one_file_the_last_copy_of_a_key_wins(workspace: Workspace, tmp_path: Path) -> None:
+    rows = [f"t{i},a1,2024-01-0{1 + i % 3},low,open,first" for i in range(50)]
+    rows += [f"t{i},a1,2024-01-0{1 + i % 3},urgent,open,second" for i in range(50)]
+    workspace.duckdb.execute(
+        "INSERT INTO accounts (account_id, name, created_at) VALUES ('a1', 'A', '2023-01-01')"
+    )
+    source = tmp_path / "tickets.csv"
+    source.write_text(
+        "ticket_id,account_id,created_at,priority,status,subject\n" + "\n".join(rows) + "\n",
+        encoding="utf-8",
+    )
+    report = _balanced(load_file(workspace, source, "tickets"))
+    assert (report.inserted, report.unchanged) == (50, 50)
+    kept = workspace.duckdb.execute("SELECT DISTINCT subject, priority FROM tickets").fetchall()
+    assert kept == [("second", "urgent")]
+
+
+def test_a_snapshot_marks_absent_keys_deleted_and_refuses_to_drop_too_many(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    load_file(workspace, _accounts(tmp_path / "a.csv", _rows(10)), "accounts")
+    snapshot = LoadOptions(snapshot=True)
+    eight = _accounts(tmp_path / "b.csv", _rows(8))
+    report = _balanced(load_file(workspace, eight, "accounts", options=snapshot))
+    assert (report.unchanged, report.deleted) == (8, 2)
+    deleted = workspace.duckdb.execute(
+        "SELECT account_id FROM accounts WHERE deleted_at IS NOT NULL ORDER BY 1"
+    ).fetchall()
+    assert deleted == [("a8",), ("a9",)]
+    assert count(workspace, "SELECT count(*) FROM accounts") == 10  # kept, not removed
+    before = workspace.duckdb.execute("SELECT * FROM accounts ORDER BY account_id").fetchall()
+    three = _accounts(tmp_path / "c.csv", _rows(3))  # 5 of 8 live rows would go: 62 %
+    with pytest.raises(
+        IngestError,
+        match=r"c.csv: this snapshot of accounts lacks 5 of its 8 live rows .*--allow-deletes",
+    ):
+        load_file(workspace, three, "accounts", options=snapshot)
+    assert (
+        workspace.duckdb.execute("SELECT * FROM accounts ORDER BY account_id").fetchall() == before
+    )
+    allowed = load_file(workspace, three, "accounts", options=LoadOptions(True, allow_deletes=True))
+    assert allowed.deleted == 5
+    back = _balanced(load_file(workspace, _accounts(tmp_path / "d.csv", _rows(4)), "accounts"))
+    assert (back.updated, back.unchanged) == (1, 3)  # a3 reappears: restored
+    assert count(workspace, "SELECT count(*) FROM accounts WHERE deleted_at IS NULL") == 4
+
+
+def test_events_stay_append_only(workspace: Workspace, tmp_path: Path) -> None:
+    source = tmp_path / "events.csv"
+    source.write_text("event_id,account_id,timestamp,event\n", encoding="utf-8")
+    with pytest.raises(IngestError, match="append-only"):
+        load_file(workspace, source, "events", options=LoadOptions(snapshot=True))
+
+
+def test_the_ingest_command_reports_changes_and_takes_snapshot_options(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    root = str(workspace.root)
+    workspace.close()
+    runner = CliRunner()
+    first = runner.invoke(
+        app,
+        ["ingest", str(_accounts(tmp_path / "a.csv", _rows(10))), "--into", "accounts", "-w", root],
+    )
+    assert "read 10: inserted 10, updated 0, unchanged 0, quarantined 0" in first.output
+    two = str(_accounts(tmp_path / "b.csv", _rows(2)))
+    refused = runner.invoke(app, ["ingest", two, "--into", "accounts", "--snapshot", "-w", root])
+    assert refused.exit_code == 1 and "b.csv: this snapshot" in str(refused.exception)
+    done = runner.invoke(
+        app,
+        ["ingest", two, "--into", "accounts", "--snapshot", "--allow-deletes", "-w", root],
+    )
+    assert done.exit_code == 0 and "unchanged 2, quarantined 0, deleted 8" in done.output
