@@ -1,0 +1,188 @@
+"""Account history: every change kept, attributes read as in force at T, custom fields."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from vitalsign.engine.run import score
+from vitalsign.errors import ModelError
+from vitalsign.ingest.files import load_file
+from vitalsign.ingest.runs import HOLD_BEFORE_COMMIT
+from vitalsign.model.loader import parse_model
+from vitalsign.store.history import apply_from
+from vitalsign.store.workspace import Workspace, init_workspace, open_workspace
+
+CONFIG = """\
+backend: duckdb
+database: vitalsign.duckdb
+model: models/default.yml
+account_fields:
+  - {name: tier, type: string, description: CRM tier}
+  - {name: integrations_ok, type: bool}
+"""
+
+MODEL = """\
+name: live
+min_coverage: 0.1
+signals:
+  seats: {attribute: seats, scale: {type: linear, low: 0, high: 100}}
+  gold: {attribute: "tier == 'gold'", scale: {type: boolean}}
+scorecards:
+  default:
+    main: {signals: {seats: 1, gold: 1}}
+  enterprise:
+    main: {signals: {seats: 1}}
+segments:
+  - {name: enterprise, when: "segment == 'enterprise'", scorecard: enterprise}
+default_scorecard: default
+bands:
+  - {name: green, min: 70}
+  - {name: yellow, min: 40}
+  - {name: red, min: 0}
+"""
+
+HEADER = "id,name,since,owner,segment,seats,arr,renewal,tier,integrations,changed\n"
+MAPPING = {
+    "account_id": "id",
+    "created_at": "since",
+    "renewal_date": "renewal",
+    "integrations_ok": "integrations",
+    "updated_at": "changed",
+}
+BEFORE = "a1,Acme,2023-01-01,ann@x.test,smb,20,1000,2025-01-01,silver,true,2024-01-01\n"
+AFTER = "a1,Acme,2023-01-01,bob@x.test,enterprise,80,9000,2026-01-01,gold,false,2024-06-01\n"
+
+
+def _workspace(tmp_path: Path) -> Workspace:
+    ws = init_workspace(tmp_path / "ws")
+    (ws.root / "vitalsign.yml").write_text(CONFIG, encoding="utf-8")
+    (ws.root / "models" / "default.yml").write_text(MODEL, encoding="utf-8")
+    ws.close()
+    return open_workspace(ws.root)
+
+
+def _load(ws: Workspace, path: Path, row: str) -> None:
+    path.write_text(HEADER + row, encoding="utf-8")
+    report = load_file(ws, path, "accounts", MAPPING)
+    assert report.quarantined == 0, report
+
+
+def test_a_change_is_a_new_version_dated_by_updated_at(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path)
+    _load(ws, tmp_path / "one.csv", BEFORE)
+    _load(ws, tmp_path / "two.csv", AFTER)
+    versions = ws.duckdb.execute(
+        "SELECT owner, segment, seats, arr, CAST(renewal_date AS VARCHAR), tier, "
+        "integrations_ok, CAST(valid_from AS VARCHAR), CAST(valid_to AS VARCHAR) "
+        "FROM account_history ORDER BY valid_from NULLS FIRST"
+    ).fetchall()
+    assert versions == [
+        (
+            "ann@x.test",
+            "smb",
+            20,
+            1000.0,
+            "2025-01-01",
+            "silver",
+            True,
+            None,
+            "2024-06-01 00:00:00",
+        ),
+        (
+            "bob@x.test",
+            "enterprise",
+            80,
+            9000.0,
+            "2026-01-01",
+            "gold",
+            False,
+            "2024-06-01 00:00:00",
+            None,
+        ),
+    ]
+    _load(ws, tmp_path / "three.csv", AFTER)  # the same again: no new version
+    assert ws.duckdb.execute("SELECT count(*) FROM account_history").fetchone()[0] == 2
+
+
+def test_scores_read_attributes_as_they_were_in_force(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path)
+    _load(ws, tmp_path / "one.csv", BEFORE)
+    early, late = dt.date(2024, 3, 1), dt.date(2024, 9, 1)
+    old = score(ws, early).scores.iloc[0]
+    assert (old["owner"], old["model_segment"], old["score"]) == ("ann@x.test", "default", 10.0)
+    _load(ws, tmp_path / "two.csv", AFTER)
+    again = score(ws, early).scores.iloc[0]  # the past date, scored after the change
+    assert (again["owner"], again["score"], again["band"]) == ("ann@x.test", 10.0, "red")
+    new = score(ws, late).scores.iloc[0]
+    assert (new["owner"], new["model_segment"], new["score"]) == ("bob@x.test", "enterprise", 80.0)
+
+
+def test_a_custom_field_is_checked_against_the_workspace(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path)
+    assert ws.load_model().spec.signals["gold"].attribute == "tier == 'gold'"
+    with pytest.raises(ModelError, match="unknown account column 'tier'"):
+        parse_model(MODEL, "live.yml")  # without the workspace's fields, tier is unknown
+
+
+def test_a_churn_applies_from_its_own_date(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path)
+    _load(ws, tmp_path / "one.csv", BEFORE)
+    changed = apply_from(
+        ws.duckdb, "SELECT 'a1', TIMESTAMP '2024-05-01', TIMESTAMP '2024-05-01'", "churned_at"
+    )
+    assert changed == 1
+    assert [len(score(ws, d).scores) for d in (dt.date(2024, 4, 1), dt.date(2024, 6, 1))] == [1, 0]
+    reactivated = apply_from(ws.duckdb, "SELECT 'a1', TIMESTAMP '2024-08-01', NULL", "churned_at")
+    assert reactivated == 1
+    counts = [len(score(ws, d).scores) for d in (dt.date(2024, 6, 1), dt.date(2024, 9, 1))]
+    assert counts == [0, 1]
+
+
+LOAD = (
+    "import sys; from vitalsign.ingest.files import load_file; "
+    "from vitalsign.store.workspace import open_workspace; "
+    "load_file(open_workspace(sys.argv[1]), sys.argv[2], 'accounts', {"
+    + ", ".join(f"{k!r}: {v!r}" for k, v in MAPPING.items())
+    + "})"
+)
+
+
+def test_a_killed_ingest_of_updates_leaves_tables_and_history_as_before(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path)
+    _load(ws, tmp_path / "one.csv", BEFORE)
+    before = [
+        ws.duckdb.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+        for t in ("accounts", "account_history", "ingest_changes")
+    ]
+    ws.close()
+    update = tmp_path / "two.csv"
+    update.write_text(HEADER + AFTER, encoding="utf-8")
+    marker = tmp_path / "holding"
+    command = [sys.executable, "-c", LOAD, str(tmp_path / "ws"), str(update)]
+    env = {**os.environ, HOLD_BEFORE_COMMIT: str(marker)}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while not marker.exists():
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the run never reached its commit"
+            time.sleep(0.05)
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.wait(timeout=30)
+    ws = open_workspace(tmp_path / "ws")
+    after = [
+        ws.duckdb.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+        for t in ("accounts", "account_history", "ingest_changes")
+    ]
+    assert after == before
+    report = load_file(ws, update, "accounts", MAPPING)
+    assert report.updated == 1
