@@ -10,7 +10,7 @@ from ingest_support import add_account, count
 
 from vitalsign.ingest.database import load_database, read_watermark
 from vitalsign.ingest.mapping import Mapping
-from vitalsign.ingest.sync import sync_workspace
+from vitalsign.ingest.sync import load_options, sync_workspace
 from vitalsign.store.workspace import DatabaseSource, Workspace, open_workspace
 
 
@@ -112,3 +112,78 @@ def test_a_query_source_and_a_broken_one_sync_side_by_side(
     results = {r.source: r for r in report.results}
     assert not report.ok and results["broken"].error
     assert results["billing"].ok and (results["billing"].read, results["billing"].loaded) == (2, 2)
+
+
+@pytest.fixture
+def crm(postgres_url: str) -> str:
+    """A CRM companies table in the test server; returns its qualified name."""
+    with psycopg.connect(postgres_url, autocommit=True) as pg:
+        pg.execute("DROP SCHEMA IF EXISTS crm CASCADE")
+        pg.execute("CREATE SCHEMA crm")
+        pg.execute(
+            "CREATE TABLE crm.companies (id text PRIMARY KEY, name text, since date, "
+            "owner text, segment text, arr numeric(12, 2), renewal date, modified timestamp)"
+        )
+        pg.execute(
+            "INSERT INTO crm.companies SELECT 'c' || i, 'Company ' || i, '2023-01-01', "
+            "'ann@x.test', 'smb', 1000 + i, '2025-01-01', '2024-01-01' "
+            "FROM generate_series(1, 10) i"
+        )
+    return "crm.companies"
+
+
+CRM_COLUMNS = {
+    "account_id": "id",
+    "created_at": "since",
+    "renewal_date": "renewal",
+    "updated_at": "modified",
+}
+CRM_MAPPING = Mapping.model_validate({"columns": CRM_COLUMNS})
+
+
+def test_a_crm_table_that_changes_updates_accounts_and_keeps_their_history(
+    workspace: Workspace, postgres_url: str, crm: str
+) -> None:
+    source = DatabaseSource.model_validate(
+        {
+            "name": "crm",
+            "into": "accounts",
+            "url": postgres_url,
+            "table": crm,
+            "mode": "snapshot",
+            "columns": CRM_COLUMNS,
+        }
+    )
+    first = load_database(workspace, source, CRM_MAPPING, "accounts", load_options(source))
+    assert (first.read, first.inserted, first.updated, first.unchanged) == (10, 10, 0, 0)
+    with psycopg.connect(postgres_url, autocommit=True) as pg:
+        pg.execute(
+            f"UPDATE {crm} SET owner = 'bob@x.test', segment = 'enterprise', arr = 50000, "
+            "renewal = '2026-01-01', modified = '2024-06-01' WHERE id = 'c1'"
+        )
+        pg.execute(f"DELETE FROM {crm} WHERE id = 'c10'")
+    second = load_database(workspace, source, CRM_MAPPING, "accounts", load_options(source))
+    assert (second.read, second.updated, second.unchanged, second.deleted) == (9, 1, 8, 1)
+    assert second.balanced
+    history = workspace.duckdb.execute(
+        "SELECT owner, segment, arr, CAST(valid_from AS VARCHAR) FROM account_history "
+        "WHERE account_id = 'c1' ORDER BY valid_from NULLS FIRST"
+    ).fetchall()
+    assert history == [
+        ("ann@x.test", "smb", 1001.0, None),
+        ("bob@x.test", "enterprise", 50000.0, "2024-06-01 00:00:00"),
+    ]
+    gone = workspace.duckdb.execute(
+        "SELECT deleted_at IS NOT NULL FROM accounts WHERE account_id = 'c10'"
+    ).fetchone()
+    assert gone == (True,)
+    with psycopg.connect(postgres_url, autocommit=True) as pg:  # 6 of 9 vanish at once
+        pg.execute(f"DELETE FROM {crm} WHERE id IN ('c2', 'c3', 'c4', 'c5', 'c6', 'c7')")
+    report = sync_workspace(_with_sources(workspace, source), show_progress=False)
+    assert not report.ok and "more than the 20% allowed" in str(report.results[0].error)
+    assert count(workspace, "SELECT count(*) FROM accounts WHERE deleted_at IS NULL") == 9
+
+
+def _with_sources(workspace: Workspace, *sources: DatabaseSource) -> Workspace:
+    config = workspace.config.model_copy(update={"sources": list(sources)})
+    return Workspace(root=workspace.root, config=config, _backend=workspace.backend)
