@@ -95,6 +95,15 @@ def score(
         f"Scored {len(scored.scores)} accounts as of {day} with {loaded.name} "
         f"({loaded.hash}): {counts}"
     )
+    _print_stale(ws.duckdb, loaded.name, [day])
+
+
+def _print_stale(connection: object, model_name: str, dates: list[dt.date]) -> None:
+    """One line per table that was stale on these dates (docs/model.md, Freshness)."""
+    from vitalsign.store.freshness import stale_lines
+
+    for line in stale_lines(connection, model_name, dates):
+        console.print(f"[yellow]stale[/] {line}", highlight=False)
 
 
 @app.command()
@@ -113,8 +122,10 @@ def backfill(
     ws = open_workspace(workspace)
     start, end = _date(from_, "--from"), _date(to, "--to")
     assert start is not None and end is not None
-    dates = run_backfill(ws, date_range(start, end, _days(every)), ws.load_model(model))
+    loaded = ws.load_model(model)
+    dates = run_backfill(ws, date_range(start, end, _days(every)), loaded)
     console.print(f"Stored {len(dates)} snapshots from {dates[0]} to {dates[-1]}")
+    _print_stale(ws.duckdb, loaded.name, dates)
 
 
 @app.command()

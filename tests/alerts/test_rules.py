@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from alert_history import day, holds, write_day
+from world import ts
 
 from vitalsign.model.loader import LoadedModel
 from vitalsign.store.workspace import Workspace
@@ -237,6 +238,11 @@ def test_csm_rating_stale_reports_old_or_missing_ratings(
     tiny_workspace: Workspace, tiny_model: LoadedModel
 ) -> None:
     con = tiny_workspace.duckdb
+    # another account was rated recently: the ratings still arrive, these accounts are silent
+    con.execute(
+        "INSERT INTO csm_ratings (account_id, rated_at, rating) VALUES ('D', ?, 'green')",
+        [ts(-10)],
+    )
     write_day(con, tiny_model, day(14), {"A": {}, "B": {}, "C": {}})
     result = holds(con, tiny_model, "type: csm_rating_stale\ndays: 30d", day(14))
     assert set(result) == {"A", "B", "C"}

@@ -125,15 +125,22 @@ def run_daily(
     wait_seconds: float = 0.0,
     show_progress: bool = True,
     clock: Clock = utc_now,
+    today: dt.date | None = None,
 ) -> DailyReport:
     """Run the daily job on an open workspace and return what each step did.
+
+    Without `as_of`, the job scores today, or the day of the newest data when the data
+    lags by no more than its smallest freshness allowance (`engine.freshness.data_date`):
+    windows then end where the data does, instead of counting missing days as quiet ones.
 
     >>> run_daily(open_workspace("acme")).ok  # doctest: +SKIP
     True
     """
+    from vitalsign.engine.freshness import data_date
     from vitalsign.engine.run import score
+    from vitalsign.store.freshness import stale_lines
 
-    day = as_of or dt.date.today()
+    day = as_of or today or dt.date.today()
     report = DailyReport(as_of=day)
     connection = workspace.duckdb
     model: list[LoadedModel] = []
@@ -145,10 +152,19 @@ def run_daily(
         report.steps.append(StepResult("sync", "skipped", "--no-sync"))
 
     def scoring() -> tuple[bool, str]:
+        nonlocal day
         model[:] = [workspace.load_model(model_path)]
+        lines = []
+        if as_of is None:
+            chosen, reason = data_date(workspace.backend, model[0].spec, day)
+            if reason is not None:
+                day = report.as_of = chosen
+                lines.append(reason)
         scored = score(workspace, day, model[0])
         counts = scored.scores["band"].value_counts().to_dict()
-        return True, f"{len(scored.scores)} accounts as of {day} with {model[0].name}: {counts}"
+        lines.insert(0, f"{len(scored.scores)} accounts as of {day} with {model[0].name}: {counts}")
+        lines += [f"stale {line}" for line in stale_lines(connection, model[0].name, [day])]
+        return True, "\n".join(lines)
 
     scored_ok = _attempt(report, "score", scoring, one_transaction=True)
 

@@ -59,6 +59,7 @@ class EvaluationReport:
     kept: int = 0
     resolved: list[str] = field(default_factory=list)
     suppressed: int = 0
+    held_back: int = 0  # changes that did not fire: stale or newly missing data
     queued: int = 0
     tasks_opened: int = 0
     tasks_closed: int = 0
@@ -66,10 +67,11 @@ class EvaluationReport:
 
     def line(self) -> str:
         """Return a one-line summary."""
+        held = f", {self.held_back} held back (stale or missing data)" if self.held_back else ""
         return (
             f"Alerts on {self.snapshot_date} ({self.model_name}): {len(self.opened)} opened, "
             f"{self.kept} still open, {len(self.resolved)} resolved, {self.suppressed} in "
-            f"cooldown; {self.tasks_opened} tasks opened, {self.tasks_closed} closed; "
+            f"cooldown{held}; {self.tasks_opened} tasks opened, {self.tasks_closed} closed; "
             f"{self.queued} messages queued"
         )
 
@@ -95,7 +97,7 @@ def _holding(connection: Any, config: AlertConfig, ctx: RuleContext) -> pd.DataF
         frame = evaluate_rule(connection, rule, ctx)
         frames.append(frame.assign(rule=name))
     if not frames:
-        return pd.DataFrame(columns=["rule", "account_id", "fired", "values"])
+        return pd.DataFrame(columns=["rule", "account_id", "fired", "values", "held_back"])
     return pd.concat(frames, ignore_index=True)
 
 
@@ -156,6 +158,14 @@ def evaluate_alerts(
         pd.MultiIndex.from_frame(open_alerts[["rule", "account_id"]])
     )
     candidates = fired[~already_open]
+    held = holding[holding["held_back"].astype(bool)]
+    report.held_back = int(
+        (
+            ~pd.MultiIndex.from_frame(held[["rule", "account_id"]]).isin(
+                pd.MultiIndex.from_frame(open_alerts[["rule", "account_id"]])
+            )
+        ).sum()
+    )
     cooling = _cooling(connection, config, model.name, day)
     new_rows, task_rows, outbox_rows = [], [], []
     for rule_name, account_id, values in zip(

@@ -21,7 +21,12 @@ from vitalsign.alerts.cli_options import (
 
 
 def run(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="Date (default today).")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of", help="Date (default today, or the newest data's day when it lags)."
+        ),
+    ] = None,
     no_sync: Annotated[bool, typer.Option("--no-sync", help="Skip syncing the sources.")] = False,
     wait: Annotated[
         str, typer.Option("--wait", help="Keep retrying failed deliveries this long, e.g. 5m.")
@@ -36,7 +41,7 @@ def run(
     ws = open_workspace(workspace)
     report = run_daily(
         ws,
-        as_of=parse_date(as_of, "--as-of") or dt.date.today(),
+        as_of=parse_date(as_of, "--as-of"),
         sync=not no_sync,
         model_path=model,
         console=console,

@@ -5,6 +5,14 @@ A rule's evaluation on snapshot date T returns the accounts for which its condit
 (score below, flag raised, ...) the two are the same; for transition rules (band entered
 or left) the condition fires on the change and holds while the account stays there, so
 an open alert resolves itself when the account moves back.
+
+Changes caused by data, not by the customer, are *held back* (the condition holds, it does
+not fire; docs/alerts.md): a score drop or a band change does not fire when the newer
+snapshot has a stale table, when the account's coverage fell since the snapshot it is
+compared with, or when a signal that had data then is missing now; a drop is measured
+against earlier snapshots without a stale table only. Silence rules (data_stale,
+csm_rating_stale) fire only while the table received rows from other accounts: when the
+whole table went quiet, the source is stale, not the account.
 """
 
 from __future__ import annotations
@@ -57,6 +65,38 @@ class RuleContext:
         return dt.datetime(self.day.year, self.day.month, self.day.day)
 
 
+STALE_DAY = """
+    EXISTS (SELECT 1 FROM score_freshness
+            WHERE model_name = $model AND snapshot_date = $day AND stale)"""
+STALE_DATES = """
+    stale_dates AS (
+        SELECT DISTINCT snapshot_date FROM score_freshness WHERE model_name = $model AND stale
+    )"""
+
+
+def data_lost(compared: str) -> str:
+    """SQL selecting the accounts of `compared` (account_id, reference DATE) that lost data.
+
+    An account lost data when its coverage on $day is below the reference snapshot's, or a
+    signal that had a value then has none now.
+    """
+    return f"""
+        SELECT c.account_id FROM ({compared}) c
+        JOIN scores n ON n.model_name = $model AND n.snapshot_date = $day
+             AND n.account_id = c.account_id
+        JOIN scores o ON o.model_name = $model AND o.snapshot_date = c.reference
+             AND o.account_id = c.account_id
+        WHERE n.coverage < o.coverage - 1e-9
+        UNION
+        SELECT c.account_id FROM ({compared}) c
+        JOIN score_items o ON o.model_name = $model AND o.snapshot_date = c.reference
+             AND o.account_id = c.account_id AND o.kind = 'signal'
+        JOIN score_items n ON n.model_name = $model AND n.snapshot_date = $day
+             AND n.account_id = c.account_id AND n.kind = 'signal' AND n.name = o.name
+        WHERE (o.raw_value IS NOT NULL OR o.raw_text IS NOT NULL)
+          AND n.raw_value IS NULL AND n.raw_text IS NULL"""
+
+
 def _query(connection: Any, sql: str, params: dict[str, Any]) -> pd.DataFrame:
     used = set(_PARAM.findall(sql))
     frame: pd.DataFrame = connection.execute(
@@ -91,12 +131,20 @@ def _band_rule(connection: Any, rule: BandEntered | BandLeft, ctx: RuleContext) 
     sql = f"""
         WITH {POPULATION},
         prev AS (SELECT account_id, {column} FROM scores
-                 WHERE model_name = $model AND snapshot_date = $previous::DATE)
-        SELECT p.account_id, ({fired}) AS fired, p.{column} AS band_now,
-               q.{column} AS band_before, $previous::DATE AS previous_snapshot
-        FROM pop p LEFT JOIN prev q USING (account_id)
-        WHERE {holds}"""
-    return _query(connection, sql, _params(rule, ctx, bands=list(rule.bands)))
+                 WHERE model_name = $model AND snapshot_date = $previous::DATE),
+        changed AS (
+            SELECT p.account_id, ({fired}) AS changed, p.{column} AS band_now,
+                   q.{column} AS band_before, $previous::DATE AS previous_snapshot
+            FROM pop p LEFT JOIN prev q USING (account_id)
+            WHERE {holds}
+        ),
+        held AS ({data_lost("SELECT account_id, $previous::DATE AS reference FROM changed")})
+        SELECT c.*, c.changed AND ({STALE_DAY} OR c.account_id IN (SELECT * FROM held))
+                   AS held_back
+        FROM changed c"""
+    frame = _query(connection, sql, _params(rule, ctx, bands=list(rule.bands)))
+    frame["fired"] = frame.pop("changed").astype(bool) & ~frame["held_back"].astype(bool)
+    return frame
 
 
 def _score_below(connection: Any, rule: ScoreBelow, ctx: RuleContext) -> pd.DataFrame:
@@ -109,20 +157,28 @@ def _score_below(connection: Any, rule: ScoreBelow, ctx: RuleContext) -> pd.Data
 
 def _score_dropped(connection: Any, rule: ScoreDropped, ctx: RuleContext) -> pd.DataFrame:
     sql = f"""
-        WITH {POPULATION},
+        WITH {POPULATION}, {STALE_DATES},
         peaks AS (
             SELECT account_id, max(score) AS peak, arg_max(snapshot_date, score) AS peak_date
             FROM scores
             WHERE model_name = $model AND snapshot_date < $day
               AND snapshot_date >= $day - to_days($within::INTEGER) AND score IS NOT NULL
+              AND snapshot_date NOT IN (SELECT snapshot_date FROM stale_dates)
             GROUP BY account_id
-        )
-        SELECT p.account_id, TRUE AS fired, k.peak, k.peak_date, p.score,
-               k.peak - p.score AS dropped, $within::INTEGER AS within_days
-        FROM pop p JOIN peaks k USING (account_id)
-        WHERE p.score <= k.peak - $points::DOUBLE"""
+        ),
+        dropped AS (
+            SELECT p.account_id, k.peak, k.peak_date, p.score,
+                   k.peak - p.score AS dropped, $within::INTEGER AS within_days
+            FROM pop p JOIN peaks k USING (account_id)
+            WHERE p.score <= k.peak - $points::DOUBLE
+        ),
+        held AS ({data_lost("SELECT account_id, peak_date AS reference FROM dropped")})
+        SELECT d.*, {STALE_DAY} OR d.account_id IN (SELECT * FROM held) AS held_back
+        FROM dropped d"""
     within = parse_days(rule.within)
-    return _query(connection, sql, _params(rule, ctx, within=within, points=rule.points))
+    frame = _query(connection, sql, _params(rule, ctx, within=within, points=rule.points))
+    frame["fired"] = ~frame["held_back"].astype(bool)
+    return frame
 
 
 def _signal_values(date_param: str) -> str:
@@ -264,6 +320,7 @@ def _stale(
     never = "OR last_seen IS NULL" if rule.include_never else ""
     sql = f"""
         WITH {POPULATION},
+        heard AS (SELECT max({time_column}) AS newest FROM {table} WHERE {time_column} < $t),
         seen AS (
             SELECT p.account_id, max(x.{time_column}) AS last_seen{extra}
             FROM pop p JOIN accounts a USING (account_id)
@@ -274,7 +331,8 @@ def _stale(
         SELECT *, TRUE AS fired, $table AS source,
                date_diff('day', last_seen, $t) AS days_silent
         FROM seen
-        WHERE last_seen < $t - to_days($days::INTEGER) {never}"""
+        WHERE (last_seen < $t - to_days($days::INTEGER) {never})
+          AND (SELECT newest FROM heard) >= $t - to_days($days::INTEGER)"""
     return _query(connection, sql, _params(rule, ctx, days=days, table=table))
 
 
@@ -303,14 +361,20 @@ EVALUATORS: dict[str, Callable[[Any, Any, RuleContext], pd.DataFrame]] = {
 
 
 def evaluate_rule(connection: Any, rule: Any, ctx: RuleContext) -> pd.DataFrame:
-    """Return the accounts for which `rule` holds on ctx.day: account_id, fired, values."""
+    """Return the accounts for which `rule` holds on ctx.day: account_id, fired, values.
+
+    `held_back` is true where a change held (it did not fire) because data went stale or
+    missing.
+    """
     frame = EVALUATORS[rule.type](connection, rule, ctx)
-    value_columns = [c for c in frame.columns if c not in ("account_id", "fired")]
+    held = frame["held_back"] if "held_back" in frame else pd.Series(False, index=frame.index)
+    value_columns = [c for c in frame.columns if c not in ("account_id", "fired", "held_back")]
     records = frame[value_columns].to_dict("records") if len(frame) else []
     return pd.DataFrame(
         {
             "account_id": frame["account_id"].astype(str),
             "fired": frame["fired"].astype(bool),
             "values": records,
+            "held_back": held.astype(bool),
         }
     )

@@ -9,11 +9,19 @@ from typing import Any
 import pandas as pd
 from rich.progress import Progress
 
-from vitalsign.engine.scoring import ITEM_COLUMNS, ScoredFrame, score_frame
+from vitalsign.engine.freshness import (
+    Freshness,
+    mask_stale,
+    score_by_freshness,
+    table_freshness,
+)
+from vitalsign.engine.scoring import ITEM_COLUMNS, ScoredFrame
 from vitalsign.engine.signals import signal_column, signal_table
 from vitalsign.engine.snapshots import write_snapshots
 from vitalsign.errors import VitalsignError
 from vitalsign.model.loader import LoadedModel
+from vitalsign.store.freshness import record_freshness
+from vitalsign.store.history import bring_up_to_date
 from vitalsign.store.overrides import active_overrides
 from vitalsign.store.workspace import Workspace
 
@@ -23,17 +31,23 @@ def compute_scores(
     model: LoadedModel,
     dates: Sequence[dt.date],
     overrides: pd.DataFrame | None = None,
+    freshness: Freshness | None = None,
 ) -> ScoredFrame:
     """Compute scores for every active account at each date, without storing them.
 
     `backend` is any Ibis backend holding the canonical tables (DuckDB, PySpark, ...).
+    The signals of a table that is stale at a date are missing on that date (`freshness`,
+    computed here unless given; engine/freshness.py).
     """
     frame = signal_table(backend, model.spec, dates).execute()
     frame["as_of"] = pd.to_datetime(frame["as_of"])
+    if freshness is None:
+        freshness = table_freshness(backend, model.spec, dates)
+    frame = mask_stale(frame, model.spec, freshness)
     computed = pd.DataFrame()
     if overrides is not None and not overrides.empty:
         frame, computed = _override_signals(frame, overrides, model)
-    scored = score_frame(frame, model.spec)
+    scored = score_by_freshness(frame, model.spec, freshness)
     if not computed.empty:
         plain = scored
         scored = ScoredFrame(
@@ -114,9 +128,27 @@ def score(workspace: Workspace, as_of: dt.date, model: LoadedModel | None = None
     >>> score(open_workspace("acme"), dt.date(2025, 6, 2))  # doctest: +SKIP
     """
     model = model or workspace.load_model()
+    bring_up_to_date(workspace.duckdb)  # attributes are read from account_history
     overrides = active_overrides(workspace.duckdb, [as_of])
-    scored = compute_scores(workspace.backend, model, [as_of], overrides)
-    write_snapshots(workspace.duckdb, scored, model)
+    return _score_and_store(workspace, model, [as_of], overrides)
+
+
+def _score_and_store(
+    workspace: Workspace,
+    model: LoadedModel,
+    dates: Sequence[dt.date],
+    overrides: pd.DataFrame,
+) -> ScoredFrame:
+    """Score `dates` and store their snapshots with each table's freshness, atomically."""
+    freshness = table_freshness(workspace.backend, model.spec, dates)
+    scored = compute_scores(workspace.backend, model, dates, overrides, freshness)
+    connection = workspace.duckdb
+    write_snapshots(
+        connection,
+        scored,
+        model,
+        before_commit=lambda: record_freshness(connection, model.name, freshness),
+    )
     return scored
 
 
@@ -162,6 +194,7 @@ def backfill(
     `batch_size` defaults to `batch_size_for` the number of accounts.
     """
     model = model or workspace.load_model()
+    bring_up_to_date(workspace.duckdb)  # attributes are read from account_history
     if batch_size is None:
         row = workspace.duckdb.execute("SELECT count(*) FROM accounts").fetchone()
         batch_size = batch_size_for(int(row[0]) if row else 0)
@@ -172,8 +205,7 @@ def backfill(
         task = progress.add_task(f"Backfilling {len(ordered)} dates", total=len(ordered))
         for batch in batches:
             overrides = active_overrides(workspace.duckdb, batch)
-            scored = compute_scores(workspace.backend, model, batch, overrides)
-            write_snapshots(workspace.duckdb, scored, model)
+            _score_and_store(workspace, model, batch, overrides)
             done += batch
             progress.advance(task, len(batch))
     return done

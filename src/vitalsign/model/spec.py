@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from vitalsign.model.canonical import CANONICAL_TABLES
+
 AGGREGATIONS = (
     "count",
     "count_distinct",
@@ -272,6 +274,27 @@ class Overrides(_Strict):
     signals: list[str] = Field(default_factory=list)
 
 
+NEVER_STALE = "never"
+DEFAULT_FRESHNESS: dict[str, str] = {
+    "events": "2d",
+    "tickets": "14d",
+    "invoices": "35d",
+}
+"""How stale each table may be unless the model says otherwise (docs/model.md, Freshness).
+
+Product events stream in every day; a support desk opens tickets every working week; billing
+issues invoices at least monthly. The other tables (accounts, users, subscriptions, surveys,
+csm_ratings, business_events, outcomes) have sparse rows and never go stale by default.
+"""
+
+
+def _allowance(value: str | int | None) -> str | int | None:
+    if value is None or value == NEVER_STALE:
+        return NEVER_STALE
+    parse_days(value)
+    return value
+
+
 class HealthModel(_Strict):
     """A complete health model."""
 
@@ -287,6 +310,32 @@ class HealthModel(_Strict):
     flags: dict[str, Flag] = Field(default_factory=dict)
     bands: list[Band] = Field(min_length=2)
     overrides: Overrides = Field(default_factory=Overrides)
+    freshness: dict[str, str | int | None] = Field(default_factory=dict)
+
+    @field_validator("freshness")
+    @classmethod
+    def _freshness(cls, freshness: dict[str, str | int | None]) -> dict[str, str | int | None]:
+        checked: dict[str, str | int | None] = {}
+        for table, value in freshness.items():
+            if table not in CANONICAL_TABLES:
+                raise ValueError(
+                    f"freshness.{table}: not a canonical table "
+                    f"(one of {', '.join(CANONICAL_TABLES)})"
+                )
+            try:
+                checked[table] = _allowance(value)
+            except ValueError as exc:
+                raise ValueError(f'freshness.{table}: {exc}, or "never"') from exc
+        return checked
+
+    def allowed_staleness(self, table: str) -> int | None:
+        """Return how many days `table` may go without a new row, or None (never stale).
+
+        >>> spec.allowed_staleness("events")  # doctest: +SKIP
+        2
+        """
+        value = self.freshness.get(table, DEFAULT_FRESHNESS.get(table, NEVER_STALE))
+        return None if value in (None, NEVER_STALE) else parse_days(value)
 
     @field_validator("bands")
     @classmethod

@@ -133,6 +133,18 @@ INTERNAL_DDL: dict[str, str] = {
             run_id VARCHAR NOT NULL,
             payload VARCHAR NOT NULL
         )""",
+    # Freshness (vitalsign.store.freshness): per snapshot, each table the model reads.
+    "score_freshness": """
+        CREATE TABLE IF NOT EXISTS score_freshness (
+            snapshot_date DATE NOT NULL,
+            model_name VARCHAR NOT NULL,
+            table_name VARCHAR NOT NULL,
+            newest TIMESTAMP,
+            allowed_days INTEGER,
+            stale BOOLEAN NOT NULL,
+            signals VARCHAR NOT NULL,
+            PRIMARY KEY (snapshot_date, model_name, table_name)
+        )""",
 }
 
 

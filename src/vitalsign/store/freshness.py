@@ -1,0 +1,227 @@
+"""Freshness: how current each table is, per scoring date and per source.
+
+A table is *stale* at a scoring date T when its newest row before T is older than the
+model's allowance for it (`freshness:` in the model, docs/model.md); a table with no row at
+all is *absent*, not stale. The engine records, per snapshot, every table the model reads
+(`score_freshness`); alerts read it to hold back changes caused by stale data, and
+`vitalsign status` and the web's /status page show it beside each source's last sync.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from vitalsign.model.canonical import CANONICAL_TABLES
+
+
+@dataclass(frozen=True)
+class TableFreshness:
+    """One table as seen by a scoring date: its newest row before T and whether it is stale."""
+
+    table: str
+    day: dt.date
+    newest: dt.datetime | None
+    allowed_days: int | None
+    signals: tuple[str, ...] = ()  # the model's signals this table feeds (made missing if stale)
+
+    @property
+    def age_days(self) -> int | None:
+        """Whole days from the newest row to the start of the scoring day."""
+        if self.newest is None:
+            return None
+        return (midnight(self.day) - self.newest).days
+
+    @property
+    def stale(self) -> bool:
+        """True when the newest row is older than the allowance (never for an empty table)."""
+        if self.newest is None or self.allowed_days is None:
+            return False
+        return midnight(self.day) - self.newest > dt.timedelta(days=self.allowed_days)
+
+    def line(self) -> str:
+        """One line for `score` and `run`, e.g. "events: newest row 2025-01-31, 365 days ..."."""
+        newest = "no row" if self.newest is None else f"newest row {self.newest:%Y-%m-%d %H:%M}"
+        allowed = f"{self.allowed_days} day{'s' if self.allowed_days != 1 else ''}"
+        count = len(self.signals)
+        return (
+            f"{self.table}: {newest}, {self.age_days} days before {self.day} "
+            f"(allowed {allowed}): its {count} signal{'s' if count != 1 else ''} "
+            f"{'are' if count != 1 else 'is'} missing"
+        )
+
+
+def midnight(day: dt.date) -> dt.datetime:
+    """Midnight at the start of `day`: scoring as of a day reads rows before it."""
+    return dt.datetime(day.year, day.month, day.day)
+
+
+def record_freshness(
+    connection: Any, model_name: str, by_date: Mapping[dt.date, Sequence[TableFreshness]]
+) -> None:
+    """Replace the freshness rows of these snapshot dates (inside the caller's transaction)."""
+    rows = [
+        (day, model_name, t.table, t.newest, t.allowed_days, t.stale, json.dumps(list(t.signals)))
+        for day, tables in by_date.items()
+        for t in tables
+    ]
+    for day in by_date:
+        connection.execute(
+            "DELETE FROM score_freshness WHERE model_name = ? AND snapshot_date = ?",
+            [model_name, day],
+        )
+    if rows:
+        connection.executemany(
+            "INSERT INTO score_freshness VALUES (?, ?, ?, ?, ?, ?, ?)", [list(r) for r in rows]
+        )
+
+
+def snapshot_freshness(
+    connection: Any, model_name: str, dates: Sequence[dt.date]
+) -> list[TableFreshness]:
+    """Return the recorded freshness of each table the model read on these snapshot dates."""
+    if not dates:
+        return []
+    frame = connection.execute(
+        "SELECT snapshot_date, table_name, newest, allowed_days, signals FROM score_freshness "
+        "WHERE model_name = ? AND snapshot_date IN (SELECT UNNEST(?::DATE[])) "
+        "ORDER BY snapshot_date, table_name",
+        [model_name, list(dates)],
+    ).fetchall()
+    return [
+        TableFreshness(
+            table=str(table),
+            day=_as_date(day),
+            newest=None if newest is None else pd.Timestamp(newest).to_pydatetime(),
+            allowed_days=None if allowed is None else int(allowed),
+            signals=tuple(json.loads(signals)),
+        )
+        for day, table, newest, allowed, signals in frame
+    ]
+
+
+def stale_lines(connection: Any, model_name: str, dates: Sequence[dt.date]) -> list[str]:
+    """One line per stale table for `score` (one date) or `backfill` (many dates).
+
+    >>> stale_lines(ws.duckdb, "default", [dt.date(2026, 1, 31)])  # doctest: +SKIP
+    ['events: newest row 2025-01-31, 365 days before 2026-01-31 (allowed 2 days): ...']
+    """
+    stale = [t for t in snapshot_freshness(connection, model_name, dates) if t.stale]
+    if len(set(dates)) <= 1:
+        return [t.line() for t in stale]
+    lines = []
+    for table in sorted({t.table for t in stale}):
+        mine = [t for t in stale if t.table == table]
+        signals = len(mine[-1].signals)
+        lines.append(
+            f"{table}: stale on {len(mine)} of {len(set(dates))} dates ({mine[0].day} to "
+            f"{mine[-1].day}; allowed {mine[-1].allowed_days} days): its {signals} signals "
+            "are missing on those dates"
+        )
+    return lines
+
+
+def _as_date(value: Any) -> dt.date:
+    return value if type(value) is dt.date else pd.Timestamp(value).date()
+
+
+@dataclass(frozen=True)
+class TableStatus:
+    """A canonical table now: rows, newest row, and whether the model finds it stale."""
+
+    table: str
+    rows: int
+    newest: dt.datetime | None
+    allowed_days: int | None
+    signals: tuple[str, ...]
+    now: dt.datetime
+
+    @property
+    def age_days(self) -> float | None:
+        """Days from the newest row to now."""
+        if self.newest is None:
+            return None
+        return (self.now - self.newest).total_seconds() / 86400
+
+    @property
+    def state(self) -> str:
+        """fresh, stale, empty, or not tracked (the model allows it any age)."""
+        if self.rows == 0 or self.newest is None:
+            return "empty"
+        if self.allowed_days is None:
+            return "not tracked"
+        age = self.age_days
+        return "stale" if age is not None and age > self.allowed_days else "fresh"
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """A source seen in `ingest_runs`: its table, last successful sync, last attempt."""
+
+    source: str
+    table: str
+    last_ok: dt.datetime | None
+    last_run: dt.datetime | None
+    last_status: str
+    runs: int
+
+
+def table_statuses(
+    connection: Any,
+    now: dt.datetime,
+    allowance: Mapping[str, int | None],
+    signals: Mapping[str, Sequence[str]],
+) -> list[TableStatus]:
+    """Return every canonical table's rows, newest row and freshness as of `now`.
+
+    A row dated after `now` is counted but not taken as the newest row.
+    """
+    result = []
+    for name, table in CANONICAL_TABLES.items():
+        time = table.time_column
+        assert time is not None
+        rows, newest = connection.execute(
+            f"SELECT count(*), max({time}) FILTER (WHERE {time} <= ?) FROM {name}", [now]
+        ).fetchone()
+        newest_time = None if newest is None else pd.Timestamp(newest).to_pydatetime()
+        result.append(
+            TableStatus(
+                name,
+                int(rows),
+                newest_time,
+                allowance.get(name),
+                tuple(signals.get(name, ())),
+                now,
+            )
+        )
+    return result
+
+
+def source_statuses(connection: Any) -> list[SourceStatus]:
+    """Return each source of `ingest_runs` with its last successful and last attempted run."""
+    frame = connection.execute(
+        """
+        SELECT source, target_table,
+               max(finished_at) FILTER (WHERE status = 'ok') AS last_ok,
+               max(started_at) AS last_run,
+               arg_max(status, started_at) AS last_status,
+               count(*) AS runs
+        FROM ingest_runs GROUP BY source, target_table ORDER BY target_table, source
+        """
+    ).fetchall()
+    return [
+        SourceStatus(
+            source=str(source),
+            table=str(table),
+            last_ok=None if ok is None else pd.Timestamp(ok).to_pydatetime(),
+            last_run=None if run is None else pd.Timestamp(run).to_pydatetime(),
+            last_status=str(status),
+            runs=int(runs),
+        )
+        for source, table, ok, run, status, runs in frame
+    ]
