@@ -1,33 +1,59 @@
 """Ingestion benchmark: `vitalsign ingest` of an events CSV against DuckDB's own read_csv.
 
-Generates an events CSV with DuckDB (COPY), then times, in the same run and on the same
-file, (1) DuckDB's `CREATE TABLE ... AS SELECT * FROM read_csv(...)` into a fresh database
-and (2) `vitalsign.ingest.files.load_file` into the events table of a fresh workspace (text
-read, typing, identity check against accounts, duplicate detection, quarantine, one
-transaction). Target: vitalsign takes at most 2x DuckDB's time (at least half its speed).
+Two runs, each with its baseline measured in the same run:
+
+Events (the default). Generates an events CSV with DuckDB (COPY), then times, in the same
+run and on the same file, (1) DuckDB's `CREATE TABLE ... AS SELECT * FROM read_csv(...)`
+into a fresh database and (2) `vitalsign.ingest.files.load_file` into the events table of a
+fresh workspace (text read, typing, identity check against accounts, duplicate detection,
+quarantine, one transaction). Target: vitalsign takes at most 2x DuckDB's time (at least
+half its speed).
 
     .venv/bin/python bench/ingest.py                  # 20,000,000 rows
     .venv/bin/python bench/ingest.py --rows 1000000   # a quick run
 
-Exits with 1 when the target is missed; results also go to `<workdir>/results.json`.
+Accounts, an update run (`--accounts N`). Generates an accounts CSV of N rows (with a custom
+field declared in vitalsign.yml) and a second one in which 10 % of the rows changed (owner,
+ARR, seats, updated_at), then times, on one workspace: (1) the first load of the first file
+into a fresh workspace, (2) re-ingesting the identical file (every row unchanged) and (3)
+ingesting the changed file (10 % updated). Target: the update run takes at most 2x the first
+load. It also checks the counts and that account_history holds N + N/10 versions.
+
+    .venv/bin/python bench/ingest.py --accounts 1000000   # the recorded update run
+    .venv/bin/python bench/ingest.py --accounts 100000    # a quick run
+    .venv/bin/python bench/ingest.py --accounts 1000000 --statements  # + the slowest SQL
+
+Exits with 1 when the target is missed; results also go to `<workdir>/results.json`
+(`results-accounts.json` for the update run).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
-from vitalsign.ingest.files import load_file
-from vitalsign.store.workspace import init_workspace
+from vitalsign.ingest.files import LoadReport, load_file
+from vitalsign.store.workspace import Workspace, init_workspace
 
 TARGET_RATIO = 2.0
 ACCOUNTS = 10_000
+CHANGED_EVERY = 10  # the update file changes one account in 10 (10 %)
+ACCOUNTS_CONFIG = """\
+backend: duckdb
+database: vitalsign.duckdb
+model: models/default.yml
+account_fields:
+  - {name: tier, type: string, description: CRM tier}
+"""
 
 
 def generate(path: Path, rows: int) -> None:
@@ -79,13 +105,160 @@ def time_vitalsign(path: Path, workdir: Path, rows: int) -> tuple[float, dict[st
     return elapsed, counts
 
 
+def generate_accounts(path: Path, rows: int, changed: bool) -> None:
+    """Write an accounts CSV; with `changed`, every 10th account has a new owner/ARR/seats."""
+    hit = f"i % {CHANGED_EVERY} = 3" if changed else "false"
+    con = duckdb.connect()
+    con.execute(
+        f"""COPY (SELECT printf('acct-%07d', i) AS account_id, 'Account ' || i AS name,
+        TIMESTAMP '2022-01-01' + to_seconds((i * 7919) % 63072000) AS created_at,
+        CASE WHEN {hit} THEN 'csm-' || ((i + 17) % 400) ELSE 'csm-' || (i % 400) END AS owner,
+        ['smb', 'smb', 'mid-market', 'enterprise'][1 + i % 4] AS segment,
+        ['starter', 'team', 'business'][1 + i % 3] AS plan,
+        CASE WHEN {hit} THEN 6 + i % 500 ELSE 5 + i % 500 END AS seats,
+        round(CASE WHEN {hit} THEN 1.1 ELSE 1.0 END * (1000 + (i * 37) % 99000), 2) AS arr,
+        DATE '2025-07-01' + CAST(i % 365 AS INTEGER) AS renewal_date,
+        CASE WHEN {hit} THEN TIMESTAMP '2025-03-01' + to_seconds(i % 86400)
+             ELSE TIMESTAMP '2025-01-01' + to_seconds(i % 86400) END AS updated_at,
+        ['bronze', 'silver', 'gold'][1 + i % 3] AS tier
+        FROM range({rows}) r(i)) TO '{path}' (HEADER)"""
+    )
+    con.close()
+
+
+class _TimedConnection:
+    """The workspace's DuckDB connection, timing each statement (for --statements)."""
+
+    def __init__(self, con: Any, log: list[tuple[float, str]]) -> None:
+        self._con, self._log = con, log
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        start = time.perf_counter()
+        result = self._con.execute(sql, *args)
+        self._log.append((time.perf_counter() - start, " ".join(sql.split())))
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
+@dataclass
+class _TimedWorkspace(Workspace):
+    """A workspace whose `duckdb` connection logs each statement's wall time."""
+
+    log: list[tuple[float, str]] = field(default_factory=list)
+
+    @property
+    def duckdb(self) -> Any:
+        return _TimedConnection(self.backend.con, self.log)
+
+
+def _timed_load(ws: Workspace, path: Path) -> tuple[float, float, LoadReport]:
+    start, cpu = time.perf_counter(), time.process_time()
+    report = load_file(ws, path, "accounts")
+    return time.perf_counter() - start, time.process_time() - cpu, report
+
+
+def _counts(report: LoadReport) -> dict[str, int]:
+    return {
+        "read": report.read,
+        "inserted": report.inserted,
+        "updated": report.updated,
+        "unchanged": report.unchanged,
+        "quarantined": report.quarantined,
+    }
+
+
+def _check(name: str, report: LoadReport, expected: dict[str, int]) -> None:
+    counts = _counts(report)
+    wrong = {k: (counts[k], v) for k, v in expected.items() if counts[k] != v}
+    if not report.balanced or wrong:
+        raise SystemExit(f"{name}: counts not as expected (got, expected): {wrong} {counts}")
+
+
+def run_accounts(rows: int, workdir: Path, statements: bool = False) -> None:
+    """The update run: first load, the identical file again, then 10 % of rows changed."""
+    first, second = workdir / f"accounts-{rows}.csv", workdir / f"accounts-{rows}-changed.csv"
+    for path, changed in ((first, False), (second, True)):
+        if not path.exists():
+            start = time.perf_counter()
+            generate_accounts(path, rows, changed)
+            print(f"generated {path} in {time.perf_counter() - start:.1f} s")
+    root = workdir / "ws-accounts"
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    (root / "vitalsign.yml").write_text(ACCOUNTS_CONFIG, encoding="utf-8")
+    ws = init_workspace(root)
+    if statements:
+        ws = _TimedWorkspace(ws.root, ws.config)
+    ws.duckdb.execute("SELECT 1")  # open the database (and create the tables) before timing
+    updated = len(range(3, rows, CHANGED_EVERY))
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    runs: dict[str, tuple[float, float]] = {}
+    for name, path, expected in (
+        ("first load", first, {"read": rows, "inserted": rows}),
+        ("unchanged", first, {"read": rows, "unchanged": rows}),
+        ("update", second, {"read": rows, "updated": updated, "unchanged": rows - updated}),
+    ):
+        elapsed, cpu, report = _timed_load(ws, path)
+        _check(name, report, expected)
+        runs[name] = (elapsed, cpu)
+        print(
+            f"{name:>10}: {elapsed:6.1f} s wall, {cpu:6.1f} s CPU ({rows / elapsed:,.0f} rows/s) "
+            f"{_counts(report)} load {os.getloadavg()[0]:.2f}"
+        )
+        if isinstance(ws, _TimedWorkspace):
+            for seconds, sql in sorted(ws.log, reverse=True)[:8]:
+                print(f"    {seconds:6.2f} s  {sql[:150]}")
+            ws.log.clear()
+    versions = ws.duckdb.execute("SELECT count(*) FROM account_history").fetchone()[0]
+    ws.close()
+    if versions != rows + updated:
+        raise SystemExit(f"account_history holds {versions} rows, expected {rows + updated}")
+    print(f"account_history: {versions:,} versions (as expected)")
+    (base, base_cpu), (up, up_cpu), (same, same_cpu) = (
+        runs["first load"],
+        runs["update"],
+        runs["unchanged"],
+    )
+    ratio = up / base
+    verdict = "met" if ratio <= TARGET_RATIO else "NOT met"
+    print(
+        f"time ratio update/first load: {ratio:.2f}x (CPU {up_cpu / base_cpu:.2f}x), "
+        f"unchanged/first load: {same / base:.2f}x (CPU {same_cpu / base_cpu:.2f}x); "
+        f"target update <= {TARGET_RATIO}x: {verdict}"
+    )
+    result = {
+        "accounts": rows,
+        **{f"{name.replace(' ', '_')}_s": run[0] for name, run in runs.items()},
+        **{f"{name.replace(' ', '_')}_cpu_s": run[1] for name, run in runs.items()},
+        "update_ratio": ratio,
+        "unchanged_ratio": same / base,
+        "update_cpu_ratio": up_cpu / base_cpu,
+        "unchanged_cpu_ratio": same_cpu / base_cpu,
+        "history_versions": versions,
+        "load_average": os.getloadavg()[0],
+    }
+    path = workdir / "results-accounts.json"
+    path.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    sys.exit(0 if ratio <= TARGET_RATIO else 1)
+
+
 def main() -> None:
     """Generate, time both, print the ratio and whether the target is met."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000_000)
+    parser.add_argument(
+        "--accounts", type=int, default=0, help="run the accounts update run with N rows instead"
+    )
+    parser.add_argument(
+        "--statements", action="store_true", help="with --accounts: each run's slowest SQL"
+    )
     parser.add_argument("--workdir", type=Path, default=Path("bench-ingest-work"))
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
+    if args.accounts:
+        run_accounts(args.accounts, args.workdir, args.statements)
     csv = args.workdir / f"events-{args.rows}.csv"
     if not csv.exists():
         start = time.perf_counter()
