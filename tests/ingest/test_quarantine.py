@@ -95,7 +95,7 @@ def test_the_ingest_command_takes_a_glob_a_format_and_identity_maps(tmp_path: Pa
         ],
     )
     assert out.exit_code == 0, out.output
-    assert out.output.count("loaded 1") == 2
+    assert out.output.count("inserted 1") == 2
     (data / "e.csv").write_text("who,when,what\nbob@yak.io,2024-01-01,login\n")
     out = runner.invoke(
         app,
