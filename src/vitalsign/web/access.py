@@ -8,6 +8,7 @@ viewer   every account, read only
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -102,3 +103,19 @@ def scope_filter(principal: Principal, column: str = "account_id") -> tuple[str,
     if owner is None:
         return "TRUE", []
     return f"{column} IN (SELECT account_id FROM accounts WHERE owner = ?)", [owner]
+
+
+def book_key(connection: Any, principal: Principal) -> Hashable:
+    """Return what results scoped to the user depend on, for memo keys: their book.
+
+    None for roles that see every account; for a csm their owner name and a fingerprint of
+    the accounts they own, so that an ingest moving an account between books shows at once
+    (the score history, which keys the memo, does not change with `accounts.owner`).
+    """
+    owner = principal.scope_owner
+    if owner is None:
+        return None
+    row = connection.execute(
+        "SELECT count(*), bit_xor(hash(account_id)) FROM accounts WHERE owner = ?", [owner]
+    ).fetchone()
+    return (owner, *row)

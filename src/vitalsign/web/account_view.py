@@ -1,4 +1,5 @@
-"""Everything the account page shows: score row, history, explanation, overrides, audit trail.
+"""Everything the account page shows: score row, history, explanation, overrides, audit trail,
+the workspace's custom account fields and the account's attribute changes.
 
 The explanation is built by the engine's one builder, `vitalsign.engine.explain.explain_items`,
 from the rows this module already read: `explain_account` first lists every snapshot date (a
@@ -14,11 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from vitalsign.alerts import list_overrides
 from vitalsign.engine.explain import Explanation, explain_items, explain_row
+from vitalsign.model.canonical import DELETED_AT
+from vitalsign.store.workspace import AccountField
 from vitalsign.web.accounts import account_history, plain, score_row
 from vitalsign.web.catalog import VERSION_SELECT, Version
 from vitalsign.web.serving_cache import ServingData
@@ -35,6 +40,109 @@ class AccountView:
     explanation: Explanation
     overrides: list[dict[str, Any]] = field(default_factory=list)
     audit: list[dict[str, Any]] = field(default_factory=list)
+    custom_fields: list[CustomField] = field(default_factory=list)
+    changes: list[AttributeChange] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CustomField:
+    """One of the workspace's custom account fields (vitalsign.yml `account_fields:`)."""
+
+    name: str
+    value: Any  # JSON-ready (see `plain`); None when the source left it empty
+    description: str
+
+
+@dataclass(frozen=True)
+class AttributeChange:
+    """One attribute of one account that a new version changed, and from when."""
+
+    column: str
+    before: Any
+    after: Any
+    valid_from: str  # ISO timestamp: when the new value came in force
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the change as JSON-ready data."""
+        return {
+            "column": self.column,
+            "before": self.before,
+            "after": self.after,
+            "valid_from": self.valid_from,
+        }
+
+
+# account_history columns that say when and how a version was recorded, not what it holds.
+VERSION_COLUMNS = frozenset(
+    {"valid_from", "valid_to", "recorded_at", "run_id", "updated_at", DELETED_AT}
+)
+
+
+def account_fields(
+    connection: Any, fields: Sequence[AccountField], account_id: str
+) -> list[CustomField]:
+    """Return the account's custom fields in the order vitalsign.yml declares them."""
+    if not fields:
+        return []
+    names = ", ".join(f'"{f.name}"' for f in fields)
+    row = connection.execute(
+        f"SELECT {names} FROM accounts WHERE account_id = ?", [account_id]
+    ).fetchone()
+    values = row if row is not None else (None,) * len(fields)
+    return [
+        CustomField(f.name, plain(v), f.description) for f, v in zip(fields, values, strict=True)
+    ]
+
+
+def _versions(connection: Any, account_id: str) -> list[dict[str, Any]]:
+    """Return the account's versions in account_history, oldest first."""
+    cursor = connection.execute(
+        "SELECT * FROM account_history WHERE account_id = ? "
+        "ORDER BY valid_from NULLS FIRST, recorded_at",
+        [account_id],
+    )
+    names = [str(d[0]) for d in cursor.description]
+    return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+
+def _changes(versions: list[dict[str, Any]], limit: int) -> list[AttributeChange]:
+    if len(versions) < 2:
+        return []
+    compared = [n for n in versions[0] if n not in VERSION_COLUMNS and n != "account_id"]
+    changes: list[AttributeChange] = []
+    for before, after in reversed(list(pairwise(versions))):
+        since = plain(after["valid_from"] or after["recorded_at"])
+        changes += [
+            AttributeChange(n, plain(before[n]), plain(after[n]), since)
+            for n in compared
+            if plain(before[n]) != plain(after[n])
+        ]
+    return changes[:limit]
+
+
+def attribute_changes(connection: Any, account_id: str, limit: int = 20) -> list[AttributeChange]:
+    """Return the attributes each version of the account changed (account_history), newest first.
+
+    The first version changes nothing (it is the account as first loaded); a deletion by a
+    snapshot source and the source's `updated_at` are not attribute changes.
+    """
+    return _changes(_versions(connection, account_id), limit)
+
+
+def account_attributes(
+    connection: Any, fields: Sequence[AccountField], account_id: str, limit: int = 20
+) -> tuple[list[CustomField], list[AttributeChange]]:
+    """Return the account's custom fields and attribute changes, reading its versions once.
+
+    The current version holds the fields' values (every ingest reconciles the history with
+    `accounts`); an account never recorded in the history is read from `accounts`.
+    """
+    versions = _versions(connection, account_id)
+    current = next((v for v in reversed(versions) if v["valid_to"] is None), None)
+    if current is None:
+        return account_fields(connection, fields, account_id), _changes(versions, limit)
+    found = [CustomField(f.name, plain(current.get(f.name)), f.description) for f in fields]
+    return found, _changes(versions, limit)
 
 
 def _explained(
@@ -143,6 +251,7 @@ def account_view(
     as_of: dt.date | None = None,
     serving: ServingData | None = None,
     activity: Activity | None = None,
+    fields: Sequence[AccountField] = (),
 ) -> AccountView:
     """Gather the account page of `account_id` on `as_of` (default: its latest snapshot)."""
     activity = activity or account_activity(connection, account_id)
@@ -150,6 +259,7 @@ def account_view(
     history = cached or account_history(connection, model_name, account_id)
     day = as_of or history[-1]["snapshot_date"]
     row, explanation = _explained(connection, model_name, account_id, day, serving)
+    custom, changes = account_attributes(connection, fields, account_id)
     return AccountView(
         account_id=account_id,
         as_of=explanation.as_of,
@@ -158,4 +268,6 @@ def account_view(
         explanation=explanation,
         overrides=account_overrides(connection, account_id) if activity.overrides else [],
         audit=account_audit(connection, account_id) if activity.has_audit else [],
+        custom_fields=custom,
+        changes=changes,
     )

@@ -15,9 +15,14 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from vitalsign.engine.explain import explain_account
+from vitalsign.model.canonical import ACCOUNTS, DELETED_AT
 from vitalsign.web import inbox
-from vitalsign.web.access import Principal, require_account, require_backtester
-from vitalsign.web.account_view import account_audit, account_overrides
+from vitalsign.web.access import Principal, book_key, require_account, require_backtester
+from vitalsign.web.account_view import (
+    account_attributes,
+    account_audit,
+    account_overrides,
+)
 from vitalsign.web.accounts import (
     HISTORY_COLUMNS,
     SORTS,
@@ -196,19 +201,24 @@ def scores(
 def account(
     state: State, db: Database, principal: CurrentPrincipal, account_id: str
 ) -> dict[str, Any]:
-    """The account's attributes and its latest score row."""
+    """The account's attributes, custom fields, attribute changes and latest score row."""
     require_account(db, principal, account_id)
     name = state.model().name
     history = account_history(db, name, account_id)
     latest = score_row(db, name, account_id, history[-1]["snapshot_date"])
-    attributes = db.execute("SELECT * FROM accounts WHERE account_id = ?", [account_id]).df()
+    columns = ", ".join(f'"{c}"' for c in (*ACCOUNTS.column_names, DELETED_AT))
+    cursor = db.execute(f"SELECT {columns} FROM accounts WHERE account_id = ?", [account_id])
+    found = cursor.fetchone()
+    names = [d[0] for d in cursor.description]
+    row = {} if found is None else {n: plain(v) for n, v in zip(names, found, strict=True)}
+    deleted_at = row.pop(DELETED_AT, None)
+    fields, changes = account_attributes(db, state.workspace.config.account_fields, account_id)
     return {
         "account_id": account_id,
-        "attributes": (
-            {k: plain(v) for k, v in attributes.iloc[0].to_dict().items()}
-            if len(attributes)
-            else None
-        ),
+        "attributes": row or None,
+        "custom_fields": {f.name: f.value for f in fields},
+        "deleted_at": deleted_at,
+        "changes": [c.to_dict() for c in changes],
         "score": {k: plain(v) for k, v in latest.items()},
     }
 
@@ -328,7 +338,7 @@ def portfolio(
         report = portfolio_summary(db, model, principal, day, previous)
         return json.dumps(report.to_dict(), default=str).encode()
 
-    key = ("portfolio-json", model.name, day, principal.scope_owner)
+    key = ("portfolio-json", model.name, day, book_key(db, principal))
     body = catalog.memo(key, encoded)
     return Response(body, media_type="application/json")
 
@@ -338,7 +348,7 @@ def portfolio_trend(state: State, db: Database, principal: CurrentPrincipal) -> 
     """Accounts and ARR per band on every snapshot date."""
     name = state.model().name
     frame = state.catalog.at(db).memo(
-        ("trend", name, principal.scope_owner), lambda: band_trend(db, name, principal)
+        ("trend", name, book_key(db, principal)), lambda: band_trend(db, name, principal)
     )
     items = [{k: plain(v) for k, v in r.items()} for r in frame.to_dict("records")]
     return {"model": name, "items": items}

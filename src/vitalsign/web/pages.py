@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from vitalsign.errors import VitalsignError
 from vitalsign.web import charts, inbox
-from vitalsign.web.access import Principal, require_account, require_backtester
+from vitalsign.web.access import Principal, book_key, require_account, require_backtester
 from vitalsign.web.account_view import account_activity, account_view
 from vitalsign.web.accounts import SORTS, AccountQuery, filter_choices, list_accounts
 from vitalsign.web.auth import CurrentPrincipal, Database, State, check_form_csrf
@@ -71,11 +71,11 @@ def portfolio_page(
         return render(request, "portfolio.html", principal, nav="portfolio", report=None)
     day, previous = catalog.resolve(model.name, _date(as_of))
     report = catalog.memo(
-        ("portfolio", model.name, day, principal.scope_owner),
+        ("portfolio", model.name, day, book_key(db, principal)),
         lambda: portfolio_summary(db, model, principal, day, previous),
     )
     trend = catalog.memo(
-        ("trend", model.name, principal.scope_owner),
+        ("trend", model.name, book_key(db, principal)),
         lambda: band_trend(db, model.name, principal),
     )
     colours = charts.band_colours(report.band_order, model.insufficient_band)
@@ -133,7 +133,7 @@ def accounts_page(
         nav="accounts",
         result=result,
         choices=catalog.memo(
-            ("choices", model.name, day, principal.scope_owner),
+            ("choices", model.name, day, book_key(db, principal)),
             lambda: filter_choices(db, principal, model.name, day),
         ),
         bands=[*model.band_names, model.insufficient_band],
@@ -157,7 +157,8 @@ def account_page(
     activity = account_activity(db, account_id)  # with the history version
     serving = state.serving_data(state.catalog.at(db, activity.version), loaded.name)
     request.state.data_source = "memory" if serving is not None else "duckdb"
-    view = account_view(db, loaded.name, account_id, _date(as_of), serving, activity)
+    fields = state.workspace.config.account_fields
+    view = account_view(db, loaded.name, account_id, _date(as_of), serving, activity, fields)
     colours = charts.band_colours(
         [*loaded.spec.band_names, loaded.spec.insufficient_band], loaded.spec.insufficient_band
     )
