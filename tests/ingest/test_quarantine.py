@@ -115,6 +115,6 @@ def test_the_ingest_command_takes_a_glob_a_format_and_identity_maps(tmp_path: Pa
         ],
     )
     assert out.exit_code == 0, out.output
-    assert "loaded 1" in out.output
+    assert "inserted 1" in out.output
     bad = runner.invoke(app, ["ingest", str(data / "e.csv"), "--format", "nope", "-w", str(ws)])
     assert bad.exit_code == 1
