@@ -16,6 +16,7 @@ from vitalsign.engine.run import score
 from vitalsign.errors import ModelError
 from vitalsign.ingest.files import load_file
 from vitalsign.ingest.runs import HOLD_BEFORE_COMMIT
+from vitalsign.ingest.staging import LoadOptions
 from vitalsign.model.loader import parse_model
 from vitalsign.store.history import apply_from
 from vitalsign.store.workspace import Workspace, init_workspace, open_workspace
@@ -186,3 +187,20 @@ def test_a_killed_ingest_of_updates_leaves_tables_and_history_as_before(tmp_path
     assert after == before
     report = load_file(ws, update, "accounts", MAPPING)
     assert report.updated == 1
+
+
+def test_an_account_a_snapshot_dropped_is_scored_before_its_deletion_only(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path)
+    two = BEFORE + BEFORE.replace("a1,Acme", "a2,Beta")
+    _load(ws, tmp_path / "both.csv", two)
+    only = tmp_path / "only.csv"
+    only.write_text(HEADER + BEFORE, encoding="utf-8")
+    report = load_file(ws, only, "accounts", MAPPING, options=LoadOptions(True, True))
+    assert report.deleted == 1
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    assert sorted(score(ws, tomorrow).scores["account_id"]) == ["a1"]
+    assert sorted(score(ws, dt.date(2024, 3, 1)).scores["account_id"]) == ["a1", "a2"]
+    versions = ws.duckdb.execute(
+        "SELECT count(*), count(deleted_at) FROM account_history WHERE account_id = 'a2'"
+    ).fetchone()
+    assert versions == (2, 1)
