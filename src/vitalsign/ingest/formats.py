@@ -3,11 +3,17 @@
 File layouts are those of Fivetran's normalised tables (the dbt_zendesk, dbt_stripe,
 dbt_hubspot and dbt_salesforce packages); Segment formats read Segment's message JSON
 (one message per NDJSON line, as exported or as posted to the event API).
+
+Every format resolves accounts through the identity table as well (`account_keys`): Stripe
+by the `stripe` key of the customer, Zendesk by the `zendesk` key of the organisation,
+Segment by the `segment` key of the group. Formats that load `accounts` may name the system
+their ids belong to (`key_system`: a row whose id is a known key of that system updates the
+account the key names) and the keys they derive into `account_keys` (`derives`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vitalsign.errors import IngestError
 from vitalsign.ingest.mapping import Case, Mapping
@@ -15,16 +21,30 @@ from vitalsign.ingest.mapping import Case, Mapping
 
 @dataclass(frozen=True)
 class KnownFormat:
-    """A tool's export format: the canonical table it fills and the mapping that does it."""
+    """A tool's export format: the canonical table it fills and the mapping that does it.
+
+    For formats of `accounts`: `key_system` is the account_keys system of the rows' ids, and
+    `derives` maps account_keys systems to the accounts column whose value is their key.
+    """
 
     name: str
     table: str
     tool: str
     mapping: Mapping
+    key_system: str | None = None
+    derives: dict[str, str] = field(default_factory=dict)
 
 
-def _format(name: str, table: str, tool: str, **mapping: object) -> KnownFormat:
-    return KnownFormat(name, table, tool, Mapping.model_validate({"format": name, **mapping}))
+def _format(
+    name: str,
+    table: str,
+    tool: str,
+    key_system: str | None = None,
+    derives: dict[str, str] | None = None,
+    **mapping: object,
+) -> KnownFormat:
+    parsed = Mapping.model_validate({"format": name, **mapping})
+    return KnownFormat(name, table, tool, parsed, key_system, derives or {})
 
 
 _FIVETRAN_TRUE = "lower({}) == 'true'"
@@ -48,7 +68,7 @@ KNOWN_FORMATS: dict[str, KnownFormat] = {
                 "status": "status",
                 "subject": "subject",
             },
-            identity={"crm_id": "organization_id"},
+            identity={"crm_id": "organization_id", "zendesk": "organization_id"},
         ),
         _format(
             "stripe_customers",
@@ -58,6 +78,17 @@ KNOWN_FORMATS: dict[str, KnownFormat] = {
                 "account_id": "id",
                 "name": "coalesce(name, description, email, id)",
                 "created_at": "created",
+            },
+            identity={"email": "email"},
+        ),
+        _format(
+            "stripe_customer_keys",
+            "account_keys",
+            "Stripe customers (Fivetran `customer` table) as keys of CRM accounts",
+            columns={
+                "system": "'stripe'",
+                "key": "id",
+                "note": "coalesce(name, description, email)",
             },
             identity={"email": "email"},
         ),
@@ -73,7 +104,7 @@ KNOWN_FORMATS: dict[str, KnownFormat] = {
                 "status": "status",
                 "seats": "quantity",
             },
-            identity={"crm_id": "customer_id"},
+            identity={"crm_id": "customer_id", "stripe": "customer_id"},
             prefer=_FIVETRAN_TRUE.format("_fivetran_active"),
         ),
         _format(
@@ -89,7 +120,7 @@ KNOWN_FORMATS: dict[str, KnownFormat] = {
                 "due_at": "due_date",
                 "paid_at": "status_transitions_paid_at",
             },
-            identity={"crm_id": "customer_id"},
+            identity={"crm_id": "customer_id", "stripe": "customer_id"},
         ),
         _format(
             "stripe_invoice_lines",
@@ -101,12 +132,14 @@ KNOWN_FORMATS: dict[str, KnownFormat] = {
                 "issued_at": "coalesce(date, period_start)",
                 "amount": "amount / 100",
             },
-            identity={"crm_id": "customer_id"},
+            identity={"crm_id": "customer_id", "stripe": "customer_id"},
         ),
         _format(
             "hubspot_companies",
             "accounts",
             "HubSpot companies (Fivetran `company` table)",
+            key_system="hubspot",
+            derives={"hubspot": "crm_id", "domain": "domain"},
             columns={
                 "account_id": "id",
                 "crm_id": "id",
@@ -122,6 +155,8 @@ KNOWN_FORMATS: dict[str, KnownFormat] = {
             "salesforce_accounts",
             "accounts",
             "Salesforce accounts (Fivetran `account` table)",
+            key_system="salesforce",
+            derives={"salesforce": "crm_id", "domain": "domain"},
             columns={
                 "account_id": "id",
                 "crm_id": "id",
@@ -157,7 +192,7 @@ KNOWN_FORMATS: dict[str, KnownFormat] = {
                 ],
                 "arr_after": "amount",
             },
-            identity={"crm_id": "account_id"},
+            identity={"crm_id": "account_id", "salesforce": "account_id"},
             require="lower(is_closed) == 'true'",
         ),
         _format(
@@ -174,6 +209,7 @@ KNOWN_FORMATS: dict[str, KnownFormat] = {
                 "quantity": "coalesce(properties.quantity, properties.value)",
             },
             identity={
+                "segment": "context.groupId",
                 "email": "coalesce(context.traits.email, properties.email)",
                 "user_id": "userId",
             },
@@ -190,13 +226,17 @@ KNOWN_FORMATS: dict[str, KnownFormat] = {
                 "email": "traits.email",
                 "role": "coalesce(traits.title, traits.role)",
             },
-            identity={"email": "traits.email"},
+            identity={
+                "segment": "coalesce(context.groupId, traits.company.id)",
+                "email": "traits.email",
+            },
             require="type == 'identify'",
         ),
         _format(
             "segment_group",
             "accounts",
             "Segment group calls",
+            key_system="segment",
             columns={
                 "account_id": "groupId",
                 "name": "coalesce(traits.name, groupId)",

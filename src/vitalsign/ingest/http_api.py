@@ -4,7 +4,10 @@ Each call is authenticated by the workspace write key (HTTP Basic with the key a
 name, as Segment does, or `Authorization: Bearer KEY`), validated, and written to DuckDB in
 one committed transaction before the 2xx reply: the raw message into `event_api_messages`
 (unique by messageId, so a retried call adds nothing) and its rows into events, users or
-accounts through the segment_* formats (bad rows into quarantine).
+accounts through the segment_* formats (bad rows into quarantine). Rows find their account
+as file rows do (vitalsign.ingest.identity): a group id is an account id or a `segment` key
+in `account_keys`, so a group mapped to a CRM account updates that account and its events
+land on it; rows of unknown groups are quarantined until the key is added.
 """
 
 from __future__ import annotations

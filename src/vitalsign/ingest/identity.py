@@ -3,17 +3,23 @@
 The rules, tried in order; the first that names exactly one account wins:
 
 1. `account_id`: an explicit account id that exists in `accounts`;
-2. `crm_id`: equal to `accounts.crm_id`;
-3. `email` / `domain`: the e-mail's domain (after `@`) or the domain equals
-   `accounts.domain` (both lower-cased, without scheme, `www.` or path); free-mail domains
-   such as gmail.com never match;
-4. `user_id`: a user already in `users` gives its account.
+2. `crm_id`: equal to `accounts.crm_id`, or a key of system `crm` in `account_keys`;
+3. a system name (`stripe`, `zendesk`, `segment`, `hubspot`, ... any lower-case name): a key
+   of that system in `account_keys` (the identity table);
+4. `email` / `domain`: the e-mail's domain (after `@`) or the domain equals
+   `accounts.domain` or a key of system `domain` in `account_keys` (all normalised:
+   lower-cased, without scheme, `www.` or path); free-mail domains such as gmail.com never
+   match;
+5. `user_id`: a user already in `users` gives its account.
 
 A value that matches several accounts matches none. A row no rule resolves is quarantined
-with a reason naming what was tried.
+with a reason naming every key it carried (`unknown account: no account matches stripe
+"cus_1"`), and loads on `vitalsign quarantine retry` once the key is in `account_keys`.
 """
 
 from __future__ import annotations
+
+import re
 
 FREE_MAIL_DOMAINS = (
     "gmail.com",
@@ -34,6 +40,16 @@ FREE_MAIL_DOMAINS = (
     "yandex.com",
     "qq.com",
 )
+BUILT_IN_RULES = ("crm_id", "email", "domain", "user_id")
+CRM_SYSTEM = "crm"  # account_keys system that the crm_id rule also reads
+DOMAIN_SYSTEM = "domain"  # account_keys system that the email and domain rules also read
+SYSTEM_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+NOT_SYSTEMS = frozenset({"account_id", "key", "system"})
+
+
+def is_rule_name(name: str) -> bool:
+    """True for a built-in rule or a system name usable as an identity rule."""
+    return name in BUILT_IN_RULES or (bool(SYSTEM_NAME.match(name)) and name not in NOT_SYSTEMS)
 
 
 def _q(value: str) -> str:
@@ -56,11 +72,37 @@ def email_domain_sql(value: str) -> str:
     return f"CASE WHEN {domain} NOT IN ({frees}) THEN {domain} END"
 
 
+def keys_sql(system: str, key: str = "key") -> str:
+    """SQL selecting (k, a): the live keys of `system` in account_keys and their accounts.
+
+    `key` is the SQL of the key (e.g. a normalised domain). Systems compare in lower case.
+    """
+    assert SYSTEM_NAME.match(system), system
+    return (
+        f"SELECT {key} AS k, account_id AS a FROM account_keys "
+        f"WHERE lower(system) = '{system}' AND deleted_at IS NULL"
+    )
+
+
+def _lookup(alias: str, pairs: list[str], value: str) -> str:
+    """A LEFT JOIN of (k, a) pairs grouped by key, with the number of distinct accounts."""
+    union = " UNION ALL ".join(pairs)
+    return (
+        f"LEFT JOIN (SELECT k, min(a) AS a, count(DISTINCT a) AS n FROM ({union}) "
+        f"WHERE k IS NOT NULL GROUP BY k) {alias} ON {alias}.k = CAST({value} AS VARCHAR)"
+    )
+
+
+def _ambiguous(alias: str, label: str) -> str:
+    return f"CASE WHEN {alias}.n > 1 THEN {label} || ' matches ' || {alias}.n || ' accounts' END"
+
+
 def identity_joins(identity: dict[str, str], explicit: str | None) -> tuple[str, str, str]:
     """Return (joins, resolved account SQL, reason SQL) for the identity inputs present.
 
-    `identity` maps rule names to the staged columns holding their inputs; `explicit` is the
-    staged column of an explicit account id, if mapped.
+    `identity` maps rule names (built-in rules or account_keys systems) to the staged
+    columns holding their inputs; `explicit` is the staged column of an explicit account
+    id, if mapped.
     """
     joins: list[str] = []
     resolved: list[str] = []
@@ -74,16 +116,20 @@ def identity_joins(identity: dict[str, str], explicit: str | None) -> tuple[str,
         tried.append(f"'account_id ' || {_q(explicit)}")
     if "crm_id" in identity:
         col = identity["crm_id"]
-        joins.append(
-            "LEFT JOIN (SELECT crm_id AS k, min(account_id) AS a, count(*) AS n FROM accounts "
-            f"WHERE crm_id IS NOT NULL GROUP BY crm_id) id_c ON id_c.k = {col}"
-        )
+        crm = "SELECT crm_id AS k, account_id AS a FROM accounts WHERE crm_id IS NOT NULL"
+        joins.append(_lookup("id_c", [crm, keys_sql(CRM_SYSTEM)], col))
         resolved.append("CASE WHEN id_c.n = 1 THEN id_c.a END")
-        tried.append(f"'crm_id ' || {_q(col)}")
-        ambiguous.append(
-            f"CASE WHEN id_c.n > 1 THEN 'crm_id ' || {_q(col)} || ' matches ' "
-            "|| id_c.n || ' accounts' END"
-        )
+        label = f"'crm_id ' || {_q(col)}"
+        tried.append(label)
+        ambiguous.append(_ambiguous("id_c", label))
+    systems = [rule for rule in identity if rule not in BUILT_IN_RULES]
+    for i, system in enumerate(systems):
+        col, alias = identity[system], f"id_s{i}"
+        joins.append(_lookup(alias, [keys_sql(system)], col))
+        resolved.append(f"CASE WHEN {alias}.n = 1 THEN {alias}.a END")
+        label = f"'{system} ' || {_q(col)}"
+        tried.append(label)
+        ambiguous.append(_ambiguous(alias, label))
     domains = []
     if "domain" in identity:
         domains.append(domain_sql(identity["domain"]))
@@ -91,19 +137,14 @@ def identity_joins(identity: dict[str, str], explicit: str | None) -> tuple[str,
         domains.append(email_domain_sql(identity["email"]))
     if domains:
         domain = f"coalesce({', '.join(domains)})" if len(domains) > 1 else domains[0]
-        joins.append(
-            f"LEFT JOIN (SELECT {domain_sql('domain')} AS k, min(account_id) AS a, count(*) AS n "
-            "FROM accounts WHERE domain IS NOT NULL GROUP BY 1) id_d ON id_d.k = " + domain
-        )
+        own = f"SELECT {domain_sql('domain')} AS k, account_id AS a FROM accounts"
+        joins.append(_lookup("id_d", [own, keys_sql(DOMAIN_SYSTEM, domain_sql("key"))], domain))
         resolved.append("CASE WHEN id_d.n = 1 THEN id_d.a END")
         if "domain" in identity:
             tried.append(f"'domain ' || {_q(domain_sql(identity['domain']))}")
         if "email" in identity:
             tried.append(f"'e-mail ' || {_q(identity['email'])}")
-        ambiguous.append(
-            f"CASE WHEN id_d.n > 1 THEN 'domain ' || {_q(domain)} || ' matches ' "
-            "|| id_d.n || ' accounts' END"
-        )
+        ambiguous.append(_ambiguous("id_d", f"'domain ' || {_q(domain)}"))
     if "user_id" in identity:
         col = identity["user_id"]
         joins.append(

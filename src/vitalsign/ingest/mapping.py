@@ -12,6 +12,7 @@ A mapping file is YAML:
         - then: "'expanded'"          # no `when`: the default
     identity:                         # how rows find their account (docs/connectors.md)
       email: requester_email
+      stripe: customer_id             # a system name: a key of that system in account_keys
     prefer: "_fivetran_active == 'true'"   # which row wins among one file's duplicates
     require: "type == 'track'"       # rows where this is not true are quarantined
     options: {delimiter: ";", encoding: latin-1}
@@ -23,15 +24,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from vitalsign.errors import IngestError
+from vitalsign.ingest.identity import BUILT_IN_RULES, is_rule_name
 from vitalsign.model.spec import parse_days
 
-IdentityRule = Literal["email", "domain", "crm_id", "user_id"]
-IDENTITY_RULES: tuple[IdentityRule, ...] = ("crm_id", "email", "domain", "user_id")
 FileFormat = Literal["csv", "tsv", "json", "ndjson", "parquet"]
 
 
@@ -68,11 +68,22 @@ class Mapping(BaseModel):
 
     format: str | None = None
     columns: dict[str, ColumnSpec] = Field(default_factory=dict)
-    identity: dict[IdentityRule, str] = Field(default_factory=dict)
+    identity: dict[str, str] = Field(default_factory=dict)
     prefer: str | None = None
     require: str | None = None
     options: ReaderOptions = Field(default_factory=ReaderOptions)
     future_tolerance: str = "1d"
+
+    @field_validator("identity")
+    @classmethod
+    def _rule_names(cls, identity: dict[str, str]) -> dict[str, str]:
+        for name in identity:
+            if not is_rule_name(name):
+                raise ValueError(
+                    f"{name!r} is not an identity rule: use {', '.join(BUILT_IN_RULES)} or the "
+                    "lower-case name of a system in account_keys (e.g. stripe, zendesk, segment)"
+                )
+        return identity
 
     @property
     def future_tolerance_days(self) -> int:

@@ -224,15 +224,59 @@ BUSINESS_EVENTS = CanonicalTable(
 
 OUTCOMES = CanonicalTable(
     "outcomes",
-    "Commercial outcomes: churned, renewed, expanded, contracted.",
+    "Commercial outcomes: churned, renewed, expanded, contracted, reactivated.",
     key=("account_id", "occurred_at", "kind"),
     time_column="occurred_at",
     columns=(
         _col("account_id", "string", True, "Account."),
         _col("occurred_at", "timestamp", True, "When it happened."),
-        _col("kind", "string", True, "churned, renewed, expanded or contracted."),
+        _col(
+            "kind",
+            "string",
+            True,
+            "churned, renewed, expanded, contracted, or reactivated (a customer again after "
+            "a churn).",
+        ),
         _col("arr_before", "float", False, "ARR before."),
         _col("arr_after", "float", False, "ARR after."),
+        _col(
+            "derived_from",
+            "string",
+            False,
+            "`subscriptions` for rows derived from billing (replaced at each derivation); "
+            "empty for loaded rows.",
+        ),
+    ),
+)
+
+ACCOUNT_KEYS = CanonicalTable(
+    "account_keys",
+    "The identity table: an account's keys in other systems (CRM, billing, support, ...).",
+    key=("system", "key"),
+    time_column=None,
+    columns=(
+        _col(
+            "system",
+            "string",
+            True,
+            "The system the key belongs to: crm, stripe, zendesk, segment, hubspot, "
+            "salesforce, domain, or any name (lower case).",
+        ),
+        _col("key", "string", True, "The account's id in that system (a domain for domain)."),
+        _col("account_id", "string", True, "The account it names (must exist)."),
+        _col("note", "string", False, "Free text: where the key came from."),
+    ),
+)
+
+OWNERS = CanonicalTable(
+    "owners",
+    "People who own accounts (CSMs): a CRM's owner ids mapped to e-mails and names.",
+    key=("owner_id",),
+    time_column=None,
+    columns=(
+        _col("owner_id", "string", True, "The owner's id in the CRM (as accounts carry it)."),
+        _col("email", "string", False, "E-mail: stored as accounts.owner, used to log in."),
+        _col("name", "string", False, "Name shown in the web app."),
     ),
 )
 
@@ -249,6 +293,8 @@ CANONICAL_TABLES: dict[str, CanonicalTable] = {
         CSM_RATINGS,
         BUSINESS_EVENTS,
         OUTCOMES,
+        ACCOUNT_KEYS,
+        OWNERS,
     )
 }
 

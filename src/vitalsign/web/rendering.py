@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
 from vitalsign.web.access import Principal
+from vitalsign.web.owner_names import owner_name
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.auto_reload = False  # package files: no stat() of three templates per page
@@ -89,6 +90,7 @@ def _url_for(context: dict[str, Any], name: str, /, **path_params: Any) -> str:
 
 
 TEMPLATES.env.globals["url_for"] = _url_for
+TEMPLATES.env.filters["owner_name"] = owner_name  # names, not ids or e-mails
 
 
 def local_path(target: str | None, default: str = "/") -> str:
