@@ -121,6 +121,7 @@ def test_derived_outcomes_follow_the_documented_rules() -> None:
         ("Z", "2024-03-01", "expanded"): (1200.0, 1800.0),
         ("Z", "2024-06-01", "contracted"): (1800.0, 1200.0),
         ("W", "2024-03-01", "churned"): (960.0, 0.0),
+        ("W", "2024-05-01", "reactivated"): (0.0, 960.0),
     }
 
 

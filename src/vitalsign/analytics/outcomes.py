@@ -15,14 +15,18 @@ from typing import Any
 import pandas as pd
 
 from vitalsign.errors import BacktestError
+from vitalsign.ingest.billing_rule import (
+    OUTCOME_COLUMNS,
+    derive_billing_outcomes,
+    read_subscriptions,
+)
 from vitalsign.model.canonical import CANONICAL_TABLES
 from vitalsign.store.transaction import transaction
+from vitalsign.store.workspace import BillingConfig
 
-OUTCOME_COLUMNS = ["account_id", "occurred_at", "kind", "arr_before", "arr_after"]
-OUTCOME_KINDS = ("churned", "renewed", "expanded", "contracted")
+OUTCOME_KINDS = ("churned", "renewed", "expanded", "contracted", "reactivated")
 DEFAULT_GRACE_DAYS = 30
 LABELLED, CENSORED, CHURNED_BEFORE = "labelled", "censored", "churned_before"
-OPEN_END = pd.Timestamp("2200-01-01")  # the end of a subscription that has not ended
 
 
 @dataclass(frozen=True)
@@ -101,115 +105,14 @@ def read_outcomes(
 def derive_outcomes(
     connection: Any, until: pd.Timestamp | None = None, grace_days: int = DEFAULT_GRACE_DAYS
 ) -> pd.DataFrame:
-    """Derive churned, renewed, expanded and contracted outcomes from the subscriptions table.
+    """Derive churned, renewed, expanded, contracted and reactivated outcomes from subscriptions.
 
-    The rules are in docs/backtest.md: a *tenure* is a run of subscriptions with gaps of at most
-    `grace_days`; its end is a churn. A subscription that ends while another of the account
-    starts within `grace_days` of that end was renewed (and expanded or contracted when the
-    MRR changed); an add-on started mid-tenure is an expansion, one dropped mid-tenure a
-    contraction.
+    The billing rule of `vitalsign sync` (vitalsign.ingest.billing_rule, docs/backtest.md) as of
+    `until` (the end of the data by default), with a grace period of `grace_days`.
     """
     end = until if until is not None else observed_until(connection)
-    subs: pd.DataFrame = connection.execute(
-        "SELECT subscription_id, account_id, started_at, ended_at, status, coalesce(mrr, 0) AS mrr "
-        "FROM subscriptions WHERE started_at <= ? ORDER BY account_id, started_at, subscription_id",
-        [end.to_pydatetime()],
-    ).df()
-    if subs.empty:
-        return pd.DataFrame(columns=OUTCOME_COLUMNS)
-    grace = pd.Timedelta(days=grace_days)
-    subs["ended_at"] = subs["ended_at"].where(subs["ended_at"] <= end)
-    subs["end"] = subs["ended_at"].fillna(OPEN_END)
-    earlier = subs.groupby("account_id")["end"].transform(lambda s: s.cummax().shift())
-    subs["tenure"] = (earlier.isna() | (subs["started_at"] > earlier + grace)).cumsum()
-    tenure_end = subs.groupby("tenure")["end"].transform("max")
-    tenure_start = subs.groupby("tenure")["started_at"].transform("min")
-    parts = [_churns(subs, tenure_end, end, grace)]
-    ended = subs[subs["ended_at"].notna() & (subs["end"] < tenure_end)]
-    pairs = ended.merge(subs, on="account_id", suffixes=("", "_next"))
-    gap = (pairs["started_at_next"] - pairs["ended_at"]).abs()
-    pairs = pairs[
-        (pairs["subscription_id_next"] != pairs["subscription_id"])
-        & (pairs["started_at_next"] > pairs["started_at"])
-        & (gap <= grace)
-    ].assign(gap=gap)
-    pairs = pairs.sort_values(["subscription_id", "gap"]).drop_duplicates("subscription_id")
-    parts.append(_renewals(pairs))
-    replacing = set(pairs["subscription_id_next"])
-    dropped = ended[~ended["subscription_id"].isin(set(pairs["subscription_id"]))]
-    added = subs[(subs["started_at"] > tenure_start) & ~subs["subscription_id"].isin(replacing)]
-    parts.append(_changes(subs, dropped["account_id"], dropped["ended_at"], "contracted"))
-    parts.append(_changes(subs, added["account_id"], added["started_at"], "expanded"))
-    frame = pd.concat([p for p in parts if not p.empty] or [parts[0]], ignore_index=True)
-    keys = ["account_id", "occurred_at", "kind"]
-    frame = frame.groupby(keys, as_index=False)[["arr_before", "arr_after"]].sum(min_count=1)
-    return frame.sort_values(["occurred_at", "account_id", "kind"]).reset_index(drop=True)[
-        OUTCOME_COLUMNS
-    ]
-
-
-def _churns(
-    subs: pd.DataFrame, tenure_end: pd.Series, end: pd.Timestamp, grace: pd.Timedelta
-) -> pd.DataFrame:
-    """The end of each tenure that closed: canceled, or no renewal within the grace period."""
-    last = subs[subs["end"] == tenure_end]
-    closed = last["ended_at"].notna() & (
-        (last["ended_at"] + grace <= end) | (last["status"].fillna("") == "canceled")
-    )
-    rows = last[closed]
-    frame = rows.groupby(["account_id", "ended_at"], as_index=False)["mrr"].sum()
-    return pd.DataFrame(
-        {
-            "account_id": frame["account_id"],
-            "occurred_at": frame["ended_at"],
-            "kind": "churned",
-            "arr_before": frame["mrr"] * 12,
-            "arr_after": 0.0,
-        }
-    )
-
-
-def _renewals(pairs: pd.DataFrame) -> pd.DataFrame:
-    """A renewal per replaced subscription, plus an expansion or contraction when MRR moved."""
-    before, after = pairs["mrr"] * 12, pairs["mrr_next"] * 12
-    base = pd.DataFrame(
-        {
-            "account_id": pairs["account_id"],
-            "occurred_at": pairs["ended_at"],
-            "kind": "renewed",
-            "arr_before": before,
-            "arr_after": after,
-        }
-    )
-    moved = base[(after > before * 1.001) | (after < before * 0.999)].copy()
-    moved["kind"] = (moved["arr_after"] > moved["arr_before"]).map(
-        {True: "expanded", False: "contracted"}
-    )
-    return pd.concat([base, moved], ignore_index=True)
-
-
-def _changes(subs: pd.DataFrame, accounts: pd.Series, times: pd.Series, kind: str) -> pd.DataFrame:
-    """Account-level ARR just before and just after each (account, time)."""
-    if accounts.empty:
-        return pd.DataFrame(columns=OUTCOME_COLUMNS)
-    points = pd.DataFrame({"account_id": accounts.to_numpy(), "occurred_at": times.to_numpy()})
-    points = points.drop_duplicates()
-    joined = points.merge(subs[["account_id", "started_at", "end", "mrr"]], on="account_id")
-    t = joined["occurred_at"]
-    joined["before"] = joined["mrr"].where((joined["started_at"] < t) & (joined["end"] >= t), 0.0)
-    joined["after"] = joined["mrr"].where((joined["started_at"] <= t) & (joined["end"] > t), 0.0)
-    totals = joined.groupby(["account_id", "occurred_at"], as_index=False)[
-        ["before", "after"]
-    ].sum()
-    return pd.DataFrame(
-        {
-            "account_id": totals["account_id"],
-            "occurred_at": totals["occurred_at"],
-            "kind": kind,
-            "arr_before": totals["before"] * 12,
-            "arr_after": totals["after"] * 12,
-        }
-    )
+    rule = BillingConfig(churn_after_days=grace_days)
+    return derive_billing_outcomes(read_subscriptions(connection, end), end, rule)
 
 
 def write_outcomes(connection: Any, frame: pd.DataFrame) -> int:

@@ -61,8 +61,8 @@ IMPOSSIBLE: dict[str, tuple[Rule, ...]] = {
     "outcomes": (
         Rule(
             ("kind",),
-            "__t_kind NOT IN ('churned', 'renewed', 'expanded', 'contracted')",
-            "kind is not churned, renewed, expanded or contracted",
+            "__t_kind NOT IN ('churned', 'renewed', 'expanded', 'contracted', 'reactivated')",
+            "kind is not churned, renewed, expanded, contracted or reactivated",
         ),
         _negative("arr_before"),
         _negative("arr_after"),

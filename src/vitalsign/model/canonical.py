@@ -224,15 +224,28 @@ BUSINESS_EVENTS = CanonicalTable(
 
 OUTCOMES = CanonicalTable(
     "outcomes",
-    "Commercial outcomes: churned, renewed, expanded, contracted.",
+    "Commercial outcomes: churned, renewed, expanded, contracted, reactivated.",
     key=("account_id", "occurred_at", "kind"),
     time_column="occurred_at",
     columns=(
         _col("account_id", "string", True, "Account."),
         _col("occurred_at", "timestamp", True, "When it happened."),
-        _col("kind", "string", True, "churned, renewed, expanded or contracted."),
+        _col(
+            "kind",
+            "string",
+            True,
+            "churned, renewed, expanded, contracted, or reactivated (a customer again after "
+            "a churn).",
+        ),
         _col("arr_before", "float", False, "ARR before."),
         _col("arr_after", "float", False, "ARR after."),
+        _col(
+            "derived_from",
+            "string",
+            False,
+            "`subscriptions` for rows derived from billing (replaced at each derivation); "
+            "empty for loaded rows.",
+        ),
     ),
 )
 

@@ -92,6 +92,19 @@ class AccountField(BaseModel):
     description: str = ""
 
 
+class BillingConfig(BaseModel):
+    """How churn, renewals and reactivations are derived from `subscriptions` at each sync.
+
+    See docs/connectors.md#churn-and-renewals-from-billing for the rule.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    derive: bool = True
+    churn_after_days: int = Field(default=30, ge=0, le=3650)
+    canceled_statuses: tuple[str, ...] = ("canceled", "cancelled", "ended")
+
+
 def _source_kind(value: Any) -> str:
     """A source's kind: as given, else `database` when it has a URL, else `file`."""
     if isinstance(value, dict):
@@ -116,6 +129,7 @@ class WorkspaceConfig(BaseModel):
     model: str = "models/default.yml"
     sources: list[SourceConfig] = Field(default_factory=list)
     account_fields: list[AccountField] = Field(default_factory=list)
+    billing: BillingConfig = Field(default_factory=BillingConfig)
 
     @field_validator("account_fields")
     @classmethod
