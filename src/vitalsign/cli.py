@@ -212,6 +212,10 @@ from vitalsign.ingest import commands as ingest_commands  # noqa: E402
 
 ingest_commands.register(app)
 
+from vitalsign.ingest import billing_commands  # noqa: E402
+
+billing_commands.register(app)
+
 from vitalsign.analytics import commands as analytics_commands  # noqa: E402
 
 analytics_commands.register(app)

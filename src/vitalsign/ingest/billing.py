@@ -6,12 +6,11 @@ Run at the end of `vitalsign sync` (and by `vitalsign derive-outcomes`), in one 
 2. the outcomes it derived last time (`outcomes.derived_from = 'subscriptions'`) are replaced
    by the new ones; loaded outcomes are kept, and a derived row whose key a loaded row already
    has is left out;
-3. `accounts.churned_at` follows the churns and reactivations, point-in-time: through
-   `store.history.apply_from`, the account's history is split at the churn (churned_at set
+3. `accounts.churned_at` follows the churns and reactivations, point-in-time
+   (ingest/churn_history.py): the account's history is split at a churn (churned_at set
    from then on, so the account is not scored after it) and at a reactivation (cleared from
-   then on). Only accounts whose derived churns changed, or whose churned_at disagrees with a
-   derived churn, are touched; a churned_at set by another source is cleared only when the
-   billing rule set it.
+   then on). Only accounts billing churned or reactivated, now or last time, whose history
+   differs are rewritten.
 
 A failure anywhere rolls everything back. Docs: docs/connectors.md#churn-and-renewals-from-billing.
 """
@@ -19,7 +18,7 @@ A failure anywhere rolls everything back. Docs: docs/connectors.md#churn-and-ren
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -29,15 +28,13 @@ from vitalsign.ingest.billing_rule import (
     derive_billing_outcomes,
     read_subscriptions,
 )
+from vitalsign.ingest.churn_history import follow_churns
 from vitalsign.ingest.runs import _hold_before_commit
-from vitalsign.store.history import apply_from
 from vitalsign.store.transaction import transaction
 from vitalsign.store.workspace import Workspace
 
 DERIVED_FROM = "subscriptions"
 """The `outcomes.derived_from` value of rows the billing rule wrote."""
-CHANGES = ("churned", "reactivated")
-STEPS = "_vs_billing_steps"
 NEW_ROWS = "_vs_billing_outcomes"
 
 
@@ -57,6 +54,10 @@ class BillingReport:
     kept_loaded: int = 0
     churned_accounts: int = 0
     churned_at_changed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as plain values (for --json)."""
+        return asdict(self)
 
     def summary(self) -> str:
         """One line for the CLI."""
@@ -87,37 +88,42 @@ def derive_billing(workspace: Workspace, now: dt.datetime | None = None) -> Bill
             f"SELECT {', '.join(OUTCOME_COLUMNS)} FROM outcomes WHERE derived_from = ?",
             [DERIVED_FROM],
         ).df()
-        kept = _replace_outcomes(con, frame)
-        steps = _churn_steps(con, previous, frame)
-        changed = _apply_steps(con, steps, moment)
+        inserted = _replace_outcomes(con, frame)
+        changed = follow_churns(con, previous, frame, moment)
         churned = con.execute(
             "SELECT count(*) FROM accounts WHERE churned_at IS NOT NULL AND churned_at <= ?",
             [moment],
         ).fetchone()[0]
         _hold_before_commit()  # a test hook: wait here to be killed
-    added, removed = _compare(previous, frame)
+    added, removed = _compare(previous, inserted)
     counts = {str(k): int(n) for k, n in frame["kind"].value_counts().items()}
+    kept = len(frame) - len(inserted)
     return BillingReport(True, counts, added, removed, kept, int(churned), changed)
 
 
-def _replace_outcomes(con: Any, frame: pd.DataFrame) -> int:
-    """Delete the previous derived rows, insert the new ones whose key is free; return skipped."""
+def _replace_outcomes(con: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    """Delete the previous derived rows, insert the new ones whose key is free; return those."""
     con.execute("DELETE FROM outcomes WHERE derived_from = ?", [DERIVED_FROM])
     rows = frame[OUTCOME_COLUMNS].astype({"arr_before": float, "arr_after": float})
     con.register(NEW_ROWS, rows)
     try:
         names = ", ".join(OUTCOME_COLUMNS)
-        free = (
-            f"FROM {NEW_ROWS} n WHERE NOT EXISTS (SELECT 1 FROM outcomes o WHERE "
-            "o.account_id = n.account_id AND o.occurred_at = n.occurred_at AND o.kind = n.kind)"
-        )
-        inserted = con.execute(
-            f"INSERT INTO outcomes ({names}, derived_from) SELECT {names}, ? {free}",
-            [DERIVED_FROM],
-        ).fetchone()[0]
+        free: pd.DataFrame = con.execute(
+            f"SELECT {names} FROM {NEW_ROWS} n WHERE NOT EXISTS (SELECT 1 FROM outcomes o "
+            "WHERE o.account_id = n.account_id AND o.occurred_at = n.occurred_at "
+            "AND o.kind = n.kind)"
+        ).df()
     finally:
         con.unregister(NEW_ROWS)
-    return len(rows) - int(inserted)
+    con.register(NEW_ROWS, free)
+    try:
+        con.execute(
+            f"INSERT INTO outcomes ({names}, derived_from) SELECT {names}, ? FROM {NEW_ROWS}",
+            [DERIVED_FROM],
+        )
+    finally:
+        con.unregister(NEW_ROWS)
+    return free
 
 
 def _compare(previous: pd.DataFrame, frame: pd.DataFrame) -> tuple[int, int]:
@@ -136,87 +142,3 @@ def _compare(previous: pd.DataFrame, frame: pd.DataFrame) -> tuple[int, int]:
 
     old, new = keyed(previous[keys]), keyed(frame[keys])
     return len(new - old), len(old - new)
-
-
-def _changes(outcomes: pd.DataFrame) -> pd.DataFrame:
-    """Churns and reactivations as (account_id, at, value): churned_at from `at` on."""
-    rows = outcomes[outcomes["kind"].isin(CHANGES)]
-    at = pd.to_datetime(rows["occurred_at"]).astype("datetime64[us]")
-    return pd.DataFrame(
-        {
-            "account_id": rows["account_id"].astype(str).to_numpy(),
-            "at": at.to_numpy(),
-            "value": at.where(rows["kind"] == "churned").to_numpy(),
-        }
-    )
-
-
-def _churn_steps(con: Any, previous: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
-    """The (account_id, valid_from, value, wave) steps that make churned_at follow `frame`.
-
-    Accounts whose derived churns and reactivations changed since `previous`, or whose
-    churned_at is not the derived churn they are in, get a step at every time either
-    derivation changed churned_at, carrying the new derivation's value there. Steps are
-    applied one wave at a time, in time order; a first step that would not change the current
-    value is preceded by one that does, so apply_from rewrites the history from there on.
-    """
-    old, new = _changes(previous), _changes(frame)
-    current = con.execute("SELECT account_id, churned_at FROM accounts").df()
-    current["churned_at"] = pd.to_datetime(current["churned_at"]).astype("datetime64[us]")
-    last = new.sort_values("at", kind="stable").groupby("account_id").tail(1)
-    latest = last.merge(current, on="account_id")
-    disagree = latest[latest["value"].notna() & (latest["value"] != latest["churned_at"])]
-    moved = _differing(old, new)
-    affected = set(disagree["account_id"]) | moved
-    if not affected:
-        return pd.DataFrame(columns=["account_id", "valid_from", "value", "wave"])
-    times = pd.concat([old, new])[["account_id", "at"]]
-    times = times[times["account_id"].isin(affected)].drop_duplicates()
-    times = times.sort_values("at", kind="stable").reset_index(drop=True)
-    ordered = new.sort_values("at", kind="stable")
-    steps = pd.merge_asof(times, ordered, on="at", by="account_id", direction="backward")
-    steps = steps.merge(current, on="account_id").sort_values(["account_id", "at"])
-    first = steps.groupby("account_id").head(1)
-    unchanged = (first["value"] == first["churned_at"]) | (
-        first["value"].isna() & first["churned_at"].isna()
-    )
-    primer = first[unchanged].copy()
-    primer["value"] = primer["at"].where(primer["churned_at"].isna())  # anything but current
-    steps = pd.concat([primer, steps], ignore_index=True)
-    steps["order"] = range(len(steps))
-    steps = steps.sort_values(["account_id", "at", "order"], kind="stable")
-    steps["wave"] = steps.groupby("account_id").cumcount() + 1
-    return steps.rename(columns={"at": "valid_from"})[["account_id", "valid_from", "value", "wave"]]
-
-
-def _differing(old: pd.DataFrame, new: pd.DataFrame) -> set[str]:
-    """Accounts whose churns and reactivations differ between two derivations."""
-    both = old.merge(new, on=["account_id", "at"], how="outer", indicator=True)
-    values_differ = (both["_merge"] != "both") | ~(
-        (both["value_x"] == both["value_y"]) | (both["value_x"].isna() & both["value_y"].isna())
-    )
-    return set(both.loc[values_differ, "account_id"])
-
-
-def _apply_steps(con: Any, steps: pd.DataFrame, now: dt.datetime) -> int:
-    """Apply the steps wave by wave with apply_from; return how many accounts changed."""
-    if steps.empty:
-        return 0
-    con.register("_vs_billing_frame", steps)
-    try:
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {STEPS} AS SELECT account_id, "
-            "CAST(valid_from AS TIMESTAMP) AS valid_from, CAST(value AS TIMESTAMP) AS value, "
-            "CAST(wave AS INTEGER) AS wave FROM _vs_billing_frame"
-        )
-    finally:
-        con.unregister("_vs_billing_frame")
-    for wave in range(1, int(steps["wave"].max()) + 1):
-        apply_from(
-            con,
-            f"SELECT account_id, valid_from, value FROM {STEPS} WHERE wave = {wave}",
-            "churned_at",
-            now,
-        )
-    con.execute(f"DROP TABLE IF EXISTS {STEPS}")
-    return int(steps["account_id"].nunique())
