@@ -156,8 +156,15 @@ def history_recorded_since(connection: Any) -> dt.datetime | None:
 
 
 def _per_account_tables() -> list[CanonicalTable]:
-    """The canonical tables whose rows belong to an account (the ones signals read)."""
-    return [t for t in CANONICAL_TABLES.values() if t.column("account_id") is not None]
+    """The canonical tables whose rows belong to an account (the ones signals read).
+
+    Tables without a time column (account_keys, the identity table) are not read by signals.
+    """
+    return [
+        t
+        for t in CANONICAL_TABLES.values()
+        if t.column("account_id") is not None and t.time_column is not None
+    ]
 
 
 def _copy_before(source: Any, target: Any, cut: dt.datetime, accounts: list[str]) -> None:
