@@ -223,3 +223,7 @@ analytics_commands.register(app)
 from vitalsign.web import commands as web_commands  # noqa: E402
 
 web_commands.register(app)
+
+from vitalsign.engine import commands as engine_commands  # noqa: E402
+
+engine_commands.register(app)

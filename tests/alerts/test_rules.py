@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from alert_history import day, holds, write_day
-from world import ts
 
 from vitalsign.model.loader import LoadedModel
 from vitalsign.store.workspace import Workspace
+from world import ts
 
 
 def test_band_entered_fires_on_the_change_and_holds_while_the_band_stays(

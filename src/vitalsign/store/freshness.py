@@ -150,11 +150,11 @@ class TableStatus:
 
     @property
     def state(self) -> str:
-        """fresh, stale, empty, or not tracked (the model allows it any age)."""
-        if self.rows == 0 or self.newest is None:
+        """fresh, stale, empty, or untracked (the model allows it any age)."""
+        if self.rows == 0:
             return "empty"
-        if self.allowed_days is None:
-            return "not tracked"
+        if self.allowed_days is None or self.newest is None:
+            return "untracked"
         age = self.age_days
         return "stale" if age is not None and age > self.allowed_days else "fresh"
 
@@ -179,15 +179,18 @@ def table_statuses(
 ) -> list[TableStatus]:
     """Return every canonical table's rows, newest row and freshness as of `now`.
 
-    A row dated after `now` is counted but not taken as the newest row.
+    A row dated after `now` is counted but not taken as the newest row; a table without a
+    time column has no newest row.
     """
     result = []
     for name, table in CANONICAL_TABLES.items():
         time = table.time_column
-        assert time is not None
-        rows, newest = connection.execute(
-            f"SELECT count(*), max({time}) FILTER (WHERE {time} <= ?) FROM {name}", [now]
-        ).fetchone()
+        if time is None:  # a table without a time (identities, owners): rows only
+            rows, newest = connection.execute(f"SELECT count(*), NULL FROM {name}").fetchone()
+        else:
+            rows, newest = connection.execute(
+                f"SELECT count(*), max({time}) FILTER (WHERE {time} <= ?) FROM {name}", [now]
+            ).fetchone()
         newest_time = None if newest is None else pd.Timestamp(newest).to_pydatetime()
         result.append(
             TableStatus(

@@ -103,7 +103,7 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
     from vitalsign.alerts import ensure_alert_tables
     from vitalsign.ingest.http_api import router as event_router
     from vitalsign.ingest.runs import ensure_ingest_tables
-    from vitalsign.web import api, pages
+    from vitalsign.web import api, pages, status_page
 
     settings = settings or WebSettings()
     ensure_web_tables(workspace.duckdb)
@@ -127,6 +127,7 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
 
     app.add_middleware(ResponseHeaders)
     app.include_router(pages.router)
+    app.include_router(status_page.router)
     app.include_router(api.router)
     app.include_router(event_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
