@@ -67,9 +67,12 @@ def check(
 ) -> None:
     """Validate a model file; print its identity or every problem with file and line."""
     from vitalsign.model.loader import load_model
-    from vitalsign.store.workspace import open_workspace
+    from vitalsign.store.workspace import CONFIG_FILE, open_workspace
 
-    loaded = load_model(model) if model else open_workspace(workspace).load_model()
+    if model is not None and not (workspace / CONFIG_FILE).exists():
+        loaded = load_model(model)  # a model file alone, without a workspace's custom fields
+    else:
+        loaded = open_workspace(workspace).load_model(model)
     console.print(
         f"{loaded.path}: model {loaded.name!r} is valid (hash {loaded.hash}, "
         f"{len(loaded.spec.signals)} signals)"
