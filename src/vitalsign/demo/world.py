@@ -119,6 +119,8 @@ def generate_world(
         "csm_ratings": _csm_ratings(rng, life, acc.keys, acc.owner),
         "business_events": _business_events(rng, life, acc),
         "outcomes": _outcomes(life, acc),
+        "account_keys": _account_keys(acc),
+        "owners": _owners(),
     }
     return World({name: _canonical(name, frame) for name, frame in tables.items()}, start, end)
 
@@ -342,6 +344,24 @@ def _business_events(rng: np.random.Generator, life: Lifecycle, acc: _Accounts) 
         parts.append(pd.DataFrame({"account_id": acc.keys[a], "occurred_at": at, "kind": kind}))
         parts[-1]["detail"] = detail.astype(object)
     return pd.concat(parts, ignore_index=True).sort_values("occurred_at", kind="stable")
+
+
+def _account_keys(acc: _Accounts) -> pd.DataFrame:
+    """The identity table: each account's Stripe customer id and its e-mail domain."""
+    n = acc.keys.size
+    return pd.DataFrame(
+        {
+            "system": np.repeat(np.array(["stripe", "domain"], dtype=object), n),
+            "key": np.concatenate([ids("cus_", n), acc.domains]),
+            "account_id": np.concatenate([acc.keys, acc.keys]),
+            "note": None,
+        }
+    )
+
+
+def _owners() -> pd.DataFrame:
+    """The CRM's owners: an id per CSM and their e-mail (no names: pages show the e-mails)."""
+    return pd.DataFrame({"owner_id": ids("owner-", OWNERS.size), "email": OWNERS, "name": None})
 
 
 def _outcomes(life: Lifecycle, acc: _Accounts) -> pd.DataFrame:
