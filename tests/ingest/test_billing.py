@@ -206,6 +206,17 @@ def test_an_expired_subscription_churns_only_once_the_grace_period_has_passed(
     assert not any(key[0] == "cus_gap" and key[2] == "churned" for key in found)
 
 
+def test_a_cancellation_that_ends_later_churns_only_once_its_end_has_passed(
+    tmp_path: Path,
+) -> None:
+    ws = _workspace(tmp_path, [("sub_1", "cus_a", "2024-01-15", "2025-01-15", "canceled", 100.0)])
+    assert derive_billing(ws, NOW).outcomes == {}  # still a customer until mid-January
+    assert _churned_at(ws, "cus_a") is None
+    derive_billing(ws, dt.datetime(2025, 1, 20))
+    assert _churned_at(ws, "cus_a") == dt.datetime(2025, 1, 15)
+    assert _churned_at(ws, "cus_a", "2025-01-10") is None
+
+
 def test_deriving_again_changes_nothing_and_keeps_loaded_outcomes(tmp_path: Path) -> None:
     ws = _workspace(
         tmp_path,
