@@ -62,8 +62,8 @@ def derive_billing_outcomes(
     """
     if subscriptions.empty:
         return pd.DataFrame(columns=OUTCOME_COLUMNS)
-    subs = _tenures(subscriptions, pd.Timedelta(days=rule.churn_after_days))
     grace = pd.Timedelta(days=rule.churn_after_days)
+    subs = _tenures(subscriptions, grace)
     statuses = {s.lower() for s in rule.canceled_statuses}
     days = _ending_days(subs)
     replacing = _replacements(subs, days, grace)
@@ -91,7 +91,8 @@ def _tenures(subscriptions: pd.DataFrame, grace: pd.Timedelta) -> pd.DataFrame:
     by_tenure = subs.groupby("tenure", sort=False)
     subs["tenure_start"] = by_tenure["started_at"].transform("min")
     subs["tenure_end"] = by_tenure["end"].transform("max")
-    subs["first_tenure"] = subs["tenure"] == by_account["tenure"].transform("min")
+    first = subs.groupby("account_id", sort=False)["tenure"].transform("min")
+    subs["first_tenure"] = subs["tenure"] == first
     subs["start_day"] = subs["started_at"].dt.normalize()
     subs["end_day"] = subs["ended_at"].dt.normalize()
     return subs
