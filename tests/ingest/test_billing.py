@@ -371,8 +371,10 @@ def test_a_churned_account_is_scored_before_its_churn_and_never_after(tmp_path: 
     ]
     _write_subscriptions(data / "subscriptions.csv", rows)
     ws = open_workspace(root)
-    assert sync_workspace(ws, show_progress=False).ok
-    derive_billing(ws, NOW)  # what `vitalsign sync` runs after its sources
+    synced = sync_workspace(ws, show_progress=False)  # sources, then the billing derivation
+    assert synced.ok and synced.billing is not None and synced.billing.churned_accounts == 1
+    assert _churned_at(ws, "cus_gone") == dt.datetime(2024, 3, 1)
+    derive_billing(ws, NOW)  # as of the tests' fixed moment
     model = ws.load_model()
     scored = {}
     for day in (dt.date(2024, 2, 1), dt.date(2024, 4, 1), dt.date(2024, 7, 1)):

@@ -93,6 +93,10 @@ def sync(workspace: WorkspaceOption = Path(".")) -> None:
         status = "ok" if r.ok else f"error: {r.error}"
         table.add_row(r.source, r.table, *(str(getattr(r, c)) for c in columns), status)
     console.print(table)
+    if report.billing is not None:
+        console.print(report.billing.summary(), highlight=False)
+    if report.billing_error is not None:
+        console.print(f"Billing derivation failed (nothing changed): {report.billing_error}")
     if not report.results:
         console.print("No sources declared: add `sources:` to vitalsign.yml (docs/connectors.md)")
     if not report.ok:

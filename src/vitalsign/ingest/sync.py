@@ -3,7 +3,8 @@
 File sources skip files whose size and modification time are unchanged since they were
 last loaded (and re-loading a file adds nothing anyway); database sources read from their
 watermark. One source's failure is reported and leaves its tables unchanged; the other
-sources still sync.
+sources still sync. Then churn, renewals and reactivations are derived from `subscriptions`
+(ingest/billing.py) when the workspace's `billing.derive` is on.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import psycopg
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from vitalsign.errors import VitalsignError
+from vitalsign.ingest.billing import BillingReport, derive_billing
 from vitalsign.ingest.database import load_database, read_watermark, write_watermark
 from vitalsign.ingest.files import expand_paths, load_file
 from vitalsign.ingest.formats import resolve_mapping
@@ -54,14 +56,16 @@ class SourceResult:
 
 @dataclass
 class SyncReport:
-    """The results of one `sync_workspace` call, one per declared source."""
+    """The results of one `sync_workspace` call: one per source, then the billing derivation."""
 
     results: list[SourceResult] = field(default_factory=list)
+    billing: BillingReport | None = None
+    billing_error: str | None = None
 
     @property
     def ok(self) -> bool:
-        """True when every source synced without error."""
-        return all(r.ok for r in self.results)
+        """True when every source synced and churn and renewals were derived without error."""
+        return all(r.ok for r in self.results) and self.billing_error is None
 
 
 def source_mapping(workspace: Workspace, source: SourceBase) -> tuple[Mapping, str]:
@@ -162,4 +166,8 @@ def sync_workspace(workspace: Workspace, show_progress: bool = True) -> SyncRepo
                     source.name, source.into or "", error=str(exc).splitlines()[0]
                 )
             report.results.append(result)
+    try:  # churn, renewals and reactivations from subscriptions (docs/connectors.md)
+        report.billing = derive_billing(workspace)
+    except (VitalsignError, duckdb.Error) as exc:
+        report.billing_error = str(exc).splitlines()[0]
     return report
