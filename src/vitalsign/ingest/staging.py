@@ -26,6 +26,7 @@ from vitalsign.ingest.mapping import Mapping
 from vitalsign.ingest.plan import Plan, build_plan
 from vitalsign.ingest.readers import SourceRelation, quote_identifier, quote_literal
 from vitalsign.ingest.runs import LoadReport, utc_now
+from vitalsign.ingest.staged_identity import prepare_staged
 from vitalsign.ingest.validity import EARLIEST, rules_for
 from vitalsign.model.canonical import SQL_TYPES, CanonicalTable
 from vitalsign.store.history import reconcile_history
@@ -397,6 +398,7 @@ def load_staged(
     total, bad, rejected = count_staged(con, relation)
     assert total == parsed, (total, parsed)
     good = total - bad
+    prepare_staged(con, table, mapping)  # owner ids → e-mails, before rows are compared
     if table.append_only:
         mark_duplicates(con, table, good)
         unchanged = int(con.execute(f"SELECT count(DISTINCT _line) FROM {DROPPED}").fetchone()[0])
