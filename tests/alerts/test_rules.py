@@ -197,8 +197,8 @@ def test_commercial_disagreement_finds_green_accounts_with_billing_trouble(
         ],
     )
     con.executemany(
-        "INSERT INTO subscriptions (subscription_id, account_id, started_at, ended_at, plan, status, "
-        "seats, mrr) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO subscriptions (subscription_id, account_id, started_at, ended_at, plan, "
+        "status, seats, mrr) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             ("s1", "B", t - dt.timedelta(days=300), None, "pro", "active", 50, 900.0),
             ("s2", "B", t - dt.timedelta(days=3), None, "basic", "active", 20, 400.0),

@@ -145,7 +145,8 @@ def test_stats_report_volume_precision_and_churn_after_alerts(
     _evaluated(tiny_workspace, tiny_model)
     con = tiny_workspace.duckdb
     con.execute(
-        "INSERT INTO outcomes (account_id, occurred_at, kind, arr_before, arr_after) VALUES ('B', ?, 'churned', 90000, 0)",
+        "INSERT INTO outcomes (account_id, occurred_at, kind, arr_before, arr_after) "
+        "VALUES ('B', ?, 'churned', 90000, 0)",
         [dt.datetime.combine(day(30), dt.time())],
     )
     for alert in list_alerts(con).items:

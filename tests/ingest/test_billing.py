@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from ingest_support import count
 from typer.testing import CliRunner
 
+from killing import kill_at_commit
 from vitalsign.analytics.portfolio import portfolio_report
 from vitalsign.cli import app
 from vitalsign.engine.run import score
@@ -21,7 +18,6 @@ from vitalsign.engine.snapshots import read_scores
 from vitalsign.ingest.billing import derive_billing
 from vitalsign.ingest.files import load_file
 from vitalsign.ingest.mapping import parse_mapping
-from vitalsign.ingest.runs import HOLD_BEFORE_COMMIT
 from vitalsign.ingest.sync import sync_workspace
 from vitalsign.store.history import attributes_as_of
 from vitalsign.store.workspace import Workspace, init_workspace, open_workspace
@@ -305,20 +301,7 @@ def test_a_derivation_killed_before_its_commit_leaves_nothing(tmp_path: Path) ->
     )
     versions = count(ws, "SELECT count(*) FROM account_history")
     ws.close()
-    marker = tmp_path / "holding"
-    env = {**os.environ, HOLD_BEFORE_COMMIT: str(marker)}
-    command = [sys.executable, "-c", DERIVE, str(tmp_path / "ws")]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "the derivation never reached its commit"
-            time.sleep(0.05)
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL
+    kill_at_commit([sys.executable, "-c", DERIVE, str(tmp_path / "ws")], tmp_path / "holding")
     ws = open_workspace(tmp_path / "ws")
     assert count(ws, "SELECT count(*) FROM outcomes") == 0
     assert count(ws, "SELECT count(*) FROM accounts WHERE churned_at IS NOT NULL") == 0

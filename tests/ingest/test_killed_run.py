@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 from ingest_support import add_account, count
 
+from killing import kill_at_commit
 from vitalsign.ingest.files import load_file
-from vitalsign.ingest.runs import HOLD_BEFORE_COMMIT
 from vitalsign.store.workspace import init_workspace, open_workspace
 
 LOAD = (
@@ -31,20 +27,8 @@ def test_a_run_killed_before_its_commit_changes_nothing_and_a_rerun_loads_it(
     source = tmp_path / "events.csv"
     rows = [f"e{i},a{1 + i % 2},2024-01-01,login" for i in range(2000)]
     source.write_text("event_id,account_id,timestamp,event\n" + "\n".join(rows) + "\n")
-    marker = tmp_path / "holding"
     command = [sys.executable, "-c", LOAD, str(tmp_path / "ws"), str(source)]
-    env = {**os.environ, HOLD_BEFORE_COMMIT: str(marker)}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "the run never reached its commit"
-            time.sleep(0.05)
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.wait(timeout=30)
-    assert process.returncode == -signal.SIGKILL
+    kill_at_commit(command, tmp_path / "holding")
     ws = open_workspace(tmp_path / "ws")
     assert count(ws, "SELECT count(*) FROM events") == 0
     assert count(ws, "SELECT count(*) FROM quarantine") == 0

@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from killing import kill_at_commit
+from live_world import HEADER, MAPPING, live_workspace, load_export
 from vitalsign.engine.run import score
 from vitalsign.errors import ModelError
 from vitalsign.ingest.files import load_file
-from vitalsign.ingest.runs import HOLD_BEFORE_COMMIT
 from vitalsign.ingest.staging import LoadOptions
 from vitalsign.model.loader import parse_model
 from vitalsign.store.history import apply_from
-from vitalsign.store.workspace import Workspace, init_workspace, open_workspace
-
-CONFIG = """\
-backend: duckdb
-database: vitalsign.duckdb
-model: models/default.yml
-account_fields:
-  - {name: tier, type: string, description: CRM tier}
-  - {name: integrations_ok, type: bool}
-"""
+from vitalsign.store.workspace import Workspace, open_workspace
 
 MODEL = """\
 name: live
@@ -50,30 +38,16 @@ bands:
   - {name: red, min: 0}
 """
 
-HEADER = "id,name,since,owner,segment,seats,arr,renewal,tier,integrations,changed\n"
-MAPPING = {
-    "account_id": "id",
-    "created_at": "since",
-    "renewal_date": "renewal",
-    "integrations_ok": "integrations",
-    "updated_at": "changed",
-}
 BEFORE = "a1,Acme,2023-01-01,ann@x.test,smb,20,1000,2025-01-01,silver,true,2024-01-01\n"
 AFTER = "a1,Acme,2023-01-01,bob@x.test,enterprise,80,9000,2026-01-01,gold,false,2024-06-01\n"
 
 
 def _workspace(tmp_path: Path) -> Workspace:
-    ws = init_workspace(tmp_path / "ws")
-    (ws.root / "vitalsign.yml").write_text(CONFIG, encoding="utf-8")
-    (ws.root / "models" / "default.yml").write_text(MODEL, encoding="utf-8")
-    ws.close()
-    return open_workspace(ws.root)
+    return live_workspace(tmp_path / "ws", MODEL)
 
 
 def _load(ws: Workspace, path: Path, row: str) -> None:
-    path.write_text(HEADER + row, encoding="utf-8")
-    report = load_file(ws, path, "accounts", MAPPING)
-    assert report.quarantined == 0, report
+    load_export(ws, path, row)
 
 
 def test_a_change_is_a_new_version_dated_by_updated_at(tmp_path: Path) -> None:
@@ -166,19 +140,9 @@ def test_a_killed_ingest_of_updates_leaves_tables_and_history_as_before(tmp_path
     ws.close()
     update = tmp_path / "two.csv"
     update.write_text(HEADER + AFTER, encoding="utf-8")
-    marker = tmp_path / "holding"
-    command = [sys.executable, "-c", LOAD, str(tmp_path / "ws"), str(update)]
-    env = {**os.environ, HOLD_BEFORE_COMMIT: str(marker)}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while not marker.exists():
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "the run never reached its commit"
-            time.sleep(0.05)
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.wait(timeout=30)
+    kill_at_commit(
+        [sys.executable, "-c", LOAD, str(tmp_path / "ws"), str(update)], tmp_path / "holding"
+    )
     ws = open_workspace(tmp_path / "ws")
     after = [
         ws.duckdb.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()

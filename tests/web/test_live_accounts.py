@@ -16,20 +16,11 @@ import httpx
 import pytest
 
 from conftest import PASSWORD, ServedApp
+from live_world import live_workspace, load_export
 from vitalsign.engine.run import score
-from vitalsign.ingest.files import load_file
-from vitalsign.store.workspace import Workspace, init_workspace, open_workspace
+from vitalsign.store.workspace import Workspace
 from vitalsign.web import WebSettings, create_app
 from vitalsign.web.users import add_user, create_token
-
-CONFIG = """\
-backend: duckdb
-database: vitalsign.duckdb
-model: models/default.yml
-account_fields:
-  - {name: tier, type: string, description: CRM tier}
-  - {name: integrations_ok, type: bool}
-"""
 
 MODEL = """\
 name: live
@@ -46,33 +37,19 @@ bands:
   - {name: red, min: 0}
 """
 
-HEADER = "id,name,since,owner,segment,seats,arr,renewal,tier,integrations,changed\n"
-MAPPING = {
-    "account_id": "id",
-    "created_at": "since",
-    "renewal_date": "renewal",
-    "integrations_ok": "integrations",
-    "updated_at": "changed",
-}
 ANN, BOB = "ann@x.test", "bob@x.test"
 BEFORE = f"a1,Acme,2023-01-01,{ANN},smb,20,1000,2025-01-01,silver,true,2024-01-01\n"
 AFTER = f"a1,Acme,2023-01-01,{BOB},smb,20,1000,2025-01-01,gold,true,2024-06-01\n"
 
 
 def _load(ws: Workspace, path: Path, row: str) -> None:
-    path.write_text(HEADER + row, encoding="utf-8")
-    report = load_file(ws, path, "accounts", MAPPING)
-    assert report.quarantined == 0, report
+    load_export(ws, path, row)
 
 
 @pytest.fixture
 def live(tmp_path: Path) -> Iterator[tuple[Workspace, str, dict[str, str]]]:
     """The workspace with ann's account scored, served; yields it, the URL and API tokens."""
-    created = init_workspace(tmp_path / "ws")
-    (created.root / "vitalsign.yml").write_text(CONFIG, encoding="utf-8")
-    (created.root / "models" / "default.yml").write_text(MODEL, encoding="utf-8")
-    created.close()
-    ws = open_workspace(created.root)
+    ws = live_workspace(tmp_path / "ws", MODEL)
     _load(ws, tmp_path / "before.csv", BEFORE)
     score(ws, dt.date(2024, 3, 1))
     tokens = {}
