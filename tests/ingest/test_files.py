@@ -25,7 +25,9 @@ EVENTS_CSV = (
 
 
 def _balanced(report: LoadReport) -> LoadReport:
-    assert report.read == report.inserted + report.updated + report.unchanged + report.quarantined, report
+    assert (
+        report.read == report.inserted + report.updated + report.unchanged + report.quarantined
+    ), report
     assert count_runs(report) == 1
     return report
 
