@@ -168,3 +168,15 @@ def test_an_account_a_snapshot_dropped_is_scored_before_its_deletion_only(tmp_pa
         "SELECT count(*), count(deleted_at) FROM account_history WHERE account_id = 'a2'"
     ).fetchone()
     assert versions == (2, 1)
+
+
+def test_an_account_deleted_by_hand_gets_a_last_version_marked_deleted(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path)
+    _load(ws, tmp_path / "both.csv", BEFORE + BEFORE.replace("a1,Acme", "a2,Beta"))
+    ws.duckdb.execute("DELETE FROM accounts WHERE account_id = 'a2'")
+    assert sorted(score(ws, dt.date.today() + dt.timedelta(days=1)).scores["account_id"]) == ["a1"]
+    last = ws.duckdb.execute(
+        "SELECT deleted_at IS NOT NULL, valid_to IS NULL FROM account_history "
+        "WHERE account_id = 'a2' ORDER BY valid_from NULLS FIRST"
+    ).fetchall()
+    assert last == [(False, False), (True, True)]
