@@ -39,8 +39,20 @@ ArithOp = TypingLiteral["+", "-", "*", "/", "%"]
 CompareOp = TypingLiteral["==", "!=", "<", "<=", ">", ">="]
 
 
+MAX_LENGTH = 20_000  # characters of one expression
+MAX_NODES = 2_000  # terms, operators and calls in one expression
+MAX_DEPTH = 100  # nesting (each unparenthesised `a + b + c` adds one level per operator)
+
+
 class ExpressionError(ValueError):
     """An expression is unparsable or uses something outside the language."""
+
+
+def _shown(text: str, limit: int = 80) -> str:
+    """Return `text` quoted for a message, shortened when long."""
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + f"... ({len(text):,} characters)"
 
 
 @dataclass(frozen=True)
@@ -168,11 +180,47 @@ def parse_expression(text: str) -> Expr:
     """Parse `text` into an expression tree, or raise ExpressionError saying why."""
     if not isinstance(text, str) or not text.strip():
         raise ExpressionError("the expression is empty")
+    if len(text) > MAX_LENGTH:
+        raise ExpressionError(
+            f"{_shown(text)} is too long (at most {MAX_LENGTH:,} characters): split it "
+            "into signals that refer to each other"
+        )
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"cannot parse {text!r}: {exc.msg} at column {exc.offset}") from exc
+        raise ExpressionError(
+            f"cannot parse {_shown(text)}: {exc.msg} at column {exc.offset}"
+        ) from exc
+    except (RecursionError, MemoryError) as exc:  # CPython's parser on very deep nesting
+        raise ExpressionError(_too_deep(text)) from exc
+    _check_size(tree.body, text)
     return _convert(tree.body, text)
+
+
+def _too_deep(text: str) -> str:
+    return (
+        f"{_shown(text)} is nested too deeply (at most {MAX_DEPTH} levels): split it into "
+        "signals that refer to each other, or use `in (...)` instead of long chains"
+    )
+
+
+def _check_size(root: ast.expr, text: str) -> None:
+    """Refuse a tree too deep or too large to compile, walking it without recursion."""
+    stack: list[tuple[ast.AST, int]] = [(root, 1)]
+    nodes = 0
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ExpressionError(_too_deep(text))
+        if isinstance(node, ast.expr):
+            nodes += 1
+            if nodes > MAX_NODES:
+                raise ExpressionError(
+                    f"{_shown(text)} has more than {MAX_NODES:,} terms: split it into "
+                    "signals that refer to each other, or use `in (...)` for long lists"
+                )
+        grows = isinstance(node, ast.expr) and not isinstance(node, ast.Tuple | ast.List | ast.Set)
+        stack.extend((child, depth + grows) for child in ast.iter_child_nodes(node))
 
 
 def _literal_value(node: ast.expr, text: str) -> Scalar:
@@ -185,7 +233,7 @@ def _literal_value(node: ast.expr, text: str) -> Scalar:
         and isinstance(node.operand.value, int | float)
     ):
         return -node.operand.value
-    raise ExpressionError(f"only literal values may appear in an `in` list in {text!r}")
+    raise ExpressionError(f"only literal values may appear in an `in` list in {_shown(text)}")
 
 
 def _convert(node: ast.expr, text: str) -> Expr:
@@ -196,7 +244,7 @@ def _convert(node: ast.expr, text: str) -> Expr:
     if isinstance(node, ast.Constant):
         if isinstance(node.value, str | int | float | bool) or node.value is None:
             return Literal(node.value)
-        raise ExpressionError(f"unsupported literal {node.value!r} in {text!r}")
+        raise ExpressionError(f"unsupported literal {node.value!r} in {_shown(text)}")
     if isinstance(node, ast.UnaryOp):
         if isinstance(node.op, ast.USub):
             return Negate(_convert(node.operand, text))
@@ -214,7 +262,7 @@ def _convert(node: ast.expr, text: str) -> Expr:
     if isinstance(node, ast.Call):
         return _convert_call(node, text)
     raise ExpressionError(
-        f"{ast.unparse(node)!r} is not allowed in {text!r}: use columns, literals, "
+        f"{ast.unparse(node)!r} is not allowed in {_shown(text)}: use columns, literals, "
         "arithmetic, comparisons, and/or/not, `in (...)` and the functions "
         + ", ".join(sorted(FUNCTIONS))
     )
@@ -226,13 +274,15 @@ def _convert_compare(node: ast.Compare, text: str) -> Expr:
     for op, right in zip(node.ops, node.comparators, strict=True):
         if isinstance(op, ast.In | ast.NotIn):
             if not isinstance(right, ast.Tuple | ast.List | ast.Set):
-                raise ExpressionError(f"`in` needs a literal list such as ('a', 'b') in {text!r}")
+                raise ExpressionError(
+                    f"`in` needs a literal list such as ('a', 'b') in {_shown(text)}"
+                )
             values = tuple(_literal_value(v, text) for v in right.elts)
             parts.append(InList(_convert(left, text), values, isinstance(op, ast.NotIn)))
         elif type(op) in _COMPARE:
             parts.append(Compare(_COMPARE[type(op)], _convert(left, text), _convert(right, text)))
         else:
-            raise ExpressionError(f"operator {type(op).__name__} is not allowed in {text!r}")
+            raise ExpressionError(f"operator {type(op).__name__} is not allowed in {_shown(text)}")
         left = right
     return parts[0] if len(parts) == 1 else Logical("and", tuple(parts))
 
@@ -241,17 +291,17 @@ def _convert_call(node: ast.Call, text: str) -> Expr:
     if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
         name = ast.unparse(node.func)
         raise ExpressionError(
-            f"function {name!r} is not allowed in {text!r}; allowed: "
+            f"function {name!r} is not allowed in {_shown(text)}; allowed: "
             + ", ".join(sorted(FUNCTIONS))
         )
     if node.keywords:
-        raise ExpressionError(f"keyword arguments are not allowed in {text!r}")
+        raise ExpressionError(f"keyword arguments are not allowed in {_shown(text)}")
     low, high, _ = FUNCTIONS[node.func.id]
     if not low <= len(node.args) <= high:
         raise ExpressionError(
             f"{node.func.id}() takes {low}"
             + (f" to {high}" if high != low else "")
-            + f" arguments, got {len(node.args)} in {text!r}"
+            + f" arguments, got {len(node.args)} in {_shown(text)}"
         )
     args = tuple(_convert(a, text) for a in node.args)
     if (
@@ -259,5 +309,5 @@ def _convert_call(node: ast.Call, text: str) -> Expr:
         and len(args) == 2
         and not (isinstance(args[1], Literal) and isinstance(args[1].value, int))
     ):
-        raise ExpressionError(f"round()'s digits must be a whole number literal in {text!r}")
+        raise ExpressionError(f"round()'s digits must be a whole number literal in {_shown(text)}")
     return Call(node.func.id, args)
