@@ -105,6 +105,23 @@ class BillingConfig(BaseModel):
     canceled_statuses: tuple[str, ...] = ("canceled", "cancelled", "ended")
 
 
+class WebConfig(BaseModel):
+    """vitalsign.yml `web:`: the server's public address and its sign-in limits (docs/web.md)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
+    login_attempts: int = Field(default=5, ge=1, le=1000)
+    login_attempts_per_address: int = Field(default=20, ge=1, le=100_000)
+    lockout: str = Field(default="15m", pattern=r"^[1-9][0-9]*[smhd]$")
+
+    @property
+    def lockout_seconds(self) -> float:
+        """The lockout as seconds ("15m" is 900)."""
+        unit = {"s": 1, "m": 60, "h": 3600, "d": 86400}[self.lockout[-1]]
+        return float(int(self.lockout[:-1]) * unit)
+
+
 def _source_kind(value: Any) -> str:
     """A source's kind: as given, else `database` when it has a URL, else `file`."""
     if isinstance(value, dict):
@@ -130,6 +147,7 @@ class WorkspaceConfig(BaseModel):
     sources: list[SourceConfig] = Field(default_factory=list)
     account_fields: list[AccountField] = Field(default_factory=list)
     billing: BillingConfig = Field(default_factory=BillingConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
 
     @field_validator("account_fields")
     @classmethod
