@@ -34,10 +34,14 @@ class Received:
 
 @dataclass
 class HttpReceiver:
-    """A threaded HTTP server recording every POST; `status` is the reply code."""
+    """A threaded HTTP server recording every POST; `status` is the reply code.
+
+    With `location` set, the reply carries that Location header (for redirect statuses).
+    """
 
     port: int = field(default_factory=free_port)
     status: int = 200
+    location: str | None = None
     requests: list[Received] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -56,6 +60,11 @@ class HttpReceiver:
                 body = self.rfile.read(length)
                 receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
                 self.send_response(receiver.status)
+                if receiver.location is not None:
+                    self.send_header("Location", receiver.location)
+                if receiver.status in (204, 304):
+                    self.end_headers()  # no body allowed
+                    return
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")
@@ -79,10 +88,22 @@ class HttpReceiver:
 
 
 class _Recorder:
-    def __init__(self) -> None:
+    def __init__(self, refuse: frozenset[str] = frozenset(), data_reply: str | None = None):
         self.messages: list[tuple[str, list[str], Message]] = []
+        self.refuse = refuse
+        self.data_reply = data_reply
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: list[str]
+    ) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 <" + address + ">: mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.data_reply is not None:
+            return self.data_reply
         self.messages.append(
             (envelope.mail_from, list(envelope.rcpt_tos), message_from_bytes(envelope.content))
         )
@@ -90,11 +111,15 @@ class _Recorder:
 
 
 class SmtpReceiver:
-    """An aiosmtpd server on 127.0.0.1 recording every message it accepts."""
+    """An aiosmtpd server on 127.0.0.1 recording every message it accepts.
 
-    def __init__(self) -> None:
+    Recipients in `refuse` are answered 550; `data_reply` (e.g. "554 ...") replaces the
+    acceptance of every message.
+    """
+
+    def __init__(self, refuse: frozenset[str] = frozenset(), data_reply: str | None = None):
         self.port = free_port()
-        self._recorder = _Recorder()
+        self._recorder = _Recorder(refuse, data_reply)
         self._controller = Controller(self._recorder, hostname=HOST, port=self.port)
 
     @property

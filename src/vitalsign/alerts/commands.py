@@ -356,9 +356,9 @@ def alerts_outbox(
         "status",
         "attempts",
         "next attempt",
-        "error",
     ):
         table.add_column(column)
+    table.add_column("error", overflow="fold")  # whole: it says why and how to fix it
     for row in frame.itertuples(index=False):
         table.add_row(
             str(row.message_id),
@@ -367,7 +367,7 @@ def alerts_outbox(
             str(row.status),
             str(row.attempts),
             "" if row.status != "pending" else str(row.next_attempt_at),
-            "" if row.last_error is None else str(row.last_error)[:60],
+            "" if row.last_error is None else str(row.last_error)[:400],
         )
     console.print(table)
 

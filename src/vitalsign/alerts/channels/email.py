@@ -49,7 +49,11 @@ class EmailChannel:
         self.config = config
 
     def send(self, message: Message) -> None:
-        """Send the message; connection problems are retried, refused recipients are not."""
+        """Send the message; delivered only when the server accepts it for every recipient.
+
+        A 5xx answer (recipient, sender or message refused) is permanent; a 4xx answer and
+        connection problems are retried.
+        """
         c = self.config
         email = build_email(message, c.sender)
         try:
@@ -64,10 +68,36 @@ class EmailChannel:
                     smtp.starttls(context=ssl.create_default_context())
                 if c.username:
                     smtp.login(c.username, c.password or "")
-                smtp.send_message(email)
-        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
-            raise DeliveryError(f"SMTP refused the message: {exc}", permanent=True) from exc
+                refused = smtp.send_message(email)
+        except smtplib.SMTPRecipientsRefused as exc:
+            raise _refused(exc.recipients) from exc
         except smtplib.SMTPAuthenticationError as exc:
-            raise DeliveryError(f"SMTP login failed: {exc}", permanent=True) from exc
+            raise DeliveryError(f"SMTP login failed: {_answer(exc)}", permanent=True) from exc
+        except smtplib.SMTPResponseException as exc:
+            raise DeliveryError(
+                f"SMTP {c.host}:{c.port} refused the message: {_answer(exc)}",
+                permanent=exc.smtp_code >= 500,
+            ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise DeliveryError(f"SMTP {c.host}:{c.port}: {exc}") from exc
+        if refused:
+            raise _refused(refused)
+
+
+def _answer(exc: smtplib.SMTPResponseException) -> str:
+    text = (
+        exc.smtp_error.decode("utf-8", "replace")
+        if isinstance(exc.smtp_error, bytes)
+        else str(exc.smtp_error)
+    )
+    return f"{exc.smtp_code} {text}"
+
+
+def _refused(recipients: dict[str, tuple[int, bytes]]) -> DeliveryError:
+    """The error of recipients the server refused; permanent unless every refusal is 4xx."""
+    parts = [
+        f"{address}: {code} {reply.decode('utf-8', 'replace')}"
+        for address, (code, reply) in sorted(recipients.items())
+    ]
+    permanent = any(code >= 500 for code, _ in recipients.values())
+    return DeliveryError("SMTP server refused recipient " + "; ".join(parts), permanent=permanent)

@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from vitalsign.alerts.channels.base import DeliveryError, Message, http_failure
+from vitalsign.alerts.channels.base import DeliveryError, Message, check_answer
 from vitalsign.alerts.config import SlackChannel as SlackConfig
 from vitalsign.alerts.messages import band_label, override_text
 
@@ -110,15 +110,15 @@ class SlackChannel:
         self.config = config
 
     def send(self, message: Message) -> None:
-        """Post the message; network errors and 5xx are retried."""
+        """Post the message; only a 2xx is delivered; network errors and 5xx are retried."""
         try:
             response = httpx.post(
                 self.config.webhook_url,
                 json=slack_payload(message),
                 headers={"Idempotency-Key": message.message_id},
                 timeout=self.config.timeout,
+                follow_redirects=False,
             )
         except httpx.HTTPError as exc:
             raise DeliveryError(f"Slack webhook: {type(exc).__name__}: {exc}") from exc
-        if response.status_code >= 400:
-            raise http_failure(response.status_code, response.text)
+        check_answer("slack", response)

@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from vitalsign.alerts.channels.base import DeliveryError, Message, http_failure
+from vitalsign.alerts.channels.base import DeliveryError, Message, check_answer
 from vitalsign.alerts.config import WebhookChannel as WebhookConfig
 
 SIGNATURE_HEADER = "X-Vitalsign-Signature"
@@ -76,7 +76,7 @@ class WebhookChannel:
         self.clock = clock
 
     def send(self, message: Message) -> None:
-        """POST the signed message; network errors and 5xx are retried."""
+        """POST the signed message; only a 2xx is delivered; network errors and 5xx are retried."""
         body = webhook_body(message)
         timestamp = int(self.clock())
         headers = {
@@ -89,9 +89,12 @@ class WebhookChannel:
         }
         try:
             response = httpx.post(
-                self.config.url, content=body, headers=headers, timeout=self.config.timeout
+                self.config.url,
+                content=body,
+                headers=headers,
+                timeout=self.config.timeout,
+                follow_redirects=False,
             )
         except httpx.HTTPError as exc:
             raise DeliveryError(f"webhook {self.config.url}: {type(exc).__name__}: {exc}") from exc
-        if response.status_code >= 400:
-            raise http_failure(response.status_code, response.text)
+        check_answer("webhook", response)
