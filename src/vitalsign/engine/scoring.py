@@ -250,7 +250,8 @@ def _verdict(
     final = np.where(gate, np.clip(base - penalty, 0.0, 100.0), 0.0)
     final = np.where(np.isnan(base) & gate, np.nan, final)
     bands = model.bands
-    floor = np.nan_to_num(final, nan=-1)
+    # a weighted mean can land a hair below a band's minimum (69.99999999999999 for 70)
+    floor = np.round(np.nan_to_num(final, nan=-1), 9)
     band_index = np.full(len(base), len(bands) - 1)
     for i in range(len(bands) - 1, -1, -1):
         band_index[floor >= bands[i].min] = i

@@ -66,7 +66,8 @@ class BillingReport:
         kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.outcomes.items())) or "no outcomes"
         return (
             f"Billing: {kinds} ({self.added} new, {self.removed} gone); "
-            f"{self.churned_accounts} accounts churned, churned_at changed for "
+            f"{self.churned_accounts} account{'s' if self.churned_accounts != 1 else ''} "
+            "churned, churned_at changed for "
             f"{self.churned_at_changed}"
         )
 

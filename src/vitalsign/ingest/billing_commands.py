@@ -12,7 +12,7 @@ from rich.console import Console
 
 from vitalsign.errors import VitalsignError
 
-console = Console()
+console = Console(soft_wrap=True)
 WorkspaceOption = Annotated[
     Path,
     typer.Option("--workspace", "-w", envvar="VITALSIGN_WORKSPACE", help="Workspace folder."),

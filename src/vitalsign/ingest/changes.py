@@ -173,8 +173,9 @@ def _delete_absent(
         raise IngestError(
             f"{label}: this snapshot of {table.name} lacks {missing} of its {live} live rows "
             f"({share:.0%}, more than the {options.max_delete_share:.0%} allowed at once): "
-            "nothing was changed. If the source really dropped them, load it again with "
-            "--allow-deletes (or raise max_delete_share for the source in vitalsign.yml)"
+            "nothing was changed. If the source really dropped them, load the file with "
+            "`vitalsign ingest FILE --snapshot --allow-deletes`, or, for a source declared in "
+            "vitalsign.yml, raise its `max_delete_share` for one sync"
         )
     con.execute(
         f"INSERT INTO ingest_changes SELECT ?, ?, {_key_text(table, 't')}, 'deleted', '' {absent}",

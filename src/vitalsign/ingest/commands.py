@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+console = Console(soft_wrap=True)  # a line per file, never cut at 80 columns in a pipe
 WorkspaceOption = Annotated[
     Path,
     typer.Option("--workspace", "-w", envvar="VITALSIGN_WORKSPACE", help="Workspace folder."),

@@ -120,8 +120,9 @@ def stale_lines(connection: Any, model_name: str, dates: Sequence[dt.date]) -> l
         signals = len(mine[-1].signals)
         lines.append(
             f"{table}: stale on {len(mine)} of {len(set(dates))} dates ({mine[0].day} to "
-            f"{mine[-1].day}; allowed {mine[-1].allowed_days} days): its {signals} signals "
-            "are missing on those dates"
+            f"{mine[-1].day}; allowed {mine[-1].allowed_days} days): its {signals} "
+            f"signal{'s' if signals != 1 else ''} {'are' if signals != 1 else 'is'} missing on "
+            "those dates"
         )
     return lines
 
