@@ -8,9 +8,11 @@ import pytest
 from ingest_support import count
 from typer.testing import CliRunner
 
+from live_world import live_workspace
 from vitalsign.cli import app
 from vitalsign.errors import IngestError
 from vitalsign.ingest.files import load_file
+from vitalsign.ingest.mapping import parse_mapping
 from vitalsign.ingest.runs import LoadReport
 from vitalsign.ingest.staging import LoadOptions
 from vitalsign.store.workspace import Workspace
@@ -153,3 +155,26 @@ def test_the_ingest_command_reports_changes_and_takes_snapshot_options(
         ["ingest", two, "--into", "accounts", "--snapshot", "--allow-deletes", "-w", root],
     )
     assert done.exit_code == 0 and "unchanged 2, quarantined 0, deleted 8" in done.output
+
+
+def test_a_known_format_with_a_mapped_custom_field_fills_and_updates_it(tmp_path: Path) -> None:
+    ws = live_workspace(tmp_path / "ws", "name: m\n")  # the model is not read here
+    companies = tmp_path / "companies.csv"
+    header = (
+        "id,property_name,property_createdate,property_domain,property_hubspot_owner_id,"
+        "property_industry,property_lifecyclestage,property_tier\n"
+    )
+    map_tier = {"format": "hubspot_companies", "columns": {"tier": "property_tier"}}
+    mapping = parse_mapping(map_tier, "test")
+    companies.write_text(
+        header + "101,Acme,2023-01-01,acme.test,7,saas,customer,silver\n", encoding="utf-8"
+    )
+    assert _balanced(load_file(ws, companies, None, mapping)).inserted == 1
+    companies.write_text(
+        header + "101,Acme,2023-01-01,acme.test,7,saas,customer,gold\n", encoding="utf-8"
+    )
+    assert _balanced(load_file(ws, companies, None, mapping)).updated == 1
+    tiers = ws.duckdb.execute(
+        "SELECT tier FROM account_history WHERE account_id = '101' ORDER BY valid_from NULLS FIRST"
+    ).fetchall()
+    assert tiers == [("silver",), ("gold",)]
