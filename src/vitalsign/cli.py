@@ -49,11 +49,19 @@ def _days(text: str) -> int:
 
 
 @app.command()
-def init(directory: Annotated[Path, typer.Argument(help="Folder to create.")]) -> None:
+def init(
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder to create, relative to the current folder; files already there are kept."
+        ),
+    ],
+) -> None:
     """Create a workspace: config, starter model and the canonical tables."""
+    from vitalsign.store.output_paths import check_workspace_folder
     from vitalsign.store.workspace import init_workspace
 
-    workspace = init_workspace(directory)
+    workspace = init_workspace(check_workspace_folder(directory, "DIRECTORY"))
     console.print(f"Created workspace {workspace.root}")
     console.print(f"  config  {workspace.root / 'vitalsign.yml'}")
     console.print(f"  model   {workspace.model_path}")
@@ -182,17 +190,28 @@ def report(
 
 @app.command()
 def demo(
-    directory: Annotated[Path, typer.Argument(help="Folder for the demo workspace.")] = Path(
-        "demo-workspace"
-    ),
+    directory: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder for the demo workspace, relative to the current folder; an earlier "
+            "demo there is replaced."
+        ),
+    ] = Path("demo-workspace"),
     accounts: Annotated[int, typer.Option(help="Number of accounts.")] = 3000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
     weeks: Annotated[int, typer.Option(help="Weeks of history to backfill.")] = 52,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Delete and rebuild a workspace that is not an earlier demo."),
+    ] = False,
 ) -> None:
     """Build a demo workspace from a generated B2B SaaS world, backfill it, and report."""
     from vitalsign.demo.build import build_demo
+    from vitalsign.store.output_paths import check_workspace_folder, mark_demo
 
-    build_demo(directory, accounts=accounts, seed=seed, weeks=weeks, console=console)
+    folder = check_workspace_folder(directory, "DIRECTORY", replace=True, force=force)
+    build_demo(folder, accounts=accounts, seed=seed, weeks=weeks, console=console)
+    mark_demo(folder)
 
 
 def main() -> None:

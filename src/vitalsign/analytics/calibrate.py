@@ -42,6 +42,7 @@ from vitalsign.engine.run import compute_scores
 from vitalsign.errors import BacktestError
 from vitalsign.model.loader import LoadedModel, parse_model
 from vitalsign.model.spec import Band, Group, HealthModel
+from vitalsign.store.output_paths import write_output
 from vitalsign.store.workspace import Workspace
 
 MIN_CHURNED = 20  # churned training rows a scorecard needs to be refitted
@@ -187,6 +188,7 @@ def calibrate(
     seed: int = 0,
     until: dt.datetime | None = None,
     history: History | None = None,
+    force: bool = False,
 ) -> Calibration:
     """Propose weights and bands for `model` from the outcomes; write the proposed model file.
 
@@ -288,7 +290,9 @@ def calibrate(
         notes.append(
             "too few snapshot dates to test out of time: AUCs are cross-validated by account"
         )
-    path = _write(text, output, model, workspace)
+    path = write_output(
+        proposal_path(output, model, workspace), text, "model", "--output", workspace, force
+    )
     return Calibration(
         proposed=LoadedModel(proposed.spec, path, proposed.hash),
         text=text,
@@ -381,13 +385,10 @@ def _cross_validation(
     return Validation("cross-validation by account", dates, dates, old, new)
 
 
-def _write(text: str, output: Path | None, model: LoadedModel, workspace: Workspace) -> Path:
-    if output is None:
-        folder = model.path.parent if model.path is not None else workspace.root / "models"
-        stem = model.path.stem if model.path is not None else model.name
-        output = folder / f"{stem}.proposed.yml"
-    output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = output.with_suffix(output.suffix + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(output)
-    return output
+def proposal_path(output: Path | None, model: LoadedModel, workspace: Workspace) -> Path:
+    """Return where the proposal goes: `output`, or MODEL.proposed.yml next to the model."""
+    if output is not None:
+        return output
+    folder = model.path.parent if model.path is not None else workspace.root / "models"
+    stem = model.path.stem if model.path is not None else model.name
+    return folder / f"{stem}.proposed.yml"

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from vitalsign.errors import VitalsignError
+from vitalsign.store.output_paths import check_output_path
 
 console = Console()
 
@@ -91,8 +92,17 @@ def _emit(payload: dict[str, Any]) -> None:
 def backtest(
     horizon: HorizonOption = "90d",
     html: Annotated[
-        Path | None, typer.Option("--html", help="Write a self-contained HTML report.")
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Write a self-contained HTML report to this file (relative to the current "
+            "folder); an existing HTML file is replaced.",
+        ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace an existing --html file that is not an HTML page."),
+    ] = False,
     json_: JsonOption = False,
     model: ModelOption = None,
     from_: FromOption = None,
@@ -125,6 +135,8 @@ def backtest(
     from vitalsign.store.workspace import open_workspace
 
     ws = open_workspace(workspace)
+    if html is not None:  # refused before hours of work, not after
+        html = check_output_path(html, "html", "--html", ws, force)
     loaded = ws.load_model(model)
     dates = _dates(from_, to, every)
     stored = snapshot_dates(ws.duckdb, loaded.name)
@@ -154,15 +166,15 @@ def backtest(
     if html is not None:
         from vitalsign.analytics.html_report import write_html
 
-        write_html(report, html)
+        html = write_html(report, html, ws, force)
     if json_:
-        _emit(report.to_dict())
+        _emit({**report.to_dict(), **({"html_report": str(html)} if html else {})})
         return
     from vitalsign.analytics.renderables import backtest_renderable
 
     console.print(backtest_renderable(report))
     if html is not None:
-        console.print(f"HTML report: {html}")
+        console.print(f"HTML report: {html}", highlight=False, soft_wrap=True)
 
 
 def calibrate(
@@ -170,8 +182,19 @@ def calibrate(
     model: ModelOption = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Proposed model file (default: MODEL.proposed.yml)."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="Proposed model file, relative to the current folder (default: "
+            "MODEL.proposed.yml next to the model); an earlier proposal is replaced.",
+        ),
     ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Replace an existing output file that is not an earlier proposal."
+        ),
+    ] = False,
     test_share: Annotated[
         float,
         typer.Option(
@@ -217,10 +240,12 @@ def calibrate(
 ) -> None:
     """Propose weights and band thresholds from the outcomes, validated out of time."""
     from vitalsign.analytics.calibrate import calibrate as run_calibrate
+    from vitalsign.analytics.calibrate import proposal_path
     from vitalsign.store.workspace import open_workspace
 
     ws = open_workspace(workspace)
     loaded = ws.load_model(model)
+    output = check_output_path(proposal_path(output, loaded, ws), "model", "--output", ws, force)
     shares = _pairs(band_share, "--band-share")
     rates = _pairs(band_rate, "--band-rate")
     if alert_share is not None:
@@ -259,6 +284,7 @@ def calibrate(
         bootstrap,
         seed,
         _moment(until),
+        force=force,
     )
     if json_:
         _emit(result.to_dict())

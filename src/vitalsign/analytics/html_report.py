@@ -16,6 +16,8 @@ from jinja2 import Environment, select_autoescape
 from plotly.offline import get_plotlyjs
 
 from vitalsign.analytics.backtest import BacktestReport
+from vitalsign.store.output_paths import write_output
+from vitalsign.store.workspace import Workspace
 
 GREEN, YELLOW, RED, GREY = "#2e7d32", "#f9a825", "#c62828", "#9e9e9e"
 
@@ -321,10 +323,12 @@ def render_html(report: BacktestReport) -> str:
     )
 
 
-def write_html(report: BacktestReport, path: Path) -> Path:
-    """Write the report to `path` (atomically) and return it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(render_html(report), encoding="utf-8")
-    temporary.replace(path)
-    return path
+def write_html(
+    report: BacktestReport, path: Path, workspace: Workspace | None = None, force: bool = False
+) -> Path:
+    """Write the report to `path` (atomically) and return its absolute path.
+
+    The path is checked first (vitalsign.store.output_paths): never a database or a
+    workspace file, and an existing file only if it is an HTML page or with `force`.
+    """
+    return write_output(path, render_html(report), "html", "--html", workspace, force)
