@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import gzip
+import re
 import shutil
 import tempfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 from vitalsign.errors import IngestError
 
 SAMPLE_BYTES = 1 << 20
 # Encodings DuckDB's CSV reader decodes itself (DuckDB 1.5, without extensions).
-NATIVE = {"utf-8": "utf-8", "latin-1": "latin-1", "utf-16": "utf-16"}
+NATIVE = {"utf-8": "utf-8", "utf-16": "utf-16"}
 ALIASES = {"iso8859-1": "latin-1", "utf-16-le": "utf-16", "utf-16-be": "utf-16"}
 
 
@@ -68,22 +71,130 @@ def canonical_name(encoding: str) -> str:
     return ALIASES.get(name, name)
 
 
+def _valid_utf8_prefix(head: bytes) -> bool:
+    """True when `head` is UTF-8, allowing a character cut by the end of the sample."""
+    try:
+        head.decode("utf-8")
+        return True
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(head) - 3 and exc.reason == "unexpected end of data"
+
+
 def detect_encoding(head: bytes) -> str:
-    """Guess the encoding of a sample: a BOM, else UTF-8 if it decodes, else cp1252 or Latin-1."""
+    """Guess a sample's encoding: a BOM, else UTF-8 if it decodes, else cp1252 or Latin-1."""
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8"
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    try:
-        head.decode("utf-8")
+    if _valid_utf8_prefix(head):
         return "utf-8"
-    except UnicodeDecodeError as exc:
-        if exc.start >= len(head) - 3:  # a character cut by the end of the sample
-            return "utf-8"
     # Bytes 0x80-0x9F are printable in Windows-1252 (€, ’, “) but control codes in Latin-1.
     if any(0x80 <= byte <= 0x9F for byte in head):
         return "cp1252"
     return "latin-1"
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How a text file is decoded: by the reader (`reader`), and line by line (`fallback`).
+
+    With a fallback, every line that is valid UTF-8 is kept as it is and the others are
+    decoded with the fallback; a line neither can decode stays as it was, so the reader
+    rejects it and the quarantine keeps its bytes. Without one, the reader decodes the
+    file and rejects the lines that are not valid in its encoding.
+    """
+
+    reader: str  # an encoding DuckDB's reader decodes (NATIVE)
+    fallback: str | None = None  # the encoding of lines that are not UTF-8
+    whole_file: str | None = None  # an encoding only a whole-file transcode can read
+
+    @property
+    def name(self) -> str:
+        """The encoding recorded for the run."""
+        return self.whole_file or self.fallback or self.reader
+
+
+def _ascii_compatible(encoding: str) -> bool:
+    try:
+        return '\n,;\t|"az09'.encode(encoding) == b'\n,;\t|"az09'
+    except (UnicodeError, LookupError):
+        return False
+
+
+def choose_decoding(head: bytes, declared: str | None) -> Decoding:
+    """Decide how to decode a file from its first bytes and the source's declared encoding.
+
+    A file with a UTF-8 BOM, valid UTF-8 or any UTF-8 character is UTF-8 (a line that is
+    not is quarantined); one with no UTF-8 character but other non-ASCII bytes is a
+    single-byte file (cp1252, else Latin-1). A declared encoding decodes the lines that are
+    not UTF-8.
+    """
+    if declared is None:
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            return Decoding("utf-16")
+        if head.startswith(codecs.BOM_UTF8) or _has_utf8_character(head):
+            return Decoding("utf-8")
+        guessed = detect_encoding(head)
+        return Decoding("utf-8") if guessed == "utf-8" else Decoding("utf-8", guessed)
+    name = canonical_name(declared)
+    if name in ("utf-8", "utf-16"):
+        return Decoding(name)
+    if name == "utf-8-sig":
+        return Decoding("utf-8")
+    if _ascii_compatible(name):
+        return Decoding("utf-8", name)
+    return Decoding("utf-8", whole_file=name)
+
+
+_UTF8_CHARACTER = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+
+
+def _has_utf8_character(head: bytes) -> bool:
+    """True when the sample holds a multi-byte UTF-8 character (rare by chance in cp1252)."""
+    return _UTF8_CHARACTER.search(head) is not None
+
+
+def transcode_lines(path: Path, fallback: str) -> Path:
+    """Write a UTF-8 copy of `path` (decompressed), deciding line by line; return it.
+
+    A line that is valid UTF-8 is copied as it is; another is decoded with `fallback`; a
+    line neither decodes is copied byte for byte, so the reader rejects it.
+    """
+    out = tempfile.NamedTemporaryFile(  # noqa: SIM115 - the caller deletes the file
+        prefix="vitalsign-", suffix=path.name.removesuffix(".gz"), delete=False
+    )
+    try:
+        opener = gzip.open if is_gzip(path) else open
+        with opener(path, "rb") as raw, out:
+            rest = b""
+            while block := raw.read(1 << 22):
+                block = rest + block
+                cut = block.rfind(b"\n") + 1
+                block, rest = block[:cut], block[cut:]
+                out.write(_transcode_block(block, fallback))
+            out.write(_transcode_block(rest, fallback))
+    except (OSError, EOFError, zlib.error) as exc:
+        Path(out.name).unlink(missing_ok=True)
+        raise IngestError(f"{path}: cannot read it: {exc}") from exc
+    return Path(out.name)
+
+
+def _transcode_block(block: bytes, fallback: str) -> bytes:
+    try:
+        block.decode("utf-8")
+        return block
+    except UnicodeDecodeError:
+        pass
+    lines = block.split(b"\n")
+    for i, line in enumerate(lines):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            with contextlib.suppress(UnicodeDecodeError):
+                lines[i] = line.decode(fallback).encode("utf-8")
+    return b"\n".join(lines)
 
 
 def transcode_to_utf8(path: Path, encoding: str) -> Path:

@@ -10,7 +10,7 @@ kept too, as `rejects`.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,19 +19,23 @@ import duckdb
 
 from vitalsign.errors import IngestError
 from vitalsign.ingest.encodings import (
-    NATIVE,
-    canonical_name,
     check_gzip,
-    detect_encoding,
+    choose_decoding,
     is_gzip,
     sample,
+    transcode_lines,
     transcode_to_utf8,
 )
 from vitalsign.ingest.mapping import FileFormat, ReaderOptions
+from vitalsign.ingest.rejects import (
+    GAPS,
+    drop_rejects,
+    gaps_sql,
+    record_reject_raw,
+    rejecting_options,
+    rejects_sql,
+)
 
-REJECTS_TABLE = "_vs_rejects"
-REJECTS_SCAN = "_vs_reject_scans"
-GAPS = "_vs_reject_gaps"
 FORMATS_BY_SUFFIX: dict[str, FileFormat] = {
     ".csv": "csv",
     ".tsv": "tsv",
@@ -55,7 +59,11 @@ def quote_literal(text: str) -> str:
 
 def json_path(name: str) -> str:
     """Return the JSON path of a dotted name: `context.traits.email` → `$."context"."traits"...`."""
-    return "$." + ".".join('"' + part.replace('"', '\\"') + '"' for part in name.split("."))
+    return "$." + ".".join(_json_key(part) for part in name.split("."))
+
+
+def _json_key(key: str) -> str:
+    return '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 @dataclass
@@ -74,7 +82,7 @@ class SourceRelation:
     # An expression reading every column: each scan must read all of them, because DuckDB
     # checks the encoding of the columns it reads only, and every scan must skip the same rows.
     every_column_sql: str | None = None
-    after_count: list[str] = field(default_factory=list)  # statements to run after it
+    after_count: list[Callable[[Any], None]] = field(default_factory=list)  # run after it
 
     def count_rows(self, con: Any) -> int:
         """Scan the source once: return its row count and record what the reader rejected."""
@@ -83,8 +91,8 @@ class SourceRelation:
             counted = int(con.execute(sql).fetchone()[0])
         except duckdb.Error as exc:
             raise IngestError(f"{self.label}: cannot read it: {_first_line(exc)}") from exc
-        for statement in self.after_count:
-            con.execute(statement)
+        for step in self.after_count:
+            step(con)
         return counted
 
     def select_sql(self, names: list[str], numbered: bool = True) -> str:
@@ -100,10 +108,14 @@ class SourceRelation:
                 )
             return self.from_sql
         parts = ["_line", "_raw"] + [
-            f"json_extract_string(_raw, {quote_literal(json_path(n))}) AS {quote_identifier(n)}"
+            f"json_extract_string(_raw, {quote_literal(self._path(n))}) AS {quote_identifier(n)}"
             for n in dict.fromkeys(names)
         ]
         return f"SELECT {', '.join(parts)} FROM ({self.from_sql})"
+
+    def _path(self, name: str) -> str:
+        """A top-level key is one step even with dots in it; other dotted names are paths."""
+        return "$." + _json_key(name) if name in self.columns else json_path(name)
 
     def raw_sql(self) -> str:
         """Return the SQL expression of the raw row as JSON text (over `select_sql`)."""
@@ -166,29 +178,39 @@ def _open_parquet(con: Any, path: Path) -> SourceRelation:
 
 def _open_text(con: Any, path: Path, fmt: FileFormat, options: ReaderOptions) -> SourceRelation:
     head = sample(path)
-    encoding = canonical_name(options.encoding) if options.encoding else detect_encoding(head)
+    decoding = choose_decoding(head, options.encoding)
     temp_files: list[Path] = []
     read_path = path
-    if encoding not in NATIVE:
-        read_path = transcode_to_utf8(path, encoding)
+    if decoding.fallback or decoding.whole_file:
+        if decoding.whole_file:
+            read_path = transcode_to_utf8(path, decoding.whole_file)
+        else:
+            read_path = transcode_lines(path, decoding.fallback or "utf-8")
         temp_files.append(read_path)
-        head = read_path.open("rb").read(len(head))
-    if fmt in ("csv", "tsv"):
-        if options.delimiter is None and fmt == "csv":
-            options = options.model_copy(update={"delimiter": _guess_delimiter(head, encoding)})
-        relation = _open_csv(con, path, read_path, fmt, options, NATIVE.get(encoding, "utf-8"))
-    elif fmt == "json" and head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
-        relation = _open_json_array(con, path, read_path)
-    else:
-        relation = _open_ndjson(con, path, read_path, head, NATIVE.get(encoding, "utf-8"))
-    relation.encoding = encoding
+        with read_path.open("rb") as handle:
+            head = handle.read(len(head))
+    encoding = decoding.reader
+    try:
+        if fmt in ("csv", "tsv"):
+            if options.delimiter is None and fmt == "csv":
+                options = options.model_copy(update={"delimiter": _guess_delimiter(head, encoding)})
+            relation = _open_csv(con, path, read_path, fmt, options, encoding)
+        elif fmt == "json" and head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+            relation = _open_json_array(con, path, read_path)
+        else:
+            relation = _open_ndjson(con, path, read_path, head, encoding)
+    except BaseException:
+        for temp in temp_files:
+            temp.unlink(missing_ok=True)
+        raise
+    relation.encoding = decoding.name
     relation.temp_files = temp_files
     return relation
 
 
 def _guess_delimiter(head: bytes, encoding: str) -> str | None:
     """The most frequent of , ; tab | in the first line, or None to let DuckDB sniff."""
-    first = head.split(b"\n", 1)[0].decode(NATIVE.get(encoding, "utf-8"), errors="replace")
+    first = head.split(b"\n", 1)[0].decode(encoding, errors="replace")
     counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else None
@@ -231,46 +253,31 @@ def _open_csv(
         parts.append(f"header={'true' if has_header else 'false'}")
     reader = f"read_csv({literal}, {', '.join(parts)}, ignore_errors=true)"
     names = _describe(con, f"SELECT * FROM {reader}", path)
-    con.execute(f"DROP TABLE IF EXISTS {REJECTS_TABLE}")
-    con.execute(f"DROP TABLE IF EXISTS {REJECTS_SCAN}")
-    rejecting = (
-        f"read_csv({literal}, {', '.join(parts)}, store_rejects=true, "
-        f"rejects_table={quote_literal(REJECTS_TABLE)}, rejects_scan={quote_literal(REJECTS_SCAN)})"
-    )
+    drop_rejects(con)
+    rejecting = f"read_csv({literal}, {', '.join(parts)}, {rejecting_options()})"
     every = ", ".join(quote_identifier(n) for n in names)
     count = f"SELECT count(hash({every})) FROM {rejecting}"
     first = options.skip + (2 if has_header else 1)
-    # Rows after a rejected line are numbered past it: `gaps` holds, for each run of rejected
-    # lines, how many good rows come before it (g) and how many lines were rejected so far (n).
-    gaps = (
-        f"CREATE OR REPLACE TEMP TABLE {GAPS} AS SELECT g, max(n) AS n FROM ("
-        f"SELECT line - {first} - (row_number() OVER (ORDER BY line) - 1) AS g, "
-        f"row_number() OVER (ORDER BY line) AS n FROM (SELECT DISTINCT line FROM {REJECTS_TABLE})"
-        ") GROUP BY g"
-    )
+    # Rows after a rejected line are numbered past it (see rejects.gaps_sql).
     sql = (
         f"SELECT r._k + {first - 1} + coalesce(gp.n, 0) AS _line, r.* EXCLUDE (_k) FROM "
         f"(SELECT row_number() OVER () AS _k, * FROM {reader}) r "
         f"ASOF LEFT JOIN {GAPS} gp ON r._k > gp.g"
     )
     unnumbered = f"SELECT CAST(NULL AS BIGINT) AS _line, * FROM {reader}"
-    rejects = (
-        "SELECT line AS _line, "
-        "CAST(json_object('line', any_value(csv_line)) AS VARCHAR) AS _raw, "
-        "'unreadable line: ' || string_agg(DISTINCT lower(replace(error_type, '_', ' ')) "
-        "|| ' (' || error_message || ')', '; ') AS reason "
-        f"FROM {REJECTS_TABLE} GROUP BY line"
-    )
     relation = SourceRelation(
         str(path),
         sql,
         names,
-        rejects_sql=rejects,
+        rejects_sql=rejects_sql(),
         unnumbered_sql=unnumbered,
         count_sql=count,
         every_column_sql=f"hash({every})",
     )
-    relation.after_count = [gaps]
+    relation.after_count = [
+        lambda con: con.execute(gaps_sql(first)),
+        lambda con: record_reject_raw(con, read_path),
+    ]
     return relation
 
 
@@ -305,20 +312,25 @@ def _open_ndjson(
     literal = quote_literal(str(read_path))
     new_line = ", new_line='\\r\\n'" if b"\r\n" in head else ""
     compression = ", compression='gzip'" if is_gzip(read_path) else ""
+    drop_rejects(con)
     lines = (
-        "SELECT row_number() OVER () AS _line, _raw FROM read_csv("
+        "SELECT row_number() OVER () AS _k, _raw FROM read_csv("
         f"{literal}, columns={{'_raw': 'VARCHAR'}}, header=false, delim=chr(31), quote='', "
         f"escape='', auto_detect=false, strict_mode=false, max_line_size=268435456, "
-        f"encoding={quote_literal(encoding)}{new_line}{compression})"
+        f"encoding={quote_literal(encoding)}{new_line}{compression}, {rejecting_options()})"
     )
     con.execute("DROP TABLE IF EXISTS _vs_lines")
     try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _vs_line_text AS {lines}")
+        con.execute(gaps_sql(1))
+        record_reject_raw(con, read_path)
         con.execute(
-            f"CREATE TEMP TABLE _vs_lines AS SELECT _line, _raw, "
-            "coalesce(CASE WHEN json_valid(_raw) THEN json_type(_raw) = 'OBJECT' END, false) "
-            "AS _ok "
-            f"FROM ({lines}) WHERE trim(coalesce(_raw, '')) <> ''"
+            "CREATE TEMP TABLE _vs_lines AS SELECT r._k + coalesce(gp.n, 0) AS _line, r._raw, "
+            "coalesce(CASE WHEN json_valid(r._raw) THEN json_type(r._raw) = 'OBJECT' END, false) "
+            f"AS _ok FROM _vs_line_text r ASOF LEFT JOIN {GAPS} gp ON r._k > gp.g "
+            "WHERE trim(coalesce(r._raw, '')) <> ''"
         )
+        con.execute("DROP TABLE _vs_line_text")
         keys = con.execute(
             "SELECT DISTINCT unnest(json_keys(_raw)) FROM _vs_lines WHERE _ok"
         ).fetchall()
@@ -326,7 +338,8 @@ def _open_ndjson(
         raise IngestError(f"{path}: cannot read it as NDJSON: {_first_line(exc)}") from exc
     rejects = (
         "SELECT _line, CAST(json_object('line', _raw) AS VARCHAR) AS _raw, "
-        "'not a JSON object' AS reason FROM _vs_lines WHERE NOT _ok"
+        "'not a JSON object' AS reason FROM _vs_lines WHERE NOT _ok "
+        f"UNION ALL {rejects_sql()}"
     )
     objects = "SELECT _line, _raw FROM _vs_lines WHERE _ok"
     return SourceRelation(str(path), objects, sorted(k[0] for k in keys), True, rejects)

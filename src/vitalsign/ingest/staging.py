@@ -31,6 +31,8 @@ from vitalsign.ingest.validity import EARLIEST, rules_for
 from vitalsign.model.canonical import SQL_TYPES, CanonicalTable
 from vitalsign.store.history import reconcile_history
 
+REPEATED = "_vs_repeated"
+
 __all__ = ["CHANGES", "DROPPED", "STAGED", "LoadOptions", "load_staged", "stage", "staging_sql"]
 
 
@@ -43,9 +45,26 @@ class Staged:
     bad: int
 
 
+# ISO 8601 with a UTC offset in any of its forms: +02, +0200, +02:00 (Z is read as UTC by
+# the plain cast). Text with a sign after the date that is not this is quarantined.
+ISO_OFFSET = (
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)? ?"
+    r"[+-][0-9]{2}(:?[0-9]{2})?"
+)
+
+
 def timestamp_sql(text: str) -> str:
-    """SQL parsing text to a UTC timestamp: ISO 8601 (with offsets), or epoch seconds/ms."""
-    offset = f"(length({text}) > 19 AND substr({text}, -6, 1) IN ('+', '-'))"
+    """SQL parsing text to a UTC timestamp: ISO 8601 (with offsets), or epoch seconds/ms.
+
+    An offset converts the time to UTC; a named zone or an offset in another form makes
+    the value invalid (quarantined), never silently dropped.
+    """
+    after_date = f"substr({text}, 11)"
+    offset = f"(strpos({after_date}, '+') > 0 OR strpos({after_date}, '-') > 0)"
+    with_seconds = (  # DuckDB reads an offset only after the seconds
+        f"regexp_replace(replace({text}, ',', '.'), "
+        "'^([0-9-]{10}[T ][0-9]{2}:[0-9]{2})( ?[+-])', '\\1:00\\2')"
+    )
     epoch = (
         f"CASE WHEN regexp_full_match({text}, '[0-9]{{9,10}}(\\.[0-9]+)?') "
         f"THEN timezone('UTC', to_timestamp(CAST({text} AS DOUBLE))) "
@@ -53,7 +72,8 @@ def timestamp_sql(text: str) -> str:
         f"THEN epoch_ms(CAST({text} AS BIGINT)) END"
     )
     return (
-        f"CASE WHEN {offset} THEN timezone('UTC', TRY_CAST({text} AS TIMESTAMPTZ)) "
+        f"CASE WHEN {offset} THEN CASE WHEN regexp_full_match({text}, '{ISO_OFFSET}') "
+        f"THEN timezone('UTC', TRY_CAST({with_seconds} AS TIMESTAMPTZ)) END "
         f"ELSE coalesce(TRY_CAST({text} AS TIMESTAMP), {epoch}) END"
     )
 
@@ -66,6 +86,9 @@ def _parse_sql(column_type: str, value: str) -> str:
         return timestamp_sql(text)
     if column_type == "date":
         return f"coalesce(TRY_CAST({text} AS DATE), CAST({timestamp_sql(text)} AS DATE))"
+    if column_type == "float":  # NaN, inf and overflowing numbers (1e400) are not values
+        number = f"TRY_CAST({text} AS DOUBLE)"
+        return f"CASE WHEN isfinite({number}) THEN {number} END"
     return f"TRY_CAST({text} AS {SQL_TYPES[column_type]})"  # type: ignore[index]
 
 
@@ -241,7 +264,7 @@ def mark_duplicates(con: Any, table: CanonicalTable, good: int) -> None:
     if distinct != good:
         con.execute(
             f"INSERT INTO {DROPPED} SELECT _line FROM (SELECT _line, row_number() OVER "
-            f"(PARTITION BY {key} ORDER BY _prefer DESC NULLS LAST, _line) AS _n "
+            f"(PARTITION BY {key} ORDER BY _prefer DESC NULLS LAST, _line DESC) AS _n "
             f"FROM {STAGED} WHERE _reason IS NULL) WHERE _n > 1"
         )
     if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table.name} LIMIT 1)").fetchone()[0]:
@@ -308,8 +331,10 @@ def load_direct(
     """Write good rows straight into the table, then remove the ones whose key was taken.
 
     The fast path for files: no copy of the good rows is materialised. Rows appended in this
-    transaction have row ids above every committed row, in file order, so "first wins" is
-    "lowest row id wins". Bad rows are selected in a second pass only when there are any.
+    transaction have row ids above every committed row (in no particular order: the reader
+    is parallel). A key stored before stays as it is; a key repeated in the file keeps its
+    last line, found by a second, numbered scan only when the file repeats a key. Bad rows
+    are selected in a second pass only when there are any.
     """
     plan = build_plan(table, mapping, relation)
     cutoff = utc_now() + dt.timedelta(days=mapping.future_tolerance_days)
@@ -320,7 +345,9 @@ def load_direct(
     inserted = int(
         con.execute(f"INSERT INTO {table.name} ({names}) {queries.good_rows}").fetchone()[0]
     )
-    duplicates = _delete_taken_keys(con, table, -1 if old_max is None else int(old_max), inserted)
+    old = -1 if old_max is None else int(old_max)
+    duplicates = _keep_last_lines(con, table, old, inserted, queries.all_rows)
+    duplicates += _delete_taken_keys(con, table, old, inserted)
     rejected = 0
     if relation.rejects_sql:
         rejected = int(con.execute(f"SELECT count(*) FROM ({relation.rejects_sql})").fetchone()[0])
@@ -340,8 +367,10 @@ def load_direct(
     )
 
 
-def _delete_taken_keys(con: Any, table: CanonicalTable, old_max: int, inserted: int) -> int:
-    """Delete appended rows whose key is in an older row or an earlier appended one."""
+def _keep_last_lines(
+    con: Any, table: CanonicalTable, old_max: int, inserted: int, all_rows: str
+) -> int:
+    """Keep only the last line of each key the file repeats; return how many were dropped."""
     if not inserted:
         return 0
     key = ", ".join(quote_identifier(k) for k in table.key)
@@ -349,22 +378,44 @@ def _delete_taken_keys(con: Any, table: CanonicalTable, old_max: int, inserted: 
     distinct = con.execute(
         f"SELECT count(DISTINCT hash({key})) FROM {table.name} WHERE {new}"
     ).fetchone()[0]
+    if distinct == inserted:
+        return 0
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {REPEATED} AS SELECT {key} FROM {table.name} "
+        f"WHERE {new} GROUP BY ALL HAVING count(*) > 1"
+    )
+    con.execute(
+        f"DELETE FROM {table.name} WHERE {new} AND EXISTS "
+        f"(SELECT 1 FROM {REPEATED} r WHERE {_match(table, 'r', table.name)})"
+    )
+    names = ", ".join(quote_identifier(c) for c in table.column_names)
+    con.execute(
+        f"INSERT INTO {table.name} ({names}) SELECT {names} FROM ({all_rows}) s "
+        f"WHERE _reason IS NULL AND EXISTS (SELECT 1 FROM {REPEATED} r WHERE "
+        f"{_match(table, 'r', 's')}) "
+        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _line DESC) = 1"
+    )
+    con.execute(f"DROP TABLE {REPEATED}")
+    return inserted - int(distinct)
+
+
+def _match(table: CanonicalTable, left: str, right: str) -> str:
+    return " AND ".join(
+        f"{left}.{quote_identifier(k)} = {right}.{quote_identifier(k)}" for k in table.key
+    )
+
+
+def _delete_taken_keys(con: Any, table: CanonicalTable, old_max: int, inserted: int) -> int:
+    """Delete appended rows whose key was stored before this run (stored rows never change)."""
     con.execute(f"CREATE OR REPLACE TEMP TABLE {DROPPED} (_line BIGINT)")
-    if distinct != inserted:
-        con.execute(
-            f"INSERT INTO {DROPPED} SELECT rid FROM (SELECT rowid AS rid, row_number() OVER "
-            f"(PARTITION BY {key} ORDER BY rowid) AS _n FROM {table.name} WHERE {new}) "
-            "WHERE _n > 1"
-        )
-    if old_max >= 0:
-        match = " AND ".join(
-            f"o.{quote_identifier(k)} = n.{quote_identifier(k)}" for k in table.key
-        )
-        con.execute(
-            f"INSERT INTO {DROPPED} SELECT n.rowid FROM {table.name} n WHERE n.{new} "
-            f"AND EXISTS (SELECT 1 FROM {table.name} o WHERE o.rowid <= {old_max} AND {match})"
-        )
-    dropped = int(con.execute(f"SELECT count(DISTINCT _line) FROM {DROPPED}").fetchone()[0])
+    if not inserted or old_max < 0:
+        return 0
+    con.execute(
+        f"INSERT INTO {DROPPED} SELECT n.rowid FROM {table.name} n WHERE n.rowid > {old_max} "
+        f"AND EXISTS (SELECT 1 FROM {table.name} o WHERE o.rowid <= {old_max} AND "
+        f"{_match(table, 'o', 'n')})"
+    )
+    dropped = int(con.execute(f"SELECT count(*) FROM {DROPPED}").fetchone()[0])
     if dropped:
         con.execute(f"DELETE FROM {table.name} WHERE rowid IN (SELECT _line FROM {DROPPED})")
     return dropped
@@ -449,5 +500,5 @@ def _derived_columns(plan: Plan) -> set[str]:
 
 def drop_staging(con: Any) -> None:
     """Drop the temporary tables of a load."""
-    for name in (STAGED, DROPPED, "_vs_lines", "_vs_reject_gaps"):
+    for name in (STAGED, DROPPED, REPEATED, "_vs_lines", "_vs_reject_gaps", "_vs_reject_raw"):
         con.execute(f"DROP TABLE IF EXISTS {name}")
