@@ -56,6 +56,11 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/alerts/{alert_id}/feedback"): Access("one", body={"useful": False}),
     ("GET", "/api/v1/tasks/{task_id}"): Access("one"),
     ("PATCH", "/api/v1/tasks/{task_id}"): Access("one", body={"status": "in_progress"}),
+    ("GET", "/api/v1/users"): Access("role"),
+    ("POST", "/api/v1/users/{name}/disable"): Access("role"),
+    ("POST", "/api/v1/users/{name}/enable"): Access("role"),
+    ("DELETE", "/api/v1/users/{name}"): Access("role"),
+    ("POST", "/api/v1/tokens/{token_id}/revoke"): Access("role"),
 }
 
 
@@ -81,7 +86,15 @@ def alice_ids(world: World) -> dict[str, str]:
         "SELECT task_id FROM tasks WHERE account_id = ? ORDER BY task_id LIMIT 1", [account]
     ).fetchone()[0]
     override = add_override(con, account, "band", "yellow", "admin's call", "root")
-    return {"account_id": account, "alert_id": alert, "task_id": task, "override_id": override}
+    token = con.execute("SELECT token_id FROM web_tokens WHERE user_name = 'alice'").fetchone()[0]
+    return {
+        "account_id": account,
+        "alert_id": alert,
+        "task_id": task,
+        "override_id": override,
+        "name": "alice",
+        "token_id": token,
+    }
 
 
 def _state(world: World, ids: dict[str, str]) -> str:

@@ -23,7 +23,10 @@ from typing import Annotated, Any, Literal
 
 import pyarrow as pa
 from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as AsgiMessage
 
 from vitalsign.ingest.files import canonical_table
 from vitalsign.ingest.formats import SEGMENT_FORMATS, known_format
@@ -42,6 +45,10 @@ from vitalsign.store.workspace import Workspace, open_workspace
 
 SOURCE = "event-api"
 MAX_BATCH = 2500
+MB = 1024 * 1024
+MAX_EVENT_BYTES = 1 * MB  # one track, identify or group call, and each message of a batch
+MAX_BATCH_BYTES = 5 * MB
+MAX_OTHER_BYTES = 1 * MB  # every other route (forms, the REST API)
 _WRITE_LOCK = threading.Lock()
 API_ROWS = "_vs_api_rows"
 
@@ -230,12 +237,93 @@ def batch(request: Request, payload: JsonBody) -> dict[str, Any]:
     items = payload["batch"]
     if not items or len(items) > MAX_BATCH:
         raise HTTPException(400, f"batch: send 1 to {MAX_BATCH} messages")
+    for i, item in enumerate(items):
+        size = len(json.dumps(item, default=str).encode())
+        if size > MAX_EVENT_BYTES:
+            raise HTTPException(
+                413,
+                f"batch[{i}]: a message is at most {MAX_EVENT_BYTES // MB} MB, got {size:,} bytes",
+            )
     shared = {k: v for k, v in payload.items() if k in ("context",)}
     messages = [
         _validate({**shared, **item} if isinstance(item, dict) else item, None, f"batch[{i}]")
         for i, item in enumerate(items)
     ]
     return _reply(_workspace(request), messages)
+
+
+class BodyTooLarge(HTTPException):
+    """A request body over its route's limit (413), raised while the body is read."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            413,
+            f"the request body is larger than {limit:,} bytes ({limit / MB:g} MB), the limit "
+            "of this route: send less per request (the event API: batches of smaller messages)",
+        )
+
+
+def body_limit(path: str) -> int:
+    """Return the largest body, in bytes, accepted on `path`."""
+    if path.startswith("/v1/batch"):
+        return MAX_BATCH_BYTES
+    if path.startswith("/v1/"):
+        return MAX_EVENT_BYTES
+    return MAX_OTHER_BYTES
+
+
+class BodyLimit:
+    """ASGI middleware refusing a body over its route's limit with 413, before it is all read.
+
+    A Content-Length over the limit is answered at once, without reading the body; a body
+    sent without one (chunked) is counted as it arrives, and reading stops at the limit.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = body_limit(scope["path"])
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(scope, receive, send, limit)
+            return
+        seen = 0
+        started = False
+
+        async def counted() -> AsgiMessage:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        async def watched(message: AsgiMessage) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(scope, receive, send, limit)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        detail = BodyTooLarge(limit).detail
+        if scope["path"].startswith("/v1/"):  # the event API keeps FastAPI's error body
+            body: dict[str, Any] = {"detail": detail}
+        else:
+            body = {"error": {"code": "too_large", "message": detail}}
+        response = JSONResponse(body, status_code=413, headers={"Connection": "close"})
+        await response(scope, receive, send)
 
 
 def create_event_app(workspace: Workspace) -> FastAPI:
@@ -247,6 +335,7 @@ def create_event_app(workspace: Workspace) -> FastAPI:
     app = FastAPI(title="vitalsign event API")
     app.state.workspace = workspace
     app.include_router(router)
+    app.add_middleware(BodyLimit)
     return app
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 from vitalsign.errors import SnapshotError, VitalsignError
 from vitalsign.web.access import Principal, scope_filter
 
+MAX_PAGE = 1_000_000  # bounds page numbers: offsets stay inside 64 bits (422, never 500)
 SORTS = {
     "score": "score",
     "name": "name",

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from vitalsign.engine.explain import explain_account
 from vitalsign.model.canonical import ACCOUNTS, DELETED_AT
-from vitalsign.web import inbox
+from vitalsign.web import inbox, users_api
 from vitalsign.web.access import Principal, book_key, require_account, require_backtester
 from vitalsign.web.account_view import (
     account_attributes,
@@ -25,6 +25,7 @@ from vitalsign.web.account_view import (
 )
 from vitalsign.web.accounts import (
     HISTORY_COLUMNS,
+    MAX_PAGE,
     SORTS,
     AccountQuery,
     account_history,
@@ -40,7 +41,9 @@ from vitalsign.web.portfolio import band_trend, portfolio_summary
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
-PageNumber = Annotated[int, Query(ge=1, description="1-based page number.")]
+PageNumber = Annotated[
+    int, Query(ge=1, le=MAX_PAGE, description=f"1-based page number (at most {MAX_PAGE:,}).")
+]
 PerPage = Annotated[int, Query(ge=1, le=500, description="Items per page (at most 500).")]
 AsOf = Annotated[
     dt.date | None, Query(description="Snapshot date (YYYY-MM-DD); default the latest.")
@@ -485,3 +488,6 @@ def task_change(
         outcome=body.outcome,
     ).to_dict()
     return done
+
+
+users_api.add_routes(router, ERRORS)

@@ -12,8 +12,11 @@ import hashlib
 import logging
 import threading
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import duckdb
 import plotly
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -101,11 +104,12 @@ class PlotlyBundle:
 def create_app(workspace: Workspace, settings: WebSettings | None = None) -> FastAPI:
     """Return the web app serving `workspace` (pages, /api/v1, the event API under /v1)."""
     from vitalsign.alerts import ensure_alert_tables
+    from vitalsign.ingest.http_api import BodyLimit
     from vitalsign.ingest.http_api import router as event_router
     from vitalsign.ingest.runs import ensure_ingest_tables
     from vitalsign.web import api, pages, status_page
 
-    settings = settings or WebSettings()
+    settings = settings or WebSettings.from_config(workspace.config.web)
     ensure_web_tables(workspace.duckdb)
     ensure_ingest_tables(workspace.duckdb)
     ensure_alert_tables(workspace.duckdb)
@@ -117,6 +121,7 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
         docs_url=None,  # Swagger UI and ReDoc load their scripts from a CDN: not offered
         redoc_url=None,
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        lifespan=_lifespan,
     )
     app.state.workspace = workspace  # read by the event API's router
     app.state.web = WebState(workspace=workspace, settings=settings)
@@ -125,6 +130,7 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
     app.state.plotly = PlotlyBundle()
     install_error_handlers(app)
 
+    app.add_middleware(BodyLimit)
     app.add_middleware(ResponseHeaders)
     app.include_router(pages.router)
     app.include_router(status_page.router)
@@ -132,6 +138,21 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
     app.include_router(event_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """On shutdown, checkpoint the database so no write-ahead log is left behind."""
+    yield
+    checkpoint(app.state.workspace)
+
+
+def checkpoint(workspace: Workspace) -> None:
+    """Write the write-ahead log into the database file (a read-only open then works)."""
+    try:
+        workspace.duckdb.execute("CHECKPOINT")
+    except duckdb.Error as exc:  # e.g. a write still running: DuckDB checkpoints on close
+        log.warning("checkpoint on shutdown failed: %s", exc)
 
 
 def _start_serving_cache(state: WebState) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -57,6 +58,14 @@ def serve(
     forwarded_allow_ips: Annotated[
         str, typer.Option(help="Proxies whose X-Forwarded-* headers are trusted.")
     ] = "127.0.0.1",
+    base_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Public address used in links and redirects, e.g. https://cs.acme.com "
+            "(default: web.base_url in vitalsign.yml, else http://HOST:PORT; never the "
+            "request's Host header)."
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
     schedule: Annotated[
         str | None,
@@ -79,7 +88,7 @@ def serve(
     from vitalsign.alerts.scheduler import build_scheduler, parse_cron
     from vitalsign.errors import VitalsignError
     from vitalsign.store.workspace import open_workspace
-    from vitalsign.web.app import create_app
+    from vitalsign.web.app import checkpoint, create_app
     from vitalsign.web.state import WebSettings
 
     if (timezone or no_sync) and not schedule:
@@ -89,7 +98,12 @@ def serve(
     _show_app_log(log_level)
     trigger = parse_cron(schedule, timezone, "--schedule") if schedule else None
     ws = open_workspace(workspace)
-    settings = WebSettings(secure_cookies=secure_cookies, session_hours=session_hours)
+    settings = WebSettings.from_config(
+        ws.config.web,
+        secure_cookies=secure_cookies,
+        session_hours=session_hours,
+        base_url=_base_url(base_url, ws.config.web.base_url, host, port, root_path),
+    )
     app = create_app(ws, settings)
     scheduler = None
     if schedule and trigger is not None:
@@ -111,6 +125,31 @@ def serve(
     finally:
         if scheduler is not None:
             scheduler.shutdown(wait=False)
+        checkpoint(ws)  # the app's shutdown did it too, unless uvicorn stopped before it
+        ws.close()
+
+
+def _base_url(
+    given: str | None, configured: str | None, host: str, port: int, root: str
+) -> str | None:
+    """Return the links' base: --base-url, else web.base_url, else the bind address.
+
+    Bound to every address (0.0.0.0, ::) there is no one address to name: links are then
+    paths on whatever address the browser used.
+    """
+    from vitalsign.errors import VitalsignError
+
+    if given is not None and not re.match(r"^https?://[^\s?#]+$", given):
+        raise VitalsignError(
+            f"--base-url {given!r}: give an http(s) address without query, e.g. "
+            "https://cs.acme.com or https://acme.com/vitalsign"
+        )
+    if given or configured:
+        return str(given or configured)
+    if host in ("0.0.0.0", "::", ""):
+        return None
+    shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
+    return f"http://{shown}:{port}{root}"
 
 
 @users_app.command("add")
@@ -156,6 +195,34 @@ def users_remove(
     console.print(f"Removed {name}; their tokens are revoked and sessions ended")
 
 
+@users_app.command("disable")
+def users_disable(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    by: ActorOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Disable a user: sign-ins, sessions and tokens refused until enabled again."""
+    from vitalsign.store.workspace import open_workspace
+    from vitalsign.web.users import set_disabled
+
+    set_disabled(open_workspace(workspace).duckdb, name, True, _actor(by))
+    console.print(f"Disabled {name}; their sessions are ended and their tokens refused")
+
+
+@users_app.command("enable")
+def users_enable(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    by: ActorOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Enable a disabled user again (their tokens work again)."""
+    from vitalsign.store.workspace import open_workspace
+    from vitalsign.web.users import set_disabled
+
+    set_disabled(open_workspace(workspace).duckdb, name, False, _actor(by))
+    console.print(f"Enabled {name}")
+
+
 @users_app.command("list")
 def users_list(
     tokens: Annotated[bool, typer.Option("--tokens", help="Also list API tokens.")] = False,
@@ -167,10 +234,12 @@ def users_list(
 
     connection = open_workspace(workspace).duckdb
     table = Table(title="Web users", title_justify="left")
-    for column in ("user", "role", "owner", "created"):
+    for column in ("user", "role", "owner", "created", "disabled"):
         table.add_column(column)
     for user in list_users(connection):
-        table.add_row(user.name, user.role, user.owner or "", f"{user.created_at:%Y-%m-%d}")
+        disabled = f"{user.disabled_at:%Y-%m-%d %H:%M}" if user.disabled_at else ""
+        created = f"{user.created_at:%Y-%m-%d}"
+        table.add_row(user.name, user.role, user.owner or "", created, disabled)
     console.print(table)
     if tokens:
         listing = Table(title="API tokens", title_justify="left")

@@ -44,6 +44,8 @@ TITLES = {
     404: "Not found",
     405: "Not allowed",
     409: "Changed meanwhile",
+    413: "Too large",
+    429: "Too many attempts",
     422: "That did not work",
     500: "Something broke",
 }
@@ -102,7 +104,9 @@ def install_error_handlers(app: FastAPI) -> None:
                 request, 401, "unauthenticated", "sign in: send Authorization: Bearer TOKEN"
             )
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        login = str(request.url_for("login_page"))
+        from vitalsign.web.rendering import page_url
+
+        login = page_url(request, "login_page")
         return RedirectResponse(f"{login}?next={quote(target, safe='')}", status_code=303)
 
     async def user_mistake(request: Request, exc: Exception) -> Response:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vitalsign import alerts
-from vitalsign.web.access import Principal, require_account, require_change
+from vitalsign.web.access import HttpProblem, Principal, require_account, require_change
 
 ALL = 1_000_000  # "every row" for the alerts API's limit, before a csm's rows are filtered
 
@@ -139,6 +139,18 @@ def rate(
     return alerts.set_feedback(connection, alert_id, useful, principal.name, note or None)
 
 
+def require_reassign(principal: Principal, assignee: str) -> None:
+    """Refuse a csm handing a task to someone other than themselves."""
+    if principal.role != "csm" or assignee in (principal.name, principal.user.owner):
+        return
+    raise HttpProblem(
+        403,
+        "forbidden",
+        f"a csm may assign a task only to themselves, not to {assignee!r}; ask a manager "
+        "or an admin to hand it to someone else",
+    )
+
+
 def change_task(
     connection: Any,
     principal: Principal,
@@ -150,9 +162,15 @@ def change_task(
     note: str | None = None,
     outcome: str | None = None,
 ) -> alerts.Task:
-    """Update a task, or close it with an outcome, as the user (audited)."""
-    task_for(connection, principal, task_id)
+    """Update a task, or close it with an outcome, as the user (audited).
+
+    Admins and managers may hand a task to anyone; a csm only to themselves (their user
+    name or their owner name), never to another owner.
+    """
+    task = task_for(connection, principal, task_id)
     require_change(principal)
+    if assignee is not None and assignee != task.assignee:
+        require_reassign(principal, assignee)
     if status == "closed":
         return alerts.close_task(connection, task_id, principal.name, outcome or "closed")
     return alerts.update_task(

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from vitalsign.store.overrides import audit
 from vitalsign.web.auth import (
     CurrentPrincipal,
     Database,
@@ -16,8 +17,9 @@ from vitalsign.web.auth import (
     check_form_csrf,
     check_login_csrf,
 )
-from vitalsign.web.rendering import local_path, render
+from vitalsign.web.rendering import local_path, page_url, render
 from vitalsign.web.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, create_session, end_session
+from vitalsign.web.throttle import wait_text
 from vitalsign.web.users import check_password
 
 router = APIRouter(include_in_schema=False)
@@ -54,6 +56,25 @@ def _login_form(
     return response
 
 
+def _refused(
+    request: Request, state: State, next_url: str, username: str, error: str, status: int
+) -> HTMLResponse:
+    return _login_form(
+        request, state, local_path(next_url), error=error, username=username, status_code=status
+    )
+
+
+def _lockout(state: State, what: str, address: str) -> dict[str, object]:
+    settings = state.settings
+    limit = settings.login_attempts if what == "user" else settings.login_attempts_per_address
+    return {
+        "locked": what,
+        "address": address,
+        "attempts": limit,
+        "seconds": settings.lockout_seconds,
+    }
+
+
 @router.get("/login", name="login_page")
 def login_page(
     request: Request, state: State, principal: OptionalPrincipal, next: str = "/"
@@ -76,16 +97,26 @@ def login(
 ) -> Response:
     """Check the password (argon2), start a session and set its cookie."""
     check_login_csrf(request, csrf_token)
-    user = check_password(db, username.strip(), password)
-    if user is None:
-        return _login_form(
-            request,
-            state,
-            local_path(next),
-            error="Wrong user name or password.",
-            username=username,
-            status_code=401,
+    name = username.strip()
+    address = request.client.host if request.client else "unknown"
+    wait = state.logins.locked_for(name, address)
+    if wait > 0:  # the right password too: a lockout must not tell whether a guess was right
+        error = (
+            f"Too many wrong passwords: signing in is locked for {wait_text(wait)}. "
+            "Try again later, or ask an admin to set a new password."
         )
+        return _refused(request, state, next, username, error, 429)
+    user = check_password(db, name, password)
+    if user is None:
+        locked = state.logins.failed(name, address)
+        audit(db, f"address:{address}", "login.failed", name, {"address": address})
+        for what in locked:
+            audit(db, f"address:{address}", "login.locked", name, _lockout(state, what, address))
+        return _refused(request, state, next, username, "Wrong user name or password.", 401)
+    state.logins.succeeded(name)
+    if user.disabled_at is not None:
+        error = "This user is disabled; ask an admin to enable it."
+        return _refused(request, state, next, username, error, 403)
     secret, _ = create_session(db, user, state.settings.session_hours)
     response = RedirectResponse(local_path(next), status_code=303)
     response.set_cookie(
@@ -113,7 +144,7 @@ def logout(
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         end_session(db, cookie)
-    response = RedirectResponse(str(request.url_for("login_page")), status_code=303)
+    response = RedirectResponse(page_url(request, "login_page"), status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 

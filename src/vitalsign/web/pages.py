@@ -12,13 +12,13 @@ from vitalsign.errors import VitalsignError
 from vitalsign.web import charts, inbox
 from vitalsign.web.access import Principal, book_key, require_account, require_backtester
 from vitalsign.web.account_view import account_activity, account_view
-from vitalsign.web.accounts import SORTS, AccountQuery, filter_choices, list_accounts
+from vitalsign.web.accounts import MAX_PAGE, SORTS, AccountQuery, filter_choices, list_accounts
 from vitalsign.web.auth import CurrentPrincipal, Database, State, check_form_csrf
 from vitalsign.web.login import router as login_router
 from vitalsign.web.model_info import model_summary, start_backtest
 from vitalsign.web.overrides import create_override, end_override, override_choices
 from vitalsign.web.portfolio import band_trend, breakdown_table, portfolio_summary
-from vitalsign.web.rendering import local_path, render
+from vitalsign.web.rendering import local_path, page_url, render
 
 router = APIRouter(include_in_schema=False)
 router.include_router(login_router)
@@ -54,7 +54,7 @@ def _date(text: str | None) -> dt.date | None:
 
 
 def _redirect(request: Request, name: str, notice: str, **params: Any) -> RedirectResponse:
-    url = str(request.url_for(name, **params))
+    url = page_url(request, name, **params)
     return RedirectResponse(f"{url}?notice={notice}", status_code=303)
 
 
@@ -107,7 +107,7 @@ def accounts_page(
     q: str = "",
     sort: str = "score",
     desc: bool = False,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     as_of: str = "",
 ) -> Response:
     """The accounts of a snapshot: filter by band, owner, segment and name; sort; page."""
@@ -237,7 +237,7 @@ def alerts_page(
     status: str = "active",
     owner: str = "",
     severity: str = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:
     """The alerts inbox (acknowledge, useful / not useful) and the open tasks."""
     _seen(request, principal)

@@ -86,7 +86,25 @@ def _url_for(context: dict[str, Any], name: str, /, **path_params: Any) -> str:
         if len(_PATHS) >= 10_000:
             _PATHS.clear()
         _PATHS[key] = path
-    return str(request.base_url).rstrip("/") + path
+    return site_url(request, path)
+
+
+def site_url(request: Request, path: str) -> str:
+    """Return the link to `path` (a route path): under the configured base URL, else relative.
+
+    Never built from the request's Host header, which a client chooses freely: with
+    `web.base_url` (or `serve --base-url`) links are absolute under it, otherwise they are
+    paths under the app's root path.
+    """
+    settings = request.app.state.web.settings
+    if settings.base_url:
+        return str(settings.base_url).rstrip("/") + path
+    return str(request.scope.get("root_path", "")).rstrip("/") + path
+
+
+def page_url(request: Request, name: str, /, **path_params: Any) -> str:
+    """Return the link to the route called `name` (see `site_url`)."""
+    return site_url(request, str(request.app.url_path_for(name, **path_params)))
 
 
 TEMPLATES.env.globals["url_for"] = _url_for

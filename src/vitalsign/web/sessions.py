@@ -37,11 +37,11 @@ def create_session(connection: Any, user: WebUser, hours: float) -> tuple[str, S
 
 
 def find_session(connection: Any, secret: str) -> Session | None:
-    """Return the unexpired session of a cookie secret, or None."""
+    """Return the unexpired session of a cookie secret (of an enabled user), or None."""
     row = connection.execute(
         "SELECT u.name, u.role, u.owner, u.created_at, s.csrf_token, s.expires_at "
         "FROM web_sessions s JOIN web_users u ON u.name = s.user_name "
-        "WHERE s.session_hash = ? AND s.expires_at > ?",
+        "WHERE s.session_hash = ? AND s.expires_at > ? AND u.disabled_at IS NULL",
         [secret_digest(secret), utc_now()],
     ).fetchone()
     if row is None:

@@ -9,10 +9,11 @@ from typing import Any
 from fastapi import Request
 
 from vitalsign.model.loader import LoadedModel
-from vitalsign.store.workspace import Workspace
+from vitalsign.store.workspace import WebConfig, Workspace
 from vitalsign.web.backtest_summary import Backtests
 from vitalsign.web.catalog import CatalogView, SnapshotCatalog
 from vitalsign.web.serving_cache import ServingCache, ServingData
+from vitalsign.web.throttle import LoginThrottle
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,22 @@ class WebSettings:
     page_size: int = 50
     max_page_size: int = 500
     serving_cache: bool = True  # keep histories and the latest snapshot in memory
+    base_url: str | None = None  # links in pages and redirects; None: paths (never the Host)
+    login_attempts: int = 5  # wrong passwords in a row before a user is locked out
+    login_attempts_per_address: int = 20  # wrong passwords from one address within `lockout`
+    lockout_seconds: float = 900.0
+
+    @classmethod
+    def from_config(cls, config: WebConfig, **options: Any) -> WebSettings:
+        """Return the settings of vitalsign.yml `web:`, with `options` (set, not None) winning."""
+        values: dict[str, Any] = {
+            "base_url": config.base_url,
+            "login_attempts": config.login_attempts,
+            "login_attempts_per_address": config.login_attempts_per_address,
+            "lockout_seconds": config.lockout_seconds,
+        }
+        values.update({k: v for k, v in options.items() if v is not None})
+        return cls(**values)
 
 
 @dataclass
@@ -38,9 +55,15 @@ class WebState:
     _model: LoadedModel | None = field(default=None, repr=False)
     _model_stamp: tuple[int, int] | None = field(default=None, repr=False)
     serving: ServingCache = field(init=False, repr=False)
+    logins: LoginThrottle = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.serving = ServingCache(self.cursor)
+        self.logins = LoginThrottle(
+            self.settings.login_attempts,
+            self.settings.login_attempts_per_address,
+            self.settings.lockout_seconds,
+        )
 
     def cursor(self) -> Any:
         """Return a new DuckDB cursor on the workspace database (one per request)."""

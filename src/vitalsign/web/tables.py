@@ -16,7 +16,8 @@ WEB_DDL: dict[str, str] = {
             role VARCHAR NOT NULL,
             owner VARCHAR,
             password_hash VARCHAR NOT NULL,
-            created_at TIMESTAMP NOT NULL
+            created_at TIMESTAMP NOT NULL,
+            disabled_at TIMESTAMP
         )""",
     "web_tokens": """
         CREATE TABLE IF NOT EXISTS web_tokens (
@@ -37,6 +38,9 @@ WEB_DDL: dict[str, str] = {
         )""",
 }
 
+# Columns added since a table was first created (idempotent, for older workspaces).
+WEB_MIGRATIONS = ("ALTER TABLE web_users ADD COLUMN IF NOT EXISTS disabled_at TIMESTAMP",)
+
 # A single-column ART index: DuckDB answers `WHERE account_id = ?` (and nothing else in the
 # WHERE clause) with an index lookup, so the account page reads an account's history without
 # scanning every snapshot (docs/benchmarks.md, "Web"). DuckDB refuses ALTER TABLE on an indexed
@@ -50,6 +54,8 @@ SERVING_INDEXES: dict[str, str] = {
 def ensure_web_tables(connection: Any, indexes: bool = True) -> None:
     """Create the web tables (and, with `indexes`, the serving indexes) that are missing."""
     for statement in WEB_DDL.values():
+        connection.execute(statement)
+    for statement in WEB_MIGRATIONS:
         connection.execute(statement)
     if indexes:
         for statement in SERVING_INDEXES.values():

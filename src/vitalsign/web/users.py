@@ -46,6 +46,7 @@ class WebUser:
     role: str
     owner: str | None
     created_at: dt.datetime
+    disabled_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -92,14 +93,17 @@ def atomic(connection: Any) -> Iterator[Any]:
         credentials_changed()
 
 
+USER_COLUMNS = "name, role, owner, created_at, disabled_at"
+
+
 def _user(row: tuple[Any, ...]) -> WebUser:
-    return WebUser(name=row[0], role=row[1], owner=row[2], created_at=row[3])
+    return WebUser(name=row[0], role=row[1], owner=row[2], created_at=row[3], disabled_at=row[4])
 
 
 def get_user(connection: Any, name: str) -> WebUser:
     """Return the user called `name`, or raise UserError."""
     row = connection.execute(
-        "SELECT name, role, owner, created_at FROM web_users WHERE name = ?", [name]
+        f"SELECT {USER_COLUMNS} FROM web_users WHERE name = ?", [name]
     ).fetchone()
     if row is None:
         raise UserError(f"no web user {name!r}; list them with `vitalsign users list`")
@@ -109,9 +113,7 @@ def get_user(connection: Any, name: str) -> WebUser:
 def list_users(connection: Any) -> list[WebUser]:
     """Return every user, by name."""
     ensure_web_tables(connection, indexes=False)
-    rows = connection.execute(
-        "SELECT name, role, owner, created_at FROM web_users ORDER BY name"
-    ).fetchall()
+    rows = connection.execute(f"SELECT {USER_COLUMNS} FROM web_users ORDER BY name").fetchall()
     return [_user(r) for r in rows]
 
 
@@ -149,7 +151,8 @@ def add_user(
         if exists:
             raise UserError(f"web user {name!r} exists; remove it first or pick another name")
         connection.execute(
-            "INSERT INTO web_users VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO web_users (name, role, owner, password_hash, created_at) "
+            "VALUES (?, ?, ?, ?, ?)",
             [name, role, owner, _hasher.hash(password), created],
         )
         audit(connection, actor, "user.add", name, {"role": role, "owner": owner})
@@ -170,6 +173,24 @@ def remove_user(connection: Any, name: str, actor: str = "cli") -> None:
         audit(connection, actor, "user.remove", name, {})
 
 
+def set_disabled(connection: Any, name: str, disabled: bool, actor: str = "cli") -> WebUser:
+    """Disable a user (sign-ins, sessions and tokens refused at once) or enable them, audited.
+
+    Their sessions end; their tokens are kept and work again once the user is enabled.
+    """
+    ensure_web_tables(connection, indexes=False)
+    get_user(connection, name)
+    with atomic(connection):
+        connection.execute(
+            "UPDATE web_users SET disabled_at = ? WHERE name = ?",
+            [utc_now() if disabled else None, name],
+        )
+        if disabled:
+            connection.execute("DELETE FROM web_sessions WHERE user_name = ?", [name])
+        audit(connection, actor, "user.disable" if disabled else "user.enable", name, {})
+    return get_user(connection, name)
+
+
 def set_password(connection: Any, name: str, password: str, actor: str = "cli") -> None:
     """Replace a user's password and end their sessions, audited."""
     ensure_web_tables(connection, indexes=False)
@@ -184,17 +205,20 @@ def set_password(connection: Any, name: str, password: str, actor: str = "cli") 
 
 
 def check_password(connection: Any, name: str, password: str) -> WebUser | None:
-    """Return the user when `password` is theirs, else None (in about the same time)."""
+    """Return the user when `password` is theirs, else None (in about the same time).
+
+    A disabled user is returned too (with `disabled_at`): the caller refuses them, saying so.
+    """
     row = connection.execute(
-        "SELECT name, role, owner, created_at, password_hash FROM web_users WHERE name = ?",
+        f"SELECT {USER_COLUMNS}, password_hash FROM web_users WHERE name = ?",
         [name],
     ).fetchone()
-    stored = row[4] if row else _dummy_hash()
+    stored = row[5] if row else _dummy_hash()
     try:
         _hasher.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
-    return _user(row[:4]) if row else None
+    return _user(row[:5]) if row else None
 
 
 def create_token(
@@ -244,13 +268,13 @@ def list_tokens(connection: Any, name: str | None = None) -> list[TokenInfo]:
 
 
 def user_for_token(connection: Any, secret: str) -> WebUser | None:
-    """Return the user of an unrevoked API token, or None."""
+    """Return the (enabled) user of an unrevoked API token, or None."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
     row = connection.execute(
-        "SELECT u.name, u.role, u.owner, u.created_at FROM web_tokens t "
+        "SELECT u.name, u.role, u.owner, u.created_at, u.disabled_at FROM web_tokens t "
         "JOIN web_users u ON u.name = t.user_name "
-        "WHERE t.token_hash = ? AND t.revoked_at IS NULL",
+        "WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled_at IS NULL",
         [secret_digest(secret)],
     ).fetchone()
     return _user(row) if row else None
