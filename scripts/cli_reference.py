@@ -36,6 +36,21 @@ def render() -> str:
         "Commands that read a workspace take `--workspace/-w DIR` (or `VITALSIGN_WORKSPACE`).",
         "A mistake prints one line starting with `error:` and exits with code 1.",
         "",
+        "## Output files",
+        "",
+        "Every option that writes a file (`backtest --html`, `calibrate --output/-o`) and the",
+        "folders of `init` and `demo` go through one check (`vitalsign.store.output_paths`):",
+        "",
+        "- a relative path is relative to the current folder, not to the workspace; the",
+        "  command prints the absolute path it wrote (with `--json`, in the JSON);",
+        "- never written, even with `--force`: a folder, any DuckDB database (whatever its",
+        "  name) or its `.wal`, the workspace's database, `vitalsign.yml`, `alerts.yml` and, unless",
+        "  the command writes a model, the workspace's model files (`models/*.yml`);",
+        "- an existing file is replaced only by output of the same kind (an HTML page by an HTML",
+        "  report, an earlier proposal by a proposal); anything else needs `--force`;",
+        "- `demo` deletes and rebuilds only a folder that an earlier `demo` built (else",
+        "  `--force`); `init` never replaces a file and keeps the files already in the folder.",
+        "",
     ]
     for name, command in group.commands.items():
         lines += _section(f"vitalsign {name}", command, "##")
