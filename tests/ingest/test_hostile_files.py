@@ -47,7 +47,7 @@ texts = st.text(
     min_size=1,
     max_size=8,
 )
-quantities = st.floats(allow_nan=False, allow_infinity=False)
+quantities = st.floats(min_value=0.0, allow_nan=False, allow_infinity=False)
 
 
 @st.composite
@@ -156,7 +156,20 @@ def hostile_files(draw: Any, ndjson: bool) -> tuple[bytes, list[Row]]:
     return head + body, rows
 
 
-def _check(data: bytes, rows: list[Row], ndjson: bool) -> None:
+TICKETS = {
+    "ticket_id": "event_id",
+    "account_id": "account_id",
+    "created_at": "timestamp",
+    "subject": "event",
+    "satisfaction": "quantity",
+}
+STORED = {
+    "events": "SELECT event_id, event, timestamp, quantity FROM events",
+    "tickets": "SELECT ticket_id, subject, created_at, satisfaction FROM tickets",
+}
+
+
+def _check(data: bytes, rows: list[Row], ndjson: bool, table: str = "events") -> None:
     root = Path(tempfile.mkdtemp(prefix="vitalsign-hostile-"))
     try:
         ws = init_workspace(root / "ws")
@@ -165,16 +178,15 @@ def _check(data: bytes, rows: list[Row], ndjson: bool) -> None:
         )
         source = root / ("events.ndjson" if ndjson else "events.csv")
         source.write_bytes(data)
-        report = load_file(ws, source, "events")
+        mapping = TICKETS if table == "tickets" else None
+        report = load_file(ws, source, table, mapping)
         total = report.inserted + report.updated + report.unchanged + report.quarantined
         assert report.read == total == len(rows), report
         expected: dict[str, tuple[str, dt.datetime, float]] = {}
         for row in rows:
             if row.stored is not None:
                 expected[row.stored[0]] = row.stored[1:]
-        stored = ws.duckdb.execute(
-            "SELECT event_id, event, timestamp, quantity FROM events WHERE account_id = 'a1'"
-        ).fetchall()
+        stored = ws.duckdb.execute(f"{STORED[table]} WHERE account_id = 'a1'").fetchall()
         assert {r[0]: tuple(r[1:]) for r in stored} == expected
         first_line = 1 if ndjson else 2
         bad = {i + first_line: row for i, row in enumerate(rows) if row.stored is None}
@@ -188,14 +200,15 @@ def _check(data: bytes, rows: list[Row], ndjson: bool) -> None:
                 assert original == row.data.removeprefix(b"\xef\xbb\xbf"), (line, raw)
             else:
                 assert raw == row.values, (line, raw)
-        again = load_file(ws, source, "events")
+        assert (report.inserted, report.updated) == (len(expected), 0)
+        again = load_file(ws, source, table, mapping)
         assert (again.inserted, again.unchanged) == (0, len(rows) - len(bad))
         ws.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-HOSTILE = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+HOSTILE = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @HOSTILE
@@ -212,3 +225,11 @@ def test_a_hostile_ndjson_keeps_every_good_row_and_quarantines_every_bad_line(
     generated: tuple[bytes, list[Row]],
 ) -> None:
     _check(*generated, ndjson=True)
+
+
+@HOSTILE
+@given(hostile_files(ndjson=False))
+def test_a_hostile_csv_of_a_keyed_table_keeps_the_last_line_of_each_key(
+    generated: tuple[bytes, list[Row]],
+) -> None:
+    _check(*generated, ndjson=False, table="tickets")
