@@ -1,9 +1,10 @@
 """Load a source relation into a canonical table so that nothing is lost.
 
-Every row read ends in exactly one place: the table (loaded), nowhere because its key is
-already there or earlier in the same source (duplicate), or the `quarantine` table with
-its line, raw values and the reasons (quarantined). All of it happens in the caller's
-transaction: a run that fails or is killed midway leaves every table as it was.
+Every row read ends in exactly one place: the table (loaded or updated), nowhere because
+it is already stored or a later line of the same source has its key (unchanged), or the
+`quarantine` table with its line, raw values and the reasons (quarantined). All of it
+happens in the caller's transaction: a run that fails or is killed midway leaves every
+table as it was.
 """
 
 from __future__ import annotations
@@ -25,13 +26,18 @@ from vitalsign.ingest.identity import domain_sql, email_domain_sql, identity_joi
 from vitalsign.ingest.mapping import Mapping
 from vitalsign.ingest.plan import Plan, build_plan
 from vitalsign.ingest.readers import SourceRelation, quote_identifier, quote_literal
+from vitalsign.ingest.repeats import (
+    REPEATED,
+    delete_taken_keys,
+    keep_last_lines,
+    mark_duplicates,
+)
 from vitalsign.ingest.runs import LoadReport, utc_now
 from vitalsign.ingest.staged_identity import prepare_staged
 from vitalsign.ingest.validity import EARLIEST, rules_for
+from vitalsign.ingest.values import parse_sql
 from vitalsign.model.canonical import SQL_TYPES, CanonicalTable
 from vitalsign.store.history import reconcile_history
-
-REPEATED = "_vs_repeated"
 
 __all__ = ["CHANGES", "DROPPED", "STAGED", "LoadOptions", "load_staged", "stage", "staging_sql"]
 
@@ -43,53 +49,6 @@ class Staged:
     read: int
     good: int
     bad: int
-
-
-# ISO 8601 with a UTC offset in any of its forms: +02, +0200, +02:00 (Z is read as UTC by
-# the plain cast). Text with a sign after the date that is not this is quarantined.
-ISO_OFFSET = (
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,9})?)? ?"
-    r"[+-][0-9]{2}(:?[0-9]{2})?"
-)
-
-
-def timestamp_sql(text: str) -> str:
-    """SQL parsing text to a UTC timestamp: ISO 8601 (with offsets), or epoch seconds/ms.
-
-    An offset converts the time to UTC; a named zone or an offset in another form makes
-    the value invalid (quarantined), never silently dropped.
-    """
-    after_date = f"substr({text}, 11)"
-    offset = f"(strpos({after_date}, '+') > 0 OR strpos({after_date}, '-') > 0)"
-    with_seconds = (  # DuckDB reads an offset only after the seconds
-        f"regexp_replace(replace({text}, ',', '.'), "
-        "'^([0-9-]{10}[T ][0-9]{2}:[0-9]{2})( ?[+-])', '\\1:00\\2')"
-    )
-    epoch = (
-        f"CASE WHEN regexp_full_match({text}, '[0-9]{{9,10}}(\\.[0-9]+)?') "
-        f"THEN timezone('UTC', to_timestamp(CAST({text} AS DOUBLE))) "
-        f"WHEN regexp_full_match({text}, '[0-9]{{12,13}}') "
-        f"THEN epoch_ms(CAST({text} AS BIGINT)) END"
-    )
-    return (
-        f"CASE WHEN {offset} THEN CASE WHEN regexp_full_match({text}, '{ISO_OFFSET}') "
-        f"THEN timezone('UTC', TRY_CAST({with_seconds} AS TIMESTAMPTZ)) END "
-        f"ELSE coalesce(TRY_CAST({text} AS TIMESTAMP), {epoch}) END"
-    )
-
-
-def _parse_sql(column_type: str, value: str) -> str:
-    text = f"NULLIF(CAST({value} AS VARCHAR), '')"
-    if column_type == "string":
-        return text
-    if column_type == "timestamp":
-        return timestamp_sql(text)
-    if column_type == "date":
-        return f"coalesce(TRY_CAST({text} AS DATE), CAST({timestamp_sql(text)} AS DATE))"
-    if column_type == "float":  # NaN, inf and overflowing numbers (1e400) are not values
-        number = f"TRY_CAST({text} AS DOUBLE)"
-        return f"CASE WHEN isfinite({number}) THEN {number} END"
-    return f"TRY_CAST({text} AS {SQL_TYPES[column_type]})"  # type: ignore[index]
 
 
 @dataclass(frozen=True)
@@ -108,7 +67,7 @@ def staging_sql(plan: Plan, mapping: Mapping, future_cutoff: dt.datetime) -> Sta
     for name, value in plan.values.items():
         column = table.column(name)
         assert column is not None
-        parsed = _parse_sql(column.type, value)
+        parsed = parse_sql(column.type, value)
         if table.name == "accounts" and name == "domain":
             parsed = domain_sql(f"CAST({value} AS VARCHAR)")
         typed.append(f"{parsed} AS __t_{name}")
@@ -254,30 +213,6 @@ def count_staged(con: Any, relation: SourceRelation) -> tuple[int, int, int]:
     return int(total), int(bad), int(rejected)
 
 
-def mark_duplicates(con: Any, table: CanonicalTable, good: int) -> None:
-    """Fill the dropped table with the lines of good rows whose key is already taken."""
-    key = ", ".join(quote_identifier(k) for k in table.key)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {DROPPED} (_line BIGINT)")
-    distinct = con.execute(
-        f"SELECT count(DISTINCT hash({key})) FROM {STAGED} WHERE _reason IS NULL"
-    ).fetchone()[0]
-    if distinct != good:
-        con.execute(
-            f"INSERT INTO {DROPPED} SELECT _line FROM (SELECT _line, row_number() OVER "
-            f"(PARTITION BY {key} ORDER BY _prefer DESC NULLS LAST, _line DESC) AS _n "
-            f"FROM {STAGED} WHERE _reason IS NULL) WHERE _n > 1"
-        )
-    if con.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table.name} LIMIT 1)").fetchone()[0]:
-        match = " AND ".join(
-            f"t.{quote_identifier(k)} = s.{quote_identifier(k)}" for k in table.key
-        )
-        con.execute(
-            f"INSERT INTO {DROPPED} SELECT s._line FROM {STAGED} s WHERE s._reason IS NULL "
-            f"AND EXISTS (SELECT 1 FROM {table.name} t WHERE {match}) "
-            f"AND s._line NOT IN (SELECT _line FROM {DROPPED})"
-        )
-
-
 def insert_good_rows(con: Any, table: CanonicalTable) -> None:
     """Append the staged rows that have no reason and are not duplicates."""
     names = ", ".join(quote_identifier(c) for c in table.column_names)
@@ -346,8 +281,8 @@ def load_direct(
         con.execute(f"INSERT INTO {table.name} ({names}) {queries.good_rows}").fetchone()[0]
     )
     old = -1 if old_max is None else int(old_max)
-    duplicates = _keep_last_lines(con, table, old, inserted, queries.all_rows)
-    duplicates += _delete_taken_keys(con, table, old, inserted)
+    duplicates = keep_last_lines(con, table, old, inserted, queries.all_rows)
+    duplicates += delete_taken_keys(con, table, old, inserted)
     rejected = 0
     if relation.rejects_sql:
         rejected = int(con.execute(f"SELECT count(*) FROM ({relation.rejects_sql})").fetchone()[0])
@@ -365,60 +300,6 @@ def load_direct(
         run_id=run_id,
         new_in_quarantine=new,
     )
-
-
-def _keep_last_lines(
-    con: Any, table: CanonicalTable, old_max: int, inserted: int, all_rows: str
-) -> int:
-    """Keep only the last line of each key the file repeats; return how many were dropped."""
-    if not inserted:
-        return 0
-    key = ", ".join(quote_identifier(k) for k in table.key)
-    new = f"rowid > {old_max}"
-    distinct = con.execute(
-        f"SELECT count(DISTINCT hash({key})) FROM {table.name} WHERE {new}"
-    ).fetchone()[0]
-    if distinct == inserted:
-        return 0
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {REPEATED} AS SELECT {key} FROM {table.name} "
-        f"WHERE {new} GROUP BY ALL HAVING count(*) > 1"
-    )
-    con.execute(
-        f"DELETE FROM {table.name} WHERE {new} AND EXISTS "
-        f"(SELECT 1 FROM {REPEATED} r WHERE {_match(table, 'r', table.name)})"
-    )
-    names = ", ".join(quote_identifier(c) for c in table.column_names)
-    con.execute(
-        f"INSERT INTO {table.name} ({names}) SELECT {names} FROM ({all_rows}) s "
-        f"WHERE _reason IS NULL AND EXISTS (SELECT 1 FROM {REPEATED} r WHERE "
-        f"{_match(table, 'r', 's')}) "
-        f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY _line DESC) = 1"
-    )
-    con.execute(f"DROP TABLE {REPEATED}")
-    return inserted - int(distinct)
-
-
-def _match(table: CanonicalTable, left: str, right: str) -> str:
-    return " AND ".join(
-        f"{left}.{quote_identifier(k)} = {right}.{quote_identifier(k)}" for k in table.key
-    )
-
-
-def _delete_taken_keys(con: Any, table: CanonicalTable, old_max: int, inserted: int) -> int:
-    """Delete appended rows whose key was stored before this run (stored rows never change)."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {DROPPED} (_line BIGINT)")
-    if not inserted or old_max < 0:
-        return 0
-    con.execute(
-        f"INSERT INTO {DROPPED} SELECT n.rowid FROM {table.name} n WHERE n.rowid > {old_max} "
-        f"AND EXISTS (SELECT 1 FROM {table.name} o WHERE o.rowid <= {old_max} AND "
-        f"{_match(table, 'o', 'n')})"
-    )
-    dropped = int(con.execute(f"SELECT count(*) FROM {DROPPED}").fetchone()[0])
-    if dropped:
-        con.execute(f"DELETE FROM {table.name} WHERE rowid IN (SELECT _line FROM {DROPPED})")
-    return dropped
 
 
 def load_staged(
