@@ -317,7 +317,7 @@ def test_derive_outcomes_command_prints_what_it_derived(tmp_path: Path) -> None:
     args = ["derive-outcomes", "--as-of", "2024-12-31", "-w", str(tmp_path / "ws")]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert "1 churned" in result.output and "1 accounts churned" in result.output
+    assert "1 churned" in result.output and "1 account churned" in result.output
     bad = runner.invoke(app, ["derive-outcomes", "--as-of", "soon", "-w", str(tmp_path / "ws")])
     assert bad.exit_code != 0
 
