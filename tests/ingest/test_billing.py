@@ -18,6 +18,7 @@ from vitalsign.engine.snapshots import read_scores
 from vitalsign.ingest.billing import derive_billing
 from vitalsign.ingest.files import load_file
 from vitalsign.ingest.mapping import parse_mapping
+from vitalsign.ingest.staging import LoadOptions
 from vitalsign.ingest.sync import sync_workspace
 from vitalsign.store.history import attributes_as_of
 from vitalsign.store.workspace import Workspace, init_workspace, open_workspace
@@ -270,6 +271,52 @@ def test_a_corrected_end_date_removes_a_churn_and_its_reactivation(tmp_path: Pat
     assert _outcomes(ws) == {("cus_a", "2024-05-20", "renewed"): (1200.0, 1200.0)}
     for day in ("2024-02-01", "2024-04-01", "2024-07-01"):
         assert _churned_at(ws, "cus_a", day) is None, day
+
+
+SNAPSHOT = LoadOptions(snapshot=True, allow_deletes=True)
+
+
+def _deleted_at(ws: Workspace, subscription: str) -> dt.datetime:
+    sql = "SELECT deleted_at FROM subscriptions WHERE subscription_id = ?"
+    deleted: dt.datetime = ws.duckdb.execute(sql, [subscription]).fetchone()[0]
+    assert deleted is not None
+    return deleted
+
+
+def test_a_snapshot_that_drops_an_ended_subscription_keeps_its_churn(tmp_path: Path) -> None:
+    # billing exports often list current subscriptions only (Stripe leaves cancelled ones out)
+    gone = ("sub_1", "cus_gone", "2023-01-01", "2024-03-01", "canceled", 100.0)
+    stays = ("sub_2", "cus_stays", "2023-01-01", None, "active", 50.0)
+    ws = _workspace(tmp_path, [gone, stays])
+    derive_billing(ws, NOW)
+    assert _churned_at(ws, "cus_gone") == dt.datetime(2024, 3, 1)
+    current = _write_subscriptions(tmp_path / "current.csv", [stays])
+    assert load_file(ws, current, None, STRIPE, options=SNAPSHOT).deleted == 1
+    later = _deleted_at(ws, "sub_1") + dt.timedelta(days=1)
+    report = derive_billing(ws, later)
+    assert (report.added, report.removed, report.churned_at_changed) == (0, 0, 0)
+    assert _outcomes(ws) == {("cus_gone", "2024-03-01", "churned"): (1200.0, 0.0)}
+    assert _churned_at(ws, "cus_gone") == dt.datetime(2024, 3, 1)
+    assert _churned_at(ws, "cus_gone", "2024-04-01") == dt.datetime(2024, 3, 1)
+    assert _churned_at(ws, "cus_stays") is None
+
+
+def test_an_open_subscription_gone_from_a_snapshot_ends_when_it_vanished(tmp_path: Path) -> None:
+    vanishes = ("sub_1", "cus_a", "2023-01-01", None, "active", 100.0)
+    stays = ("sub_2", "cus_b", "2023-01-01", None, "active", 50.0)
+    ws = _workspace(tmp_path, [vanishes, stays])
+    current = _write_subscriptions(tmp_path / "current.csv", [stays])
+    load_file(ws, current, None, STRIPE, options=SNAPSHOT)
+    gone = _deleted_at(ws, "sub_1")
+    assert derive_billing(ws, gone + dt.timedelta(days=1)).outcomes == {}  # may still renew
+    assert _churned_at(ws, "cus_a") is None
+    derive_billing(ws, gone + dt.timedelta(days=31))  # the grace period (30 days) has passed
+    assert _outcomes(ws) == {
+        ("cus_a", str(gone.date()), "churned"): (1200.0, 0.0),
+    }
+    assert _churned_at(ws, "cus_a") == gone
+    assert _churned_at(ws, "cus_a", (gone - dt.timedelta(days=1)).isoformat()) is None
+    assert _churned_at(ws, "cus_b") is None
 
 
 def test_turning_the_derivation_off_derives_nothing(tmp_path: Path) -> None:

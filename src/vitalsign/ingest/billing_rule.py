@@ -4,7 +4,8 @@ One rule, read from `subscriptions`, used by `vitalsign sync` (ingest/billing.py
 outcomes and sets `accounts.churned_at`) and by a backtest whose outcomes table is empty
 (analytics/outcomes.py). Per account, with the grace period G (`billing.churn_after_days`,
 30 days) and a reference time (now at a sync, the end of the data in a backtest): rows
-starting after it are ignored, and an `ended_at` after it means "not ended yet".
+starting after it are ignored, and an `ended_at` after it means "not ended yet". Rows a
+snapshot deleted are kept (they existed); one without `ended_at` ends at its `deleted_at`.
 
 - A **tenure** is a run of subscriptions whose gaps are at most G. Its end is a **churn**
   once it is final: a subscription ending that day has a canceled status
@@ -38,13 +39,19 @@ TENURE = ["account_id", "tenure"]
 
 
 def read_subscriptions(connection: Any, as_of: dt.datetime | pd.Timestamp) -> pd.DataFrame:
-    """Return the subscriptions live and started at `as_of`; an end after it is left empty."""
+    """Return the subscriptions started at `as_of`; an end after it is left empty.
+
+    Subscriptions a snapshot marked deleted are kept: they existed, and billing exports often
+    list current subscriptions only, so a cancelled one vanishes once it ended. One without
+    `ended_at` ended, at the latest, when it vanished (`deleted_at`).
+    """
     moment = pd.Timestamp(as_of).to_pydatetime()
     frame: pd.DataFrame = connection.execute(
         "SELECT subscription_id, account_id, started_at, "
-        "CASE WHEN ended_at <= $t THEN ended_at END AS ended_at, "
+        "CASE WHEN coalesce(ended_at, deleted_at) <= $t "
+        "THEN coalesce(ended_at, deleted_at) END AS ended_at, "
         "lower(coalesce(status, '')) AS status, CAST(mrr AS DOUBLE) AS mrr "
-        "FROM subscriptions WHERE started_at <= $t AND (deleted_at IS NULL OR deleted_at > $t) "
+        "FROM subscriptions WHERE started_at <= $t "
         "ORDER BY account_id, started_at, subscription_id",
         {"t": moment},
     ).df()
