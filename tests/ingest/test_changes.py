@@ -178,3 +178,64 @@ def test_a_known_format_with_a_mapped_custom_field_fills_and_updates_it(tmp_path
         "SELECT tier FROM account_history WHERE account_id = '101' ORDER BY valid_from NULLS FIRST"
     ).fetchall()
     assert tiers == [("silver",), ("gold",)]
+
+
+def _crm(path: Path, rows: list[str]) -> Path:
+    path.write_text("account_id,name,created_at,owner,updated_at\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_an_older_export_and_a_new_modified_time_alone_change_nothing(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    june = _crm(tmp_path / "june.csv", ["a1,A,2023-01-01,bob,2024-06-01"])
+    may = _crm(tmp_path / "may.csv", ["a1,A,2023-01-01,ann,2024-05-01"])
+    touched = _crm(tmp_path / "july.csv", ["a1,A,2023-01-01,bob,2024-07-01"])
+    load_file(workspace, june, "accounts")
+    assert _balanced(load_file(workspace, may, "accounts")).unchanged == 1  # older: ignored
+    assert _balanced(load_file(workspace, touched, "accounts")).unchanged == 1  # time only
+    row = workspace.duckdb.execute("SELECT owner, updated_at FROM accounts").fetchone()
+    assert (row[0], str(row[1])) == ("bob", "2024-06-01 00:00:00")
+    assert count(workspace, "SELECT count(*) FROM account_history") == 1
+
+
+def test_the_share_a_snapshot_deletes_is_measured_before_its_new_rows(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    load_file(workspace, _accounts(tmp_path / "a.csv", _rows(100)), "accounts")
+    renumbered = _rows(75) + [r.replace("a", "b", 1) for r in _rows(100)[75:]]
+    with pytest.raises(IngestError, match="lacks 25 of its 100 live rows"):
+        load_file(
+            workspace,
+            _accounts(tmp_path / "b.csv", renumbered),
+            "accounts",
+            options=LoadOptions(snapshot=True),
+        )
+    assert count(workspace, "SELECT count(*) FROM accounts") == 100
+
+
+def test_identity_ignores_accounts_a_snapshot_deleted(workspace: Workspace, tmp_path: Path) -> None:
+    both = tmp_path / "crm.csv"
+    both.write_text(
+        "account_id,name,created_at,domain\na1,Acme,2023-01-01,acme.com\n"
+        "a2,Acme (duplicate),2023-01-01,acme.com\n",
+        encoding="utf-8",
+    )
+    load_file(workspace, both, "accounts")
+    merged = tmp_path / "merged.csv"
+    merged.write_text(
+        "account_id,name,created_at,domain\na1,Acme,2023-01-01,acme.com\n", encoding="utf-8"
+    )
+    load_file(workspace, merged, "accounts", options=LoadOptions(True, allow_deletes=True))
+    tickets = tmp_path / "tickets.csv"
+    tickets.write_text("ticket_id,created_at,email\nt1,2024-01-01,pat@acme.com\n", encoding="utf-8")
+    mapping = parse_mapping(
+        {
+            "columns": {"ticket_id": "ticket_id", "created_at": "created_at"},
+            "identity": {"email": "email"},
+        },
+        "test",
+    )
+    report = _balanced(load_file(workspace, tickets, "tickets", mapping))
+    assert report.inserted == 1
+    assert workspace.duckdb.execute("SELECT account_id FROM tickets").fetchone() == ("a1",)

@@ -10,6 +10,7 @@ import pytest
 
 from killing import kill_at_commit
 from live_world import HEADER, MAPPING, live_workspace, load_export
+from vitalsign.analytics.leakage import truncation_findings
 from vitalsign.engine.run import score
 from vitalsign.errors import ModelError
 from vitalsign.ingest.files import load_file
@@ -180,3 +181,33 @@ def test_an_account_deleted_by_hand_gets_a_last_version_marked_deleted(tmp_path:
         "WHERE account_id = 'a2' ORDER BY valid_from NULLS FIRST"
     ).fetchall()
     assert last == [(False, False), (True, True)]
+
+
+def test_a_crm_that_moves_or_clears_a_churn_date_corrects_it_from_the_earlier_date(
+    tmp_path: Path,
+) -> None:
+    ws = _workspace(tmp_path)
+    _load(ws, tmp_path / "one.csv", BEFORE)
+    scored = {}
+
+    def churn(value: str | None) -> None:
+        ws.duckdb.execute("UPDATE accounts SET churned_at = ? WHERE account_id = 'a1'", [value])
+        scored[value] = [
+            len(score(ws, dt.date(2024, m, 1)).scores) for m in (3, 5, 7)
+        ]  # before, between and after the dates
+
+    churn("2024-04-01")
+    churn("2024-06-01")  # moved later: scored again on 2024-05-01
+    churn(None)  # cleared: never churned
+    assert scored == {"2024-04-01": [1, 0, 0], "2024-06-01": [1, 1, 0], None: [1, 1, 1]}
+
+
+def test_the_leak_check_copies_custom_fields_and_history_and_finds_no_leak(
+    tmp_path: Path,
+) -> None:
+    ws = _workspace(tmp_path)
+    _load(ws, tmp_path / "one.csv", BEFORE + BEFORE.replace("a1,Acme", "a2,Beta"))
+    _load(ws, tmp_path / "two.csv", AFTER)  # a1 becomes gold, enterprise, 80 seats in June
+    dates = [dt.date(2024, 3, 1), dt.date(2024, 9, 1)]
+    found = truncation_findings(ws.duckdb, ws.load_model(), dates, ["a1", "a2"])
+    assert found == []

@@ -27,7 +27,6 @@ from vitalsign.model.canonical import CANONICAL_TABLES, CanonicalTable
 from vitalsign.model.expressions import ExpressionError, parse_expression
 from vitalsign.model.loader import LoadedModel
 from vitalsign.model.spec import HealthModel
-from vitalsign.store.schema import canonical_ddl
 
 TOO_GOOD_AUC = 0.95
 AUC_JUMP = 0.10
@@ -167,41 +166,59 @@ def _per_account_tables() -> list[CanonicalTable]:
     ]
 
 
+def _copied_tables() -> dict[str, str | None]:
+    """The tables a leak-check copy holds, with their time columns: signals' and history."""
+    tables: dict[str, str | None] = {t.name: t.time_column for t in _per_account_tables()}
+    tables["account_history"] = "created_at"
+    return tables
+
+
+def _create_like(source: Any, target: Any, name: str) -> list[tuple[str, str]]:
+    """Create `name` in `target` with the source's columns (custom fields included)."""
+    columns = source.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = "
+        "current_database() AND schema_name = 'main' AND table_name = ? ORDER BY column_index",
+        [name],
+    ).fetchall()
+    target.execute(f"CREATE TABLE {name} ({', '.join(f'{c} {t}' for c, t in columns)})")
+    return [(str(c), str(t)) for c, t in columns]
+
+
+def _copy_rows(source: Any, target: Any, name: str, select: str, params: Any) -> None:
+    rows = source.execute(select, params).arrow()
+    target.register("_rows", rows)
+    target.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _rows")
+    target.unregister("_rows")
+
+
 def _copy_before(source: Any, target: Any, cut: dt.datetime, accounts: list[str]) -> None:
-    """Copy the sample's rows before `cut` into `target`, blanking later timestamps."""
-    for table in _per_account_tables():
-        target.execute(canonical_ddl(table))
+    """Copy the sample's rows before `cut` into `target`, blanking later timestamps.
+
+    Account versions recorded from `cut` on are left out, and a version still in force at
+    `cut` becomes the current one, as it was then.
+    """
+    for name, time_column in _copied_tables().items():
         columns = []
-        for column in table.columns:
-            if column.type == "timestamp" and column.name != table.time_column:
-                columns.append(
-                    f"CASE WHEN {column.name} < $cut THEN {column.name} END AS {column.name}"
-                )
+        for column, sql_type in _create_like(source, target, name):
+            if sql_type.startswith("TIMESTAMP") and column not in (time_column, "valid_from"):
+                columns.append(f"CASE WHEN {column} < $cut THEN {column} END AS {column}")
             else:
-                columns.append(column.name)
+                columns.append(column)
         where = "account_id IN (SELECT UNNEST($ids::VARCHAR[]))"
-        if table.time_column is not None:
-            where += f" AND {table.time_column} < $cut"
-        rows = source.execute(
-            f"SELECT {', '.join(columns)} FROM {table.name} WHERE {where}",
-            {"cut": cut, "ids": accounts},
-        ).arrow()
-        target.register("_rows", rows)
-        target.execute(f"INSERT INTO {table.name} BY NAME SELECT * FROM _rows")
-        target.unregister("_rows")
+        if time_column is not None:
+            where += f" AND {time_column} < $cut"
+        if name == "account_history":
+            where += " AND (valid_from IS NULL OR valid_from < $cut)"
+        select = f"SELECT {', '.join(columns)} FROM {name} WHERE {where}"
+        _copy_rows(source, target, name, select, {"cut": cut, "ids": accounts})
 
 
 def _copy_all(source: Any, target: Any, accounts: list[str]) -> None:
     """Copy every row of the sample's accounts into `target`."""
-    for table in _per_account_tables():
-        target.execute(canonical_ddl(table))
-        rows = source.execute(
-            f"SELECT * FROM {table.name} WHERE account_id IN (SELECT UNNEST(?::VARCHAR[]))",
-            [accounts],
-        ).arrow()
-        target.register("_rows", rows)
-        target.execute(f"INSERT INTO {table.name} BY NAME SELECT * FROM _rows")
-        target.unregister("_rows")
+    for name in _copied_tables():
+        _create_like(source, target, name)
+        select = f"SELECT * FROM {name} WHERE account_id IN (SELECT UNNEST(?::VARCHAR[]))"
+        _copy_rows(source, target, name, select, [accounts])
 
 
 def _signal_values(backend: Any, model: LoadedModel, days: Sequence[dt.date]) -> pd.DataFrame:

@@ -292,16 +292,27 @@ class SignalQuery:
         time_name = CANONICAL_TABLES[table_name].time_column
         assert time_name is not None
         rows = self.backend.table(table_name)
-        if DELETED_AT in rows.columns:  # a first occurrence that was deleted does not count
-            rows = rows.filter(rows[DELETED_AT].isnull())
         if signal.filter is not None:
             rows = rows.filter(compile_expression(signal.filter, columns_of(rows)))
-        first = rows.group_by("account_id").aggregate(**{f"first__{name}": rows[time_name].min()})
+        column = f"first__{name}"
+        live = rows.filter(rows[DELETED_AT].isnull()) if DELETED_AT in rows.columns else rows
+        first = self._dated(live.group_by("account_id").aggregate(t=live[time_name].min()))
+        if DELETED_AT in rows.columns:  # a deleted row counts as first before its deletion
+            gone = rows.filter(rows[DELETED_AT].notnull())
+            if self.spine is not None:
+                gone = gone.join(self.spine, [gone[DELETED_AT] > self.spine.as_of])
+            else:
+                gone = self._dated(gone).filter(lambda t: t[DELETED_AT] > t.as_of)
+            by_date = gone.group_by(["account_id", "as_of"]).aggregate(t=gone[time_name].min())
+            both = first.select("account_id", "as_of", "t").union(by_date)
+            first = both.group_by(["account_id", "as_of"]).aggregate(t=both.t.min())
+        return first.select(*self.keys, **{column: first.t})
+
+    def _dated(self, table: ir.Table) -> ir.Table:
+        """`table` with the scoring dates: crossed with the spine, or the one date added."""
         if self.spine is not None:
-            first = first.cross_join(self.spine)
-        else:
-            first = first.mutate(as_of=ibis.literal(as_timestamp(self.dates[0]), "timestamp"))
-        return first.select(*self.keys, f"first__{name}")
+            return table.cross_join(self.spine)
+        return table.mutate(as_of=ibis.literal(as_timestamp(self.dates[0]), "timestamp"))
 
     def _finish_table_signals(
         self, table: ir.Table, offsets: dict[str, set[int]]

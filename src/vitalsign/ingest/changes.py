@@ -4,8 +4,10 @@ A staged row whose key is new is inserted; one whose key exists is compared on t
 its mapping fills (the others are left as they are): identical rows are unchanged, others
 update the stored row. When a file holds a key several times, the row its `prefer` rule
 ranks first wins, else the last one (a later line is a later change); the other copies
-count as unchanged. A snapshot source (`mode: snapshot`) also marks keys it no longer
-holds as deleted (`deleted_at`), refusing to drop more than a share of them at once.
+count as unchanged, and so does a row whose only change is its `updated_at`, or whose
+`updated_at` is older than the stored row's (an earlier export loaded again). A snapshot
+source (`mode: snapshot`) also marks keys it no longer holds as deleted (`deleted_at`),
+refusing to drop more than a share of the live rows at once.
 Everything runs in the caller's transaction. Events are append-only and never come here.
 """
 
@@ -22,6 +24,7 @@ from vitalsign.model.canonical import DELETED_AT, CanonicalTable
 STAGED = "_vs_staged"
 DROPPED = "_vs_dropped"
 WINNERS = "_vs_winners"
+CHANGED_AT = "updated_at"  # when mapped, the source's last-modified time of a row
 
 
 @dataclass(frozen=True)
@@ -95,17 +98,21 @@ def apply_changes(
         f" AND _line NOT IN (SELECT _line FROM {DROPPED})" if superseded else ""
     )
     compared = [c for c in mapped if c not in table.key]
+    # a new last-modified time alone is no change: the values are what count
+    values = [c for c in compared if c != CHANGED_AT]
     same = " AND ".join(
-        [f"s.{quote_identifier(c)} IS NOT DISTINCT FROM t.{quote_identifier(c)}" for c in compared]
+        [f"s.{quote_identifier(c)} IS NOT DISTINCT FROM t.{quote_identifier(c)}" for c in values]
         + [f"t.{DELETED_AT} IS NULL"]
     )
+    # a row older than the stored one (an earlier export loaded again) changes nothing
+    older = f"s.{CHANGED_AT} < t.{CHANGED_AT}" if CHANGED_AT in compared else "false"
     changed = (
         "concat_ws(', ', "
         + ", ".join(
             [
                 f"CASE WHEN s.{quote_identifier(c)} IS DISTINCT FROM t.{quote_identifier(c)} "
                 f"THEN '{c}' END"
-                for c in compared
+                for c in values
             ]
             + [f"CASE WHEN t.{DELETED_AT} IS NOT NULL THEN 'restored' END"]
         )
@@ -114,10 +121,13 @@ def apply_changes(
     first_key = quote_identifier(table.key[0])
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {WINNERS} AS SELECT s.*, CASE "
-        f"WHEN t.{first_key} IS NULL THEN 'insert' WHEN {same} THEN 'same' ELSE 'update' END "
+        f"WHEN t.{first_key} IS NULL THEN 'insert' WHEN {older} OR ({same}) THEN 'same' "
+        "ELSE 'update' END "
         f"AS _action, CASE WHEN t.{first_key} IS NOT NULL AND NOT ({same}) THEN {changed} END "
         f"AS _changed FROM ({winners}) s LEFT JOIN {table.name} t ON {_match(table, 's', 't')}"
     )
+    # deletions first: the share is measured against the live rows before this run's inserts
+    deleted = _delete_absent(con, table, run_id, now, options, label) if options.snapshot else 0
     counts = dict(con.execute(f"SELECT _action, count(*) FROM {WINNERS} GROUP BY 1").fetchall())
     inserted, updated = int(counts.get("insert", 0)), int(counts.get("update", 0))
     unchanged = int(counts.get("same", 0)) + superseded
@@ -144,7 +154,6 @@ def apply_changes(
             f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {WINNERS} "
             "WHERE _action = 'insert'"
         )
-    deleted = _delete_absent(con, table, run_id, now, options, label) if options.snapshot else 0
     con.execute(f"DROP TABLE IF EXISTS {WINNERS}")
     return Changes(inserted, updated, unchanged, deleted)
 

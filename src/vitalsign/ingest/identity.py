@@ -80,7 +80,8 @@ def keys_sql(system: str, key: str = "key") -> str:
     assert SYSTEM_NAME.match(system), system
     return (
         f"SELECT {key} AS k, account_id AS a FROM account_keys "
-        f"WHERE lower(system) = '{system}' AND deleted_at IS NULL"
+        f"WHERE lower(system) = '{system}' AND deleted_at IS NULL AND account_id IN "
+        "(SELECT account_id FROM accounts WHERE deleted_at IS NULL)"
     )
 
 
@@ -116,7 +117,10 @@ def identity_joins(identity: dict[str, str], explicit: str | None) -> tuple[str,
         tried.append(f"'account_id ' || {_q(explicit)}")
     if "crm_id" in identity:
         col = identity["crm_id"]
-        crm = "SELECT crm_id AS k, account_id AS a FROM accounts WHERE crm_id IS NOT NULL"
+        crm = (
+            "SELECT crm_id AS k, account_id AS a FROM accounts "
+            "WHERE crm_id IS NOT NULL AND deleted_at IS NULL"
+        )
         joins.append(_lookup("id_c", [crm, keys_sql(CRM_SYSTEM)], col))
         resolved.append("CASE WHEN id_c.n = 1 THEN id_c.a END")
         label = f"'crm_id ' || {_q(col)}"
@@ -137,7 +141,10 @@ def identity_joins(identity: dict[str, str], explicit: str | None) -> tuple[str,
         domains.append(email_domain_sql(identity["email"]))
     if domains:
         domain = f"coalesce({', '.join(domains)})" if len(domains) > 1 else domains[0]
-        own = f"SELECT {domain_sql('domain')} AS k, account_id AS a FROM accounts"
+        own = (
+            f"SELECT {domain_sql('domain')} AS k, account_id AS a FROM accounts "
+            "WHERE deleted_at IS NULL"
+        )
         joins.append(_lookup("id_d", [own, keys_sql(DOMAIN_SYSTEM, domain_sql("key"))], domain))
         resolved.append("CASE WHEN id_d.n = 1 THEN id_d.a END")
         if "domain" in identity:

@@ -21,7 +21,8 @@ from vitalsign.store.transaction import transaction
 CHANGED = "_vs_history_changed"
 DATED = "_vs_history_dated"
 DATED_FACTS = ("churned_at",)
-"""Columns holding the time of a fact: a new value is true from that time, not from now."""
+"""Columns holding the time of a fact: a new value is true from that time, not from now;
+a changed or cleared one is corrected from the earlier of the two times."""
 
 
 def _columns(con: Any) -> list[str]:
@@ -55,10 +56,13 @@ def reconcile_history(con: Any, now: dt.datetime, run_id: str = "") -> int:
         "(SELECT 1 FROM account_history h WHERE h.account_id = a.account_id)",
         [now, run_id],
     )
+    # a dated fact holds from its date; a moved or cleared one is corrected from the earlier
+    # of the old and new dates (a CRM's cleared churn date means it never churned then)
     dated = [
-        f"SELECT a.account_id, a.{c} AS valid_from, a.{c} AS value, '{c}' AS col FROM accounts a "
+        f"SELECT a.account_id, coalesce(least(a.{c}, h.{c}), a.{c}, h.{c}) AS valid_from, "
+        f"a.{c} AS value, '{c}' AS col FROM accounts a "
         "JOIN account_history h ON h.account_id = a.account_id AND h.valid_to IS NULL "
-        f"WHERE a.{c} IS NOT NULL AND a.{c} IS DISTINCT FROM h.{c} AND a.{c} < ?"
+        f"WHERE a.{c} IS DISTINCT FROM h.{c} AND coalesce(a.{c}, h.{c}) < ?"
         for c in DATED_FACTS
         if c in columns
     ]
@@ -77,7 +81,7 @@ def reconcile_history(con: Any, now: dt.datetime, run_id: str = "") -> int:
         "ELSE greatest(?, coalesce(h.valid_from, ?)) END AS valid_from "
         "FROM accounts a JOIN account_history h "
         "ON h.account_id = a.account_id AND h.valid_to IS NULL "
-        f"WHERE {_distinct(columns, 'a', 'h')}",
+        f"WHERE {_distinct([c for c in columns if c != 'updated_at'], 'a', 'h')}",
         [now, now, now],
     )
     if con.execute(f"SELECT count(*) FROM {CHANGED}").fetchone()[0]:
