@@ -15,7 +15,7 @@ from vitalsign.ingest.files import load_file
 from vitalsign.ingest.mapping import parse_mapping
 from vitalsign.ingest.runs import LoadReport
 from vitalsign.ingest.staging import LoadOptions
-from vitalsign.store.workspace import Workspace
+from vitalsign.store.workspace import Workspace, init_workspace, open_workspace
 
 HEADER = "account_id,name,created_at,owner,segment,arr,renewal_date\n"
 
@@ -94,7 +94,12 @@ def test_within_one_file_the_last_copy_of_a_key_wins(workspace: Workspace, tmp_p
         encoding="utf-8",
     )
     report = _balanced(load_file(workspace, source, "tickets"))
-    assert (report.inserted, report.unchanged) == (50, 50)
+    assert (report.inserted, report.unchanged, report.repeated) == (50, 50, 50)
+    assert "unchanged 50 (50 repeated a key: the last copy won)" in report.summary()
+    recorded = workspace.duckdb.execute(
+        "SELECT rows_repeated FROM ingest_runs WHERE run_id = ?", [report.run_id]
+    ).fetchone()
+    assert recorded == (50,)
     kept = workspace.duckdb.execute("SELECT DISTINCT subject, priority FROM tickets").fetchall()
     assert kept == [("second", "urgent")]
 
@@ -239,3 +244,26 @@ def test_identity_ignores_accounts_a_snapshot_deleted(workspace: Workspace, tmp_
     report = _balanced(load_file(workspace, tickets, "tickets", mapping))
     assert report.inserted == 1
     assert workspace.duckdb.execute("SELECT account_id FROM tickets").fetchone() == ("a1",)
+
+
+def test_an_ingest_runs_table_of_the_earlier_release_is_migrated(tmp_path: Path) -> None:
+    ws = init_workspace(tmp_path / "ws")
+    ws.duckdb.execute("DROP TABLE ingest_runs")
+    ws.duckdb.execute(  # the layout before updates existed
+        "CREATE TABLE ingest_runs (run_id VARCHAR PRIMARY KEY, source VARCHAR NOT NULL, "
+        "target_table VARCHAR NOT NULL, kind VARCHAR NOT NULL, started_at TIMESTAMP NOT NULL, "
+        "finished_at TIMESTAMP, status VARCHAR NOT NULL, rows_read BIGINT NOT NULL, "
+        "rows_loaded BIGINT NOT NULL, rows_duplicates BIGINT NOT NULL, "
+        "rows_quarantined BIGINT NOT NULL, detail VARCHAR NOT NULL)"
+    )
+    ws.duckdb.execute(
+        "INSERT INTO ingest_runs VALUES ('old', 'f.csv', 'accounts', 'file', now(), now(), "
+        "'ok', 3, 2, 1, 0, '{}')"
+    )
+    ws.close()
+    ws = open_workspace(tmp_path / "ws")
+    report = _balanced(load_file(ws, _accounts(tmp_path / "a.csv", _rows(2)), "accounts"))
+    runs = ws.duckdb.execute(
+        "SELECT run_id, rows_inserted, rows_unchanged, rows_updated FROM ingest_runs ORDER BY 1"
+    ).fetchall()
+    assert sorted(runs) == sorted([("old", 2, 1, 0), (report.run_id, 2, 0, 0)])

@@ -47,6 +47,7 @@ class Changes:
     updated: int
     unchanged: int
     deleted: int
+    repeated: int = 0  # of the unchanged: earlier copies of keys the source repeats
 
 
 def _key_text(table: CanonicalTable, alias: str) -> str:
@@ -155,7 +156,7 @@ def apply_changes(
             "WHERE _action = 'insert'"
         )
     con.execute(f"DROP TABLE IF EXISTS {WINNERS}")
-    return Changes(inserted, updated, unchanged, deleted)
+    return Changes(inserted, updated, unchanged, deleted, superseded)
 
 
 def _delete_absent(

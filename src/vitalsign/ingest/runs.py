@@ -33,7 +33,8 @@ INGEST_TABLES = (
 class LoadReport:
     """What one load did: rows read = inserted + updated + unchanged + quarantined.
 
-    `deleted` counts keys a snapshot source no longer holds (not rows read).
+    `deleted` counts keys a snapshot source no longer holds (not rows read); `repeated`, of
+    the unchanged, the earlier copies of keys the source repeats (the last copy wins).
     """
 
     path: str
@@ -44,6 +45,7 @@ class LoadReport:
     unchanged: int = 0
     quarantined: int = 0
     deleted: int = 0
+    repeated: int = 0
     run_id: str = ""
     new_in_quarantine: int = 0
 
@@ -60,9 +62,10 @@ class LoadReport:
     def summary(self) -> str:
         """One line for the CLI."""
         deleted = f", deleted {self.deleted}" if self.deleted else ""
+        repeated = f" ({self.repeated} repeated a key: the last copy won)" if self.repeated else ""
         return (
             f"{self.path} → {self.table}: read {self.read}: inserted {self.inserted}, "
-            f"updated {self.updated}, unchanged {self.unchanged}, "
+            f"updated {self.updated}, unchanged {self.unchanged}{repeated}, "
             f"quarantined {self.quarantined}{deleted}"
         )
 
@@ -93,7 +96,9 @@ def record_run(
 ) -> None:
     """Insert the run's row into `ingest_runs` (inside the caller's transaction)."""
     con.execute(
-        "INSERT INTO ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO ingest_runs (run_id, source, target_table, kind, started_at, finished_at, "
+        "status, rows_read, rows_inserted, rows_updated, rows_unchanged, rows_quarantined, "
+        "rows_deleted, rows_repeated, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             report.run_id,
             report.path,
@@ -108,6 +113,7 @@ def record_run(
             report.unchanged,
             report.quarantined,
             report.deleted,
+            report.repeated,
             json.dumps(detail or {}, default=str),
         ],
     )

@@ -281,8 +281,8 @@ def load_direct(
         con.execute(f"INSERT INTO {table.name} ({names}) {queries.good_rows}").fetchone()[0]
     )
     old = -1 if old_max is None else int(old_max)
-    duplicates = keep_last_lines(con, table, old, inserted, queries.all_rows)
-    duplicates += delete_taken_keys(con, table, old, inserted)
+    repeated = keep_last_lines(con, table, old, inserted, queries.all_rows)
+    duplicates = repeated + delete_taken_keys(con, table, old, inserted)
     rejected = 0
     if relation.rejects_sql:
         rejected = int(con.execute(f"SELECT count(*) FROM ({relation.rejects_sql})").fetchone()[0])
@@ -297,6 +297,7 @@ def load_direct(
         inserted=inserted - duplicates,
         unchanged=duplicates,
         quarantined=bad + rejected,
+        repeated=repeated,
         run_id=run_id,
         new_in_quarantine=new,
     )
@@ -356,6 +357,7 @@ def load_staged(
         unchanged=changes.unchanged,
         quarantined=bad + rejected,
         deleted=changes.deleted,
+        repeated=changes.repeated,
         run_id=run_id,
         new_in_quarantine=new,
     )

@@ -83,6 +83,7 @@ INTERNAL_DDL: dict[str, str] = {
             rows_unchanged BIGINT NOT NULL,
             rows_quarantined BIGINT NOT NULL,
             rows_deleted BIGINT NOT NULL,
+            rows_repeated BIGINT NOT NULL DEFAULT 0,
             detail VARCHAR NOT NULL
         )""",
     # What each ingest run changed: updated keys (with the columns that changed), deleted keys.
@@ -201,3 +202,15 @@ def ensure_schema(con: Any, accounts: CanonicalTable = ACCOUNTS) -> None:
     for table_name, column, sql_type in wanted:
         if (table_name, column) not in present:
             con.execute(f"ALTER TABLE {table_name} ADD COLUMN {column} {sql_type}")
+    _migrate_ingest_runs(con, present)
+
+
+def _migrate_ingest_runs(con: Any, present: set[tuple[str, str]]) -> None:
+    """Bring an ingest_runs table of an earlier release to today's counts (loaded → inserted)."""
+    renames = {"rows_loaded": "rows_inserted", "rows_duplicates": "rows_unchanged"}
+    for old, new in renames.items():
+        if ("ingest_runs", old) in present:
+            con.execute(f"ALTER TABLE ingest_runs RENAME COLUMN {old} TO {new}")
+    for column in ("rows_updated", "rows_deleted", "rows_repeated"):
+        if ("ingest_runs", "rows_read") in present and ("ingest_runs", column) not in present:
+            con.execute(f"ALTER TABLE ingest_runs ADD COLUMN {column} BIGINT DEFAULT 0")
