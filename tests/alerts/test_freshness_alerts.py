@@ -115,6 +115,112 @@ def test_a_drop_is_measured_against_snapshots_without_a_stale_table(
     assert holds(con, tiny_model, "type: score_dropped\npoints: 15", day(14)) == {}
 
 
+ENTERED_RED = "type: band_entered\nbands: [red]"
+LEFT_GREEN = "type: band_left\nbands: [green]"
+DROPPED = "type: score_dropped\npoints: 15"
+
+
+def test_a_change_held_back_on_a_stale_day_fires_on_the_next_fresh_day(
+    tiny_workspace: Workspace, tiny_model: LoadedModel
+) -> None:
+    con = tiny_workspace.duckdb
+    write_day(con, tiny_model, day(0), {"A": {"score": 80}, "B": {"score": 20}})
+    write_day(con, tiny_model, day(1), {"A": {"score": 20}, "B": {"score": 20}})
+    _mark_stale(tiny_workspace, tiny_model, day(1))
+    write_day(con, tiny_model, day(2), {"A": {"score": 20}, "B": {"score": 20}})
+    for rule in (ENTERED_RED, LEFT_GREEN, DROPPED):
+        assert holds(con, tiny_model, rule, day(1))["A"][0] is False  # held back on the day
+    entered = holds(con, tiny_model, ENTERED_RED, day(2))
+    assert entered["A"] == (
+        True,
+        {"band_now": "red", "band_before": "green", "previous_snapshot": day(0).isoformat()},
+    )  # compared with the last snapshot without a stale table, not with day 1
+    assert entered["B"][0] is False  # red all along: nothing entered
+    assert holds(con, tiny_model, LEFT_GREEN, day(2))["A"][0] is True
+    dropped = holds(con, tiny_model, DROPPED, day(2))["A"]
+    assert dropped[0] is True and dropped[1]["peak_date"] == day(0).isoformat()
+
+
+def test_an_evaluation_opens_the_held_back_alert_on_the_next_fresh_day(
+    tiny_workspace: Workspace, tiny_model: LoadedModel
+) -> None:
+    con = tiny_workspace.duckdb
+    config = alert_config(DROPS, tiny_model)
+    write_day(con, tiny_model, day(0), {"A": {"score": 80}})
+    write_day(con, tiny_model, day(1), {"A": {"score": 20}})
+    _mark_stale(tiny_workspace, tiny_model, day(1))
+    write_day(con, tiny_model, day(2), {"A": {"score": 20}})
+    assert evaluate_alerts(con, config, tiny_model, day(0), notify=False).opened == []
+    on_1 = evaluate_alerts(con, config, tiny_model, day(1), notify=False)
+    assert on_1.opened == [] and on_1.held_back == 3
+    on_2 = evaluate_alerts(con, config, tiny_model, day(2), notify=False)
+    opened = con.execute(
+        "SELECT rule FROM alerts WHERE snapshot_date = ? ORDER BY rule", [day(2)]
+    ).fetchall()
+    assert opened == [("dropped",), ("entered_red",), ("left_yellow",)]
+    assert len(on_2.opened) == 3 and on_2.held_back == 0
+
+
+def test_a_change_held_back_for_lost_data_fires_when_the_data_is_back(
+    tiny_workspace: Workspace, tiny_model: LoadedModel
+) -> None:
+    con = tiny_workspace.duckdb
+    full = {"logins_30d": 5.0, "tickets_90d": 1.0}
+    gone = {"logins_30d": None, "tickets_90d": 1.0}
+    write_day(
+        con,
+        tiny_model,
+        day(0),
+        {n: {"score": 80, "signals": full} for n in ("A", "B")},
+    )
+    write_day(  # B's coverage fell (below), A lost a signal: both turned red
+        con,
+        tiny_model,
+        day(1),
+        {"A": {"score": 20, "signals": gone}, "B": {"score": 20, "signals": full}},
+    )
+    con.execute(
+        "UPDATE scores SET coverage = 0.6 WHERE account_id = 'B' AND snapshot_date = ?", [day(1)]
+    )
+    write_day(  # still partial: still held back
+        con,
+        tiny_model,
+        day(2),
+        {"A": {"score": 20, "signals": gone}, "B": {"score": 20, "signals": full}},
+    )
+    con.execute(
+        "UPDATE scores SET coverage = 0.6 WHERE account_id = 'B' AND snapshot_date = ?", [day(2)]
+    )
+    write_day(  # the data is back, the accounts are still red
+        con,
+        tiny_model,
+        day(3),
+        {n: {"score": 20, "signals": full} for n in ("A", "B")},
+    )
+    for when in (day(1), day(2)):
+        for rule in (ENTERED_RED, LEFT_GREEN, DROPPED):
+            fired = {a: f for a, (f, _) in holds(con, tiny_model, rule, when).items()}
+            assert fired == {"A": False, "B": False}
+    for rule in (ENTERED_RED, LEFT_GREEN, DROPPED):
+        fired = {a: f for a, (f, _) in holds(con, tiny_model, rule, day(3)).items()}
+        assert fired == {"A": True, "B": True}
+    entered = holds(con, tiny_model, ENTERED_RED, day(3))
+    assert {v["previous_snapshot"] for _, v in entered.values()} == {day(0).isoformat()}
+
+
+def test_more_data_than_before_is_no_band_change(
+    tiny_workspace: Workspace, tiny_model: LoadedModel
+) -> None:
+    con = tiny_workspace.duckdb
+    write_day(con, tiny_model, day(0), {"A": {"score": 20}, "B": {"score": 80}})
+    con.execute("UPDATE scores SET coverage = 0.6 WHERE snapshot_date = ?", [day(0)])
+    write_day(con, tiny_model, day(1), {"A": {"score": 20}, "B": {"score": 20}})
+    # no earlier snapshot had as much data: compared with the previous one, as before
+    entered = holds(con, tiny_model, ENTERED_RED, day(1))
+    assert {a: f for a, (f, _) in entered.items()} == {"A": False, "B": True}
+    assert entered["B"][1]["previous_snapshot"] == day(0).isoformat()
+
+
 def test_silence_rules_stay_quiet_while_the_whole_table_is_silent(
     tiny_workspace: Workspace, tiny_model: LoadedModel
 ) -> None:

@@ -9,10 +9,12 @@ an open alert resolves itself when the account moves back.
 Changes caused by data, not by the customer, are *held back* (the condition holds, it does
 not fire; docs/alerts.md): a score drop or a band change does not fire when the newer
 snapshot has a stale table, when the account's coverage fell since the snapshot it is
-compared with, or when a signal that had data then is missing now; a drop is measured
-against earlier snapshots without a stale table only. Silence rules (data_stale,
-csm_rating_stale) fire only while the table received rows from other accounts: when the
-whole table went quiet, the source is stale, not the account.
+compared with, or when a signal that had data then is missing now. A drop is measured
+against a peak among earlier snapshots without a stale table; a band change against the
+account's latest earlier snapshot without a stale table that had at least today's data
+(BAND_REFERENCE), so a change held back is measured again once the data is back.
+Silence rules (data_stale, csm_rating_stale) fire only while the table received rows from
+other accounts: when the whole table went quiet, the source is stale, not the account.
 """
 
 from __future__ import annotations
@@ -53,7 +55,10 @@ POPULATION = """
 
 @dataclass(frozen=True)
 class RuleContext:
-    """What every rule evaluation needs: the model, the date, the previous snapshot."""
+    """What every rule evaluation needs: the model, the date, the previous snapshot.
+
+    The band rules do not compare with `previous` but with BAND_REFERENCE.
+    """
 
     model: HealthModel
     day: dt.date
@@ -117,6 +122,41 @@ def _params(rule: Any, ctx: RuleContext, **extra: Any) -> dict[str, Any]:
     }
 
 
+# The snapshot each account of `pop` is compared with by band_entered and band_left: the
+# latest snapshot before $day without a stale table on which the account had at least the
+# data it has on $day (coverage no lower, a value for every signal that has one on $day).
+# Snapshots computed from less data (a stale table, the account's coverage fell, a signal
+# went missing) are skipped, so a change held back on them is measured again once the data
+# is back. Without such a snapshot: the latest snapshot without a stale table.
+BAND_REFERENCE = """
+    clean AS (
+        SELECT DISTINCT snapshot_date FROM scores
+        WHERE model_name = $model AND snapshot_date < $day
+          AND snapshot_date NOT IN (SELECT snapshot_date FROM stale_dates)
+    ),
+    short AS (
+        SELECT b.account_id, b.snapshot_date FROM score_items n
+        JOIN score_items b ON b.model_name = $model AND b.account_id = n.account_id
+             AND b.kind = 'signal' AND b.name = n.name AND b.snapshot_date < $day
+        WHERE n.model_name = $model AND n.snapshot_date = $day AND n.kind = 'signal'
+          AND (n.raw_value IS NOT NULL OR n.raw_text IS NOT NULL)
+          AND b.raw_value IS NULL AND b.raw_text IS NULL
+    ),
+    complete AS (
+        SELECT o.account_id, max(o.snapshot_date) AS reference
+        FROM pop p JOIN scores o ON o.model_name = $model AND o.account_id = p.account_id
+             AND o.snapshot_date IN (SELECT snapshot_date FROM clean)
+             AND o.coverage >= p.coverage - 1e-9
+        WHERE (o.account_id, o.snapshot_date) NOT IN (SELECT * FROM short)
+        GROUP BY o.account_id
+    ),
+    ref AS (
+        SELECT p.account_id,
+               coalesce(c.reference, (SELECT max(snapshot_date) FROM clean)) AS reference
+        FROM pop p LEFT JOIN complete c USING (account_id)
+    )"""
+
+
 def _band_rule(connection: Any, rule: BandEntered | BandLeft, ctx: RuleContext) -> pd.DataFrame:
     column = "computed_band" if rule.computed else "band"
     entered = isinstance(rule, BandEntered)
@@ -129,16 +169,16 @@ def _band_rule(connection: Any, rule: BandEntered | BandLeft, ctx: RuleContext) 
         else f"q.{column} IS NOT NULL AND {before_inside}"
     )
     sql = f"""
-        WITH {POPULATION},
-        prev AS (SELECT account_id, {column} FROM scores
-                 WHERE model_name = $model AND snapshot_date = $previous::DATE),
+        WITH {POPULATION}, {STALE_DATES}, {BAND_REFERENCE},
         changed AS (
             SELECT p.account_id, ({fired}) AS changed, p.{column} AS band_now,
-                   q.{column} AS band_before, $previous::DATE AS previous_snapshot
-            FROM pop p LEFT JOIN prev q USING (account_id)
+                   q.{column} AS band_before, r.reference AS previous_snapshot
+            FROM pop p JOIN ref r USING (account_id)
+            LEFT JOIN scores q ON q.model_name = $model AND q.snapshot_date = r.reference
+                 AND q.account_id = p.account_id
             WHERE {holds}
         ),
-        held AS ({data_lost("SELECT account_id, $previous::DATE AS reference FROM changed")})
+        held AS ({data_lost("SELECT account_id, previous_snapshot AS reference FROM changed")})
         SELECT c.*, c.changed AND ({STALE_DAY} OR c.account_id IN (SELECT * FROM held))
                    AS held_back
         FROM changed c"""
