@@ -174,3 +174,16 @@ def test_a_json_key_with_a_backslash_and_a_quote_can_be_mapped(
     report = _balanced(load_file(ws, source, "events", mapping))
     assert report.inserted == 1
     assert _events(ws) == {"k1": "y"}
+
+
+def test_a_line_the_declared_encoding_cannot_decode_says_so(ws: Workspace, tmp_path: Path) -> None:
+    source = tmp_path / "cp.csv"
+    source.write_bytes(
+        HEADER + "c1,a1,2024-01-01,“x”\n".encode("cp1252") + b"c2,a1,2024-01-01,\x81\n"
+    )
+    mapping = Mapping.model_validate({"options": {"encoding": "cp1252"}})
+    report = _balanced(load_file(ws, source, "events", mapping))
+    assert (report.inserted, report.quarantined) == (1, 1)
+    reason = ws.duckdb.execute("SELECT reason FROM quarantine").fetchone()[0]
+    assert "neither UTF-8 nor cp1252, the declared encoding" in reason
+    assert "--encoding cp1252" not in reason

@@ -259,7 +259,7 @@ class BodyTooLarge(HTTPException):
         super().__init__(
             413,
             f"the request body is larger than {limit:,} bytes ({limit / MB:g} MB), the limit "
-            "of this route: send less per request (the event API: batches of smaller messages)",
+            "of this route: send less per request",
         )
 
 

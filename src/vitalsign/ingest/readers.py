@@ -198,7 +198,7 @@ def _open_text(con: Any, path: Path, fmt: FileFormat, options: ReaderOptions) ->
         elif fmt == "json" and head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
             relation = _open_json_array(con, path, read_path)
         else:
-            relation = _open_ndjson(con, path, read_path, head, encoding)
+            relation = _open_ndjson(con, path, read_path, head, encoding, options.encoding)
     except BaseException:
         for temp in temp_files:
             temp.unlink(missing_ok=True)
@@ -269,7 +269,7 @@ def _open_csv(
         str(path),
         sql,
         names,
-        rejects_sql=rejects_sql(),
+        rejects_sql=rejects_sql(options.encoding),
         unnumbered_sql=unnumbered,
         count_sql=count,
         every_column_sql=f"hash({every})",
@@ -307,7 +307,12 @@ def _open_json_array(con: Any, path: Path, read_path: Path) -> SourceRelation:
 
 
 def _open_ndjson(
-    con: Any, path: Path, read_path: Path, head: bytes, encoding: str
+    con: Any,
+    path: Path,
+    read_path: Path,
+    head: bytes,
+    encoding: str,
+    declared: str | None = None,
 ) -> SourceRelation:
     literal = quote_literal(str(read_path))
     new_line = ", new_line='\\r\\n'" if b"\r\n" in head else ""
@@ -339,7 +344,7 @@ def _open_ndjson(
     rejects = (
         "SELECT _line, CAST(json_object('line', _raw) AS VARCHAR) AS _raw, "
         "'not a JSON object' AS reason FROM _vs_lines WHERE NOT _ok "
-        f"UNION ALL {rejects_sql()}"
+        f"UNION ALL {rejects_sql(declared)}"
     )
     objects = "SELECT _line, _raw FROM _vs_lines WHERE _ok"
     return SourceRelation(str(path), objects, sorted(k[0] for k in keys), True, rejects)

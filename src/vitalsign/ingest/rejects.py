@@ -97,13 +97,24 @@ def _read_line(handle: Any, position: int) -> bytes:
     return line.removesuffix(b"\r")
 
 
-def rejects_sql() -> str:
+def encoding_reason(declared: str | None) -> str:
+    """SQL text of the reason for a line that cannot be decoded, given the declared encoding."""
+    if declared is None:
+        return ENCODING_REASON
+    return (
+        f"'invalid encoding (neither UTF-8 nor {declared.replace(chr(39), '')}, the declared "
+        "encoding; its bytes are kept in base64: fix the line at the source, or declare the "
+        "encoding it really has)'"
+    )
+
+
+def rejects_sql(declared: str | None = None) -> str:
     """SELECT _line, _raw, reason of the rejected lines (after `record_reject_raw`)."""
     return (
         "SELECT r.line AS _line, coalesce(any_value(w.raw), "
         "CAST(json_object('line', any_value(r.csv_line)) AS VARCHAR)) AS _raw, "
         "'unreadable line: ' || string_agg(DISTINCT CASE WHEN r.error_type = 'INVALID ENCODING' "
-        f"THEN {ENCODING_REASON} ELSE lower(replace(r.error_type, '_', ' ')) "
+        f"THEN {encoding_reason(declared)} ELSE lower(replace(r.error_type, '_', ' ')) "
         "|| ' (' || r.error_message || ')' END, '; ') AS reason "
         f"FROM {REJECTS_TABLE} r LEFT JOIN {REJECT_RAW} w ON w.line = r.line GROUP BY r.line"
     )

@@ -103,7 +103,7 @@ def login(
     if wait > 0:  # the right password too: a lockout must not tell whether a guess was right
         error = (
             f"Too many wrong passwords: signing in is locked for {wait_text(wait)}. "
-            "Try again later, or ask an admin to set a new password."
+            "Try again then; an admin who is sure it is you can restart the server to lift it."
         )
         return _refused(request, state, next, username, error, 429)
     user = check_password(db, name, password)
