@@ -30,9 +30,14 @@ from vitalsign.analytics.bands import (
 )
 from vitalsign.analytics.diff import ModelComparison, compare_histories
 from vitalsign.analytics.history import History, history_from_scored, read_history
-from vitalsign.analytics.metrics import Bootstrap, Estimate, auc_estimate
+from vitalsign.analytics.metrics import (
+    Bootstrap,
+    Estimate,
+    auc_estimate,
+    paired_auc_difference,
+)
 from vitalsign.analytics.outcomes import LABELLED, Outcomes, label_snapshots, read_outcomes
-from vitalsign.analytics.proposal import propose_text
+from vitalsign.analytics.proposal import propose_text, proposed_name
 from vitalsign.analytics.weights import (
     cross_validated_scores,
     fit_weights,
@@ -71,6 +76,12 @@ class Validation:
     test_dates: list[dt.date]
     old_auc: Estimate  # on the test rows (out-of-time) or all rows (cross-validation)
     new_auc: Estimate  # the same rows; out-of-fold scores under cross-validation
+    auc_change: Estimate  # new − old on those rows, paired bootstrap interval
+
+    @property
+    def supported(self) -> bool:
+        """True when the out-of-sample AUC change is an improvement: its interval is above 0."""
+        return self.auc_change.low > 0
 
 
 @dataclass(frozen=True)
@@ -89,17 +100,34 @@ class Calibration:
     comparison: ModelComparison
     notes: list[str]
 
+    @property
+    def verdict(self) -> str:
+        """One line: whether the data supports the proposal, with the AUC change."""
+        change = self.validation.auc_change
+        if self.validation.supported:
+            return f"improvement supported: AUC change {change}"
+        if change.value < 0 and change.high < 0:
+            return f"the proposal is worse: AUC change {change}"
+        return f"no improvement supported: AUC change {change}"
+
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
         v = self.validation
         return {
-            "proposed": {"path": str(self.path) if self.path else None, "hash": self.proposed.hash},
+            "proposed": {
+                "path": str(self.path) if self.path else None,
+                "name": self.proposed.name,
+                "hash": self.proposed.hash,
+            },
+            "supported": self.validation.supported,
+            "verdict": self.verdict,
             "validation": {
                 "mode": v.mode,
                 "train_dates": [d.isoformat() for d in v.train_dates],
                 "test_dates": [d.isoformat() for d in v.test_dates],
                 "old_auc": v.old_auc.to_dict(),
                 "new_auc": v.new_auc.to_dict(),
+                "auc_change": v.auc_change.to_dict(),
             },
             "scorecards": [
                 {**fit.__dict__, "penalty": None if math.isnan(fit.penalty) else fit.penalty}
@@ -189,6 +217,7 @@ def calibrate(
     until: dt.datetime | None = None,
     history: History | None = None,
     force: bool = False,
+    today: dt.date | None = None,
 ) -> Calibration:
     """Propose weights and bands for `model` from the outcomes; write the proposed model file.
 
@@ -257,12 +286,13 @@ def calibrate(
         fits.append(
             ScorecardFit(card, int(rows.sum()), int(churned.sum()), fit.penalty, old, new, True)
         )
+    name = proposed_name(model.name, today or dt.date.today())
     header = (
         f"Proposed by `vitalsign calibrate` from model {model.name} ({model.hash}), "
         f"horizon {horizon_days} days,\ntrained on snapshots {train_dates[0]} to "
         f"{train_dates[-1]}. Review it, then run `vitalsign diff` before deploying."
     )
-    draft_text = propose_text(model, weights, reversed_signals, None, flat, header)
+    draft_text = propose_text(model, weights, reversed_signals, None, flat, header, name)
     draft = parse_model(draft_text, "<proposed model>")
     eval_dates = sorted(set(train_dates) | set(test_dates) | {history.dates[-1]})
     new_history = history_from_scored(compute_scores(workspace.backend, draft, eval_dates), draft)
@@ -270,7 +300,7 @@ def calibrate(
     new_bands, rule = _bands(
         spec, old_history, new_history, outcomes, horizon_days, train_dates, shares, rates, notes
     )
-    text = propose_text(model, weights, reversed_signals, new_bands, flat, header)
+    text = propose_text(model, weights, reversed_signals, new_bands, flat, header, name)
     proposed = parse_model(text, "<proposed model>")
     rebanded = new_history.scores.copy()
     rebanded["computed_band"] = assign_bands(rebanded, proposed.spec)
@@ -281,7 +311,12 @@ def calibrate(
     )
     if out_of_time:
         validation = Validation(
-            "out-of-time", train_dates, test_dates, comparison.auc_a, comparison.auc_b
+            "out-of-time",
+            train_dates,
+            test_dates,
+            comparison.auc_a,
+            comparison.auc_b,
+            comparison.auc_difference,
         )
     else:
         validation = _cross_validation(
@@ -380,9 +415,11 @@ def _cross_validation(
     mask = usable.to_numpy() & ~np.isnan(new_scores)
     labels = labelled["churned"].to_numpy(dtype=bool)[mask]
     boot = Bootstrap.by_account(labelled["account_id"].to_numpy()[mask], replicates, seed)
-    old = auc_estimate(-labelled["score"].to_numpy(dtype="float64")[mask], labels, boot)
+    old_risk = -labelled["score"].to_numpy(dtype="float64")[mask]
+    old = auc_estimate(old_risk, labels, boot)
     new = auc_estimate(-new_scores[mask], labels, boot)
-    return Validation("cross-validation by account", dates, dates, old, new)
+    change = paired_auc_difference(old_risk, -new_scores[mask], labels, boot)
+    return Validation("cross-validation by account", dates, dates, old, new, change)
 
 
 def proposal_path(output: Path | None, model: LoadedModel, workspace: Workspace) -> Path:

@@ -6,7 +6,9 @@ key calibration does not touch stay as they were; the result is validated with p
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +19,7 @@ from vitalsign.model.loader import LoadedModel, parse_model
 from vitalsign.model.spec import Band
 
 FLAT_GROUP = "calibrated"
+_PROPOSED = re.compile(r"-proposed-\d{4}-\d{2}-\d{2}$")
 
 
 def _yaml() -> YAML:
@@ -33,6 +36,11 @@ def source_text(model: LoadedModel) -> str:
     out = io.StringIO()
     _yaml().dump(model.spec.model_dump(mode="json", exclude_defaults=True), out)
     return out.getvalue()
+
+
+def proposed_name(name: str, day: dt.date) -> str:
+    """The proposal's model name: `NAME-proposed-YYYY-MM-DD` (an earlier suffix replaced)."""
+    return f"{_PROPOSED.sub('', name)}-proposed-{day.isoformat()}"
 
 
 def _number(value: float) -> float | int:
@@ -105,10 +113,16 @@ def propose_text(
     bands: list[Band] | None,
     flat: bool,
     header: str,
+    name: str | None = None,
 ) -> str:
-    """Return the proposed model's YAML: per-scorecard weights, reversed scales, new bands."""
+    """Return the proposed model's YAML: per-scorecard weights, reversed scales, new bands.
+
+    `name` replaces the model's `name:` (a proposal's history must not mix with the original's).
+    """
     yaml = _yaml()
     document: Any = yaml.load(source_text(model))
+    if name is not None:
+        document["name"] = name
     for card, card_weights in weights.items():
         if flat:
             signals = CommentedMap(

@@ -145,9 +145,13 @@ def backtest_renderable(report: BacktestReport) -> RenderableType:
 
 
 def comparison_renderable(
-    cmp: ModelComparison, label_a: str = "A", label_b: str = "B"
+    cmp: ModelComparison, label_a: str = "A", label_b: str = "B", unsupported: bool = False
 ) -> RenderableType:
-    """Two models side by side: AUCs, bands, band moves, accounts that change band."""
+    """Two models side by side: AUCs, bands, band moves, accounts that change band.
+
+    `unsupported` marks the band moves as not supported by the AUC change.
+    """
+    mark = " (unsupported: no AUC improvement)" if unsupported else ""
     head = Table(
         title=f"{label_a}: {cmp.name_a} ({cmp.hash_a})  vs  {label_b}: {cmp.name_b} ({cmp.hash_b})",
         title_justify="left",
@@ -165,7 +169,7 @@ def comparison_renderable(
         f"({cmp.churned} churned within {cmp.horizon_days} days)"
     )
     moves = Table(
-        title=f"Band moves on {cmp.latest} ({label_a} rows, {label_b} columns)",
+        title=f"Band moves on {cmp.latest} ({label_a} rows, {label_b} columns){mark}",
         title_justify="left",
     )
     moves.add_column(f"{label_a} \\ {label_b}")
@@ -176,7 +180,7 @@ def comparison_renderable(
         moves.add_row(str(before), *(str(int(v)) for v in row))
     changed = Table(
         title=f"{len(cmp.changed)} of {cmp.accounts_latest} accounts change band "
-        f"({_pct(cmp.changed_share)}), largest ARR first",
+        f"({_pct(cmp.changed_share)}), largest ARR first{mark}",
         title_justify="left",
     )
     scores = (f"score {label_a}", f"score {label_b}")
@@ -224,8 +228,11 @@ def _alert_volume(result: Calibration) -> str:
 def calibration_renderable(result: Calibration) -> RenderableType:
     """The proposal: validation, weights old and new, bands old and new, and the comparison."""
     v = result.validation
+    verdict = Text(result.verdict, style="bold" if v.supported else "bold red")
     head = Table.grid(padding=(0, 2))
-    head.add_row("proposed model", f"{result.path} ({result.proposed.hash})")
+    head.add_row(
+        "proposed model", f"{result.path}: {result.proposed.name} ({result.proposed.hash})"
+    )
     head.add_row(
         "validation",
         f"{v.mode}: train {v.train_dates[0]} to {v.train_dates[-1]}, "
@@ -242,7 +249,7 @@ def calibration_renderable(result: Calibration) -> RenderableType:
     )
     if result.reversed_signals:
         head.add_row("reversed scales", ", ".join(result.reversed_signals))
-    parts: list[RenderableType] = [head]
+    parts: list[RenderableType] = [verdict, head]
     for fit in result.fits:
         table = Table(
             title=f"Scorecard {fit.scorecard}: {fit.rows} training rows, {fit.churned} churned"
@@ -257,6 +264,16 @@ def calibration_renderable(result: Calibration) -> RenderableType:
             )
         parts.append(table)
     parts.append(Text(_alert_volume(result)))
-    parts.append(comparison_renderable(result.comparison, "old", "new"))
+    if not v.supported:
+        c = result.comparison
+        parts.append(
+            Text(
+                f"unsupported band moves: {len(c.changed)} of {c.accounts_latest} accounts "
+                f"({_pct(c.changed_share)}) would change band, but the data does not show the "
+                "proposal ranks churn better; do not deploy it on this evidence",
+                style="red",
+            )
+        )
+    parts.append(comparison_renderable(result.comparison, "old", "new", not v.supported))
     parts += [Text(f"note: {n}") for n in result.notes]
     return Group(*parts)
