@@ -1,28 +1,17 @@
 """Ingest a table or query of a SQL database (PostgreSQL) incrementally by a watermark column.
 
-Rows are streamed with PostgreSQL's `COPY (query) TO STDOUT (FORMAT csv)` in batches of
-`BATCH_ROWS` rows: each batch is written to a temporary CSV file (the only copy outside
-DuckDB, one batch at most), read by DuckDB's CSV reader as text and appended to one
-temporary table, so values keep their text for the quarantine and nothing is inserted row by
-row. DuckDB's memory is capped during the load (`MEMORY_LIMIT`; what exceeds it spills to
-its temporary directory), so peak memory stays bounded whatever the table size. The staged
-rows then go once through the same staging, quarantine and upsert path as a file (snapshot
-mode sees every row), `_line` being the row's number in the query's result (1 = first row).
-Every batch of one load is written in ONE DuckDB transaction: a failure or a kill leaves
-nothing, and the watermark moves only when it commits.
-
-With a watermark column, a run reads rows whose watermark is at or after the last run's
-maximum (rows at the boundary come again and count as duplicates, so none committed late at
-the same value is missed); the new maximum is read in the same database snapshot and stored
-in the same DuckDB transaction as the rows.
+Rows are streamed with PostgreSQL's `COPY (query) TO STDOUT (FORMAT csv)` into a temporary
+file and loaded by DuckDB's CSV reader like any file, so values keep their text for the
+quarantine and nothing is inserted row by row. With a watermark column, a run reads rows
+whose watermark is at or after the last run's maximum (rows at the boundary come again and
+count as duplicates, so none committed late at the same value is missed); the new maximum
+is read in the same database snapshot and stored in the same DuckDB transaction as the rows.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,17 +19,15 @@ import psycopg
 from psycopg import sql
 
 from vitalsign.errors import IngestError
-from vitalsign.ingest.files import canonical_table
-from vitalsign.ingest.formats import resolve_mapping
-from vitalsign.ingest.mapping import Mapping
-from vitalsign.ingest.readers import SourceRelation, quote_identifier, quote_literal
-from vitalsign.ingest.runs import LoadReport, ensure_ingest_tables, run_in_transaction, utc_now
-from vitalsign.ingest.staging import CHANGES, LoadOptions, load_staged
+from vitalsign.ingest.files import load_file
+from vitalsign.ingest.mapping import Mapping, ReaderOptions
+from vitalsign.ingest.runs import LoadReport, ensure_ingest_tables, utc_now
+from vitalsign.ingest.staging import CHANGES, LoadOptions
 from vitalsign.store.workspace import DatabaseSource, Workspace
 
-BATCH_ROWS = 500_000  # rows per batch read from the database
-MEMORY_LIMIT = "512MB"  # DuckDB's memory limit during a database load (the rest spills)
-ROWS = "_vs_db_rows"  # the temporary table the batches are appended to
+CSV_OPTIONS = ReaderOptions(
+    format="csv", delimiter=",", quote='"', escape='"', header=True, encoding="utf-8"
+)
 
 
 def database_url(source: DatabaseSource) -> str:
@@ -90,106 +77,27 @@ def _query(source: DatabaseSource, watermark: str | None) -> tuple[sql.Composed,
     return sql.SQL("{} ORDER BY q.{}").format(rows, column), maximum
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-@contextlib.contextmanager
-def _snapshot(source: DatabaseSource) -> Iterator[Any]:
-    """A read-only REPEATABLE READ transaction of the source database (one snapshot)."""
+def export_rows(source: DatabaseSource, watermark: str | None) -> tuple[Path, str | None]:
+    """Copy the source's rows to a temporary CSV file; return it and the new watermark."""
+    rows, maximum = _query(source, watermark)
+    out = tempfile.NamedTemporaryFile(prefix="vitalsign-db-", suffix=".csv", delete=False)  # noqa: SIM115
     try:
-        with psycopg.connect(database_url(source), autocommit=False) as pg:
+        with psycopg.connect(database_url(source), autocommit=False) as pg, out:
             pg.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-            pg.read_only = True
-            try:
-                yield pg
-            finally:
-                if not pg.closed:
-                    pg.rollback()
+            with pg.cursor() as cur:
+                copy_sql = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)")
+                with cur.copy(copy_sql.format(rows)) as copy:
+                    for block in copy:
+                        out.write(block)
+                cur.execute(maximum)
+                found = cur.fetchone()
+            pg.rollback()
     except psycopg.Error as exc:
-        raise IngestError(f"source {source.name}: {_first_line(exc)}") from exc
-
-
-def read_columns(pg: Any, rows: sql.Composable) -> list[str]:
-    """Return the column names of a query's result (without reading any row)."""
-    with pg.cursor() as cur:
-        cur.execute(sql.SQL("SELECT * FROM ({}) AS q LIMIT 0").format(rows))
-        return [d.name for d in cur.description or []]
-
-
-def copy_batches(pg: Any, rows: sql.Composable, batch_rows: int) -> Iterator[Path]:
-    """Stream the query's rows as CSV (no header) into one temporary file per batch.
-
-    Yields the same path for every batch, holding at most `batch_rows` rows; the caller reads
-    it before asking for the next. PostgreSQL sends every row of a COPY in its own message,
-    so a batch always ends at a row boundary. The file is removed at the end.
-    """
-    handle, name = tempfile.mkstemp(prefix="vitalsign-db-", suffix=".csv")
-    path = Path(name)
-    try:
-        with os.fdopen(handle, "wb") as out, pg.cursor() as cur:
-            copy_sql = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv)").format(rows)
-            with cur.copy(copy_sql) as copy:
-                count = 0
-                for block in copy:
-                    out.write(block)
-                    count += 1
-                    if count == batch_rows:
-                        out.flush()
-                        yield path
-                        out.seek(0)
-                        out.truncate()
-                        count = 0
-                if count:
-                    out.flush()
-                    yield path
-    finally:
-        path.unlink(missing_ok=True)
-
-
-def stage_rows(
-    con: Any, pg: Any, rows: sql.Composable, label: str, batch_rows: int = BATCH_ROWS
-) -> tuple[SourceRelation, int]:
-    """Append the query's rows, batch by batch, to a temporary table of text columns.
-
-    Returns a relation over it (`_line` = the row's number in the result) and the number of
-    batches read.
-    """
-    names = read_columns(pg, rows)
-    columns = ", ".join(f"{quote_identifier(n)} VARCHAR" for n in names)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {ROWS} (_line BIGINT{', ' if names else ''}{columns})"
-    )
-    spec = "{" + ", ".join(f"{quote_literal(n)}: 'VARCHAR'" for n in names) + "}"
-    read = 0
-    batches = 0
-    for path in copy_batches(pg, rows, batch_rows):
-        reader = (
-            f"read_csv({quote_literal(str(path))}, columns={spec}, header=false, delim=',', "
-            "quote='\"', escape='\"', auto_detect=false, encoding='utf-8')"
-        )
-        added = con.execute(
-            f"INSERT INTO {ROWS} SELECT {read} + row_number() OVER (), * FROM {reader}"
-        ).fetchone()[0]
-        read += int(added)
-        batches += 1
-    every = ", ".join(quote_identifier(n) for n in names)
-    relation = SourceRelation(label, f"SELECT * FROM {ROWS}", names)
-    relation.unnumbered_sql = (
-        f"SELECT CAST(NULL AS BIGINT) AS _line, {every or '1 AS _none'} FROM {ROWS}"
-    )
-    return relation, batches
-
-
-@contextlib.contextmanager
-def memory_limit(con: Any, limit: str) -> Iterator[None]:
-    """Cap DuckDB's memory for the duration (what exceeds it spills to disk)."""
-    before = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    con.execute(f"SET memory_limit = {quote_literal(limit)}")
-    try:
-        yield
-    finally:
-        con.execute(f"SET memory_limit = {quote_literal(str(before))}")
+        Path(out.name).unlink(missing_ok=True)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise IngestError(f"source {source.name}: {first}") from exc
+    new = found[0] if found and found[0] is not None else watermark
+    return Path(out.name), new
 
 
 def load_database(
@@ -198,12 +106,8 @@ def load_database(
     mapping: Mapping,
     table: str,
     options: LoadOptions = CHANGES,
-    batch_rows: int = BATCH_ROWS,
 ) -> LoadReport:
     """Load the new rows of a database source; the watermark moves only if the load commits.
-
-    Rows are read in batches of `batch_rows` (see the module's docstring); all of them are
-    written in one transaction.
 
     >>> load_database(ws, ws.config.sources[0], Mapping(), "invoices")  # doctest: +SKIP
     """
@@ -213,38 +117,15 @@ def load_database(
             f"source {source.name}: `mode: snapshot` reads the whole table each time; drop its "
             "`watermark` (a watermark reads only new rows, so every other key would vanish)"
         )
-    resolved, table_name = resolve_mapping(mapping, table)
-    target = canonical_table(table_name, workspace)
     old = read_watermark(con, source.name)
-    rows, maximum = _query(source, old)
-    stats = {"batches": 0}
-    with _snapshot(source) as pg:
-        with pg.cursor() as cur:  # the first statement takes the snapshot the rows come from
-            cur.execute(maximum)
-            found = cur.fetchone()
-        new = found[0] if found and found[0] is not None else old
+    path, new = export_rows(source, old)
+    try:
+        csv_mapping = Mapping(options=CSV_OPTIONS).over(mapping)
 
-        def body(run_id: str) -> LoadReport:
-            try:
-                relation, stats["batches"] = stage_rows(con, pg, rows, source.name, batch_rows)
-            except psycopg.Error as exc:
-                raise IngestError(f"source {source.name}: {_first_line(exc)}") from exc
-            report = load_staged(
-                con, relation, target, resolved, run_id, source.name, options=options
-            )
+        def keep_watermark(inner: Any) -> None:
             if new is not None and new != old:
-                write_watermark(con, source.name, new)
-            return report
+                write_watermark(inner, source.name, new)
 
-        try:
-            with memory_limit(con, MEMORY_LIMIT):
-                return run_in_transaction(
-                    con,
-                    source.name,
-                    target.name,
-                    "database",
-                    body,
-                    {"table": source.table, "batch_rows": batch_rows},
-                )
-        finally:
-            con.execute(f"DROP TABLE IF EXISTS {ROWS}")
+        return load_file(workspace, path, table, csv_mapping, source.name, keep_watermark, options)
+    finally:
+        path.unlink(missing_ok=True)
