@@ -129,7 +129,6 @@ def backtest(
     """Backtest the score against churn: AUCs, bands, survival, signals, CSM view, leak check."""
     from vitalsign.analytics.backtest import run_backtest
     from vitalsign.analytics.history import history_from_scored
-    from vitalsign.analytics.outcomes import observed_until
     from vitalsign.engine.run import backfill, compute_scores
     from vitalsign.engine.snapshots import snapshot_dates
     from vitalsign.store.workspace import open_workspace
@@ -140,8 +139,9 @@ def backtest(
     loaded = ws.load_model(model)
     dates = _dates(from_, to, every)
     stored = snapshot_dates(ws.duckdb, loaded.name)
+    observed = _print_data_end(ws.duckdb, until, json_)
     if dates is None and not stored:
-        end = (_moment(until) or observed_until(ws.duckdb).to_pydatetime()).date()
+        end = (_moment(until) or observed.to_pydatetime()).date()
         dates = [end - dt.timedelta(weeks=w) for w in range(52, 0, -1)]
         Console(stderr=True).print(
             f"No stored snapshots of {loaded.name}: backfilling 52 weekly dates to {dates[-1]}"
@@ -351,7 +351,7 @@ def outcomes(
 
     from vitalsign.analytics.outcomes import (
         derive_outcomes,
-        observed_until,
+        pending_churns,
         read_outcomes,
         write_outcomes,
     )
@@ -359,13 +359,15 @@ def outcomes(
 
     ws = open_workspace(workspace)
     end = _moment(until)
+    grace_days = _days(grace, "--grace")
+    stop = _print_data_end(ws.duckdb, until, json_)
     if derive or write:
-        stop = observed_until(ws.duckdb) if end is None else pd.Timestamp(end)
-        frame = derive_outcomes(ws.duckdb, stop, _days(grace, "--grace"))
+        frame = derive_outcomes(ws.duckdb, stop, grace_days)
         source = "derived from subscriptions"
+        pending = len(pending_churns(ws.duckdb, stop, grace_days))
     else:
-        result = read_outcomes(ws.duckdb, end, _days(grace, "--grace"))
-        frame, source = result.frame, result.source
+        result = read_outcomes(ws.duckdb, end, grace_days)
+        frame, source, pending = result.frame, result.source, len(result.pending)
     counts = {str(k): int(v) for k, v in frame["kind"].value_counts().items()}
     stored = write_outcomes(ws.duckdb, frame) if write else 0
     if json_:
@@ -373,8 +375,37 @@ def outcomes(
         return
     shown = ", ".join(f"{n} {k}" for k, n in counts.items()) or "none"
     console.print(f"Outcomes ({source}): {shown}")
+    if pending:
+        console.print(
+            f"{pending} tenure{'s' if pending != 1 else ''} ended less than {grace_days} days "
+            f"before {pd.Timestamp(stop):%Y-%m-%d}: not counted as churn yet (a backtest leaves "
+            "out the snapshots whose horizon reaches them as too recent)"
+        )
     if write:
         console.print(f"Stored {stored} new rows in the outcomes table")
+
+
+def _print_data_end(connection: Any, until: str | None, quiet: bool = False) -> Any:
+    """Print (on stderr) where the data ends and warn when the tables disagree; return it.
+
+    With `quiet` (--json) only the warning is printed.
+    """
+    import pandas as pd
+
+    from vitalsign.analytics.outcomes import data_end
+
+    err = Console(stderr=True)
+    given = _moment(until)
+    if given is not None:
+        if not quiet:
+            err.print(f"Data ends {given:%Y-%m-%d %H:%M} (--until)", highlight=False)
+        return pd.Timestamp(given)
+    found = data_end(connection)
+    if not quiet:
+        err.print(found.summary(), highlight=False, soft_wrap=True)
+    if found.warning:
+        err.print(f"[bold red]Warning:[/] {found.warning}", highlight=False, soft_wrap=True)
+    return found.at
 
 
 def register(app: typer.Typer) -> None:

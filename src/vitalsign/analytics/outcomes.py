@@ -3,13 +3,15 @@
 A snapshot of an account at date T (midnight) is labelled *churned within H* when the account
 has a churn outcome in [T, T + H). Rows are left out when the account had already churned before
 T (and was not reactivated since), and when T + H lies after the end of the observed data (the
-answer is not known yet). Nothing after T + H is ever read for a label. See docs/backtest.md.
+answer is not known yet), or when a tenure of the account ended before T + H but less than the
+grace period before the end of the data (it may still renew). Nothing after T + H is ever read
+for a label. See docs/backtest.md.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -18,6 +20,7 @@ from vitalsign.errors import BacktestError
 from vitalsign.ingest.billing_rule import (
     OUTCOME_COLUMNS,
     derive_billing_outcomes,
+    pending_ends,
     read_subscriptions,
 )
 from vitalsign.model.canonical import CANONICAL_TABLES
@@ -37,6 +40,9 @@ class Outcomes:
     source: str  # "outcomes table", "derived from subscriptions", "accounts.churned_at"
     observed_until: pd.Timestamp  # the data is complete up to and including this time
     activity: pd.DataFrame  # account_id, at: starts that show an account is a customer again
+    pending: pd.DataFrame = field(  # account_id, occurred_at: tenure ends not yet known churns
+        default_factory=lambda: pd.DataFrame(columns=["account_id", "occurred_at"])
+    )
 
     @property
     def churns(self) -> pd.DataFrame:
@@ -45,21 +51,143 @@ class Outcomes:
         return rows[["account_id", "occurred_at"]].reset_index(drop=True)
 
 
+ACTIVITY = {  # table: the column whose newest value shows the data arrived until then
+    "events": "timestamp",
+    "tickets": "created_at",
+    "invoices": "issued_at",
+    "subscriptions": "started_at",
+}
+DISAGREEMENT_DAYS = 35  # tables whose newest rows are further apart than a period: warn
+
+
+@dataclass(frozen=True)
+class DataEnd:
+    """The end of the observed data, the newest row of each activity table, and a warning."""
+
+    at: pd.Timestamp
+    newest: dict[str, pd.Timestamp]  # table -> its newest activity time (non-empty tables)
+    scheduled: int  # subscriptions whose ended_at lies after `at`: scheduled, not history
+    warning: str | None
+
+    def summary(self) -> str:
+        """One line for the CLI: the data's end and where it comes from."""
+        seen = ", ".join(f"{ACTIVITY_NAMES[t]} {v:%Y-%m-%d}" for t, v in self.newest.items())
+        line = f"Data ends {self.at:%Y-%m-%d %H:%M}" + (f" (latest {seen})" if seen else "")
+        if self.scheduled:
+            line += (
+                f"; {self.scheduled} subscription period end"
+                f"{'s' if self.scheduled != 1 else ''} after it "
+                f"{'are' if self.scheduled != 1 else 'is'} scheduled, not history"
+            )
+        return line
+
+
+ACTIVITY_NAMES = {
+    "events": "event",
+    "tickets": "ticket",
+    "invoices": "invoice",
+    "subscriptions": "subscription start",
+}
+
+
+def _newest(connection: Any, table: str, column: str, now: dt.datetime) -> pd.Timestamp | None:
+    try:
+        row = connection.execute(
+            f"SELECT max({column}) FROM {table} WHERE {column} <= $now", {"now": now}
+        ).fetchone()
+    except Exception:  # noqa: BLE001 - a table this workspace does not have is empty
+        return None
+    return None if row is None or row[0] is None else pd.Timestamp(row[0])
+
+
+def data_end(connection: Any, now: dt.datetime | None = None) -> DataEnd:
+    """The end of the observed data: the latest event, ticket, invoice or subscription start.
+
+    A subscription's `ended_at` counts only with a canceled status (it happened); otherwise
+    it may be a scheduled period end. Never anything dated after
+    `now` (the wall clock, UTC): those are scheduled, not history. Without any such row, the
+    latest time of the other canonical tables (and `accounts.churned_at`) is used. When the
+    tables' newest rows are more than DISAGREEMENT_DAYS apart, `warning` says so and how to pass
+    the end with `--until`.
+    """
+    moment = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    newest = {
+        table: found
+        for table, column in ACTIVITY.items()
+        if (found := _newest(connection, table, column, moment)) is not None
+    }
+    canceled = _newest_canceled_end(connection, moment)
+    if canceled is not None and newest.get("subscriptions", canceled) <= canceled:
+        newest["subscriptions"] = canceled  # a canceled subscription's end did happen
+    if newest:
+        end = max(newest.values())
+    else:
+        others = [
+            (table.name, table.time_column)
+            for table in CANONICAL_TABLES.values()
+            if table.time_column is not None and table.name not in ACTIVITY
+        ] + [("accounts", "churned_at")]
+        found_others = [_newest(connection, t, c, moment) for t, c in others]
+        times = [t for t in found_others if t is not None]
+        if not times:
+            raise BacktestError("the workspace has no data yet; load the canonical tables first")
+        end = max(times)
+    warning = None
+    if len(newest) > 1:
+        oldest_table = min(newest, key=lambda t: newest[t])
+        gap = (end - newest[oldest_table]).days
+        if gap > DISAGREEMENT_DAYS:
+            latest_table = max(newest, key=lambda t: newest[t])
+            warning = (
+                f"the tables disagree on when the data ends: the latest "
+                f"{ACTIVITY_NAMES[latest_table]} is {end:%Y-%m-%d} but the latest "
+                f"{ACTIVITY_NAMES[oldest_table]} is {newest[oldest_table]:%Y-%m-%d} ({gap} days "
+                f"earlier). The data's end is taken as {end:%Y-%m-%d}; if {oldest_table} stopped "
+                "arriving, its accounts look inactive after that: pass the true end with "
+                f"--until {newest[oldest_table]:%Y-%m-%d} (or load the missing rows)"
+            )
+    scheduled = _count(
+        connection, "SELECT count(*) FROM subscriptions WHERE ended_at > $t", {"t": end}
+    )
+    return DataEnd(end, newest, scheduled, warning)
+
+
+def _newest_canceled_end(connection: Any, now: dt.datetime) -> pd.Timestamp | None:
+    statuses = [s.lower() for s in BillingConfig().canceled_statuses]
+    try:
+        row = connection.execute(
+            "SELECT max(ended_at) FROM subscriptions WHERE ended_at <= $now "
+            "AND list_contains($statuses, lower(status))",
+            {"now": now, "statuses": statuses},
+        ).fetchone()
+    except Exception:  # noqa: BLE001 - no subscriptions table
+        return None
+    return None if row is None or row[0] is None else pd.Timestamp(row[0])
+
+
+def _count(connection: Any, sql: str, params: dict[str, Any]) -> int:
+    try:
+        row = connection.execute(sql, params).fetchone()
+    except Exception:  # noqa: BLE001 - no such table: nothing to count
+        return 0
+    return int(row[0]) if row and row[0] is not None else 0
+
+
 def observed_until(connection: Any) -> pd.Timestamp:
-    """Return the latest time found in any canonical table: the end of the observed data."""
-    parts = [
-        f"SELECT max({table.time_column}) AS t FROM {table.name}"
-        for table in CANONICAL_TABLES.values()
-        if table.time_column is not None
-    ]
-    parts += [
-        "SELECT max(churned_at) AS t FROM accounts",
-        "SELECT max(ended_at) AS t FROM subscriptions",
-    ]
-    row = connection.execute(f"SELECT max(t) FROM ({' UNION ALL '.join(parts)})").fetchone()
-    if row is None or row[0] is None:
-        raise BacktestError("the workspace has no data yet; load the canonical tables first")
-    return pd.Timestamp(row[0])
+    """Return the end of the observed data (`data_end`): never a scheduled period end."""
+    return data_end(connection).at
+
+
+def pending_churns(
+    connection: Any, until: pd.Timestamp, grace_days: int = DEFAULT_GRACE_DAYS
+) -> pd.DataFrame:
+    """Tenures that ended less than the grace period before `until`: not yet known churns."""
+    rule = BillingConfig(churn_after_days=grace_days)
+    try:
+        subscriptions = read_subscriptions(connection, until)
+    except Exception:  # noqa: BLE001 - no subscriptions table: nothing pending
+        return pd.DataFrame(columns=["account_id", "occurred_at"])
+    return pending_ends(subscriptions, until, rule)
 
 
 def read_outcomes(
@@ -99,7 +227,22 @@ def read_outcomes(
     renewals = frame[frame["kind"] != "churned"][["account_id", "occurred_at"]]
     activity = pd.concat([starts, renewals.set_axis(["account_id", "at"], axis=1)])
     activity["at"] = pd.to_datetime(activity["at"])
-    return Outcomes(frame, source, end, activity.reset_index(drop=True))
+    pending = pending_churns(connection, end, grace_days)
+    if not pending.empty:  # an end the outcomes already call a churn is not pending
+        churned = frame[frame["kind"] == "churned"][["account_id", "occurred_at"]]
+        known = set(
+            zip(
+                churned["account_id"].astype(str),
+                pd.to_datetime(churned["occurred_at"]),
+                strict=True,
+            )
+        )
+        keep = [
+            (str(a), pd.Timestamp(t)) not in known
+            for a, t in zip(pending["account_id"], pending["occurred_at"], strict=True)
+        ]
+        pending = pending[keep].reset_index(drop=True)
+    return Outcomes(frame, source, end, activity.reset_index(drop=True), pending)
 
 
 def derive_outcomes(
@@ -108,7 +251,8 @@ def derive_outcomes(
     """Derive churned, renewed, expanded, contracted and reactivated outcomes from subscriptions.
 
     The billing rule of `vitalsign sync` (vitalsign.ingest.billing_rule, docs/backtest.md) as of
-    `until` (the end of the data by default), with a grace period of `grace_days`.
+    `until` (the end of the data by default), with a grace period of `grace_days`: a tenure's
+    end is a churn once the grace period has passed before `until` (at once when canceled).
     """
     end = until if until is not None else observed_until(connection)
     rule = BillingConfig(churn_after_days=grace_days)
@@ -137,7 +281,8 @@ def write_outcomes(connection: Any, frame: pd.DataFrame) -> int:
 def label_snapshots(rows: pd.DataFrame, outcomes: Outcomes, horizon_days: int) -> pd.DataFrame:
     """Add `churned`, `churn_at`, `status` and `duration` to snapshot rows (account_id, as_of).
 
-    `status` is "labelled" (usable), "censored" (T + H after the observed data) or
+    `status` is "labelled" (usable), "censored" (too recent: T + H after the observed data, or
+    a tenure of the account ended before T + H less than the grace period before the data's end) or
     "churned_before" (the account had churned before T and not come back). `duration` is the
     days from T to the next churn or to the end of the data (for survival curves); `event`
     says whether that end is a churn.
@@ -189,6 +334,13 @@ def label_snapshots(rows: pd.DataFrame, outcomes: Outcomes, horizon_days: int) -
     end = outcomes.observed_until
     gone = merged["prior_churn"].notna() & ~(merged["last_start"] > merged["prior_churn"])
     censored = merged["as_of"] + horizon > end
+    if not outcomes.pending.empty:  # a tenure ended before T + H, its churn not known yet
+        pending = outcomes.pending.rename(columns={"occurred_at": "pending_at"})
+        pending["pending_at"] = pd.to_datetime(pending["pending_at"]).astype("datetime64[ns]")
+        pending["account_id"] = pending["account_id"].astype(str)
+        first = pending.groupby("account_id", as_index=False)["pending_at"].min()
+        reach = merged[["account_id", "as_of"]].merge(first, on="account_id", how="left")
+        censored = censored | (reach["pending_at"] < reach["as_of"] + horizon).to_numpy()
     result = rows.reset_index(drop=True).copy()
     result["churn_at"] = merged["churn_time"].to_numpy()
     result["churned"] = (merged["churn_time"] < merged["as_of"] + horizon).to_numpy()

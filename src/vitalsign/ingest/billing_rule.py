@@ -8,8 +8,11 @@ starting after it are ignored, and an `ended_at` after it means "not ended yet".
 snapshot deleted are kept (they existed); one without `ended_at` ends at its `deleted_at`.
 
 - A **tenure** is a run of subscriptions whose gaps are at most G. Its end is a **churn**
-  once it is final: a subscription ending that day has a canceled status
-  (`billing.canceled_statuses`), or G has passed since. A later tenure (it starts more than
+  once it is final: G has passed since, before the reference time, whatever its status, or
+  a subscription ending that day has a canceled status (`billing.canceled_statuses`: the
+  customer said so). A tenure that ended less than G before the reference time with no
+  canceled status is *pending* (`pending_ends`): a backtest leaves out the snapshots whose
+  horizon reaches it as too recent. A later tenure (it starts more than
   G after a churn) begins with a **reactivation**.
 - Inside a tenure, the subscriptions ending on one day are **renewed** when others start
   within G of that day (before or after it); each new subscription renews the nearest such
@@ -122,10 +125,14 @@ def _rows(frame: pd.DataFrame, kind: str, before: pd.Series, after: pd.Series) -
     )
 
 
-def _churns(
+def _tenure_ends(
     subs: pd.DataFrame, as_of: pd.Timestamp, grace: pd.Timedelta, statuses: set[str]
 ) -> pd.DataFrame:
-    """The end of each ended tenure, when final: a canceled status, or the grace has passed."""
+    """The end of each ended tenure (TENURE, occurred_at, mrr) and whether it is `final`.
+
+    Final: the grace period has passed by `as_of`, or a subscription ending that day has a
+    canceled status. Not final yet: the customer may still renew (a pending end).
+    """
     last = subs[
         (subs["tenure_end"] < OPEN_END) & (subs["end_day"] == subs["tenure_end"].dt.normalize())
     ].assign(canceled=lambda f: f["status"].isin(statuses))
@@ -133,8 +140,36 @@ def _churns(
         occurred_at=("tenure_end", "max"), canceled=("canceled", "max")
     )
     ends["mrr"] = _sum(last, TENURE)
-    ends = ends[ends["canceled"] | (ends["occurred_at"] + grace <= as_of)].reset_index()
+    ends["final"] = ends["canceled"] | (ends["occurred_at"] + grace <= as_of)
+    result: pd.DataFrame = ends.reset_index()
+    return result
+
+
+def _churns(
+    subs: pd.DataFrame, as_of: pd.Timestamp, grace: pd.Timedelta, statuses: set[str]
+) -> pd.DataFrame:
+    """The final ends of tenures: churns."""
+    ends = _tenure_ends(subs, as_of, grace, statuses)
+    ends = ends[ends["final"]].reset_index(drop=True)
     return _rows(ends, "churned", ends["mrr"] * 12, pd.Series(0.0, index=ends.index))
+
+
+def pending_ends(
+    subscriptions: pd.DataFrame, as_of: dt.datetime | pd.Timestamp, rule: BillingConfig
+) -> pd.DataFrame:
+    """Tenures that ended less than the grace period before `as_of`: not known to be churns yet.
+
+    Returns account_id, occurred_at (the tenure's end), one row per pending end. A backtest
+    leaves out the snapshots whose horizon reaches one (too recent to know their outcome).
+    """
+    columns = ["account_id", "occurred_at"]
+    if subscriptions.empty:
+        return pd.DataFrame(columns=columns)
+    grace = pd.Timedelta(days=rule.churn_after_days)
+    subs = _tenures(subscriptions, grace)
+    statuses = {s.lower() for s in rule.canceled_statuses}
+    ends = _tenure_ends(subs, pd.Timestamp(as_of), grace, statuses)
+    return ends.loc[~ends["final"], columns].reset_index(drop=True)
 
 
 def _reactivations(subs: pd.DataFrame) -> pd.DataFrame:
