@@ -340,8 +340,8 @@ def load_staged(
     else:
         now = utc_now()
         ordered_by = "updated_at" if "updated_at" in plan.values else None
-        mapped = list(_final_columns(plan, _resolving(plan)))
-        mapped = [c for c in mapped if c in plan.values or c in _derived_columns(plan)]
+        filled = set(plan.values) | _derived_columns(plan)
+        mapped = [c for c in table.column_names if c in filled]
         changes = apply_changes(
             con, table, mapped, good, run_id, now, options, ordered_by, relation.label
         )

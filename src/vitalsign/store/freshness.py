@@ -97,7 +97,7 @@ def snapshot_freshness(
         TableFreshness(
             table=str(table),
             day=_as_date(day),
-            newest=None if newest is None else pd.Timestamp(newest).to_pydatetime(),
+            newest=_moment(newest),
             allowed_days=None if allowed is None else int(allowed),
             signals=tuple(json.loads(signals)),
         )
@@ -125,6 +125,11 @@ def stale_lines(connection: Any, model_name: str, dates: Sequence[dt.date]) -> l
             "those dates"
         )
     return lines
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    """A database timestamp as a Python datetime (None stays None)."""
+    return None if value is None else pd.Timestamp(value).to_pydatetime()
 
 
 def _as_date(value: Any) -> dt.date:
@@ -192,7 +197,7 @@ def table_statuses(
             rows, newest = connection.execute(
                 f"SELECT count(*), max({time}) FILTER (WHERE {time} <= ?) FROM {name}", [now]
             ).fetchone()
-        newest_time = None if newest is None else pd.Timestamp(newest).to_pydatetime()
+        newest_time = _moment(newest)
         result.append(
             TableStatus(
                 name,
@@ -222,8 +227,8 @@ def source_statuses(connection: Any) -> list[SourceStatus]:
         SourceStatus(
             source=str(source),
             table=str(table),
-            last_ok=None if ok is None else pd.Timestamp(ok).to_pydatetime(),
-            last_run=None if run is None else pd.Timestamp(run).to_pydatetime(),
+            last_ok=_moment(ok),
+            last_run=_moment(run),
             last_status=str(status),
             runs=int(runs),
         )
