@@ -166,3 +166,21 @@ def test_calls_need_the_write_key_and_a_valid_message(tmp_path: Path) -> None:
     assert count(ws, "SELECT count(*) FROM accounts") == 3
     assert count(ws, "SELECT count(*) FROM quarantine WHERE source = 'event-api'") == 1
     ws.close()
+
+
+def test_identical_events_without_ids_in_one_call_stay_two_and_a_retry_adds_none(
+    tmp_path: Path,
+) -> None:
+    root, key = _workspace(tmp_path)
+    click = {k: v for k, v in TRACK.items() if k != "messageId"}
+    with event_server(root) as (_, url):
+        for expected in (2, 0):
+            reply = httpx.post(
+                f"{url}/v1/batch", json={"batch": [click, click]}, auth=(key, ""), timeout=30
+            )
+            assert reply.status_code == 200, reply.text
+            assert (reply.json()["loaded"], reply.json()["duplicates"]) == (expected, 2 - expected)
+    ws = open_workspace(root)
+    ids = [r[0] for r in ws.duckdb.execute("SELECT event_id FROM events ORDER BY 1").fetchall()]
+    ws.close()
+    assert len(ids) == 2 and ids[1] == ids[0] + ":2"

@@ -128,6 +128,7 @@ def _validate(raw: Any, default_type: str | None, where: str) -> dict[str, Any]:
     if "messageId" not in out:  # a content hash makes a retried call idempotent too
         canonical = json.dumps(out, sort_keys=True, default=str)
         out["messageId"] = "h:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+        out["_generated_id"] = True
     out.setdefault("receivedAt", utc_now().isoformat() + "Z")
     return out
 
@@ -208,7 +209,22 @@ JsonBody = Annotated[Any, Body()]
 
 
 def _reply(workspace: Workspace, messages: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"success": True, **write_messages(workspace, messages)}
+    return {"success": True, **write_messages(workspace, number_copies(messages))}
+
+
+def number_copies(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Number identical messages without an id in one request: `h:<hash>`, `h:<hash>:2`…
+
+    Two identical events in one call are two events; a retried call gets the same ids.
+    """
+    seen: dict[str, int] = {}
+    for message in messages:
+        if message.pop("_generated_id", False):
+            key = str(message["messageId"])
+            seen[key] = seen.get(key, 0) + 1
+            if seen[key] > 1:
+                message["messageId"] = f"{key}:{seen[key]}"
+    return messages
 
 
 @router.post("/track", dependencies=[Authenticated])

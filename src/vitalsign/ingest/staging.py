@@ -24,6 +24,7 @@ from vitalsign.ingest.changes import (
 )
 from vitalsign.ingest.identity import domain_sql, email_domain_sql, identity_joins
 from vitalsign.ingest.mapping import Mapping
+from vitalsign.ingest.occurrences import number_copies
 from vitalsign.ingest.plan import Plan, build_plan
 from vitalsign.ingest.readers import SourceRelation, quote_identifier, quote_literal
 from vitalsign.ingest.repeats import (
@@ -281,6 +282,8 @@ def load_direct(
         con.execute(f"INSERT INTO {table.name} ({names}) {queries.good_rows}").fetchone()[0]
     )
     old = -1 if old_max is None else int(old_max)
+    if table.name == "events":
+        number_copies(con, table.name, "rowid", f"rowid > {old}")
     repeated = keep_last_lines(con, table, old, inserted, queries.all_rows)
     duplicates = repeated + delete_taken_keys(con, table, old, inserted)
     rejected = 0
@@ -333,6 +336,8 @@ def load_staged(
     good = total - bad
     prepare_staged(con, table, mapping)  # owner ids → e-mails, before rows are compared
     if table.append_only:
+        if table.name == "events":
+            number_copies(con, STAGED, "_line", "_reason IS NULL")
         mark_duplicates(con, table, good)
         unchanged = int(con.execute(f"SELECT count(DISTINCT _line) FROM {DROPPED}").fetchone()[0])
         insert_good_rows(con, table)
