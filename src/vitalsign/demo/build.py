@@ -32,6 +32,13 @@ def riskiest_account(connection: object, model_name: str, as_of: dt.date) -> str
     return str(row[0])
 
 
+def since_date(dates: list[dt.date], weeks: int = 4) -> dt.date | None:
+    """Return the snapshot `weeks` back from the last (the earliest one if fewer), or None."""
+    if len(dates) < 2:
+        return None
+    return dates[max(0, len(dates) - 1 - weeks)]
+
+
 def _command() -> str:
     """Return how to call `vitalsign` from here: plain if on PATH, else the venv's script."""
     if shutil.which("vitalsign"):
@@ -52,6 +59,8 @@ def build_demo(
 ) -> Path:
     """Build the demo workspace in `directory` (replacing an earlier demo) and print the results."""
     console = console or Console()
+    if weeks < 1:
+        raise WorkspaceError(f"--weeks {weeks}: give at least 1 week of history to backfill")
     if directory.exists():
         if not (directory / CONFIG_FILE).exists() and any(directory.iterdir()):
             raise WorkspaceError(
@@ -74,9 +83,8 @@ def build_demo(
     console.print(report_renderable(report))
     account = riskiest_account(workspace.duckdb, model.name, dates[-1])
     console.rule(f"Riskiest account: {account}")
-    explanation = explain_account(
-        workspace.duckdb, model.name, account, dates[-1], dates[-1] - dt.timedelta(weeks=4)
-    )
+    since = since_date(dates)
+    explanation = explain_account(workspace.duckdb, model.name, account, dates[-1], since)
     console.print(explanation_renderable(explanation))
     root = workspace.root
     console.rule("Where to look")
@@ -85,9 +93,10 @@ def build_demo(
         f"  database  {workspace.database_path}"
     )
     command = _command()
+    since_option = f" --since {since}" if since else ""
     console.print(
         f"Try:\n  {command} --help\n  {command} report -w {root}\n"
-        f"  {command} explain {account} -w {root} --since {dates[-5]}\n"
+        f"  {command} explain {account} -w {root}{since_option}\n"
         f"  {command} backtest --html backtest.html -w {root}\n"
         f"  {command} serve -w {root}   (after `{command} users add NAME --role admin`)"
     )
