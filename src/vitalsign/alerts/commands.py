@@ -78,18 +78,17 @@ def alerts_evaluate(
     if from_ is not None or to is not None:
         start = parse_date(from_, "--from") or dt.date.min
         end = parse_date(to, "--to") or dt.date.max
-        reports = evaluate_history(ws.duckdb, config, loaded, start, end)
+        reports = evaluate_history(ws.duckdb, config, loaded, start, end, notify=not quiet)
         for report in reports:
             console.print(report.line(), highlight=False)
         console.print(f"Replayed {len(reports)} snapshots", highlight=False)
-        return
-    report = evaluate_alerts(
-        ws.duckdb, config, loaded, parse_date(as_of, "--as-of"), notify=not quiet
-    )
-    console.print(report.line(), highlight=False)
-    for warning in report.warnings:
+    else:
+        date = parse_date(as_of, "--as-of")
+        reports = [evaluate_alerts(ws.duckdb, config, loaded, date, notify=not quiet)]
+        console.print(reports[0].line(), highlight=False)
+    for warning in dict.fromkeys(w for report in reports for w in report.warnings):
         console.print(f"warning: {warning}", style="yellow", highlight=False)
-    if report.queued:
+    if any(report.queued for report in reports):
         console.print("Send them with `vitalsign alerts deliver`.", highlight=False)
 
 

@@ -348,11 +348,12 @@ def evaluate_history(
     model: LoadedModel,
     start: dt.date,
     end: dt.date,
+    notify: bool = True,
 ) -> list[EvaluationReport]:
     """Replay every snapshot in [start, end] not yet evaluated, in date order.
 
-    Only the last date's new alerts are queued for delivery; earlier ones are recorded
-    (for stats and explanations) with delivery "none".
+    Only the last date's new alerts are queued for delivery (none without `notify`); earlier
+    ones are recorded (for stats and explanations) with delivery "none".
     """
     last = last_evaluated(connection, model.name)
     dates = [
@@ -360,4 +361,7 @@ def evaluate_history(
         for d in snapshot_dates(connection, model.name)
         if start <= d <= end and (last is None or d > last)
     ]
-    return [evaluate_alerts(connection, config, model, d, notify=(d == dates[-1])) for d in dates]
+    return [
+        evaluate_alerts(connection, config, model, d, notify=notify and d == dates[-1])
+        for d in dates
+    ]
