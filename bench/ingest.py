@@ -24,6 +24,17 @@ load. It also checks the counts and that account_history holds N + N/10 versions
     .venv/bin/python bench/ingest.py --accounts 100000    # a quick run
     .venv/bin/python bench/ingest.py --accounts 1000000 --statements  # + the slowest SQL
 
+PostgreSQL (`--postgres`). Starts a PostgreSQL server from the Debian binaries (as the tests
+do; scripts/install-system-deps.sh installs them), or uses `--postgres-url`, loads `--rows`
+event rows into a table, copies the same rows to a CSV, then measures in a fresh process
+each (1) `load_database` of the table and (2) `load_file` of the CSV into a fresh
+workspace: seconds, rows per second, peak RSS (getrusage) and the largest temporary disk use
+seen (vitalsign-db-* files and DuckDB's spill directory, sampled every 0.2 s). Target: the
+database load's peak RSS stays under 1 GiB.
+
+    .venv/bin/python bench/ingest.py --postgres                 # 20,000,000 rows
+    .venv/bin/python bench/ingest.py --postgres --rows 2000000  # a quick run
+
 Exits with 1 when the target is missed; results also go to `<workdir>/results.json`
 (`results-accounts.json` for the update run).
 """
@@ -31,12 +42,16 @@ Exits with 1 when the target is missed; results also go to `<workdir>/results.js
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +60,7 @@ from typing import Any
 import duckdb
 
 from vitalsign.ingest.files import LoadReport, load_file
+from vitalsign.ingest.mapping import Mapping
 from vitalsign.store.workspace import Workspace, init_workspace
 
 TARGET_RATIO = 2.0
@@ -264,6 +280,196 @@ def run_accounts(rows: int, workdir: Path, statements: bool = False, repeats: in
     sys.exit(0 if median["update"] <= TARGET_RATIO else 1)
 
 
+GIB = 1024**3
+
+
+def _start_postgres(root: Path) -> tuple[str, Any]:
+    """Start a throw-away PostgreSQL server under `root`; return its URL and a stop function."""
+    import glob
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if not found:
+        sys.exit("PostgreSQL binaries not installed (scripts/install-system-deps.sh)")
+    bindir = Path(found[-1]).parent
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(parents=True)
+    root.chmod(0o777)
+    data = root / "data"
+    with __import__("socket").socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    run_as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    if run_as:
+        shutil.chown(root, "postgres", "postgres")
+    subprocess.run(
+        [
+            *run_as,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run(
+        [
+            *run_as,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(root / "log"),
+            "-w",
+            "-o",
+            options,
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+
+    def stop() -> None:
+        subprocess.run(
+            [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(root, ignore_errors=True)
+
+    return f"postgresql://postgres@127.0.0.1:{port}/postgres", stop
+
+
+def _fill_postgres(url: str, rows: int, csv: Path) -> None:
+    """Create `bench_events` with `rows` rows (the CSV generator's values) and copy it to `csv`."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as pg:
+        pg.execute("DROP TABLE IF EXISTS bench_events")
+        pg.execute(
+            f"""CREATE UNLOGGED TABLE bench_events AS SELECT 'evt-' || i AS event_id,
+            'acct-' || (i % {ACCOUNTS}) AS account_id,
+            TIMESTAMP '2024-01-01' + make_interval(secs => (i * 7919::bigint) % 31536000)
+            AS timestamp,
+            (ARRAY['login', 'report_created', 'export', 'invite'])[1 + i % 4] AS event,
+            'user-' || (i % 200000) AS user_id,
+            (ARRAY['core', 'reports', 'admin'])[1 + i % 3] AS feature,
+            CAST(i % 10 AS double precision) AS quantity
+            FROM generate_series(0, {rows - 1}::bigint) i"""
+        )
+        with (
+            csv.open("wb") as out,
+            pg.cursor().copy("COPY bench_events TO STDOUT WITH (FORMAT csv, HEADER true)") as copy,
+        ):
+            for block in copy:
+                out.write(block)
+
+
+def _temp_usage(paths: list[Path]) -> int:
+    total = 0
+    for base in paths:
+        candidates = [base] if base.is_file() else list(base.glob("**/*")) if base.is_dir() else []
+        for item in candidates:
+            with contextlib.suppress(OSError):
+                total += item.stat().st_size if item.is_file() else 0
+    total += sum(
+        p.stat().st_size for p in Path(tempfile.gettempdir()).glob("vitalsign-db-*") if p.exists()
+    )
+    return total
+
+
+def measure_child(kind: str, target: str, rows: int, workdir: Path) -> None:
+    """In a fresh process: load the table (`db`) or the CSV (`csv`); print a JSON result."""
+    from vitalsign.ingest.database import load_database
+    from vitalsign.store.workspace import DatabaseSource
+
+    root = workdir / f"ws-{kind}"
+    shutil.rmtree(root, ignore_errors=True)
+    ws = init_workspace(root)
+    ws.duckdb.execute(
+        "INSERT INTO accounts (account_id, name, created_at) SELECT 'acct-' || i, "
+        f"'Account ' || i, TIMESTAMP '2023-01-01' FROM range({ACCOUNTS}) r(i)"
+    )
+    watched = [ws.database_path.with_name(ws.database_path.name + ".tmp")]
+    peak_temp = [0]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.2):
+            peak_temp[0] = max(peak_temp[0], _temp_usage(watched))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    start = time.perf_counter()
+    if kind == "db":
+        source = DatabaseSource.model_validate(
+            {"name": "pg", "into": "events", "url": target, "table": "bench_events"}
+        )
+        report = load_database(ws, source, Mapping(), "events")
+    else:
+        report = load_file(ws, Path(target), "events")
+    elapsed = time.perf_counter() - start
+    done.set()
+    watcher.join()
+    ws.close()
+    assert report.balanced and report.loaded == rows, report
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"seconds": elapsed, "peak_rss": peak, "peak_temp": peak_temp[0]}))
+
+
+def run_postgres(rows: int, workdir: Path, url: str | None) -> None:
+    """Measure load_database of a PostgreSQL table against load_file of the same rows."""
+    stop = None
+    if url is None:
+        url, stop = _start_postgres(workdir / "pg")
+    try:
+        csv = workdir / f"pg-events-{rows}.csv"
+        start = time.perf_counter()
+        _fill_postgres(url, rows, csv)
+        print(
+            f"filled PostgreSQL and {csv} with {rows:,} rows in {time.perf_counter() - start:.1f} s"
+        )
+        results: dict[str, Any] = {"rows": rows}
+        for kind, target in (("db", url), ("csv", str(csv))):
+            out = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--measure",
+                    kind,
+                    target,
+                    "--rows",
+                    str(rows),
+                    "--workdir",
+                    str(workdir),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            results[kind] = result
+            label = "load_database (PostgreSQL)" if kind == "db" else "load_file (CSV)"
+            print(
+                f"{label}: {result['seconds']:.1f} s ({rows / result['seconds']:,.0f} rows/s), "
+                f"peak RSS {result['peak_rss'] / GIB:.2f} GiB, "
+                f"peak temp {result['peak_temp'] / GIB:.2f} GiB"
+            )
+        csv.unlink(missing_ok=True)
+    finally:
+        if stop is not None:
+            stop()
+    (workdir / "results-postgres.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    ok = results["db"]["peak_rss"] < GIB
+    print(f"database load peak RSS < 1 GiB: {'met' if ok else 'NOT met'}")
+    sys.exit(0 if ok else 1)
+
+
 def main() -> None:
     """Generate, time both, print the ratio and whether the target is met."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -278,8 +484,18 @@ def main() -> None:
         "--repeats", type=int, default=3, help="with --accounts: rounds (median verdict)"
     )
     parser.add_argument("--workdir", type=Path, default=Path("bench-ingest-work"))
+    parser.add_argument(
+        "--postgres", action="store_true", help="load_database of PostgreSQL against the CSV"
+    )
+    parser.add_argument("--postgres-url", help="with --postgres: use this server")
+    parser.add_argument("--measure", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
+    if args.measure:
+        measure_child(args.measure[0], args.measure[1], args.rows, args.workdir.resolve())
+        return
+    if args.postgres:
+        run_postgres(args.rows, args.workdir.resolve(), args.postgres_url)
     if args.accounts:
         run_accounts(args.accounts, args.workdir, args.statements, args.repeats)
     csv = args.workdir / f"events-{args.rows}.csv"

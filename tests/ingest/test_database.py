@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from ingest_support import add_account, count
 
+from vitalsign.errors import IngestError
 from vitalsign.ingest.database import load_database, read_watermark
 from vitalsign.ingest.mapping import Mapping
 from vitalsign.ingest.sync import load_options, sync_workspace
@@ -187,3 +189,178 @@ def test_a_crm_table_that_changes_updates_accounts_and_keeps_their_history(
 def _with_sources(workspace: Workspace, *sources: DatabaseSource) -> Workspace:
     config = workspace.config.model_copy(update={"sources": list(sources)})
     return Workspace(root=workspace.root, config=config, _backend=workspace.backend)
+
+
+@pytest.fixture
+def many_events(postgres_url: str) -> str:
+    """An events table of 1,000 rows (a bad time every 100th, one id repeated)."""
+    with psycopg.connect(postgres_url, autocommit=True) as pg:
+        pg.execute("DROP SCHEMA IF EXISTS product CASCADE")
+        pg.execute("CREATE SCHEMA product")
+        pg.execute(
+            "CREATE TABLE product.events AS SELECT i AS n, CASE WHEN i = 999 THEN 'e1' "
+            "ELSE 'e' || i END AS id, 'a' || (i % 3) AS account, CASE WHEN i % 100 = 50 "
+            "THEN 'not a time' ELSE ('2024-01-01'::timestamp + i * interval '1 minute')::text "
+            "END AS at, CASE WHEN i % 7 = 0 THEN 'say \"hi\", then\nleave' ELSE 'login' END "
+            "AS kind FROM generate_series(1, 1000) i"
+        )
+    return "product.events"
+
+
+EVENTS_MAPPING = Mapping.model_validate(
+    {"columns": {"event_id": "id", "account_id": "account", "timestamp": "at", "event": "kind"}}
+)
+
+
+def _events_state(ws: Workspace) -> tuple[list[Any], list[Any]]:
+    rows = ws.duckdb.execute("SELECT * FROM events ORDER BY event_id").fetchall()
+    bad = ws.duckdb.execute("SELECT line, raw, reason FROM quarantine ORDER BY line").fetchall()
+    return rows, bad
+
+
+def test_a_load_of_many_batches_equals_one_batch_and_keeps_one_batch_on_disk(
+    tmp_path: Path, postgres_url: str, many_events: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vitalsign.ingest import database_batches as database
+    from vitalsign.store.workspace import init_workspace
+
+    source = DatabaseSource.model_validate(
+        {"name": "product", "into": "events", "url": postgres_url, "table": many_events}
+    )
+    reader = database._reader
+    seen: list[int] = []
+
+    def counting(path: Path, names: list[str]) -> str:
+        seen.append(path.read_bytes().count(b"\n") - path.read_bytes().count(b"\nleave"))
+        files = list(path.parent.glob("vitalsign-db-*"))
+        assert len(files) <= 2  # the batch being loaded and the one being read
+        return reader(path, names)
+
+    monkeypatch.setattr(database, "_reader", counting)
+    results = []
+    for batch_rows in (1_000_000, 64):
+        ws = init_workspace(tmp_path / f"ws-{batch_rows}")
+        for account in ("a0", "a1", "a2"):
+            add_account(ws, account)
+        seen.clear()
+        report = load_database(ws, source, EVENTS_MAPPING, "events", batch_rows=batch_rows)
+        results.append((report.read, report.loaded, report.quarantined, report.unchanged))
+        results.append(_events_state(ws))
+        ws.close()
+        assert sum(seen) == 1000 and max(seen) <= batch_rows
+        assert len(seen) == (1 if batch_rows > 1000 else 16)
+    assert results[0] == results[2] == (1000, 989, 10, 1)
+    assert results[1] == results[3]
+    lines = [line for line, _, _ in results[3][1]]
+    assert lines == list(range(50, 1000, 100))  # a quarantined row's line is its row number
+
+
+def test_a_load_that_fails_in_a_later_batch_leaves_nothing(
+    workspace: Workspace, postgres_url: str, many_events: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vitalsign.ingest import database_batches as database
+
+    for account in ("a0", "a1", "a2"):
+        add_account(workspace, account)
+    source = DatabaseSource.model_validate(
+        {
+            "name": "product",
+            "into": "events",
+            "url": postgres_url,
+            "table": many_events,
+            "watermark": "n",
+        }
+    )
+    load_staged = database.load_staged
+    calls: list[int] = []
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 4:  # while the reader thread is reading the next batch
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return load_staged(*args, **kwargs)
+
+    monkeypatch.setattr(database, "load_staged", failing)
+    with pytest.raises(IngestError, match="server closed the connection"):
+        load_database(workspace, source, EVENTS_MAPPING, "events", batch_rows=100)
+    assert count(workspace, "SELECT count(*) FROM events") == 0
+    assert count(workspace, "SELECT count(*) FROM quarantine") == 0
+    assert read_watermark(workspace.duckdb, "product") is None
+    monkeypatch.setattr(database, "load_staged", load_staged)
+    report = load_database(workspace, source, EVENTS_MAPPING, "events", batch_rows=100)
+    assert (report.read, report.loaded) == (1000, 989)
+    assert read_watermark(workspace.duckdb, "product") == "1000"
+
+
+def test_a_query_that_fails_after_some_batches_were_read_leaves_nothing(
+    workspace: Workspace, postgres_url: str, many_events: str
+) -> None:
+    for account in ("a0", "a1", "a2"):
+        add_account(workspace, account)
+    source = DatabaseSource.model_validate(
+        {
+            "name": "product",
+            "into": "events",
+            "url": postgres_url,  # PostgreSQL fails at row 700, after sending 699 rows
+            "query": f"SELECT id, account, at, kind, 1 / (n - 700) AS boom FROM {many_events}",
+        }
+    )
+    with pytest.raises(IngestError, match="source product: division by zero"):
+        load_database(workspace, source, EVENTS_MAPPING, "events", batch_rows=100)
+    assert count(workspace, "SELECT count(*) FROM events") == 0
+    assert count(workspace, "SELECT count(*) FROM quarantine") == 0
+    assert count(workspace, "SELECT count(*) FROM ingest_runs WHERE status = 'ok'") == 0
+
+
+def test_a_snapshot_read_in_batches_deletes_only_keys_absent_from_every_batch(
+    workspace: Workspace, postgres_url: str, crm: str
+) -> None:
+    source = DatabaseSource.model_validate(
+        {
+            "name": "crm",
+            "into": "accounts",
+            "url": postgres_url,
+            "table": crm,
+            "mode": "snapshot",
+            "columns": CRM_COLUMNS,
+        }
+    )
+    options = load_options(source)
+    first = load_database(workspace, source, CRM_MAPPING, "accounts", options, batch_rows=3)
+    assert (first.read, first.inserted) == (10, 10)
+    with psycopg.connect(postgres_url, autocommit=True) as pg:
+        pg.execute(f"DELETE FROM {crm} WHERE id = 'c5'")
+    second = load_database(workspace, source, CRM_MAPPING, "accounts", options, batch_rows=3)
+    assert (second.read, second.unchanged, second.deleted) == (9, 9, 1) and second.balanced
+    deleted = workspace.duckdb.execute(
+        "SELECT account_id FROM accounts WHERE deleted_at IS NOT NULL"
+    ).fetchall()
+    assert deleted == [("c5",)]
+
+
+def test_identical_events_without_ids_are_counted_over_every_batch(
+    workspace: Workspace, postgres_url: str
+) -> None:
+    add_account(workspace, "a0")
+    with psycopg.connect(postgres_url, autocommit=True) as pg:
+        pg.execute("DROP TABLE IF EXISTS clicks")
+        pg.execute(  # 30 rows: 5 distinct clicks, each 6 times, spread over the batches
+            "CREATE TABLE clicks AS SELECT 'a0' AS account, '2024-01-01 10:00:0' || (i % 5) "
+            "AS at, 'click' AS kind FROM generate_series(1, 30) i"
+        )
+    source = DatabaseSource.model_validate(
+        {"name": "clicks", "into": "events", "url": postgres_url, "table": "clicks"}
+    )
+    mapping = Mapping.model_validate(
+        {"columns": {"account_id": "account", "timestamp": "at", "event": "kind"}}
+    )
+    first = load_database(workspace, source, mapping, "events", batch_rows=4)
+    assert (first.read, first.inserted, first.unchanged) == (30, 30, 0)
+    assert count(workspace, "SELECT count(DISTINCT event_id) FROM events") == 30
+    assert count(workspace, "SELECT count(*) FROM events WHERE event_id LIKE 'h:%:6'") == 5
+    again = load_database(workspace, source, mapping, "events", batch_rows=7)
+    assert (again.inserted, again.unchanged) == (0, 30)
+    with psycopg.connect(postgres_url, autocommit=True) as pg:
+        pg.execute("INSERT INTO clicks VALUES ('a0', '2024-01-01 10:00:00', 'click')")
+    more = load_database(workspace, source, mapping, "events", batch_rows=4)
+    assert (more.inserted, more.unchanged) == (1, 30)

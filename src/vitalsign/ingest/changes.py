@@ -29,11 +29,16 @@ CHANGED_AT = "updated_at"  # when mapped, the source's last-modified time of a r
 
 @dataclass(frozen=True)
 class LoadOptions:
-    """How a load treats keys: `snapshot` marks absent keys deleted, within a share."""
+    """How a load treats keys: `snapshot` marks absent keys deleted, within a share.
+
+    `after_row` is set by a load read in batches: the largest row id before its first batch,
+    so that a key an earlier batch wrote is a repeat (the last copy wins), not a stored key.
+    """
 
     snapshot: bool = False
     allow_deletes: bool = False
     max_delete_share: float = 0.2
+    after_row: int | None = None
 
 
 CHANGES = LoadOptions()  # the default: a source of changes, nothing deleted

@@ -1,33 +1,43 @@
 """Ingest a table or query of a SQL database (PostgreSQL) incrementally by a watermark column.
 
-Rows are streamed with PostgreSQL's `COPY (query) TO STDOUT (FORMAT csv)` into a temporary
-file and loaded by DuckDB's CSV reader like any file, so values keep their text for the
-quarantine and nothing is inserted row by row. With a watermark column, a run reads rows
-whose watermark is at or after the last run's maximum (rows at the boundary come again and
-count as duplicates, so none committed late at the same value is missed); the new maximum
-is read in the same database snapshot and stored in the same DuckDB transaction as the rows.
+Rows are read in batches of `BATCH_ROWS` (see `database_batches`: append-only tables are
+written batch by batch, keyed tables staged whole) with DuckDB's memory capped
+(`MEMORY_LIMIT`), so a load's peak memory does not grow with the table. Every batch of one
+load is written in ONE DuckDB transaction: a failure or a kill leaves nothing, and the
+watermark moves only when it commits.
+
+With a watermark column, a run reads rows whose watermark is at or after the last run's
+maximum (rows at the boundary come again and count as duplicates, so none committed late at
+the same value is missed); the new maximum is read in the same database snapshot and stored
+in the same DuckDB transaction as the rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-import tempfile
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from vitalsign.errors import IngestError
-from vitalsign.ingest.files import load_file
-from vitalsign.ingest.mapping import Mapping, ReaderOptions
-from vitalsign.ingest.runs import LoadReport, ensure_ingest_tables, utc_now
-from vitalsign.ingest.staging import CHANGES, LoadOptions
+from vitalsign.ingest.database_batches import (
+    ROWS,
+    load_in_batches,
+    memory_limit,
+    stage_rows,
+)
+from vitalsign.ingest.files import canonical_table
+from vitalsign.ingest.formats import resolve_mapping
+from vitalsign.ingest.mapping import Mapping
+from vitalsign.ingest.runs import LoadReport, ensure_ingest_tables, run_in_transaction, utc_now
+from vitalsign.ingest.staging import CHANGES, LoadOptions, load_staged
 from vitalsign.store.workspace import DatabaseSource, Workspace
 
-CSV_OPTIONS = ReaderOptions(
-    format="csv", delimiter=",", quote='"', escape='"', header=True, encoding="utf-8"
-)
+BATCH_ROWS = 500_000  # rows per batch read from the database
+MEMORY_LIMIT = "512MB"  # DuckDB's memory limit during a database load (the rest spills)
 
 
 def database_url(source: DatabaseSource) -> str:
@@ -77,27 +87,24 @@ def _query(source: DatabaseSource, watermark: str | None) -> tuple[sql.Composed,
     return sql.SQL("{} ORDER BY q.{}").format(rows, column), maximum
 
 
-def export_rows(source: DatabaseSource, watermark: str | None) -> tuple[Path, str | None]:
-    """Copy the source's rows to a temporary CSV file; return it and the new watermark."""
-    rows, maximum = _query(source, watermark)
-    out = tempfile.NamedTemporaryFile(prefix="vitalsign-db-", suffix=".csv", delete=False)  # noqa: SIM115
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+@contextlib.contextmanager
+def _snapshot(source: DatabaseSource) -> Iterator[Any]:
+    """A read-only REPEATABLE READ transaction of the source database (one snapshot)."""
     try:
-        with psycopg.connect(database_url(source), autocommit=False) as pg, out:
+        with psycopg.connect(database_url(source), autocommit=False) as pg:
             pg.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-            with pg.cursor() as cur:
-                copy_sql = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)")
-                with cur.copy(copy_sql.format(rows)) as copy:
-                    for block in copy:
-                        out.write(block)
-                cur.execute(maximum)
-                found = cur.fetchone()
-            pg.rollback()
+            pg.read_only = True
+            try:
+                yield pg
+            finally:
+                if not pg.closed:
+                    pg.rollback()
     except psycopg.Error as exc:
-        Path(out.name).unlink(missing_ok=True)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise IngestError(f"source {source.name}: {first}") from exc
-    new = found[0] if found and found[0] is not None else watermark
-    return Path(out.name), new
+        raise IngestError(f"source {source.name}: {_first_line(exc)}") from exc
 
 
 def load_database(
@@ -106,8 +113,12 @@ def load_database(
     mapping: Mapping,
     table: str,
     options: LoadOptions = CHANGES,
+    batch_rows: int = BATCH_ROWS,
 ) -> LoadReport:
     """Load the new rows of a database source; the watermark moves only if the load commits.
+
+    Rows are read in batches of `batch_rows` (see the module's docstring); all of them are
+    written in one transaction.
 
     >>> load_database(ws, ws.config.sources[0], Mapping(), "invoices")  # doctest: +SKIP
     """
@@ -117,15 +128,43 @@ def load_database(
             f"source {source.name}: `mode: snapshot` reads the whole table each time; drop its "
             "`watermark` (a watermark reads only new rows, so every other key would vanish)"
         )
+    resolved, table_name = resolve_mapping(mapping, table)
+    target = canonical_table(table_name, workspace)
     old = read_watermark(con, source.name)
-    path, new = export_rows(source, old)
-    try:
-        csv_mapping = Mapping(options=CSV_OPTIONS).over(mapping)
+    rows, maximum = _query(source, old)
+    stats = {"batches": 0}
+    with _snapshot(source) as pg:
+        with pg.cursor() as cur:  # the first statement takes the snapshot the rows come from
+            cur.execute(maximum)
+            found = cur.fetchone()
+        new = found[0] if found and found[0] is not None else old
 
-        def keep_watermark(inner: Any) -> None:
+        def body(run_id: str) -> LoadReport:
+            try:
+                if target.append_only and not options.snapshot and not resolved.prefer:
+                    report, stats["batches"] = load_in_batches(
+                        con, pg, rows, target, resolved, run_id, source.name, batch_rows
+                    )
+                else:
+                    relation, stats["batches"] = stage_rows(con, pg, rows, source.name, batch_rows)
+                    report = load_staged(
+                        con, relation, target, resolved, run_id, source.name, options=options
+                    )
+            except psycopg.Error as exc:
+                raise IngestError(f"source {source.name}: {_first_line(exc)}") from exc
             if new is not None and new != old:
-                write_watermark(inner, source.name, new)
+                write_watermark(con, source.name, new)
+            return report
 
-        return load_file(workspace, path, table, csv_mapping, source.name, keep_watermark, options)
-    finally:
-        path.unlink(missing_ok=True)
+        try:
+            with memory_limit(con, MEMORY_LIMIT):
+                return run_in_transaction(
+                    con,
+                    source.name,
+                    target.name,
+                    "database",
+                    body,
+                    {"table": source.table, "batch_rows": batch_rows},
+                )
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {ROWS}")

@@ -54,20 +54,37 @@ def match_keys(table: CanonicalTable, left: str, right: str) -> str:
     )
 
 
-def delete_taken_keys(con: Any, table: CanonicalTable, old_max: int, inserted: int) -> int:
-    """Delete appended rows whose key was stored before this run (stored rows never change)."""
+def delete_taken_keys(
+    con: Any, table: CanonicalTable, old_max: int, inserted: int, after_row: int | None = None
+) -> tuple[int, int]:
+    """Delete appended rows whose key was stored before this load; return (dropped, replaced).
+
+    Stored rows never change. In a load read in batches (`after_row`: the largest row id
+    before its first batch), a key that an earlier batch wrote is a repeat: the earlier copy
+    is deleted (`replaced`), so the last copy wins as within one file.
+    """
     con.execute(f"CREATE OR REPLACE TEMP TABLE {DROPPED} (_line BIGINT)")
-    if not inserted or old_max < 0:
-        return 0
+    stored = old_max if after_row is None else min(after_row, old_max)
+    replaced = 0
+    if inserted and stored < old_max:
+        replaced = int(
+            con.execute(
+                f"DELETE FROM {table.name} WHERE rowid > {stored} AND rowid <= {old_max} AND "
+                f"EXISTS (SELECT 1 FROM {table.name} n WHERE n.rowid > {old_max} AND "
+                f"{match_keys(table, 'n', table.name)})"
+            ).fetchone()[0]
+        )
+    if not inserted or stored < 0:
+        return 0, replaced
     con.execute(
         f"INSERT INTO {DROPPED} SELECT n.rowid FROM {table.name} n WHERE n.rowid > {old_max} "
-        f"AND EXISTS (SELECT 1 FROM {table.name} o WHERE o.rowid <= {old_max} AND "
+        f"AND EXISTS (SELECT 1 FROM {table.name} o WHERE o.rowid <= {stored} AND "
         f"{match_keys(table, 'o', 'n')})"
     )
     dropped = int(con.execute(f"SELECT count(*) FROM {DROPPED}").fetchone()[0])
     if dropped:
         con.execute(f"DELETE FROM {table.name} WHERE rowid IN (SELECT _line FROM {DROPPED})")
-    return dropped
+    return dropped, replaced
 
 
 def mark_duplicates(con: Any, table: CanonicalTable, good: int) -> None:

@@ -263,6 +263,7 @@ def load_direct(
     mapping: Mapping,
     run_id: str,
     source: str,
+    after_row: int | None = None,
 ) -> LoadReport:
     """Write good rows straight into the table, then remove the ones whose key was taken.
 
@@ -285,7 +286,9 @@ def load_direct(
     if table.name == "events":
         number_copies(con, table.name, "rowid", f"rowid > {old}")
     repeated = keep_last_lines(con, table, old, inserted, queries.all_rows)
-    duplicates = repeated + delete_taken_keys(con, table, old, inserted)
+    dropped, replaced = delete_taken_keys(con, table, old, inserted, after_row)
+    repeated += replaced
+    duplicates = repeated + dropped
     rejected = 0
     if relation.rejects_sql:
         rejected = int(con.execute(f"SELECT count(*) FROM ({relation.rejects_sql})").fetchone()[0])
@@ -328,7 +331,7 @@ def load_staged(
                 "delete its rows (drop `mode: snapshot` / --snapshot for it)"
             )
         if quarantine and not mapping.prefer:
-            return load_direct(con, relation, table, mapping, run_id, source)
+            return load_direct(con, relation, table, mapping, run_id, source, options.after_row)
     parsed = relation.count_rows(con)
     plan = stage(con, table, mapping, relation)
     total, bad, rejected = count_staged(con, relation)
