@@ -69,8 +69,11 @@ def test_coverage_drops_and_the_band_comes_from_the_rest_or_says_insufficient(
     # B has no NPS: support and half of voice (1.5 of 4) are too little data to judge
     assert stale.loc["B", "coverage"] == pytest.approx(0.375)
     assert stale.loc["B", "band"] == "insufficient_data"
-    # C has no invoice in 30 days: the gate is a verdict on fresh data, it stays red
-    assert stale.loc["C", "band"] == "red" and not stale.loc["C", "gate_pass"]
+    # C has no invoice in 30 days: the gate fails on fresh data (score 0), but with support
+    # alone (1 of 4) the coverage rule applies whatever the score: insufficient data
+    assert stale.loc["C", "score"] == 0 and not stale.loc["C", "gate_pass"]
+    assert stale.loc["C", "coverage"] == pytest.approx(0.25)
+    assert stale.loc["C", "band"] == "insufficient_data"
 
 
 def test_a_missing_policy_is_not_applied_to_a_stale_table(tiny_workspace: Workspace) -> None:

@@ -101,3 +101,27 @@ def test_a_failed_gate_always_scores_zero(rows: list[list[float | None]]) -> Non
     frame = _frame(rows).assign(gate_pass=False)
     scored = score_frame(frame, _model([1.0] * 5, (1.0, 1.0))).scores
     assert (scored["score"] == 0).all()
+
+
+@settings(max_examples=15, deadline=None)
+@given(rows=rows, weights=weights, policy=st.sampled_from(["zero", 0.0, 35.5, 100.0]))
+def test_signals_with_a_missing_policy_always_count_as_covered(
+    rows: list[list[float | None]], weights: list[float], policy: str | float
+) -> None:
+    model = _model(weights, (1.0, 2.0))
+    filled = {n: s.model_copy(update={"missing": policy}) for n, s in model.signals.items()}
+    scored = score_frame(_frame(rows), model.model_copy(update={"signals": filled})).scores
+    assert np.allclose(scored["coverage"], 1.0, atol=1e-9)
+    assert not scored["base_score"].isna().any()
+
+
+@settings(max_examples=15, deadline=None)
+@given(rows=rows, gate=st.booleans())
+def test_coverage_below_the_minimum_is_insufficient_data_whatever_the_gate(
+    rows: list[list[float | None]], gate: bool
+) -> None:
+    model = _model([1.0] * 5, (1.0, 1.0)).model_copy(update={"min_coverage": 0.6})
+    scored = score_frame(_frame(rows).assign(gate_pass=gate), model).scores
+    low = scored["coverage"].to_numpy() < 0.6
+    assert (scored.loc[low, "band"] == model.insufficient_band).all()
+    assert (scored.loc[~low, "band"] != model.insufficient_band).all()

@@ -137,28 +137,37 @@ def test_snapshot_rows_carry_the_model_name_and_hash(
     assert set(stored["model_hash"]) == {tiny_model.hash}
 
 
-def test_coverage_counts_only_real_data_even_when_missing_counts_as_zero(
-    tiny_workspace: Workspace,
+@pytest.mark.parametrize(("policy", "nps_points"), [("zero", 0.0), ("50", 50.0)])
+def test_a_signal_whose_points_come_from_its_missing_policy_counts_as_covered(
+    tiny_workspace: Workspace, policy: str, nps_points: float
 ) -> None:
     source = (FIXTURES / "models" / "tiny.yml").read_text()
     nps_filter = "    filter: \"kind == 'nps'\""
-    zero = parse_model(source.replace(nps_filter, nps_filter + "\n    missing: zero"))
-    scored = compute_scores(tiny_workspace.backend, zero, [T]).scores.set_index("account_id")
-    # C has no NPS and no CSM rating: NPS now counts as 0 points, so voice = 0 is available
-    # and C's base drops from 100 / 3 to (0 + 100 + 0) / 4; the coverage still says the NPS
-    # weight had no data (0.5 + 0.25 = 0.75).
-    assert scored.loc["C", "base_score"] == pytest.approx(25.0)
-    assert scored.loc["C", "coverage"] == pytest.approx(0.75)
+    model = parse_model(source.replace(nps_filter, f"{nps_filter}\n    missing: {policy}"))
+    scored = compute_scores(tiny_workspace.backend, model, [T]).scores.set_index("account_id")
+    # B and C have no NPS: it now has points (0 or 50), so it counts as covered
+    # (docs/model.md, missing values). B: every signal has points, coverage 1.
+    # C: only the CSM rating (nominal weight 1/4 · 1/2) lacks points: coverage 0.875;
+    # voice = the NPS points alone, base (2·0 + 100 + voice) / 4.
+    assert scored.loc["B", "coverage"] == pytest.approx(1.0)
+    assert scored.loc["C", "coverage"] == pytest.approx(0.875)
+    assert scored.loc["C", "base_score"] == pytest.approx((100 + nps_points) / 4)
+    assert scored.loc["A", "coverage"] == pytest.approx(1.0)
 
 
-def test_a_failed_gate_keeps_the_worst_band_even_with_little_data(
+def test_a_failed_gate_with_too_little_data_is_insufficient_data(
     tiny_workspace: Workspace, tiny_model: LoadedModel
 ) -> None:
     strict = tiny_model.spec.model_copy(update={"min_coverage": 0.9})
     scored = compute_scores(tiny_workspace.backend, LoadedModel(strict, None, "x"), [T]).scores
     rows = scored.set_index("account_id")
-    assert rows.loc["C", "band"] == "red"  # gate failed: a verdict, not missing data
+    # C fails the gate (score 0) with coverage 0.75 < 0.9: the coverage rule applies
+    # whatever the score (docs/model.md, coverage), so too little data is said as such
+    assert rows.loc["C", "score"] == 0.0
+    assert rows.loc["C", "band"] == "insufficient_data"
     assert rows.loc["B", "band"] == "insufficient_data"  # coverage 0.875 < 0.9
+    lenient = compute_scores(tiny_workspace.backend, tiny_model, [T]).scores
+    assert lenient.set_index("account_id").loc["C", "band"] == "red"  # 0.75 >= 0.5: the verdict
 
 
 def test_a_manual_signal_override_is_shown_beside_the_computed_value(

@@ -259,8 +259,8 @@ def _verdict(
         if flag.cap_band is not None:
             cap_index = model.band_names.index(flag.cap_band)
             band_index = np.where(raised[f], np.maximum(band_index, cap_index), band_index)
-    # a failed gate is a verdict, not a lack of data: it keeps the worst band
-    insufficient = ((coverage < model.min_coverage) | np.isnan(final)) & gate
+    # below the minimum coverage the band says so whatever the score, a failed gate's 0 too
+    insufficient = (coverage < model.min_coverage) | np.isnan(final)
     band_index[insufficient] = len(bands)  # the insufficient-data label follows the bands
     return final, band_index
 
@@ -272,14 +272,14 @@ def _score_scorecard(
     n = end - start
     groups = model.scorecards[card]
     members = _signals_in(groups)
+    # points after the missing policy: a signal whose points come from `missing: zero` or a
+    # number counts as covered (a stale table's signals are `skip` here: engine/freshness)
     points: dict[str, np.ndarray] = {}
-    computed: dict[str, np.ndarray] = {}  # before the missing policy: coverage counts real data
     complete: set[str] = set()  # signals with points on every row (after the missing policy)
     for sname in dict.fromkeys(s for s, _ in members):
         signal = model.signals[sname]
         assert signal.scale is not None
-        computed[sname] = _signal_points(rows, start, end, sname, signal.scale)
-        points[sname] = fill_missing(computed[sname], signal)
+        points[sname] = fill_missing(_signal_points(rows, start, end, sname, signal.scale), signal)
         if not np.isnan(np.min(points[sname])):  # min is NaN when any value is
             complete.add(sname)
     root = plan_groups(groups, {}, min(n, BLOCK_ROWS), "", complete)  # one block: items redo it
@@ -296,10 +296,10 @@ def _score_scorecard(
         covered = coverage[block]
         weight = np.empty(len(covered))
         for sname, nominal_weight in nominal:
-            if computed[sname] is points[sname] and sname in complete:
+            if sname in complete:
                 covered += nominal_weight
             else:
-                covered += where_present(computed[sname][block], nominal_weight, out=weight)
+                covered += where_present(points[sname][block], nominal_weight, out=weight)
         np.round(covered, 10, out=covered)
         final[block], band_index[block] = _verdict(
             model, base[block], covered, gate[block], {f: r[block] for f, r in raised.items()}
