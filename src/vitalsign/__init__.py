@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from vitalsign.analytics.outcomes import derive_outcomes
     from vitalsign.analytics.portfolio import PortfolioReport, portfolio_report
     from vitalsign.engine.explain import Explanation, explain_account
+    from vitalsign.engine.rescore import record_override
     from vitalsign.engine.run import backfill, compute_scores, date_range, score
     from vitalsign.engine.scoring import ScoredFrame
     from vitalsign.ingest.files import load_file
@@ -48,6 +49,7 @@ _LAZY = {
     "portfolio_report": "vitalsign.analytics.portfolio",
     "Explanation": "vitalsign.engine.explain",
     "explain_account": "vitalsign.engine.explain",
+    "record_override": "vitalsign.engine.rescore",
     "backfill": "vitalsign.engine.run",
     "compute_scores": "vitalsign.engine.run",
     "date_range": "vitalsign.engine.run",
@@ -102,6 +104,7 @@ __all__ = [
     "open_workspace",
     "parse_model",
     "portfolio_report",
+    "record_override",
     "run_backtest",
     "score",
 ]

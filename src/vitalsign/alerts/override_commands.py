@@ -65,9 +65,8 @@ def override(
     ] = None,
     workspace: WorkspaceOption = Path("."),
 ) -> None:
-    """Override an account's band or a manual signal with a reason and expiry; list or revoke."""
-    from vitalsign.alerts.overrides import revoke_override
-    from vitalsign.store.overrides import add_override
+    """Override a band or manual signal at once, with reason and expiry; list or revoke."""
+    from vitalsign.engine.rescore import record_override, revoke_and_rescore
     from vitalsign.store.workspace import open_workspace
 
     if list_:
@@ -75,12 +74,14 @@ def override(
         return
     ws = open_workspace(workspace)
     if revoke is not None:
-        revoke_override(ws.duckdb, revoke, author, reason or "")
-        console.print(f"Override {revoke} revoked; scoring from tomorrow uses the computed value")
+        done = revoke_and_rescore(ws.backend, ws.load_model(), revoke, author, reason or "")
+        after = done.line() if done else "the next scoring run uses the computed value"
+        console.print(f"Override {revoke} revoked; {after}", highlight=False, soft_wrap=True)
         return
     if account is None:
         raise VitalsignError("give the ACCOUNT to override (or --list, or --revoke ID)")
-    spec = ws.load_model().spec
+    loaded = ws.load_model()
+    spec = loaded.spec
     if (band is None) == (signal is None):
         raise VitalsignError("give either --band BAND or --signal NAME --value VALUE")
     if band is not None and band not in spec.band_names:
@@ -91,8 +92,9 @@ def override(
         )
     expiry = parse_date(until, "--until")
     expires = dt.datetime.combine(expiry, dt.time()) if expiry else None
-    oid = add_override(
-        ws.duckdb,
+    oid, done = record_override(
+        ws.backend,
+        loaded,
         account,
         "band" if band else str(signal),
         str(band or value),
@@ -100,4 +102,7 @@ def override(
         author,
         expires,
     )
-    console.print(f"Override {oid} recorded for {account}; it applies from the next scoring run")
+    after = done.line() if done else "it applies from the next scoring run"
+    console.print(
+        f"Override {oid} recorded for {account}; {after}", highlight=False, soft_wrap=True
+    )

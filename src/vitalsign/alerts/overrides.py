@@ -12,8 +12,7 @@ from typing import Any
 import pandas as pd
 
 from vitalsign.alerts.tasks import utc_now
-from vitalsign.errors import AlertError
-from vitalsign.store.overrides import audit
+from vitalsign.store.overrides import revoke
 from vitalsign.store.transaction import transaction
 
 
@@ -48,28 +47,9 @@ def list_overrides(
 
 
 def revoke_override(connection: Any, override_id: str, actor: str, reason: str) -> None:
-    """End an override now; scoring runs from the next date use the computed value. Audited."""
-    if not reason.strip():
-        raise AlertError('revoking an override needs a reason (--reason "...")')
-    row = connection.execute(
-        "SELECT account_id, revoked_at, expires_at FROM overrides WHERE override_id = ?",
-        [override_id],
-    ).fetchone()
-    if row is None:
-        raise AlertError(f"no override {override_id!r}; list them with `vitalsign overrides`")
-    now = utc_now()
-    if row[1] is not None:
-        raise AlertError(f"override {override_id} was already revoked at {row[1]}")
-    if row[2] is not None and row[2] <= now:
-        raise AlertError(f"override {override_id} already expired at {row[2]}")
+    """End an override now; scoring runs from the next date use the computed value. Audited.
+
+    vitalsign.engine.rescore.revoke_and_rescore also re-scores the latest snapshot at once.
+    """
     with transaction(connection):
-        connection.execute(
-            "UPDATE overrides SET revoked_at = ? WHERE override_id = ?", [now, override_id]
-        )
-        audit(
-            connection,
-            actor,
-            "override.revoke",
-            str(row[0]),
-            {"id": override_id, "reason": reason},
-        )
+        revoke(connection, override_id, actor, reason)

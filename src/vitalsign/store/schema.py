@@ -20,6 +20,10 @@ HISTORY_COLUMNS = {
     "run_id": "VARCHAR",
 }
 
+# Columns later releases added to `overrides`: an override recorded (or revoked) between
+# scoring runs applies from (or stops at) the latest snapshot it re-scored, not from the
+# moment it was recorded (vitalsign.engine.rescore).
+OVERRIDE_COLUMNS_ADDED = ("applies_from", "revoked_from")
 # vitalsign's own tables: score history, overrides and the audit trail.
 INTERNAL_DDL: dict[str, str] = {
     "scores": """
@@ -57,7 +61,9 @@ INTERNAL_DDL: dict[str, str] = {
             author VARCHAR NOT NULL,
             created_at TIMESTAMP NOT NULL,
             expires_at TIMESTAMP,
-            revoked_at TIMESTAMP
+            revoked_at TIMESTAMP,
+            applies_from TIMESTAMP,
+            revoked_from TIMESTAMP
         )""",
     "audit_log": """
         CREATE TABLE IF NOT EXISTS audit_log (
@@ -203,6 +209,9 @@ def ensure_schema(con: Any, accounts: CanonicalTable = ACCOUNTS) -> None:
         if (table_name, column) not in present:
             con.execute(f"ALTER TABLE {table_name} ADD COLUMN {column} {sql_type}")
     _migrate_ingest_runs(con, present)
+    for column in OVERRIDE_COLUMNS_ADDED:
+        if ("overrides", column) not in present:
+            con.execute(f"ALTER TABLE overrides ADD COLUMN {column} TIMESTAMP")
 
 
 def _migrate_ingest_runs(con: Any, present: set[tuple[str, str]]) -> None:

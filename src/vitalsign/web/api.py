@@ -36,7 +36,7 @@ from vitalsign.web.accounts import (
 )
 from vitalsign.web.auth import CurrentPrincipal, Database, State, check_api_csrf
 from vitalsign.web.model_info import model_summary, start_backtest
-from vitalsign.web.overrides import create_override, end_override
+from vitalsign.web.overrides import create_override, end_override, rescored_body
 from vitalsign.web.portfolio import band_trend, portfolio_summary
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -287,36 +287,41 @@ def account_override_add(
     account_id: str,
     body: OverrideIn,
 ) -> dict[str, Any]:
-    """Override the band or a manual signal (admin, manager, the owning csm); audited."""
+    """Override the band or a manual signal (admin, manager, the owning csm); shown at once."""
     require_account(db, principal, account_id)
     _changing(request, principal)
-    override_id = create_override(
+    override_id, rescored = create_override(
         db,
         principal,
-        state.model().spec,
+        state.model(),
         account_id,
         body.target,
         body.value,
         body.reason,
         body.expires_on,
     )
-    return {"override_id": override_id, "account_id": account_id}
+    return {
+        "override_id": override_id,
+        "account_id": account_id,
+        "rescored": rescored_body(rescored),
+    }
 
 
 @router.post("/accounts/{account_id}/overrides/{override_id}/revoke", responses=ERRORS)
 def account_override_revoke(
     request: Request,
+    state: State,
     db: Database,
     principal: CurrentPrincipal,
     account_id: str,
     override_id: str,
     body: RevokeIn,
 ) -> dict[str, Any]:
-    """Revoke an override now; audited."""
+    """Revoke an override now, re-scoring the latest snapshot without it; audited."""
     require_account(db, principal, account_id)
     _changing(request, principal)
-    end_override(db, principal, account_id, override_id, body.reason)
-    return {"override_id": override_id, "revoked": True}
+    rescored = end_override(db, principal, state.model(), account_id, override_id, body.reason)
+    return {"override_id": override_id, "revoked": True, "rescored": rescored_body(rescored)}
 
 
 @router.get("/accounts/{account_id}/audit", responses=ERRORS)

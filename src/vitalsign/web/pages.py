@@ -197,23 +197,25 @@ def override_submit(
     principal: CurrentPrincipal,
     account_id: str,
     target: Annotated[str, Form()],
-    value: Annotated[str, Form()],
     reason: Annotated[str, Form()],
+    value: Annotated[str, Form()] = "",  # the form preselects nothing: missing says "choose"
     expires_on: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    """Record an override with its reason and expiry (audited)."""
+    """Record an override with its reason and expiry (audited); it shows at once."""
     _seen(request, principal)
     check_form_csrf(principal, csrf_token)
-    create_override(
-        db, principal, state.model().spec, account_id, target, value, reason, _date(expires_on)
+    _, rescored = create_override(
+        db, principal, state.model(), account_id, target, value, reason, _date(expires_on)
     )
-    return _redirect(request, "account_page", "override", account_id=account_id)
+    notice = "override" if rescored is not None else "override-later"
+    return _redirect(request, "account_page", notice, account_id=account_id)
 
 
 @router.post("/accounts/{account_id}/overrides/{override_id}/revoke", name="override_revoke")
 def override_revoke(
     request: Request,
+    state: State,
     db: Database,
     principal: CurrentPrincipal,
     account_id: str,
@@ -221,11 +223,12 @@ def override_revoke(
     reason: Annotated[str, Form()],
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    """Revoke an override (audited)."""
+    """Revoke an override (audited); the computed value shows at once."""
     _seen(request, principal)
     check_form_csrf(principal, csrf_token)
-    end_override(db, principal, account_id, override_id, reason)
-    return _redirect(request, "account_page", "revoked", account_id=account_id)
+    rescored = end_override(db, principal, state.model(), account_id, override_id, reason)
+    notice = "revoked" if rescored is not None else "revoked-later"
+    return _redirect(request, "account_page", notice, account_id=account_id)
 
 
 @router.get("/alerts", name="alerts_page", response_class=HTMLResponse)

@@ -19,8 +19,11 @@ from vitalsign.web.owner_names import owner_name
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 TEMPLATES.env.auto_reload = False  # package files: no stat() of three templates per page
 NOTICES = {
-    "override": "Override recorded; it applies from the next scoring run.",
-    "revoked": "Override revoked; the computed value applies from the next scoring run.",
+    "override": "Override recorded; the latest snapshot shows it now.",
+    "override-later": "Override recorded; it applies from the next scoring run (the latest "
+    "snapshot does not score this account).",
+    "revoked": "Override revoked; the latest snapshot shows the computed value now.",
+    "revoked-later": "Override revoked; the computed value applies from the next scoring run.",
     "acknowledged": "Alert acknowledged.",
     "feedback": "Thanks: your feedback is recorded.",
     "task": "Task updated.",
