@@ -24,6 +24,7 @@ from vitalsign.analytics.csm_agreement import CsmAgreement, csm_agreement
 from vitalsign.analytics.history import History, read_history
 from vitalsign.analytics.metrics import Bootstrap, Estimate, ap_estimate, auc_estimate, roc_auc
 from vitalsign.analytics.outcomes import LABELLED, Outcomes, label_snapshots, read_outcomes
+from vitalsign.analytics.progress import Step, no_progress
 from vitalsign.analytics.signal_checks import signal_table
 from vitalsign.analytics.survival import SurvivalCurves, survival_by_band
 from vitalsign.errors import BacktestError
@@ -32,6 +33,7 @@ from vitalsign.store.workspace import Workspace
 
 DEFAULT_HORIZON_DAYS = 90
 DEFAULT_REPLICATES = 200
+EVALUATE_STAGES = 6  # the stages `evaluate_history` reports to its `progress` callback
 CURVE_POINTS = 200
 
 
@@ -134,9 +136,14 @@ def evaluate_history(
     seed: int = 0,
     connection: Any = None,
     leak_dates: int = 2,
+    progress: Step = no_progress,
 ) -> BacktestReport:
-    """Backtest a history against outcomes; `connection` enables the CSM and future-row checks."""
+    """Backtest a history against outcomes; `connection` enables the CSM and future-row checks.
+
+    `progress` is called as each of its EVALUATE_STAGES stages starts.
+    """
     spec = history.model.spec
+    progress("labelling snapshots with outcomes")
     # the model's verdict, not a person's band override
     scores = history.scores.assign(band=history.scores["computed_band"])
     labelled = label_snapshots(scores, outcomes, horizon_days)
@@ -163,6 +170,7 @@ def evaluate_history(
         )
     labels = rows["churned"].to_numpy(dtype=bool)
     risk = -rows["score"].to_numpy(dtype="float64")
+    progress(f"churn by band and survival ({len(rows):,} rows)")
     boot = Bootstrap.by_account(rows["account_id"].to_numpy(), replicates, seed)
     band_order = [*spec.band_names, spec.insufficient_band]
     in_window = labelled[labelled["status"] == LABELLED]
@@ -176,12 +184,17 @@ def evaluate_history(
         for c in ("raw_value", "points", "weight", "contribution")
     }
     scales = {name: spec.signals[name].scale for name in wide["points"].columns}
+    progress(f"signals against churn ({replicates} bootstrap replicates)")
     signals = signal_table(wide["raw_value"], wide["points"], wide["weight"], labels, scales, boot)
     csm = None
+    progress("CSM ratings against churn")
     if connection is not None:
         ratings = connection.execute("SELECT account_id, rated_at, rating FROM csm_ratings").df()
         csm = csm_agreement(rows, ratings, spec.band_names, boot) if not ratings.empty else None
+    progress(f"ROC-AUC and PR-AUC ({replicates} bootstrap replicates)")
     roc = auc_estimate(risk, labels, boot)
+    pr_auc = ap_estimate(risk, labels, boot)
+    progress(f"leak check ({leak_dates} dates re-scored)" if leak_dates else "leak check")
     leaks = _leak_report(history, rows, labels, wide, signals, roc.value, connection, leak_dates)
     return BacktestReport(
         model_name=history.model.name,
@@ -194,7 +207,7 @@ def evaluate_history(
         counts=counts,
         base_rate=float(labels.mean()),
         roc_auc=roc,
-        pr_auc=ap_estimate(risk, labels, boot),
+        pr_auc=pr_auc,
         band_names=spec.band_names,
         bands=bands,
         monotone=is_monotone(bands, spec.band_names),
@@ -270,6 +283,7 @@ def run_backtest(
     dates: Sequence[dt.date] | None = None,
     history: History | None = None,
     leak_dates: int = 2,
+    progress: Step = no_progress,
 ) -> BacktestReport:
     """Backtest the workspace's stored history of `model` (default: the workspace model).
 
@@ -278,8 +292,11 @@ def run_backtest(
     0.781 [0.752, 0.809]
     """
     model = model or workspace.load_model()
-    history = history or read_history(workspace.duckdb, model, dates)
+    if history is None:
+        progress("reading the score history")
+        history = read_history(workspace.duckdb, model, dates)
+    progress("reading the outcomes")
     outcomes = read_outcomes(workspace.duckdb, until)
     return evaluate_history(
-        history, outcomes, horizon_days, replicates, seed, workspace.duckdb, leak_dates
+        history, outcomes, horizon_days, replicates, seed, workspace.duckdb, leak_dates, progress
     )

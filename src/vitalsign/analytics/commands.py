@@ -127,8 +127,9 @@ def backtest(
     workspace: WorkspaceOption = Path("."),
 ) -> None:
     """Backtest the score against churn: AUCs, bands, survival, signals, CSM view, leak check."""
-    from vitalsign.analytics.backtest import run_backtest
+    from vitalsign.analytics.backtest import EVALUATE_STAGES, run_backtest
     from vitalsign.analytics.history import history_from_scored
+    from vitalsign.analytics.progress import progress_steps
     from vitalsign.engine.run import backfill, compute_scores
     from vitalsign.engine.snapshots import snapshot_dates
     from vitalsign.store.workspace import open_workspace
@@ -146,27 +147,32 @@ def backtest(
         Console(stderr=True).print(
             f"No stored snapshots of {loaded.name}: backfilling 52 weekly dates to {dates[-1]}"
         )
-    history = None
-    if rescore:
-        days = dates or stored
-        history = history_from_scored(compute_scores(ws.backend, loaded, days), loaded)
-    elif dates is not None:
+    if dates is not None and not rescore:  # the backfill draws its own bar
         backfill(ws, dates, loaded, show_progress=not json_)
-    report = run_backtest(
-        ws,
-        loaded,
-        _days(horizon, "--horizon"),
-        bootstrap,
-        seed,
-        _moment(until),
-        dates=dates,
-        history=history,
-        leak_dates=leak_dates,
-    )
-    if html is not None:
-        from vitalsign.analytics.html_report import write_html
+    stages = EVALUATE_STAGES + 2 + (html is not None)  # history (or re-score), outcomes, html
+    with progress_steps("Backtest", stages, show=not json_) as step:
+        history = None
+        if rescore:
+            days = dates or stored
+            step(f"re-scoring {len(days)} dates under {loaded.name}")
+            history = history_from_scored(compute_scores(ws.backend, loaded, days), loaded)
+        report = run_backtest(
+            ws,
+            loaded,
+            _days(horizon, "--horizon"),
+            bootstrap,
+            seed,
+            _moment(until),
+            dates=dates,
+            history=history,
+            leak_dates=leak_dates,
+            progress=step,
+        )
+        if html is not None:
+            from vitalsign.analytics.html_report import write_html
 
-        html = write_html(report, html, ws, force)
+            step("writing the HTML report")
+            html = write_html(report, html, ws, force)
     if json_:
         _emit({**report.to_dict(), **({"html_report": str(html)} if html else {})})
         return
@@ -308,21 +314,24 @@ def diff(
     workspace: WorkspaceOption = Path("."),
 ) -> None:
     """Re-score history under two models and compare: AUC, band moves, accounts affected."""
-    from vitalsign.analytics.diff import diff_models
+    from vitalsign.analytics.diff import DIFF_STAGES, diff_models
+    from vitalsign.analytics.progress import progress_steps
     from vitalsign.store.workspace import open_workspace
 
     ws = open_workspace(workspace)
     a, b = ws.load_model(model_a), ws.load_model(model_b)
-    result = diff_models(
-        ws,
-        a,
-        b,
-        _dates(from_, to, every),
-        _days(horizon, "--horizon"),
-        bootstrap,
-        seed,
-        _moment(until),
-    )
+    with progress_steps("Diff", DIFF_STAGES, show=not json_) as step:
+        result = diff_models(
+            ws,
+            a,
+            b,
+            _dates(from_, to, every),
+            _days(horizon, "--horizon"),
+            bootstrap,
+            seed,
+            _moment(until),
+            progress=step,
+        )
     if json_:
         _emit(result.to_dict())
         return

@@ -24,12 +24,14 @@ from vitalsign.analytics.metrics import (
     paired_auc_difference,
 )
 from vitalsign.analytics.outcomes import LABELLED, Outcomes, label_snapshots, read_outcomes
+from vitalsign.analytics.progress import Step, no_progress
 from vitalsign.engine.run import compute_scores
 from vitalsign.engine.snapshots import snapshot_dates
 from vitalsign.errors import BacktestError
 from vitalsign.model.loader import LoadedModel
 from vitalsign.store.workspace import Workspace
 
+DIFF_STAGES = 4  # the stages `diff_models` reports to its `progress` callback
 CHANGED_COLUMNS = ["account_id", "name", "owner", "arr", "band_a", "band_b", "score_a", "score_b"]
 
 
@@ -197,14 +199,21 @@ def diff_models(
     replicates: int = 200,
     seed: int = 0,
     until: dt.datetime | None = None,
+    progress: Step = no_progress,
 ) -> ModelComparison:
     """Re-score `dates` under both models (without storing) and compare them.
+
+    `progress` is called as each of its DIFF_STAGES stages starts.
 
     >>> ws = open_workspace("acme")  # doctest: +SKIP
     >>> diff_models(ws, load_model("a.yml"), load_model("b.yml")).auc_difference  # doctest: +SKIP
     """
     days = sorted(set(dates)) if dates is not None else default_dates(workspace, model_a)
+    progress("reading the outcomes")
     outcomes = read_outcomes(workspace.duckdb, until)
+    progress(f"scoring {len(days)} dates under {model_a.name} (A)")
     a = history_from_scored(compute_scores(workspace.backend, model_a, days), model_a)
+    progress(f"scoring {len(days)} dates under {model_b.name} (B)")
     b = history_from_scored(compute_scores(workspace.backend, model_b, days), model_b)
+    progress(f"comparing ({replicates} bootstrap replicates)")
     return compare_histories(a, b, outcomes, horizon_days, replicates, seed)
