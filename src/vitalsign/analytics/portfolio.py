@@ -44,6 +44,8 @@ class PortfolioReport:
     @property
     def headline(self) -> str:
         """One sentence: "80% green, 10% yellow, 10% red; $1,200,000 ARR at risk"."""
+        if not self.total_accounts:
+            return f"No accounts scored on {self.as_of}"
         shares = ", ".join(
             f"{row.account_share:.0%} {row.band}"
             for row in self.bands.itertuples(index=False)

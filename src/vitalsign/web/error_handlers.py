@@ -32,7 +32,7 @@ from vitalsign.errors import (
     WriteConflictError,
 )
 from vitalsign.store.conflicts import is_write_conflict
-from vitalsign.web.access import HttpProblem, LoginRequired
+from vitalsign.web.access import HttpProblem, LoginRequired, Principal
 
 log = logging.getLogger("vitalsign.web")
 API_PREFIX = "/api/"
@@ -71,13 +71,31 @@ def is_api(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX)
 
 
-def _respond(request: Request, status: int, code: str, message: str, **extra: Any) -> Response:
+async def _respond(
+    request: Request, status: int, code: str, message: str, **extra: Any
+) -> Response:
     if is_api(request):
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
         return JSONResponse(error_body(code, message, **extra), status_code=status, headers=headers)
     from vitalsign.web.pages import render_error
 
+    if getattr(request.state, "principal", None) is None:  # e.g. no route: nobody asked yet
+        request.state.principal = await _signed_in(request)
     return render_error(request, status, TITLES.get(status, "Error"), code, message)
+
+
+async def _signed_in(request: Request) -> Principal | None:
+    """Return the user of the request's session or token, if any (the page shows the nav)."""
+    from vitalsign.web.auth import find_principal
+    from vitalsign.web.state import web_state
+
+    cursor = web_state(request).cursor()
+    try:
+        return await find_principal(request, cursor)
+    except (HttpProblem, duckdb.Error):  # an unknown token or a closing database: no nav
+        return None
+    finally:
+        cursor.close()
 
 
 def vitalsign_status(exc: VitalsignError) -> tuple[int, str]:
@@ -96,11 +114,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HttpProblem)
-        return _respond(request, exc.status, exc.code, exc.message)
+        return await _respond(request, exc.status, exc.code, exc.message)
 
     async def login_required(request: Request, exc: Exception) -> Response:
         if is_api(request):
-            return _respond(
+            return await _respond(
                 request, 401, "unauthenticated", "sign in: send Authorization: Bearer TOKEN"
             )
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
@@ -112,7 +130,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def user_mistake(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, VitalsignError)
         status, code = vitalsign_status(exc)
-        return _respond(request, status, code, str(exc))
+        return await _respond(request, status, code, str(exc))
 
     async def invalid_request(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
@@ -124,18 +142,21 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         first = details[0] if details else {"loc": [], "message": "invalid request"}
         message = f"{'.'.join(first['loc'][1:]) or 'request'}: {first['message']}"
-        return _respond(request, 422, "invalid_request", message, details=details)
+        return await _respond(request, 422, "invalid_request", message, details=details)
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
         if request.url.path.startswith(EVENT_API_PREFIX):
             return await http_exception_handler(request, exc)
         code = HTTP_CODES.get(exc.status_code, "error")
-        return _respond(request, exc.status_code, code, str(exc.detail))
+        message = str(exc.detail)
+        if exc.status_code == 404 and message == "Not Found" and not is_api(request):
+            message = f"there is no page at {request.url.path}"
+        return await _respond(request, exc.status_code, code, message)
 
     async def bug(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return _respond(request, 500, "internal", "an unexpected error happened; see the log")
+        return await _respond(request, 500, "internal", "an unexpected error happened; see the log")
 
     async def write_conflict(request: Request, exc: Exception) -> Response:
         if not is_write_conflict(exc):
@@ -147,7 +168,7 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         if request.url.path.startswith(EVENT_API_PREFIX):  # FastAPI's body, as http_error
             return JSONResponse({"detail": message}, status_code=409)
-        return _respond(request, 409, "conflict", message)
+        return await _respond(request, 409, "conflict", message)
 
     app.add_exception_handler(HttpProblem, problem)
     app.add_exception_handler(LoginRequired, login_required)

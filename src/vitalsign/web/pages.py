@@ -79,17 +79,20 @@ def portfolio_page(
         lambda: band_trend(db, model.name, principal),
     )
     colours = charts.band_colours(report.band_order, model.insufficient_band)
+    empty = not report.total_accounts  # e.g. a csm whose book is empty: no charts of nothing
     return render(
         request,
         "portfolio.html",
         principal,
         nav="portfolio",
-        charts=True,
+        charts=not empty,
         report=report,
         dates=dates,
         colours=colours,
-        bands_figure=charts.band_bars_figure(report.bands, colours),
-        trend_figure=charts.trend_figure(trend, report.band_order, colours),
+        bands_figure=None if empty else charts.band_bars_figure(report.bands, colours),
+        trend_figure=None
+        if trend.empty
+        else charts.trend_figure(trend, report.band_order, colours),
         by_segment=breakdown_table(report, "segment"),
         by_owner=breakdown_table(report, "owner"),
     )
