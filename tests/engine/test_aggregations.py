@@ -146,3 +146,19 @@ def test_days_to_renewal_rolls_a_future_renewal_back_to_the_term_in_force(
     # 2025-03-11 is 375 days after T: one annual term back, the renewal is 10 days ahead
     assert rows.loc["A", signal_column("renewal")] == pytest.approx(10.0)
     assert rows.loc["B", signal_column("renewal")] == pytest.approx(-10.0)  # overdue
+
+
+def test_a_nan_number_is_missing_like_an_empty_cell(workspace: Workspace) -> None:
+    workspace.duckdb.execute(
+        "INSERT INTO events (event_id, account_id, timestamp, event, user_id, quantity) "
+        "VALUES ('nan', 'A', ?, 'export', 'u1', 'NaN'::DOUBLE)",
+        [at(4.5)],
+    )
+    values = _signals(workspace)
+    # the NaN row counts as a row (n) but its quantity is skipped, as a NULL would be
+    assert values["n"] == 5
+    assert values["total"] == pytest.approx(36.0)
+    assert values["avg"] == pytest.approx(4.5)
+    assert values["high"] == pytest.approx(8.0)
+    assert values["p50"] == pytest.approx(4.5)
+    assert values["last_q"] == pytest.approx(1.0)

@@ -32,6 +32,20 @@ def compile_expression(expr: Expr | str, resolve: Resolver) -> ir.Value:
     return _compile(expr, resolve)
 
 
+def nan_as_null(table: ir.Table) -> ir.Table:
+    """Return `table` with NaN in its floating columns read as NULL: a missing value.
+
+    Data loaded through pandas (a memtable on Spark) can carry NaN for NULL, and Spark
+    ranks NaN above every number and lets it through `max`, `mean` and `sum`.
+    """
+    floats = {
+        name: ibis.ifelse(table[name].isnan(), ibis.null(dtype.copy(nullable=True)), table[name])
+        for name, dtype in table.schema().items()
+        if dtype.is_floating()
+    }
+    return table.mutate(**floats) if floats else table
+
+
 def columns_of(table: ir.Table) -> Resolver:
     """Resolve names to the columns of `table`."""
 

@@ -20,7 +20,12 @@ import ibis
 import ibis.expr.types as ir
 
 from vitalsign.engine.distinct_counts import distinct_counts, regular_step
-from vitalsign.engine.expressions import columns_of, compile_expression, latest_value
+from vitalsign.engine.expressions import (
+    columns_of,
+    compile_expression,
+    latest_value,
+    nan_as_null,
+)
 from vitalsign.model.canonical import CANONICAL_TABLES, DELETED_AT
 from vitalsign.model.checks import ACCOUNT_COLUMNS, signal_dependencies
 from vitalsign.model.spec import ZERO_WHEN_EMPTY, HealthModel, Signal
@@ -29,7 +34,7 @@ HISTORY_TABLE = "account_history"
 SIGNAL_PREFIX = "s__"
 FLAG_PREFIX = "flag__"
 ACCOUNT_FIELDS = ("name", "owner", "segment", "arr")
-SECONDS_PER_DAY = 86400.0
+MICROSECONDS_PER_DAY = 86_400_000_000.0
 
 
 def signal_column(name: str) -> str:
@@ -66,7 +71,12 @@ def window_offsets(model: HealthModel) -> dict[str, set[int]]:
 
 
 def _days_between(later: Any, earlier: Any) -> Any:
-    return (later.epoch_seconds() - earlier.epoch_seconds()) / SECONDS_PER_DAY
+    """Fractional days from `earlier` to `later`, from whole microseconds on every engine.
+
+    Not epoch seconds: Spark's are whole seconds, and its `/ 86400.0` divides decimals.
+    """
+    microseconds = later.delta(earlier, unit="microsecond").cast("float64")
+    return microseconds / ibis.literal(MICROSECONDS_PER_DAY, "float64")
 
 
 class SignalQuery:
@@ -113,9 +123,9 @@ class SignalQuery:
     # -- accounts ---------------------------------------------------------------------------
     def _accounts(self) -> ir.Table:
         """Every account's attributes as in force at each date (account_history when kept)."""
-        accounts = self.backend.table("accounts")
+        accounts = self._table("accounts")
         try:
-            history = self.backend.table(HISTORY_TABLE)
+            history = self._table(HISTORY_TABLE)
         except ibis.common.exceptions.TableNotFound:  # a backend without vitalsign's history
             history = None
         historised = history is not None
@@ -150,6 +160,10 @@ class SignalQuery:
             tenure_days=_days_between(base.as_of, base.created_at),
         )
 
+    def _table(self, name: str) -> ir.Table:
+        """A table of the backend, NaN read as NULL (whatever the loading route)."""
+        return nan_as_null(self.backend.table(name))
+
     def _live(self, rows: ir.Table, as_of: Any) -> ir.Table:
         """Rows not deleted (by a snapshot source) before `as_of`."""
         if DELETED_AT not in rows.columns:
@@ -164,7 +178,7 @@ class SignalQuery:
         """The table; for many dates with each filter and value computed once per row."""
         time_name = CANONICAL_TABLES[table_name].time_column
         assert time_name is not None
-        source = self.backend.table(table_name)
+        source = self._table(table_name)
         if self.spine is None:  # filters stay inline, where DuckDB evaluates them cheapest
             return self._live(source, ibis.literal(as_timestamp(self.dates[0]), "timestamp"))
         prepared: dict[str, Any] = {}
@@ -291,7 +305,7 @@ class SignalQuery:
         signal = self.model.signals[name]
         time_name = CANONICAL_TABLES[table_name].time_column
         assert time_name is not None
-        rows = self.backend.table(table_name)
+        rows = self._table(table_name)
         if signal.filter is not None:
             rows = rows.filter(compile_expression(signal.filter, columns_of(rows)))
         column = f"first__{name}"
