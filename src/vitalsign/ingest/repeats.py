@@ -66,12 +66,13 @@ def delete_taken_keys(
     con.execute(f"CREATE OR REPLACE TEMP TABLE {DROPPED} (_line BIGINT)")
     stored = old_max if after_row is None else min(after_row, old_max)
     replaced = 0
-    if inserted and stored < old_max:
+    names = [quote_identifier(k) for k in table.key]
+    key = names[0] if len(names) == 1 else f"row({', '.join(names)})"
+    if inserted and stored < old_max:  # an IN list of the batch's keys: one cheap scan
         replaced = int(
             con.execute(
                 f"DELETE FROM {table.name} WHERE rowid > {stored} AND rowid <= {old_max} AND "
-                f"EXISTS (SELECT 1 FROM {table.name} n WHERE n.rowid > {old_max} AND "
-                f"{match_keys(table, 'n', table.name)})"
+                f"{key} IN (SELECT {key} FROM {table.name} WHERE rowid > {old_max})"
             ).fetchone()[0]
         )
     if not inserted or stored < 0:
