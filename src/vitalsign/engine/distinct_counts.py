@@ -6,22 +6,46 @@ part of a backfill. When the dates are evenly spaced, the dates whose window hol
 form a contiguous range that arithmetic finds, so each row becomes a bit mask of those
 dates (62 dates per 64-bit integer). The OR of the masks per account and value marks the
 dates at which the value counts; summing each date's bit per account gives the counts.
-Two hash aggregates, no join and no sort.
+Two hash aggregates, no join and no sort. The OR is the backend's bitwise-OR aggregate
+(DuckDB's and PostgreSQL's `bit_or` through Ibis, Spark's `bit_or` as a builtin, which
+Ibis 12 does not compile); a backend without one scores such dates by the spine join.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 DATES_PER_MASK = 62  # 1 << 62 still fits a signed 64-bit integer
 SECONDS_PER_DAY = 86400
 EPOCH = dt.datetime(1970, 1, 1)
+# backends whose SQL has a bitwise-OR aggregate that their Ibis compiler does not know
+BUILTIN_BIT_OR = {"pyspark": "bit_or"}
+
+BitOr = Callable[[ir.IntegerColumn], ir.IntegerScalar]
+
+
+def bitwise_or(backend: Any) -> BitOr | None:
+    """Return the backend's OR-of-integers aggregate, or None when it has none."""
+    has_operation = getattr(backend, "has_operation", None)
+    if has_operation is not None and has_operation(ops.BitOr):
+        return lambda column: column.bit_or()
+    builtin = BUILTIN_BIT_OR.get(getattr(backend, "name", ""))
+    if builtin is None:
+        return None
+    int64 = ibis.dtype("int64")
+    udf = ibis.udf.agg.builtin(name=builtin, signature=((int64,), int64))(_signature_of_bit_or)
+    return lambda column: udf(column)
+
+
+def _signature_of_bit_or(mask: Any) -> Any:  # pragma: no cover - never called
+    """Stands for the backend's builtin aggregate in `bitwise_or`."""
 
 
 def regular_step(dates: Sequence[dt.date]) -> int | None:
@@ -39,13 +63,14 @@ def distinct_counts(
     dates: Sequence[dt.datetime],
     step: int,
     windows: dict[str, tuple[int, int]],
+    bit_or: BitOr,
 ) -> ir.Table:
     """Return account_id, as_of and one count column per window.
 
     `rows` holds the table's rows already filtered by the signal's filter; `value` is the
     counted expression on them; `dates` are the instants scored (midnights); `windows` maps
     a result column to (offset, width) in days: the window of date T is
-    [T - offset - width, T - offset).
+    [T - offset - width, T - offset). `bit_or` is the backend's aggregate (`bitwise_or`).
     """
     first, last = dates[0], dates[-1]
     widest = max(offset + width for offset, width in windows.values())
@@ -69,7 +94,7 @@ def distinct_counts(
             masks[f"{column}__{chunk}"] = ibis.ifelse(low <= high, ones << low, 0)
     per_value = rows.select("account_id", v__=value, **masks)
     per_value = per_value.group_by("account_id", "v__").aggregate(
-        **{name: per_value[name].cast("int64").bit_or() for name in masks}
+        **{name: bit_or(per_value[name].cast("int64")) for name in masks}
     )
     counts: dict[str, Any] = {}
     for column in windows:

@@ -19,7 +19,7 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from vitalsign.engine.distinct_counts import distinct_counts, regular_step
+from vitalsign.engine.distinct_counts import bitwise_or, distinct_counts, regular_step
 from vitalsign.engine.expressions import (
     columns_of,
     compile_expression,
@@ -93,6 +93,7 @@ class SignalQuery:
         self.spine = (
             None if self.single else ibis.memtable({"as_of": [as_timestamp(d) for d in self.dates]})
         )
+        self.bit_or = bitwise_or(backend)  # None: no bit masks, count_distinct by the spine
 
     def build(self) -> ir.Table:
         """Return the Ibis table: account fields, scorecard, signals, gate and flags."""
@@ -104,7 +105,7 @@ class SignalQuery:
                 by_table.setdefault(signal.table, {})[name] = offsets[name]
         for table_name, variants in by_table.items():
             windowed = {n: o for n, o in variants.items() if self.model.signals[n].window}
-            step = None if self.single else regular_step(self.dates)
+            step = None if self.single or self.bit_or is None else regular_step(self.dates)
             append_only = CANONICAL_TABLES[table_name].append_only  # no deleted rows to mask
             for name in [n for n in windowed if step and append_only and self._counts_distinct(n)]:
                 assert step is not None
@@ -213,7 +214,8 @@ class SignalQuery:
             for offset in window_offsets(self.model)[name]
         }
         moments = [as_timestamp(d) for d in self.dates]
-        return distinct_counts(rows, time_name, value, moments, step, windows)
+        assert self.bit_or is not None
+        return distinct_counts(rows, time_name, value, moments, step, windows, self.bit_or)
 
     def _windowed_aggregate(self, table_name: str, variants: dict[str, set[int]]) -> ir.Table:
         time_name = CANONICAL_TABLES[table_name].time_column
