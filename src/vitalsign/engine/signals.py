@@ -13,12 +13,12 @@ import datetime as dt
 import functools
 import operator
 from collections.abc import Iterable, Sequence
-from graphlib import TopologicalSorter
 from typing import Any
 
 import ibis
 import ibis.expr.types as ir
 
+from vitalsign.engine.derived import derive, derived_in_order, window_offsets
 from vitalsign.engine.distinct_counts import bitwise_or, distinct_counts, regular_step
 from vitalsign.engine.expressions import (
     columns_of,
@@ -27,7 +27,7 @@ from vitalsign.engine.expressions import (
     nan_as_null,
 )
 from vitalsign.model.canonical import CANONICAL_TABLES, DELETED_AT
-from vitalsign.model.checks import ACCOUNT_COLUMNS, signal_dependencies
+from vitalsign.model.checks import ACCOUNT_COLUMNS
 from vitalsign.model.spec import ZERO_WHEN_EMPTY, HealthModel, Signal
 
 HISTORY_TABLE = "account_history"
@@ -49,25 +49,6 @@ def _variant_column(name: str, offset: int) -> str:
 def as_timestamp(day: dt.date) -> dt.datetime:
     """Return midnight at the start of `day`: scoring as of a day reads rows before it."""
     return dt.datetime(day.year, day.month, day.day)
-
-
-def window_offsets(model: HealthModel) -> dict[str, set[int]]:
-    """Return, per table signal, the window offsets (days before T) that must be computed."""
-    offsets: dict[str, set[int]] = {
-        name: {0} for name, signal in model.signals.items() if signal.table is not None
-    }
-    for signal in model.signals.values():
-        for ref, count in (
-            (signal.change, 2),
-            (signal.trend, signal.windows),
-            (signal.baseline, None),
-        ):
-            if ref is None:
-                continue
-            width = model.signals[ref].window_days or 0
-            n = (signal.windows or 0) + 1 if count is None else count or 0
-            offsets[ref] |= {i * width for i in range(n)}
-    return offsets
 
 
 def _days_between(later: Any, earlier: Any) -> Any:
@@ -356,45 +337,14 @@ class SignalQuery:
     # -- derived signals --------------------------------------------------------------------
     def _derived(self, table: ir.Table, columns: dict[str, Any]) -> None:
         """Add the derived signals' expressions to `columns`, inputs before their users."""
-        graph = {name: signal_dependencies(self.model, name) for name in self.model.signals}
-        for name in TopologicalSorter(graph).static_order():
-            signal = self.model.signals[name]
-            if signal.table is None:
-                columns[signal_column(name)] = self._derive(table, signal, columns)
 
-    def _derive(self, table: ir.Table, signal: Signal, columns: dict[str, Any]) -> Any:
         def series(ref: str, offset: int) -> Any:
             return columns[signal_column(ref) if offset == 0 else _variant_column(ref, offset)]
 
-        def safe_div(num: Any, den: Any) -> Any:
-            return ibis.ifelse(den == 0, ibis.null(), num.cast("float64") / den)
-
-        if signal.attribute is not None:
-            return compile_expression(signal.attribute, columns_of(table))
-        if signal.ratio is not None:
-            return safe_div(series(signal.ratio[0], 0), series(signal.ratio[1], 0))
-        if signal.formula is not None:
-            return compile_expression(signal.formula, lambda n: columns[signal_column(n)])
-        ref = signal.change or signal.trend or signal.baseline
-        assert ref is not None
-        width = self.model.signals[ref].window_days or 0
-        if signal.change is not None:
-            previous = series(ref, width)
-            return safe_div(series(ref, 0) - previous, previous)
-        k = signal.windows or 2
-        if signal.trend is not None:
-            # least-squares slope per window over the last k windows (x = 0 oldest .. k-1 now)
-            mean_x = (k - 1) / 2
-            denominator = sum((i - mean_x) ** 2 for i in range(k))
-            slope: Any = ibis.literal(0.0)
-            for i in range(k):
-                weight = ((k - 1 - i) - mean_x) / denominator
-                slope = slope + series(ref, i * width).cast("float64") * weight
-            return slope
-        history: Any = ibis.literal(0.0)
-        for i in range(1, k + 1):
-            history = history + series(ref, i * width).cast("float64")
-        return safe_div(series(ref, 0), history / k)
+        for name in derived_in_order(self.model):
+            columns[signal_column(name)] = derive(
+                self.model, table, self.model.signals[name], series
+            )
 
     # -- segments, gate and flags -------------------------------------------------------------
     def _conditions(self, table: ir.Table, columns: dict[str, Any]) -> ir.Table:
