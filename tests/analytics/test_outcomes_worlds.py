@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -183,3 +184,28 @@ def test_a_churn_near_the_end_is_pending_until_the_grace_passed_and_rows_are_too
     labels = label_snapshots(rows, outcomes, 30)
     assert list(labels["status"]) == [CENSORED, LABELLED, LABELLED, LABELLED, LABELLED]
     assert list(labels["churned"]) == [False, False, True, False, True]
+
+
+def test_a_canceled_end_that_is_the_newest_activity_is_named_so() -> None:
+    subs = [
+        ("a1", "A", "2023-01-01", "2023-12-20", "canceled", 10.0),
+        ("b1", "B", "2023-12-15", None, "active", 10.0),
+    ]
+    found = data_end(_world(subs, {"B": "2023-12-10"}))
+    assert found.at == pd.Timestamp("2023-12-20")
+    assert "canceled subscription end 2023-12-20" in found.summary()
+    assert "subscription start" not in found.summary()
+
+
+def test_an_until_after_today_is_refused_with_the_fix(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from vitalsign.cli import app
+    from vitalsign.store.workspace import init_workspace
+
+    init_workspace(tmp_path / "ws").close()
+    result = CliRunner().invoke(
+        app, ["backtest", "--until", "2999-01-01", "-w", str(tmp_path / "ws")]
+    )
+    assert result.exit_code != 0
+    assert "--until 2999-01-01 is in the future" in str(result.exception)

@@ -417,3 +417,22 @@ def test_a_churned_account_is_scored_before_its_churn_and_never_after(tmp_path: 
     assert "cus_gone" not in set(report.insufficient["account_id"])
     assert report.total_accounts == 2
     ws.close()
+
+
+def test_an_export_of_last_year_is_judged_as_of_its_end_not_today(tmp_path: Path) -> None:
+    # the export ends 2024-01-15 (its latest subscription start); cus_annual's period is
+    # scheduled to end 2024-06-30, long before today but after the export: not a churn
+    ws = _workspace(
+        tmp_path,
+        [
+            ("sub_1", "cus_annual", "2023-07-01", "2024-06-30", "active", 100.0),
+            ("sub_2", "cus_gone", "2023-01-01", "2023-11-01", "canceled", 50.0),
+            ("sub_3", "cus_new", "2024-01-15", "2024-02-15", "active", 10.0),
+        ],
+    )
+    report = derive_billing(ws)
+    assert report.outcomes == {"churned": 1}
+    assert _churned_at(ws, "cus_annual") is None
+    assert _churned_at(ws, "cus_gone") == dt.datetime(2023, 11, 1)
+    today = derive_billing(ws, dt.datetime.now())  # as of today, every period has ended
+    assert today.outcomes["churned"] == 3

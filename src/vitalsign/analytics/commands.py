@@ -30,7 +30,12 @@ FromOption = Annotated[str | None, typer.Option("--from", help="First date to sc
 ToOption = Annotated[str | None, typer.Option("--to", help="Last date to score (included).")]
 EveryOption = Annotated[str, typer.Option("--every", help="Step between dates, e.g. 7d.")]
 UntilOption = Annotated[
-    str | None, typer.Option("--until", help="End of the observed data (default: latest row).")
+    str | None,
+    typer.Option(
+        "--until",
+        help="End of the observed data (default: the latest event, ticket, invoice or "
+        "subscription start; never a scheduled period end).",
+    ),
 ]
 BootstrapOption = Annotated[int, typer.Option("--bootstrap", help="Bootstrap replicates.")]
 SeedOption = Annotated[int, typer.Option("--seed", help="Bootstrap random seed.")]
@@ -47,6 +52,12 @@ def _date(text: str | None, option: str) -> dt.date | None:
 
 def _moment(text: str | None) -> dt.datetime | None:
     day = _date(text, "--until")
+    if day is not None and day > dt.date.today():
+        raise VitalsignError(
+            f"--until {day} is in the future: the data cannot end after today, and every "
+            "period scheduled to end before it would count as a churn; pass the day your "
+            "data ends (or leave --until out to take it from the data)"
+        )
     return None if day is None else dt.datetime.combine(day, dt.time())
 
 
@@ -401,7 +412,7 @@ def _print_data_end(connection: Any, until: str | None, quiet: bool = False) -> 
     """
     import pandas as pd
 
-    from vitalsign.analytics.outcomes import data_end
+    from vitalsign.store.data_end import data_end
 
     err = Console(stderr=True)
     given = _moment(until)

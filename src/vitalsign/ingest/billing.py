@@ -2,7 +2,9 @@
 
 Run at the end of `vitalsign sync` (and by `vitalsign derive-outcomes`), in one transaction:
 
-1. the billing rule (ingest/billing_rule.py) reads `subscriptions` as of now;
+1. the billing rule (ingest/billing_rule.py) reads `subscriptions` as of the data's observed
+   end (the latest event, ticket, invoice or subscription start; `store/data_end.py`), never
+   a scheduled period end, so an export of last year is judged as of last year;
 2. the outcomes it derived last time (`outcomes.derived_from = 'subscriptions'`) are replaced
    by the new ones; loaded outcomes are kept, and a derived row whose key a loaded row already
    has is left out;
@@ -23,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from vitalsign.errors import VitalsignError
 from vitalsign.ingest.billing_rule import (
     OUTCOME_COLUMNS,
     derive_billing_outcomes,
@@ -30,6 +33,7 @@ from vitalsign.ingest.billing_rule import (
 )
 from vitalsign.ingest.churn_history import follow_churns
 from vitalsign.ingest.runs import _hold_before_commit
+from vitalsign.store.data_end import data_end
 from vitalsign.store.transaction import transaction
 from vitalsign.store.workspace import Workspace
 
@@ -72,8 +76,22 @@ class BillingReport:
         )
 
 
+def observed_end(con: Any) -> dt.datetime:
+    """The time the rule is applied at: the data's observed end (`store.data_end`).
+
+    Not the wall clock: on an export that ends last year, a period scheduled to end after it
+    has not ended, and its successor may simply not be in the export.
+    """
+    try:
+        return pd.Timestamp(data_end(con).at).to_pydatetime()
+    except VitalsignError:  # no data at all: nothing happened after now either
+        return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
 def derive_billing(workspace: Workspace, now: dt.datetime | None = None) -> BillingReport:
     """Derive outcomes and churned_at from `subscriptions` as of `now`, in one transaction.
+
+    `now` defaults to the data's observed end (`observed_end`).
 
     >>> derive_billing(open_workspace("acme")).churned_accounts  # doctest: +SKIP
     3
@@ -81,8 +99,8 @@ def derive_billing(workspace: Workspace, now: dt.datetime | None = None) -> Bill
     rule = workspace.config.billing
     if not rule.derive:
         return BillingReport(derived=False)
-    moment = now or dt.datetime.now(dt.UTC).replace(tzinfo=None)
     con = workspace.duckdb
+    moment = now or observed_end(con)
     with transaction(con):
         frame = derive_billing_outcomes(read_subscriptions(con, moment), moment, rule)
         previous: pd.DataFrame = con.execute(

@@ -33,7 +33,10 @@ def _moment(text: str | None) -> dt.datetime | None:
 def derive_outcomes(
     as_of: Annotated[
         str | None,
-        typer.Option("--as-of", help="Derive as of this time (default: now), e.g. 2025-01-31."),
+        typer.Option(
+            "--as-of",
+            help="Derive as of this time (default: the data's observed end), e.g. 2025-01-31.",
+        ),
     ] = None,
     json_: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     workspace: WorkspaceOption = Path("."),

@@ -69,12 +69,14 @@ def delete_taken_keys(
     names = [quote_identifier(k) for k in table.key]
     key = names[0] if len(names) == 1 else f"row({', '.join(names)})"
     if inserted and stored < old_max:  # an IN list of the batch's keys: one cheap scan
-        replaced = int(
-            con.execute(
-                f"DELETE FROM {table.name} WHERE rowid > {stored} AND rowid <= {old_max} AND "
-                f"{key} IN (SELECT {key} FROM {table.name} WHERE rowid > {old_max})"
-            ).fetchone()[0]
+        earlier = (
+            f"rowid > {stored} AND rowid <= {old_max} AND "
+            f"{key} IN (SELECT {key} FROM {table.name} WHERE rowid > {old_max})"
         )
+        # counted first: a DELETE, even of nothing, stops DuckDB from writing the rest of the
+        # transaction's appends to disk as it goes (memory then grows with the load)
+        if con.execute(f"SELECT count(*) FROM {table.name} WHERE {earlier}").fetchone()[0]:
+            replaced = int(con.execute(f"DELETE FROM {table.name} WHERE {earlier}").fetchone()[0])
     if not inserted or stored < 0:
         return 0, replaced
     con.execute(
