@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from ruamel.yaml import YAML
 
@@ -140,3 +141,20 @@ def test_the_summary_shows_weights_bands_and_the_alert_list(repaired: Calibratio
     assert "out-of-time" in text and "old weight" in text and "new weight" in text
     assert "Alert list (red) on the test dates: old holds" in text
     assert "accounts change band" in text
+
+
+def test_rebanding_gives_insufficient_data_on_low_coverage_even_when_the_gate_failed(
+    repaired: Calibration,
+) -> None:
+    spec = repaired.proposed.spec
+    low = spec.min_coverage / 2
+    scored = pd.DataFrame(
+        {
+            "score": [0.0, 0.0, 90.0],
+            "coverage": [low, 1.0, low],
+            "gate_pass": [False, False, True],
+            "flags": ["[]", "[]", "[]"],
+        }
+    )
+    bands = list(assign_bands(scored, spec))
+    assert bands == [spec.insufficient_band, spec.band_names[-1], spec.insufficient_band]

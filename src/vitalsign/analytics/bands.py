@@ -91,9 +91,8 @@ def assign_bands(scores: pd.DataFrame, model: HealthModel) -> pd.Series:
             hit = np.array([name in flags for flags in raised], dtype=bool)
             index = np.where(hit, np.maximum(index, cap), index)
     names = np.array(model.band_names, dtype=object)[index]
-    gate = scores["gate_pass"].fillna(False).to_numpy(dtype=bool)
     coverage = scores["coverage"].to_numpy(dtype="float64")
-    insufficient = ((coverage < model.min_coverage) | np.isnan(score)) & gate
+    insufficient = (coverage < model.min_coverage) | np.isnan(score)  # whatever the gate
     return pd.Series(np.where(insufficient, model.insufficient_band, names), index=scores.index)
 
 
