@@ -58,6 +58,7 @@ def test_the_proposal_gets_its_own_model_name(
     written = load_model(no_signal.path)
     assert written.name == f"{original}-proposed-2026-12-03" == no_signal.proposed.name
     assert written.hash == no_signal.proposed.hash
+    assert no_signal.path.read_text(encoding="utf-8").startswith("# NOT SUPPORTED: ")
     assert no_signal.comparison.name_b == written.name != no_signal.comparison.name_a
 
 
@@ -74,3 +75,4 @@ def test_a_real_improvement_is_reported_as_supported(
     assert result.validation.supported
     assert result.verdict.startswith("improvement supported: AUC change ")
     assert result.proposed.name.startswith("bad-proposed-")
+    assert "NOT SUPPORTED" not in result.text

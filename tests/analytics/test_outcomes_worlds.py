@@ -184,6 +184,9 @@ def test_a_churn_near_the_end_is_pending_until_the_grace_passed_and_rows_are_too
     labels = label_snapshots(rows, outcomes, 30)
     assert list(labels["status"]) == [CENSORED, LABELLED, LABELLED, LABELLED, LABELLED]
     assert list(labels["churned"]) == [False, False, True, False, True]
+    assert list(labels["pending"]) == [True, False, False, False, False]
+    late = label_snapshots(pd.DataFrame({"account_id": ["N"], "as_of": [END]}), outcomes, 30)
+    assert list(late["status"]) == [CENSORED] and list(late["pending"]) == [False]  # past the end
 
 
 def test_a_canceled_end_that_is_the_newest_activity_is_named_so() -> None:

@@ -154,6 +154,7 @@ def evaluate_history(
         "rows": len(labelled),
         "labelled": int((labelled["status"] == LABELLED).sum()),
         "censored": int((labelled["status"] == "censored").sum()),
+        "pending": int(labelled["pending"].sum()),
         "churned_before": int((labelled["status"] == "churned_before").sum()),
         "insufficient_data": int(((labelled["status"] == LABELLED) & ~scored).sum()),
         "evaluated": len(rows),
@@ -266,9 +267,16 @@ def _notes(history: History, outcomes: Outcomes, counts: dict[str, int]) -> list
     if outcomes.source != "outcomes table":
         notes.append(f"outcomes {outcomes.source} (the outcomes table is empty)")
     if counts["censored"]:
+        past = counts["censored"] - counts.get("pending", 0)
+        why = [f"{past} because snapshot + horizon is after {outcomes.observed_until:%Y-%m-%d}"]
+        if counts.get("pending"):
+            why.append(
+                f"{counts['pending']} because the account's subscription ended less than the "
+                "grace period before the data's end (not yet known to be a churn)"
+            )
         notes.append(
-            f"{counts['censored']} rows are too recent to know their outcome "
-            f"(snapshot + horizon after {outcomes.observed_until:%Y-%m-%d}) and are left out"
+            f"{counts['censored']} rows are too recent to know their outcome and are left out: "
+            + "; ".join(why)
         )
     return notes
 

@@ -325,6 +325,14 @@ def calibrate(
         notes.append(
             "too few snapshot dates to test out of time: AUCs are cross-validated by account"
         )
+    if not validation.supported:  # the file says so too, not only the terminal
+        change = validation.auc_change
+        text = (
+            f"# NOT SUPPORTED: the out-of-sample AUC change is {change.value:+.3f} "
+            f"[{change.low:+.3f}, {change.high:+.3f}], an interval that contains 0 or lies "
+            "below it;\n# the data does not show this proposal ranks churn better. Do not "
+            "deploy it on this evidence.\n" + text
+        )
     path = write_output(
         proposal_path(output, model, workspace), text, "model", "--output", workspace, force
     )

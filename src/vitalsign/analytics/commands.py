@@ -391,7 +391,15 @@ def outcomes(
     counts = {str(k): int(v) for k, v in frame["kind"].value_counts().items()}
     stored = write_outcomes(ws.duckdb, frame) if write else 0
     if json_:
-        _emit({"source": source, "counts": counts, "written": stored})
+        _emit(
+            {
+                "source": source,
+                "data_end": pd.Timestamp(stop).isoformat(),
+                "counts": counts,
+                "pending": pending,
+                "written": stored,
+            }
+        )
         return
     shown = ", ".join(f"{n} {k}" for k, n in counts.items()) or "none"
     console.print(f"Outcomes ({source}): {shown}")

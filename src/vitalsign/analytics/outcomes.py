@@ -161,7 +161,8 @@ def label_snapshots(rows: pd.DataFrame, outcomes: Outcomes, horizon_days: int) -
 
     `status` is "labelled" (usable), "censored" (too recent: T + H after the observed data, or
     a tenure of the account ended before T + H less than the grace period before the data's end) or
-    "churned_before" (the account had churned before T and not come back). `duration` is the
+    "churned_before" (the account had churned before T and not come back); `pending` marks the
+    censored rows that are too recent only because of a pending tenure end. `duration` is the
     days from T to the next churn or to the end of the data (for survival curves); `event`
     says whether that end is a churn.
     """
@@ -212,6 +213,7 @@ def label_snapshots(rows: pd.DataFrame, outcomes: Outcomes, horizon_days: int) -
     end = outcomes.observed_until
     gone = merged["prior_churn"].notna() & ~(merged["last_start"] > merged["prior_churn"])
     censored = merged["as_of"] + horizon > end
+    past_end = censored.to_numpy()
     if not outcomes.pending.empty:  # a tenure ended before T + H, its churn not known yet
         pending = outcomes.pending.rename(columns={"occurred_at": "pending_at"})
         pending["pending_at"] = pd.to_datetime(pending["pending_at"]).astype("datetime64[ns]")
@@ -225,6 +227,8 @@ def label_snapshots(rows: pd.DataFrame, outcomes: Outcomes, horizon_days: int) -
     result["status"] = LABELLED
     result.loc[censored.to_numpy(), "status"] = CENSORED
     result.loc[gone.to_numpy(), "status"] = CHURNED_BEFORE
+    # too recent only because a tenure's end is pending (not because T + H is past the end)
+    result["pending"] = (result["status"] == CENSORED).to_numpy() & ~past_end
     stop = merged["churn_time"].where(merged["churn_time"] <= end, end)
     result["duration"] = ((stop - merged["as_of"]).dt.total_seconds() / 86400).to_numpy()
     result["event"] = (merged["churn_time"] <= end).to_numpy()
