@@ -19,6 +19,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+import duckdb
 import psycopg
 from psycopg import sql
 
@@ -107,6 +108,19 @@ def _snapshot(source: DatabaseSource) -> Iterator[Any]:
         raise IngestError(f"source {source.name}: {_first_line(exc)}") from exc
 
 
+def checkpoint(con: Any) -> None:
+    """Write the load to the database file now, while memory is still capped.
+
+    Otherwise the next checkpoint (at the latest when the workspace closes) runs uncapped
+    and takes more memory than the load did. Skipped while another connection of this
+    process has a transaction open: DuckDB then checkpoints later by itself.
+    """
+    try:
+        con.execute("CHECKPOINT")
+    except duckdb.TransactionException:  # another transaction is open: a later checkpoint
+        return
+
+
 def load_database(
     workspace: Workspace,
     source: DatabaseSource,
@@ -158,7 +172,7 @@ def load_database(
 
         try:
             with memory_limit(con, MEMORY_LIMIT):
-                return run_in_transaction(
+                report = run_in_transaction(
                     con,
                     source.name,
                     target.name,
@@ -166,5 +180,7 @@ def load_database(
                     body,
                     {"table": source.table, "batch_rows": batch_rows},
                 )
+                checkpoint(con)
+                return report
         finally:
             con.execute(f"DROP TABLE IF EXISTS {ROWS}")
