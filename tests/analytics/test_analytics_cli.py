@@ -72,7 +72,8 @@ def test_outcomes_are_derived_from_subscriptions_and_stored(tmp_path: Path) -> N
     workspace.close()
     out = _run("outcomes", "--derive", "--write", "--json", "-w", str(tmp_path / "ws"))
     assert json.loads(out) == {
-        "source": "derived from subscriptions", "counts": {"churned": 1}, "written": 1
+        "source": "derived from subscriptions", "data_end": "2024-02-01T00:00:00",
+        "counts": {"churned": 1}, "pending": 0, "written": 1,
     }  # fmt: skip
     assert "Outcomes (outcomes table): 1 churned" in _run("outcomes", "-w", str(tmp_path / "ws"))
 
