@@ -292,6 +292,35 @@ def test_a_load_that_fails_in_a_later_batch_leaves_nothing(
     assert read_watermark(workspace.duckdb, "product") == "1000"
 
 
+def test_a_duckdb_error_in_a_later_batch_is_the_error_reported_and_leaves_nothing(
+    workspace: Workspace, postgres_url: str, many_events: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+
+    from vitalsign.ingest import database_batches
+    from vitalsign.ingest.occurrences import counting
+
+    for account in ("a0", "a1", "a2"):
+        add_account(workspace, account)
+    source = DatabaseSource.model_validate(
+        {"name": "product", "into": "events", "url": postgres_url, "table": many_events}
+    )
+    load_staged = database_batches.load_staged
+    calls: list[int] = []
+
+    def failing(con: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 3:
+            con.execute("SELECT CAST('not a number' AS INTEGER)")
+        return load_staged(con, *args, **kwargs)
+
+    monkeypatch.setattr(database_batches, "load_staged", failing)
+    with pytest.raises(duckdb.ConversionException, match="not a number"):
+        load_database(workspace, source, EVENTS_MAPPING, "events", batch_rows=100)
+    assert count(workspace, "SELECT count(*) FROM events") == 0
+    assert not counting(workspace.duckdb)  # no count of a failed load is left behind
+
+
 def test_a_query_that_fails_after_some_batches_were_read_leaves_nothing(
     workspace: Workspace, postgres_url: str, many_events: str
 ) -> None:

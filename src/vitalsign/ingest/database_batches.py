@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from psycopg import sql
 
 from vitalsign.ingest.changes import LoadOptions
@@ -101,12 +102,16 @@ def copy_batches(pg: Any, rows: sql.Composable, batch_rows: int) -> Iterator[Ite
     try:
         yield batches()
     finally:
-        if reader.is_alive():  # the caller stopped early: stop the query and the thread
-            free.put(None)
-            pg.cancel_safe()
-        reader.join()
-        for path in paths:
-            path.unlink(missing_ok=True)
+        try:
+            if reader.is_alive():  # the caller stopped early: stop the query and the thread
+                free.put(None)
+                pg.cancel_safe()
+        except psycopg.Error:  # the server is gone: the reader fails on its own
+            pass
+        finally:
+            reader.join()
+            for path in paths:
+                path.unlink(missing_ok=True)
 
 
 def _reader(path: Path, names: list[str]) -> str:
@@ -165,24 +170,22 @@ def load_in_batches(
     count = 0
     before = con.execute(f"SELECT max(rowid) FROM {target.name}").fetchone()[0]
     options = LoadOptions(after_row=-1 if before is None else int(before))
-    start_counting(con)
-    try:
-        with copy_batches(pg, rows, batch_rows) as batches:
-            for path in batches:
-                reader = _reader(path, names)
-                numbered = f"SELECT {total.read} + row_number() OVER () AS _line, * FROM {reader}"
-                relation = SourceRelation(label, numbered, names)
-                relation.unnumbered_sql = f"SELECT CAST(NULL AS BIGINT) AS _line, * FROM {reader}"
-                report = load_staged(con, relation, target, mapping, run_id, label, options=options)
-                drop_staging(con)
-                total = dataclasses.replace(
-                    total,
-                    new_in_quarantine=total.new_in_quarantine + report.new_in_quarantine,
-                    **{name: getattr(total, name) + getattr(report, name) for name in SUMMED},
-                )
-                count += 1
-    finally:
-        stop_counting(con)
+    start_counting(con)  # created in the load's transaction: a failure rolls it back
+    with copy_batches(pg, rows, batch_rows) as batches:
+        for path in batches:
+            reader = _reader(path, names)
+            numbered = f"SELECT {total.read} + row_number() OVER () AS _line, * FROM {reader}"
+            relation = SourceRelation(label, numbered, names)
+            relation.unnumbered_sql = f"SELECT CAST(NULL AS BIGINT) AS _line, * FROM {reader}"
+            report = load_staged(con, relation, target, mapping, run_id, label, options=options)
+            drop_staging(con)
+            total = dataclasses.replace(
+                total,
+                new_in_quarantine=total.new_in_quarantine + report.new_in_quarantine,
+                **{name: getattr(total, name) + getattr(report, name) for name in SUMMED},
+            )
+            count += 1
+    stop_counting(con)  # not in a `finally`: after a failed statement DuckDB refuses it
     return total, count
 
 
