@@ -76,14 +76,14 @@ class BillingReport:
         )
 
 
-def observed_end(con: Any) -> dt.datetime:
+def observed_end(con: Any, canceled: list[str] | None = None) -> dt.datetime:
     """The time the rule is applied at: the data's observed end (`store.data_end`).
 
     Not the wall clock: on an export that ends last year, a period scheduled to end after it
     has not ended, and its successor may simply not be in the export.
     """
     try:
-        return pd.Timestamp(data_end(con).at).to_pydatetime()
+        return pd.Timestamp(data_end(con, canceled=canceled).at).to_pydatetime()
     except VitalsignError:  # no data at all: nothing happened after now either
         return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
@@ -100,7 +100,7 @@ def derive_billing(workspace: Workspace, now: dt.datetime | None = None) -> Bill
     if not rule.derive:
         return BillingReport(derived=False)
     con = workspace.duckdb
-    moment = now or observed_end(con)
+    moment = now or observed_end(con, list(rule.canceled_statuses))
     with transaction(con):
         frame = derive_billing_outcomes(read_subscriptions(con, moment), moment, rule)
         previous: pd.DataFrame = con.execute(

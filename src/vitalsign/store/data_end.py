@@ -67,7 +67,9 @@ def _newest(connection: Any, table: str, column: str, now: dt.datetime) -> pd.Ti
     return None if row is None or row[0] is None else pd.Timestamp(row[0])
 
 
-def data_end(connection: Any, now: dt.datetime | None = None) -> DataEnd:
+def data_end(
+    connection: Any, now: dt.datetime | None = None, canceled: list[str] | None = None
+) -> DataEnd:
     """The end of the observed data: the latest event, ticket, invoice or subscription start.
 
     A subscription's `ended_at` counts only with a canceled status (it happened); otherwise
@@ -83,10 +85,11 @@ def data_end(connection: Any, now: dt.datetime | None = None) -> DataEnd:
         for table, column in ACTIVITY.items()
         if (found := _newest(connection, table, column, moment)) is not None
     }
-    canceled = _newest_canceled_end(connection, moment)
+    statuses = list(canceled if canceled is not None else BillingConfig().canceled_statuses)
+    canceled_end = _newest_canceled_end(connection, moment, statuses)
     names = dict(ACTIVITY_NAMES)
-    if canceled is not None and newest.get("subscriptions", canceled) <= canceled:
-        newest["subscriptions"] = canceled  # a canceled subscription's end did happen
+    if canceled_end is not None and newest.get("subscriptions", canceled_end) <= canceled_end:
+        newest["subscriptions"] = canceled_end  # a canceled subscription's end did happen
         names["subscriptions"] = "canceled subscription end"
     if newest:
         end = max(newest.values())
@@ -121,8 +124,10 @@ def data_end(connection: Any, now: dt.datetime | None = None) -> DataEnd:
     return DataEnd(end, newest, scheduled, warning, names)
 
 
-def _newest_canceled_end(connection: Any, now: dt.datetime) -> pd.Timestamp | None:
-    statuses = [s.lower() for s in BillingConfig().canceled_statuses]
+def _newest_canceled_end(
+    connection: Any, now: dt.datetime, canceled: list[str]
+) -> pd.Timestamp | None:
+    statuses = [s.lower() for s in canceled]
     try:
         row = connection.execute(
             "SELECT max(ended_at) FROM subscriptions WHERE ended_at <= $now "
