@@ -52,24 +52,23 @@ def number_copies(con: Any, relation: str, row: str, where: str) -> int:
         ).fetchone()[0]
         if not repeats:
             return 0
-    seen = (
-        f"LEFT JOIN {OCCURRENCES} o USING (event_id)"
-        if counted
-        else "LEFT JOIN (SELECT NULL::VARCHAR AS event_id, NULL::BIGINT AS n) o USING (event_id)"
+    con.execute(  # each generated id of the batch and its copies, counted once
+        f"CREATE OR REPLACE TEMP TABLE {COPIES}_ids AS SELECT event_id, count(*) AS n "
+        f"FROM {relation} WHERE {batch} GROUP BY event_id"
     )
+    seen = f"LEFT JOIN {OCCURRENCES} o USING (event_id)" if counted else ""
+    before = "coalesce(sum(o.n), 0)" if counted else "0"
+    also_seen = " OR count(o.n) > 0" if counted else ""
     order = "row_number() OVER (PARTITION BY r.event_id ORDER BY r._row)"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {COPIES} AS SELECT r._row, c.before + {order} AS _k, "
         f"r.event_id FROM (SELECT {row} AS _row, event_id FROM {relation} WHERE {batch}) r "
-        "JOIN (SELECT b.event_id, coalesce(sum(o.n), 0) AS before FROM (SELECT event_id, "
-        f"count(*) AS n FROM {relation} WHERE {batch} GROUP BY event_id) b {seen} "
-        "GROUP BY b.event_id, b.n HAVING b.n > 1 OR count(o.n) > 0) c USING (event_id)"
+        f"JOIN (SELECT b.event_id, {before} AS before FROM {COPIES}_ids b {seen} "
+        f"GROUP BY b.event_id, b.n HAVING b.n > 1{also_seen}) c USING (event_id)"
     )
     if counted:
-        con.execute(
-            f"INSERT INTO {OCCURRENCES} SELECT event_id, count(*) FROM {relation} "
-            f"WHERE {batch} GROUP BY event_id"
-        )
+        con.execute(f"INSERT INTO {OCCURRENCES} SELECT event_id, n FROM {COPIES}_ids")
+    con.execute(f"DROP TABLE {COPIES}_ids")
     numbered = int(con.execute(f"SELECT count(*) FROM {COPIES} WHERE _k > 1").fetchone()[0])
     if numbered:
         con.execute(
