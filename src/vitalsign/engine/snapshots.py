@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from vitalsign.engine.scoring import ScoredFrame
 from vitalsign.errors import SnapshotError
 from vitalsign.model.loader import LoadedModel
 from vitalsign.store.transaction import transaction
+
+if TYPE_CHECKING:  # the scoring engine (Ibis) is not needed to read snapshots
+    from vitalsign.engine.scoring import ScoredFrame
 
 SCORE_COLUMNS = [
     "snapshot_date",
