@@ -65,6 +65,15 @@ INTERNAL_DDL: dict[str, str] = {
             applies_from TIMESTAMP,
             revoked_from TIMESTAMP
         )""",
+    # Notes CSMs write about an account (vitalsign.store.notes), audited as note.add.
+    "notes": """
+        CREATE TABLE IF NOT EXISTS notes (
+            note_id VARCHAR PRIMARY KEY,
+            account_id VARCHAR NOT NULL,
+            author VARCHAR NOT NULL,
+            body VARCHAR NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        )""",
     "audit_log": """
         CREATE TABLE IF NOT EXISTS audit_log (
             logged_at TIMESTAMP NOT NULL,
