@@ -86,7 +86,7 @@ class SignalQuery:
                 by_table.setdefault(signal.table, {})[name] = offsets[name]
         for table_name, variants in by_table.items():
             windowed = {n: o for n, o in variants.items() if self.model.signals[n].window}
-            step = None if self.single or self.bit_or is None else regular_step(self.dates)
+            step = self._mask_step()
             append_only = CANONICAL_TABLES[table_name].append_only  # no deleted rows to mask
             for name in [n for n in windowed if step and append_only and self._counts_distinct(n)]:
                 assert step is not None
@@ -177,6 +177,10 @@ class SignalQuery:
         if DELETED_AT in source.columns:
             needed.add(DELETED_AT)
         return source.mutate(**prepared).select(*sorted(needed), *prepared)
+
+    def _mask_step(self) -> int | None:
+        """The dates' spacing when count_distinct can use bit masks, else None."""
+        return None if self.single or self.bit_or is None else regular_step(self.dates)
 
     def _counts_distinct(self, name: str) -> bool:
         return self.model.signals[name].aggregate == "count_distinct"
