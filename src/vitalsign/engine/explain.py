@@ -26,6 +26,7 @@ class ItemLine:
     points: float | None
     weight: float
     contribution: float
+    value: str | None = None  # the raw value as stored (`raw` adds an override's note)
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ def _line(item: Sequence[Any]) -> ItemLine:
         name=str(name),
         path=str(path),
         raw=_text(raw),
+        value=_text(raw),
         points=_number(points),
         weight=_number(weight) or 0.0,
         contribution=_number(contribution) or 0.0,
