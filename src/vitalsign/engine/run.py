@@ -9,6 +9,8 @@ from typing import Any
 import pandas as pd
 from rich.progress import Progress
 
+from vitalsign.engine.backends import connect_engine
+from vitalsign.engine.engine_snapshots import publish_snapshots
 from vitalsign.engine.freshness import (
     Freshness,
     mask_stale,
@@ -125,6 +127,8 @@ def _override_bands(
 def score(workspace: Workspace, as_of: dt.date, model: LoadedModel | None = None) -> ScoredFrame:
     """Score every account as of `as_of` and store (replace) that date's snapshot.
 
+    Scoring runs on the workspace's engine (vitalsign.yml `engine:`, engine/backends.py).
+
     >>> score(open_workspace("acme"), dt.date(2025, 6, 2))  # doctest: +SKIP
     """
     model = model or workspace.load_model()
@@ -139,9 +143,10 @@ def _score_and_store(
     dates: Sequence[dt.date],
     overrides: pd.DataFrame,
 ) -> ScoredFrame:
-    """Score `dates` and store their snapshots with each table's freshness, atomically."""
-    freshness = table_freshness(workspace.backend, model.spec, dates)
-    scored = compute_scores(workspace.backend, model, dates, overrides, freshness)
+    """Score `dates` on the workspace's engine; store the snapshots and freshness atomically."""
+    engine = connect_engine(workspace)
+    freshness = table_freshness(engine, model.spec, dates)
+    scored = compute_scores(engine, model, dates, overrides, freshness)
     connection = workspace.duckdb
     write_snapshots(
         connection,
@@ -149,6 +154,8 @@ def _score_and_store(
         model,
         before_commit=lambda: record_freshness(connection, model.name, freshness),
     )
+    if workspace.config.engine.snapshots == "workspace_and_engine":
+        publish_snapshots(connection, engine, model.name, dates)
     return scored
 
 
@@ -191,13 +198,14 @@ def backfill(
 ) -> list[dt.date]:
     """Score many dates in batches that share one scan per table; store each batch atomically.
 
-    `batch_size` defaults to `batch_size_for` the number of accounts.
+    Scoring runs on the workspace's engine (vitalsign.yml `engine:`, engine/backends.py);
+    `batch_size` defaults to `batch_size_for` the number of accounts there.
     """
     model = model or workspace.load_model()
     bring_up_to_date(workspace.duckdb)  # attributes are read from account_history
     if batch_size is None:
-        row = workspace.duckdb.execute("SELECT count(*) FROM accounts").fetchone()
-        batch_size = batch_size_for(int(row[0]) if row else 0)
+        accounts = connect_engine(workspace).table("accounts").count().execute()
+        batch_size = batch_size_for(int(accounts))
     ordered = sorted(set(dates))
     batches = [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
     done: list[dt.date] = []

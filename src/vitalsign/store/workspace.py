@@ -34,6 +34,12 @@ from vitalsign.model.canonical import (
     ColumnType,
 )
 from vitalsign.model.loader import LoadedModel, load_model
+from vitalsign.store.engine_config import (
+    ENGINE_TYPES,
+    DuckDBEngine,
+    EngineConfig,
+    engine_section,
+)
 from vitalsign.store.schema import ensure_schema
 
 CONFIG_FILE = "vitalsign.yml"
@@ -148,6 +154,12 @@ class WorkspaceConfig(BaseModel):
     account_fields: list[AccountField] = Field(default_factory=list)
     billing: BillingConfig = Field(default_factory=BillingConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    engine: EngineConfig = Field(default_factory=DuckDBEngine)
+
+    @field_validator("engine", mode="before")
+    @classmethod
+    def _engine(cls, value: Any) -> Any:
+        return engine_section(value)
 
     @field_validator("account_fields")
     @classmethod
@@ -175,6 +187,8 @@ class Workspace:
     root: Path
     config: WorkspaceConfig
     _backend: Any = field(default=None, repr=False)
+    engine_backend: Any = field(default=None, repr=False)
+    """The scoring engine's Ibis backend once connected (engine/backends.py, connect_engine)."""
 
     @property
     def database_path(self) -> Path:
@@ -233,7 +247,12 @@ class Workspace:
         return load_model(candidate, fields)
 
     def close(self) -> None:
-        """Close the database connection."""
+        """Close the database connection (and the scoring engine's, when it is another)."""
+        if self.engine_backend is not None and self.engine_backend is not self._backend:
+            disconnect = getattr(self.engine_backend, "disconnect", None)
+            if disconnect is not None and getattr(self.engine_backend, "name", "") != "pyspark":
+                disconnect()  # a Spark session is shared by the process: never stopped here
+        self.engine_backend = None
         if self._backend is not None:
             self._backend.disconnect()
             self._backend = None
@@ -284,6 +303,9 @@ def open_workspace(directory: str | Path = ".") -> Workspace:
         config = WorkspaceConfig.model_validate(raw)
     except ValidationError as exc:
         first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
+        loc = [str(p) for p in first["loc"]]
+        if loc[:1] == ["engine"] and len(loc) > 1 and loc[1] in ENGINE_TYPES:
+            del loc[1]  # the union's tag: `engine.remote`, not `engine.spark.remote`
+        key = ".".join(loc)
         raise WorkspaceError(f"{config_path} {key}: {first['msg']}") from exc
     return Workspace(root=root, config=config)
