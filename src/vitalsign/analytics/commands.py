@@ -141,6 +141,7 @@ def backtest(
     from vitalsign.analytics.backtest import EVALUATE_STAGES, run_backtest
     from vitalsign.analytics.history import history_from_scored
     from vitalsign.analytics.progress import progress_steps
+    from vitalsign.engine.backends import connect_engine
     from vitalsign.engine.run import backfill, compute_scores
     from vitalsign.engine.snapshots import snapshot_dates
     from vitalsign.store.workspace import open_workspace
@@ -166,7 +167,8 @@ def backtest(
         if rescore:
             days = dates or stored
             step(f"re-scoring {len(days)} dates under {loaded.name}")
-            history = history_from_scored(compute_scores(ws.backend, loaded, days), loaded)
+            engine = connect_engine(ws)  # vitalsign.yml engine: (docs/scaling.md)
+            history = history_from_scored(compute_scores(engine, loaded, days), loaded)
         report = run_backtest(
             ws,
             loaded,
