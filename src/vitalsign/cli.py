@@ -71,20 +71,52 @@ def init(
 @app.command()
 def check(
     model: Annotated[Path | None, typer.Argument(help="Model file to validate.")] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="Profile the data as of this date (default: its end)."),
+    ] = None,
+    json_: Annotated[bool, typer.Option("--json", help="Print JSON for machines.")] = False,
     workspace: WorkspaceOption = Path("."),
 ) -> None:
-    """Validate a model file; print its identity or every problem with file and line."""
+    """Validate a model file, then profile it against the workspace's data (when loaded).
+
+    The profile scores every account once (nothing stored): per signal how many accounts have
+    a value, empty tables, a gate failing or a flag raised for every account, and scales
+    whose range misses the data. Exits 1 on an error (e.g. a gate every account fails).
+    """
+    from vitalsign.engine.profile import profile_workspace
+    from vitalsign.engine.profile_report import profile_renderable
     from vitalsign.model.loader import load_model
     from vitalsign.store.workspace import CONFIG_FILE, open_workspace
 
+    profile = None
     if model is not None and not (workspace / CONFIG_FILE).exists():
         loaded = load_model(model)  # a model file alone, without a workspace's custom fields
     else:
-        loaded = open_workspace(workspace).load_model(model)
-    console.print(
+        ws = open_workspace(workspace)
+        loaded = ws.load_model(model)
+        profile = profile_workspace(ws, loaded.spec, _date(as_of, "--as-of"))
+    valid = (
         f"{loaded.path}: model {loaded.name!r} is valid (hash {loaded.hash}, "
         f"{len(loaded.spec.signals)} signals)"
     )
+    if json_:
+        payload = {
+            "path": str(loaded.path),
+            "model": loaded.name,
+            "hash": loaded.hash,
+            "valid": True,
+            "profile": None if profile is None else profile.to_dict(),
+        }
+        typer.echo(json.dumps(payload, indent=2))
+    else:
+        console.print(valid)
+        if profile is None:
+            console.print("No accounts loaded: the model is not profiled against data.")
+        else:
+            console.print(profile_renderable(profile))
+    if profile is not None and profile.errors:
+        raise typer.Exit(1)
 
 
 @app.command()

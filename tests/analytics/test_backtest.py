@@ -61,8 +61,8 @@ def test_each_signal_has_its_own_auc_and_none_points_the_wrong_way(report: Backt
     assert not signals["wrong_direction"].any()
     assert signals.loc["key_actions_30d", "churners_have"] == "lower"
     assert signals.loc["key_actions_30d", "scale_rewards"] == "higher"
-    assert signals.loc["failed_payments_90d", "churners_have"] == "higher"
-    assert signals.loc["failed_payments_90d", "scale_rewards"] == "lower"
+    assert signals.loc["failed_payment_share_90d", "churners_have"] == "higher"
+    assert signals.loc["failed_payment_share_90d", "scale_rewards"] == "lower"
     assert signals.loc["csm_rating", "points_auc"] > 0.6
 
 

@@ -1,0 +1,117 @@
+"""`check` profiles the model against the data: worlds with and without invoices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from vitalsign.cli import app
+from vitalsign.engine.profile import ModelProfile, profile_model, profile_workspace
+from vitalsign.engine.run import compute_scores
+from vitalsign.model.loader import LoadedModel, parse_model
+from vitalsign.store.workspace import Workspace
+from world import T
+
+runner = CliRunner()
+
+
+def _profile(workspace: Workspace, model: LoadedModel | None = None) -> ModelProfile:
+    found = profile_workspace(workspace, (model or workspace.load_model()).spec, T)
+    assert found is not None
+    return found
+
+
+def _locs(profile: ModelProfile) -> dict[str, str]:
+    return {f.loc: f.severity for f in profile.findings}
+
+
+def test_an_empty_workspace_is_not_profiled(workspace: Workspace) -> None:
+    assert profile_workspace(workspace, workspace.load_model().spec, T) is None
+
+
+def test_the_starter_model_on_the_tiny_world_has_no_error(tiny_workspace: Workspace) -> None:
+    profile = _profile(tiny_workspace)
+    assert profile.accounts == 3  # D starts after T, E churned before it
+    assert profile.errors == []
+    assert profile.gate_pass == 3  # every account was invoiced in the 90 days before T
+    by_name = {s.name: s for s in profile.signals}
+    assert by_name["logins_30d"].with_value == 3
+    assert by_name["nps_latest"].with_value == 1  # only A answered NPS in the year
+    assert by_name["nps_latest"].percentiles[50] == 8.0
+    assert by_name["failed_payment_share_90d"].with_value == 3
+    assert profile.table_rows["invoices"] == 3
+    assert "tables.invoices" not in _locs(profile)
+
+
+def test_without_invoices_the_gate_fails_for_every_account_and_check_says_so(
+    tiny_workspace: Workspace,
+) -> None:
+    tiny_workspace.duckdb.execute("DELETE FROM invoices")
+    profile = _profile(tiny_workspace)
+    locs = _locs(profile)
+    assert profile.gate_pass == 0
+    assert locs["gate.when"] == "error"
+    gate = next(f for f in profile.findings if f.loc == "gate.when")
+    assert "every account" in gate.message and "invoices, which is empty" in gate.message
+    assert locs["tables.invoices"] == "warning"
+    assert profile.table_rows["invoices"] == 0
+    share = next(s for s in profile.signals if s.name == "failed_payment_share_90d")
+    assert share.with_value == 0 and share.points == {}
+
+
+def test_a_signal_without_invoice_data_earns_no_points(tiny_workspace: Workspace) -> None:
+    """The issue's case: failed payments earned 100 "healthy" points on no invoice data."""
+    tiny_workspace.duckdb.execute("DELETE FROM invoices")
+    model = tiny_workspace.load_model()
+    items = compute_scores(tiny_workspace.backend, model, [T]).items
+    invoice_signals = {"failed_payment_share_90d", "failed_payments_90d", "invoices_90d"}
+    scored = items[(items["kind"] == "signal") & items["name"].isin(invoice_signals)]
+    assert len(scored) == 3  # the financial signal of each account, present but unscored
+    assert np.isnan(scored["points"].to_numpy()).all()
+    assert (scored["contribution"] == 0).all()
+
+
+def test_a_scale_whose_range_misses_the_data_is_reported_with_percentiles(
+    tiny_workspace: Workspace,
+) -> None:
+    text = (Path(tiny_workspace.model_path)).read_text(encoding="utf-8")
+    text = text.replace(
+        "scale: {type: linear, low: 0, high: 40}", "scale: {type: linear, low: 100, high: 400}"
+    )
+    model = parse_model(text, "misses.yml")
+    profile = profile_model(tiny_workspace.backend, model.spec, T)
+    finding = next(f for f in profile.findings if f.loc == "signals.logins_30d.scale")
+    assert "100..400 misses the data" in finding.message
+    assert "100% of the values are at or below low" in finding.message
+    logins = next(s for s in profile.signals if s.name == "logins_30d")
+    assert f"p50 {logins.percentiles[50]:g}" in finding.message
+
+
+def test_a_flag_raised_on_every_account_is_reported(tiny_workspace: Workspace) -> None:
+    text = tiny_workspace.model_path.read_text(encoding="utf-8")
+    text = text.replace('when: "acquired_180d >= 1"', 'when: "acquired_180d >= 0"')
+    model = parse_model(text, "always.yml")
+    profile = profile_model(tiny_workspace.backend, model.spec, T)
+    assert profile.flags_raised["acquired"] == profile.accounts
+    assert _locs(profile)["flags.acquired.when"] == "warning"
+    assert profile.flags_raised["champion_left"] == 1  # B only: not reported
+    assert "flags.champion_left.when" not in _locs(profile)
+
+
+def test_check_exits_1_when_the_gate_fails_for_every_account(tiny_workspace: Workspace) -> None:
+    root = str(tiny_workspace.root)
+    ok = runner.invoke(app, ["check", "-w", root, "--as-of", T.isoformat()])
+    assert ok.exit_code == 0, ok.output
+    assert "is valid" in ok.output and "gate passes for 3 of 3" in ok.output
+    tiny_workspace.duckdb.execute("DELETE FROM invoices")
+    tiny_workspace.duckdb.execute("CHECKPOINT")
+    tiny_workspace.close()
+    failed = runner.invoke(app, ["check", "-w", root, "--as-of", T.isoformat(), "--json"])
+    assert failed.exit_code == 1, failed.output
+    import json
+
+    payload = json.loads(failed.output)
+    assert payload["profile"]["gate_pass"] == 0
+    assert any(f["loc"] == "gate.when" for f in payload["profile"]["findings"])
