@@ -127,6 +127,7 @@ def score(
 ) -> None:
     """Score every account as of a date and store the snapshot (replacing that date's)."""
     from vitalsign.engine.run import score as run_score
+    from vitalsign.engine.unscored import unscored_accounts
     from vitalsign.store.workspace import open_workspace
 
     ws = open_workspace(workspace)
@@ -138,6 +139,8 @@ def score(
         f"Scored {len(scored.scores)} accounts as of {day} with {loaded.name} "
         f"({loaded.hash}): {counts}"
     )
+    for line in unscored_accounts(ws.duckdb, day).lines():
+        console.print(line, highlight=False)
     _print_stale(ws.duckdb, loaded.name, [day])
 
 
