@@ -7,6 +7,7 @@ from rich.table import Table
 
 from vitalsign.analytics.portfolio import PortfolioReport
 from vitalsign.engine.explain import Explanation
+from vitalsign.engine.why import ConditionResult, Why
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -88,6 +89,64 @@ def explanation_renderable(e: Explanation) -> RenderableType:
                 f"{c.delta:+.2f}",
             )
         parts.append(changes)
+    return Group(*parts)
+
+
+def _condition(c: ConditionResult) -> str:
+    values = ", ".join(f"{k} = {_raw(None if v is None else str(v))}" for k, v in c.values.items())
+    if c.kind == "gate":
+        head = f"Gate {c.name}: {'passed' if c.holds else 'FAILED (score 0)'}: {c.when}"
+    else:
+        effects = [f"−{c.subtract:g} points"] if c.subtract else []
+        effects += [f"caps the band at {c.cap_band}"] if c.cap_band else []
+        head = f"Flag {c.name} fired ({', '.join(effects) or 'recorded'}): {c.when}"
+    fix = "" if c.fix is None else f"; {'opens' if c.kind == 'gate' else 'clears'} when {c.fix}"
+    return f"{head} ({values or 'no values'}){fix}"
+
+
+def why_renderable(w: Why) -> RenderableType:
+    """Return an account's explanation, losses first, with its gate, flags and next band."""
+    e = w.explanation
+    parts: list[RenderableType] = []
+    explained = explanation_renderable(e)
+    assert isinstance(explained, Group)
+    title, head = explained.renderables[:2]
+    parts += [title, head]
+    if w.gate is not None and not w.gate.holds:
+        parts.append(_condition(w.gate))
+    parts += [_condition(f) for f in w.flags]
+    nb = w.next_band
+    parts.append(f"What it would take: {nb.summary()}")
+    parts += [f"note: {n}" for n in w.notes]
+    groups = Table(
+        title="Groups (weights within their parent add up to 100%)", title_justify="left"
+    )
+    for column in ("group", "points", "weight in parent", "of the score", "loses", "contributes"):
+        groups.add_column(column, justify="left" if column == "group" else "right")
+    for g in w.groups:
+        groups.add_row(
+            "  " * g.depth + g.name,
+            _fmt(g.points),
+            f"{g.share:.0%}",
+            f"{g.weight:.1%}",
+            _fmt(g.loss, 2),
+            _fmt(g.contribution, 2),
+        )
+    signals = Table(title="Signals (largest loss first)", title_justify="left")
+    for column in ("signal", "group", "raw value", "points", "weight", "loses", "contributes"):
+        signals.add_column(column, justify="left" if column in ("signal", "group") else "right")
+    for s in w.losses:
+        signals.add_row(
+            s.name,
+            s.path,
+            _raw(s.raw),
+            _fmt(s.points),
+            f"{s.weight:.1%}",
+            _fmt(s.loss, 2),
+            _fmt(s.contribution, 2),
+        )
+    parts += [groups, signals]
+    parts += list(explained.renderables[4:])  # what changed since a date, if asked
     return Group(*parts)
 
 

@@ -46,7 +46,12 @@ class NextBand:
             return self.note
         musts = [f"open the gate: {self.gate}"] if self.gate else []
         musts += [f"clear {f}" for f in self.flags]
-        choices = [" and ".join(s.text for s in option) for option in self.options]
+        choices = [
+            " and ".join(
+                f"({s.text})" if " or " in s.text and len(option) > 1 else s.text for s in option
+            )
+            for option in self.options
+        ]
         parts = list(musts)
         if choices:
             parts.append("; or ".join(choices))
