@@ -57,15 +57,38 @@ def init(
         ),
     ],
 ) -> None:
-    """Create a workspace: config, starter model and the canonical tables."""
-    from vitalsign.store.output_paths import check_workspace_folder
-    from vitalsign.store.workspace import init_workspace
+    """Create a workspace: config, starter model and the canonical tables.
 
-    workspace = init_workspace(check_workspace_folder(directory, "DIRECTORY"))
-    console.print(f"Created workspace {workspace.root}")
-    console.print(f"  config  {workspace.root / 'vitalsign.yml'}")
-    console.print(f"  model   {workspace.model_path}")
-    console.print(f"  data    {workspace.database_path}")
+    On an existing workspace nothing is overwritten: it says what it kept.
+    """
+    from vitalsign.store.output_paths import check_workspace_folder
+    from vitalsign.store.workspace import existing_parts, init_workspace
+
+    folder = check_workspace_folder(directory, "DIRECTORY")
+    kept = existing_parts(folder)
+    workspace = init_workspace(folder)
+    parts = {
+        "config": workspace.root / "vitalsign.yml",
+        "model": workspace.root / "models" / "default.yml",
+        "data": workspace.database_path,
+    }
+    if len(kept) == len(parts):
+        headline = f"Kept the existing workspace {workspace.root}: nothing was overwritten"
+    elif kept:
+        headline = f"Completed workspace {workspace.root}: kept {', '.join(kept)}"
+    else:
+        headline = f"Created workspace {workspace.root}"
+    console.print(headline, highlight=False, soft_wrap=True)
+    row = workspace.duckdb.execute("SELECT count(*) FROM accounts").fetchone()
+    accounts = int(row[0]) if row else 0
+    notes = {
+        "config": "",
+        "model": " (as it was: edits stay)",
+        "data": f" ({accounts} accounts)",
+    }
+    for part, path in parts.items():
+        state = f"kept{notes[part]}" if part in kept else "created"
+        console.print(f"  {part:<7} {path}  {state}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -180,27 +203,23 @@ def explain(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Snapshot date.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Compare with this date.")] = None,
     format_: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
-    json_: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     model: ModelOption = None,
     workspace: WorkspaceOption = Path("."),
 ) -> None:
-    """Explain an account's score: what each signal and group loses, largest first; the gate
-    and flags with their values; what it would take to reach the next band; what changed
-    since a date."""
-    from vitalsign.engine.why import why_account
-    from vitalsign.rendering import why_renderable
+    """Explain an account's score: groups, signals, gate, flags; what changed since a date."""
+    from vitalsign.engine.explain import explain_account
+    from vitalsign.rendering import explanation_renderable
     from vitalsign.store.workspace import open_workspace
 
-    if format_ not in ("text", "json"):
-        raise VitalsignError(f"--format {format_!r}: use text or json")
     ws = open_workspace(workspace)
-    result = why_account(
-        ws.duckdb, ws.load_model(model), account, _date(as_of, "--as-of"), _date(since, "--since")
+    name = ws.load_model(model).name
+    result = explain_account(
+        ws.duckdb, name, account, _date(as_of, "--as-of"), _date(since, "--since")
     )
-    if json_ or format_ == "json":
+    if format_ == "json":
         typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
     else:
-        console.print(why_renderable(result))
+        console.print(explanation_renderable(result))
 
 
 @app.command()

@@ -286,6 +286,28 @@ def init_workspace(directory: str | Path) -> Workspace:
     return workspace
 
 
+def existing_parts(directory: str | Path) -> dict[str, Path]:
+    """Return the parts of a workspace already in `directory`, which `init_workspace` keeps.
+
+    Keys: "config" (vitalsign.yml), "model" (models/default.yml), "data" (the database file
+    the config names).
+
+    >>> existing_parts("/tmp/acme")  # doctest: +SKIP
+    {'config': PosixPath('/tmp/acme/vitalsign.yml'), ...}
+    """
+    root = Path(directory)
+    config_path = root / CONFIG_FILE
+    database = root / WorkspaceConfig().database
+    if config_path.exists():
+        database = open_workspace(root).database_path
+    candidates = {
+        "config": config_path,
+        "model": root / "models" / "default.yml",
+        "data": database,
+    }
+    return {part: path for part, path in candidates.items() if path.exists()}
+
+
 def open_workspace(directory: str | Path = ".") -> Workspace:
     """Open the workspace in `directory`, or raise WorkspaceError saying how to create one."""
     root = Path(directory).resolve()
