@@ -203,23 +203,27 @@ def explain(
     as_of: Annotated[str | None, typer.Option("--as-of", help="Snapshot date.")] = None,
     since: Annotated[str | None, typer.Option("--since", help="Compare with this date.")] = None,
     format_: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    json_: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     model: ModelOption = None,
     workspace: WorkspaceOption = Path("."),
 ) -> None:
-    """Explain an account's score: groups, signals, gate, flags; what changed since a date."""
-    from vitalsign.engine.explain import explain_account
-    from vitalsign.rendering import explanation_renderable
+    """Explain an account's score: what each signal and group loses, largest first; the gate
+    and flags with their values; what it would take to reach the next band; what changed
+    since a date."""
+    from vitalsign.engine.why import why_account
+    from vitalsign.rendering import why_renderable
     from vitalsign.store.workspace import open_workspace
 
+    if format_ not in ("text", "json"):
+        raise VitalsignError(f"--format {format_!r}: use text or json")
     ws = open_workspace(workspace)
-    name = ws.load_model(model).name
-    result = explain_account(
-        ws.duckdb, name, account, _date(as_of, "--as-of"), _date(since, "--since")
+    result = why_account(
+        ws.duckdb, ws.load_model(model), account, _date(as_of, "--as-of"), _date(since, "--since")
     )
-    if format_ == "json":
+    if json_ or format_ == "json":
         typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
     else:
-        console.print(explanation_renderable(result))
+        console.print(why_renderable(result))
 
 
 @app.command()
