@@ -22,6 +22,7 @@ from vitalsign.analytics import leakage
 from vitalsign.analytics.bands import band_table, is_monotone
 from vitalsign.analytics.csm_agreement import CsmAgreement, csm_agreement
 from vitalsign.analytics.history import History, read_history
+from vitalsign.analytics.horizon import boundary_churns, too_recent_fix, window_text
 from vitalsign.analytics.metrics import Bootstrap, Estimate, ap_estimate, auc_estimate, roc_auc
 from vitalsign.analytics.outcomes import LABELLED, Outcomes, label_snapshots, read_outcomes
 from vitalsign.analytics.progress import Step, no_progress
@@ -69,6 +70,7 @@ class BacktestReport:
         return {
             "model": {"name": self.model_name, "hashes": list(self.model_hashes)},
             "horizon_days": self.horizon_days,
+            "window": f"[T, T + {self.horizon_days} days)",
             "observed_until": self.observed_until.isoformat(),
             "outcomes_source": self.outcomes_source,
             "history_source": self.history_source,
@@ -162,13 +164,7 @@ def evaluate_history(
         "accounts": int(rows["account_id"].nunique()),
     }
     if rows.empty or counts["churned"] == 0 or counts["churned"] == len(rows):
-        raise BacktestError(
-            f"nothing to test the score on: of {counts['rows']} snapshot rows, "
-            f"{counts['censored']} are too recent to know their {horizon_days}-day outcome (the "
-            f"data ends {outcomes.observed_until:%Y-%m-%d}), {counts['churned_before']} had "
-            f"already churned, and {counts['churned']} of the {counts['evaluated']} left churned; "
-            "backfill earlier dates, use a shorter --horizon, or check the outcomes"
-        )
+        raise BacktestError(_nothing_to_test(counts, history.dates, outcomes, horizon_days))
     labels = rows["churned"].to_numpy(dtype=bool)
     risk = -rows["score"].to_numpy(dtype="float64")
     progress(f"churn by band and survival ({len(rows):,} rows)")
@@ -219,8 +215,29 @@ def evaluate_history(
         signals=signals,
         csm=csm,
         leaks=leaks,
-        notes=_notes(history, outcomes, counts),
+        notes=_notes(history, outcomes, counts, boundary_churns(rows, horizon_days), horizon_days),
     )
+
+
+def _nothing_to_test(
+    counts: dict[str, int], dates: list[dt.date], outcomes: Outcomes, horizon_days: int
+) -> str:
+    """Why no AUC can be computed, and the option values that would fix it."""
+    found = (
+        f"nothing to test the score on: of {counts['rows']} snapshot rows, "
+        f"{counts['censored']} are too recent to know their {horizon_days}-day outcome, "
+        f"{counts['churned_before']} had already churned, and {counts['churned']} of the "
+        f"{counts['evaluated']} left churned"
+    )
+    if counts["evaluated"] == 0 and counts["censored"] > 0:
+        return f"{found}. {too_recent_fix(dates, outcomes.observed_until, horizon_days)}"
+    if counts["churned"] == 0:
+        return (
+            f"{found}. No churn falls in a window [T, T + {horizon_days} days) of a labelled "
+            f"snapshot (the data ends {outcomes.observed_until:%Y-%m-%d}): check the churn "
+            "outcomes with `vitalsign outcomes`, or use a longer --horizon"
+        )
+    return f"{found}. Every labelled row churned: check the outcomes with `vitalsign outcomes`"
 
 
 def _leak_report(
@@ -252,8 +269,20 @@ def _leak_report(
     return leakage.LeakReport(findings, cautions, dates, len(sample), drop_one)
 
 
-def _notes(history: History, outcomes: Outcomes, counts: dict[str, int]) -> list[str]:
+def _notes(
+    history: History,
+    outcomes: Outcomes,
+    counts: dict[str, int],
+    on_the_edge: int,
+    horizon_days: int,
+) -> list[str]:
     notes = []
+    if on_the_edge:
+        notes.append(
+            f"{on_the_edge} labelled rows have their next churn exactly {horizon_days} days "
+            f"after the snapshot and count as not churned: {window_text(horizon_days)} "
+            f"(--horizon {horizon_days + 1}d would count them)"
+        )
     if len(history.hashes) > 1:
         notes.append(
             f"the history mixes {len(history.hashes)} versions of model {history.model.name!r} "

@@ -30,6 +30,7 @@ from vitalsign.analytics.bands import (
 )
 from vitalsign.analytics.diff import ModelComparison, compare_histories
 from vitalsign.analytics.history import History, history_from_scored, read_history
+from vitalsign.analytics.horizon import too_recent_fix
 from vitalsign.analytics.metrics import (
     Bootstrap,
     Estimate,
@@ -233,8 +234,10 @@ def calibrate(
     usable = (labelled["status"] == LABELLED) & scored
     dates = sorted({t.date() for t in labelled.loc[usable, "as_of"]})
     if not dates:
+        snapshots = sorted({t.date() for t in labelled["as_of"]})
         raise BacktestError(
-            f"no labelled snapshots: none is {horizon_days} days before the data ends"
+            "no labelled snapshots to calibrate on: "
+            + too_recent_fix(snapshots, outcomes.observed_until, horizon_days)
         )
     out_of_time = len(dates) >= MIN_DATES_OUT_OF_TIME
     train_dates, test_dates = (

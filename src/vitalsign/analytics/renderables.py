@@ -79,6 +79,11 @@ def backtest_renderable(report: BacktestReport) -> RenderableType:
         f"{report.horizon_days} days ({_pct(report.base_rate)}); {c['censored']} too recent, "
         f"{c['churned_before']} already churned, {c['insufficient_data']} insufficient data",
     )
+    head.add_row(
+        "window",
+        f"churn in [T, T + {report.horizon_days} days), half-open: a churn exactly "
+        f"{report.horizon_days} days after a snapshot counts for a later one",
+    )
     head.add_row("ROC-AUC", f"{report.roc_auc}  (0.5 is chance; 95% interval by account)")
     head.add_row("PR-AUC", f"{report.pr_auc}  (chance is the churn rate, {_pct(report.base_rate)})")
     head.add_row("bands monotone", "yes" if report.monotone else "NO: a better band churns as much")
