@@ -1,0 +1,403 @@
+"""The signal table of many dates from one pass over each table: period partials, not a join.
+
+The dates of a backfill lie on a grid of step s days (the greatest common divisor of their
+gaps; s = 7 for a weekly backfill) ending at the last date A. Every row falls in one period
+p = floor((t - A) / s); a window [T - o - w, T - o) of a date T on the grid is then a run of
+whole periods plus, at each end, a piece of one period cut at a whole day. So each table is
+grouped once by account and period into partial aggregates (for the whole period and for
+each piece the model's windows need), the partials are laid on a dense account × period
+grid, and each date's window is a frame of preceding periods plus the lagged pieces:
+sums and counts add, minimum and maximum take the least and greatest, days-since the
+greatest time, `latest` the value at the greatest time (fetched from its period's partial).
+No row is copied once per date, and the work after the scan grows with accounts × periods.
+
+Rows deleted by a snapshot source (`deleted_at`) count only at dates before their deletion,
+which no partial can express: those few rows are joined to the dates as before and merged.
+`percentile` does not decompose and keeps the date join; `count_distinct` uses the bit
+masks of `distinct_counts` on the grid. Values equal `SignalQuery`'s (tests/engine/
+test_backfill_one_pass.py, rtol 1e-9).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import itertools
+import math
+import operator
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from vitalsign.engine.derived import window_offsets
+from vitalsign.engine.distinct_counts import distinct_counts
+from vitalsign.engine.expressions import latest_value
+from vitalsign.engine.signals import SignalQuery, _variant_column, as_timestamp
+from vitalsign.model.canonical import CANONICAL_TABLES, DELETED_AT
+from vitalsign.model.spec import HealthModel
+
+DAY_US = 86_400_000_000
+MAX_PERIODS = 1_500
+"""Past this many grid periods (dates far apart on a fine grid), the date join is cheaper."""
+
+# measures kept per aggregation: n count, s sum, c values counted, m min/max, t time, v value
+MEASURES = {
+    "count": ("n",),
+    "sum": ("s",),
+    "mean": ("s", "c"),
+    "min": ("m",),
+    "max": ("m",),
+    "days_since_last": ("t",),
+    "latest": ("t", "v"),
+}
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where the window (offset, width) of the date in period p0 lies on the grid.
+
+    `pieces` are (lag, first day, end day) of a period cut at whole days, the most recent
+    first; `frame` is (first lag, last lag) of the whole periods between them, or None.
+    """
+
+    pieces: tuple[tuple[int, int, int], ...]
+    frame: tuple[int, int] | None
+
+
+def geometry(offset: int, width: int, step: int) -> Geometry:
+    """Return the pieces and the frame of whole periods of one window on a grid of `step`.
+
+    >>> geometry(0, 30, 7)  # four whole weeks and the last 2 days of the fifth
+    Geometry(pieces=((5, 5, 7),), frame=(4, 1))
+    """
+    q_end, r_end = divmod(offset, step)
+    q_start, r_start = divmod(offset + width, step)
+    if r_end and r_start and q_start == q_end:  # the window lies inside one period
+        return Geometry(((q_end + 1, step - r_start, step - r_end),), None)
+    pieces: list[tuple[int, int, int]] = []
+    if r_end:
+        pieces.append((q_end + 1, 0, step - r_end))
+    if r_start:
+        pieces.append((q_start + 1, step - r_start, step))
+    last = q_end + 1 + (1 if r_end else 0)
+    return Geometry(tuple(pieces), (q_start, last) if q_start >= last else None)
+
+
+def grid_step(dates: Sequence[dt.date]) -> int:
+    """Return the greatest common divisor of the sorted dates' gaps in days."""
+    return functools.reduce(math.gcd, [(b - a).days for a, b in itertools.pairwise(dates)])
+
+
+class OnePassQuery(SignalQuery):
+    """`SignalQuery` whose windowed signals come from period partials (see the module)."""
+
+    def __init__(self, backend: Any, model: HealthModel, dates: Sequence[dt.date]) -> None:
+        super().__init__(backend, model, dates)
+        self.step = 0 if self.single else grid_step(self.dates)
+        self.last = as_timestamp(self.dates[-1])
+        self.on_grid = (
+            [(self.dates[-1] - d).days // self.step for d in self.dates] if self.step else []
+        )
+
+    def _grid_fits(self, reach: int) -> bool:
+        return bool(self.step) and self.on_grid[0] + reach // self.step + 2 <= MAX_PERIODS
+
+    # -- count_distinct: the bit masks of every grid date, kept for the dates asked ----------
+    def _mask_step(self) -> int | None:
+        if self.single or self.bit_or is None or not self._grid_fits(0):
+            return None
+        return self.step
+
+    def _distinct_counts(self, table_name: str, name: str, step: int) -> ir.Table:
+        if len(self.on_grid) == self.on_grid[0] + 1:  # every grid date is asked
+            return super()._distinct_counts(table_name, name, step)
+        time_name = CANONICAL_TABLES[table_name].time_column
+        assert time_name is not None and self.bit_or is not None
+        signal = self.model.signals[name]
+        rows = self._source(table_name, [name])
+        if signal.filter is not None:
+            rows = rows.filter(rows[f"f__{name}"])
+        value = rows[f"x__{name}"] if signal.value is not None else rows[str(signal.column)]
+        windows = {
+            _variant_column(name, o): (o, signal.window_days or 0) for o in self._offsets_of(name)
+        }
+        grid = [self.last - dt.timedelta(days=k * step) for k in range(self.on_grid[0], -1, -1)]
+        counts = distinct_counts(rows, time_name, value, grid, step, windows, self.bit_or)
+        assert self.spine is not None
+        return counts.join(self.spine, "as_of").select(counts)
+
+    def _offsets_of(self, name: str) -> set[int]:
+        return window_offsets(self.model)[name]
+
+    # -- windowed signals -----------------------------------------------------------------
+    def _windowed_aggregate(self, table_name: str, variants: dict[str, set[int]]) -> ir.Table:
+        signals = self.model.signals
+        reach = max(o + (signals[n].window_days or 0) for n, offs in variants.items() for o in offs)
+        split = {n: o for n, o in variants.items() if signals[n].aggregate in MEASURES}
+        rest = {n: o for n, o in variants.items() if n not in split}
+        if not split or not self._grid_fits(reach):
+            return super()._windowed_aggregate(table_name, variants)
+        time_name = CANONICAL_TABLES[table_name].time_column
+        assert time_name is not None
+        source = self._source(table_name, split)
+        live = source
+        if DELETED_AT in source.columns:
+            live = source.filter(source[DELETED_AT].isnull())
+        measured = self._grid_measures(live, time_name, split)
+        if DELETED_AT in source.columns:
+            deleted = source.filter(source[DELETED_AT].notnull())
+            measured = self._merge(
+                measured, self._joined_measures(deleted, time_name, split), split
+            )
+        result = measured.select(*self.keys, **self._finish_measures(measured, split))
+        if rest:
+            other = super()._windowed_aggregate(table_name, rest)
+            result = _outer(result, other, self.keys)
+        return result
+
+    def _condition(self, rows: ir.Table, name: str) -> Any:
+        return rows[f"f__{name}"] if self.model.signals[name].filter is not None else None
+
+    def _measures(
+        self, rows: ir.Table, name: str, where: Any, time: Any, prefix: str
+    ) -> dict[str, Any]:
+        """The partial aggregates of signal `name` over the rows where `where` holds."""
+        signal = self.model.signals[name]
+        value: Any = rows[f"x__{name}"] if signal.value is not None else None
+        if value is None and signal.column is not None:
+            value = rows[signal.column]
+        out: dict[str, Any] = {}
+        for kind in MEASURES[str(signal.aggregate)]:
+            if kind == "n":
+                out[prefix + kind] = rows.count(where=where)
+            elif kind == "s":
+                out[prefix + kind] = value.sum(where=where)
+            elif kind == "c":
+                out[prefix + kind] = value.count(where=where)
+            elif kind == "m" and signal.aggregate == "min":
+                out[prefix + kind] = value.min(where=where)
+            elif kind == "m":
+                out[prefix + kind] = value.max(where=where)
+            elif kind == "t":
+                out[prefix + kind] = time.max(where=where)
+            else:
+                backend = getattr(self.backend, "name", "")
+                out[prefix + kind] = latest_value(value, time, where, backend)
+        return out
+
+    def _shapes(self, variants: dict[str, set[int]]) -> dict[tuple[str, int], Geometry]:
+        signals = self.model.signals
+        return {
+            (name, offset): geometry(offset, signals[name].window_days or 0, self.step)
+            for name, offsets in variants.items()
+            for offset in offsets
+        }
+
+    def _grid_measures(
+        self, rows: ir.Table, time_name: str, variants: dict[str, set[int]]
+    ) -> ir.Table:
+        """Measures per account and date from partials on the account × period grid."""
+        step_us = self.step * DAY_US
+        shapes = self._shapes(variants)
+        lags = [lag for g in shapes.values() for lag, _, _ in g.pieces]
+        lags += [g.frame[0] for g in shapes.values() if g.frame is not None]
+        first_period = -self.on_grid[0] - max(lags)
+        start = self.last + dt.timedelta(days=first_period * self.step)
+        rows = rows.filter(rows[time_name] >= start, rows[time_name] < self.last)
+        since = rows[time_name].delta(ibis.literal(self.last, "timestamp"), unit="microsecond")
+        period = (since.cast("float64") / step_us).floor().cast("int64")
+        rows = rows.mutate(p__=period, in__=since - period * step_us)
+        time, inside = rows[time_name], rows["in__"]
+        partial: dict[str, Any] = {}
+        for name in variants:
+            where = self._condition(rows, name)
+            partial |= self._measures(rows, name, where, time, f"w__{name}__")
+        for name, a, b in sorted(
+            {(n, a, b) for (n, _), g in shapes.items() for _, a, b in g.pieces}
+        ):
+            parts = [self._condition(rows, name), inside >= a * DAY_US, inside < b * DAY_US]
+            where = functools.reduce(operator.and_, [c for c in parts if c is not None])
+            partial |= self._measures(rows, name, where, time, f"c__{name}__{a}_{b}__")
+        partials = rows.group_by(["account_id", "p__"]).aggregate(**partial)
+        periods = ibis.memtable({"p__": list(range(first_period, 1))})
+        accounts = partials.select("account_id").distinct()
+        joined = accounts.cross_join(periods).left_join(partials, ["account_id", "p__"])
+        grid = joined.select(accounts.account_id, periods.p__, *[joined[c] for c in partial])
+        columns: dict[str, Any] = {}
+        for (name, offset), shape in shapes.items():
+            columns |= self._window_measures(grid, name, offset, shape)
+        dates = ibis.memtable(
+            {"p__": [-k for k in self.on_grid], "as_of": [as_timestamp(d) for d in self.dates]}
+        )
+        dated = grid.mutate(**columns)
+        dated = dated.join(dates, "p__").select("account_id", dates.as_of, *columns)
+        for name, offset in shapes:
+            if self.model.signals[name].aggregate == "latest":
+                dated = self._latest(dated, partials, name, offset, shapes[name, offset], step_us)
+        return dated
+
+    def _window_measures(
+        self, grid: ir.Table, name: str, offset: int, shape: Geometry
+    ) -> dict[str, Any]:
+        """One window's measures on every grid row: a frame of periods and lagged pieces."""
+        aggregate = self.model.signals[name].aggregate
+        by_period = ibis.window(group_by="account_id", order_by="p__")
+        out: dict[str, Any] = {}
+        prefix = f"z__{name}__{offset}__"
+        for kind in MEASURES[str(aggregate)]:
+            pieces = [
+                grid[f"c__{name}__{a}_{b}__{kind}"].lag(lag).over(by_period)
+                for lag, a, b in shape.pieces
+            ]
+            frame = None
+            if shape.frame is not None and kind != "v":
+                first, last = shape.frame
+                rows = ibis.window(group_by="account_id", order_by="p__", rows=(-first, -last))
+                whole = grid[f"w__{name}__{kind}"]
+                reduced = whole.min() if kind == "m" and aggregate == "min" else whole.max()
+                frame = (whole.sum() if kind in "nsc" else reduced).over(rows)
+            parts = [x for x in (frame, *pieces) if x is not None]
+            if kind in "nsc":
+                out[prefix + kind] = functools.reduce(operator.add, [x.fill_null(0) for x in parts])
+            elif kind == "v":  # the value of the part holding the latest time (in _latest)
+                for i, (lag, a, b) in enumerate(shape.pieces):
+                    out[f"{prefix}v{i}"] = pieces[i]
+                    out[f"{prefix}t{i}"] = grid[f"c__{name}__{a}_{b}__t"].lag(lag).over(by_period)
+            elif kind == "t" and aggregate == "latest":
+                out[prefix + "ft"] = frame if frame is not None else ibis.null("timestamp")
+                out[prefix + kind] = parts[0] if len(parts) == 1 else ibis.greatest(*parts)
+            elif len(parts) == 1:
+                out[prefix + kind] = parts[0]
+            elif kind == "m" and aggregate == "min":
+                out[prefix + kind] = ibis.least(*parts)
+            else:
+                out[prefix + kind] = ibis.greatest(*parts)
+        return out
+
+    def _latest(
+        self,
+        dated: ir.Table,
+        partials: ir.Table,
+        name: str,
+        offset: int,
+        shape: Geometry,
+        step_us: int,
+    ) -> ir.Table:
+        """Add the `latest` value: from the piece, or the whole period, holding the latest time."""
+        prefix = f"z__{name}__{offset}__"
+        since = dated[prefix + "ft"].delta(ibis.literal(self.last, "timestamp"), unit="microsecond")
+        dated = dated.mutate(
+            **{prefix + "fp": (since.cast("float64") / step_us).floor().cast("int64")}
+        )
+        found = partials.select(
+            account_id__=partials.account_id,
+            fp__=partials.p__,
+            fv__=partials[f"w__{name}__v"],
+        )
+        joined = dated.left_join(
+            found,
+            [dated.account_id == found.account_id__, dated[prefix + "fp"] == found.fp__],
+        )
+        latest = joined[prefix + "t"]
+        cases = [
+            (joined[f"{prefix}t{i}"] == latest, joined[f"{prefix}v{i}"])
+            for i in range(len(shape.pieces))
+        ]
+        value = ibis.cases(*cases, else_=joined.fv__) if cases else joined.fv__
+        keep = [c for c in joined.columns if c not in ("account_id__", "fp__", "fv__")]
+        return joined.select(*keep, **{prefix + "v": value})
+
+    def _joined_measures(
+        self, rows: ir.Table, time_name: str, variants: dict[str, set[int]]
+    ) -> ir.Table:
+        """Measures per account and date of deleted rows, joined to the dates they count at."""
+        assert self.spine is not None
+        time = rows[time_name]
+        reach = max(
+            o + (self.model.signals[n].window_days or 0)
+            for n, offs in variants.items()
+            for o in offs
+        )
+        spine = self.spine
+        joined = rows.join(
+            spine,
+            [
+                time < spine.as_of,
+                time >= spine.as_of - ibis.interval(days=reach),
+                rows[DELETED_AT] > spine.as_of,
+            ],
+        )
+        time = joined[time_name]
+        out: dict[str, Any] = {}
+        for name, offsets in variants.items():
+            width = self.model.signals[name].window_days or 0
+            for offset in offsets:
+                parts = [
+                    self._condition(joined, name),
+                    time >= joined.as_of - ibis.interval(days=offset + width),
+                    time < joined.as_of - ibis.interval(days=offset) if offset else None,
+                ]
+                where = functools.reduce(operator.and_, [c for c in parts if c is not None])
+                out |= self._measures(joined, name, where, time, f"d__{name}__{offset}__")
+        return joined.group_by(["account_id", "as_of"]).aggregate(**out)
+
+    def _merge(self, live: ir.Table, deleted: ir.Table, variants: dict[str, set[int]]) -> ir.Table:
+        """Combine the live rows' measures with the deleted rows' (an outer join)."""
+        joined = live.outer_join(deleted, ["account_id", "as_of"])
+        keys = {
+            "account_id": ibis.coalesce(joined.account_id, joined.account_id_right),
+            "as_of": ibis.coalesce(joined.as_of, joined.as_of_right),
+        }
+        out: dict[str, Any] = {}
+        for name, offsets in variants.items():
+            aggregate = self.model.signals[name].aggregate
+            for offset in offsets:
+                z, d = f"z__{name}__{offset}__", f"d__{name}__{offset}__"
+                for kind in MEASURES[str(aggregate)]:
+                    a, b = joined[z + kind], joined[d + kind]
+                    if kind in "nsc":
+                        out[z + kind] = a.fill_null(0) + b.fill_null(0)
+                    elif kind == "m" and aggregate == "min":
+                        out[z + kind] = ibis.least(a, b)
+                    elif kind in "mt":
+                        out[z + kind] = ibis.greatest(a, b)
+                    else:  # latest: the deleted rows' value when their time is later
+                        later = joined[d + "t"].notnull() & (
+                            joined[z + "t"].isnull() | (joined[d + "t"] > joined[z + "t"])
+                        )
+                        out[z + kind] = ibis.ifelse(later, b, a)
+        return joined.select(**keys, **out)
+
+    def _finish_measures(self, measured: ir.Table, variants: dict[str, set[int]]) -> dict[str, Any]:
+        """The `SignalQuery` reductions (`_variant_column`) from the merged measures."""
+        out: dict[str, Any] = {}
+        for name, offsets in variants.items():
+            aggregate = self.model.signals[name].aggregate
+            for offset in offsets:
+                z = f"z__{name}__{offset}__"
+                if aggregate == "mean":
+                    count = measured[z + "c"]
+                    value = ibis.ifelse(count == 0, ibis.null(), measured[z + "s"] / count)
+                else:
+                    value = measured[z + MEASURES[str(aggregate)][-1]]
+                out[_variant_column(name, offset)] = value
+        return out
+
+
+def _outer(left: ir.Table, right: ir.Table, keys: list[str]) -> ir.Table:
+    """Full outer join on `keys`, the keys coalesced."""
+    joined = left.outer_join(right, keys)
+    merged = {k: ibis.coalesce(joined[k], joined[f"{k}_right"]) for k in keys}
+    rest = [c for c in joined.columns if c not in keys and not c.endswith("_right")]
+    return joined.select(**merged, **{c: joined[c] for c in rest})
+
+
+def one_pass_signal_table(backend: Any, model: HealthModel, dates: Sequence[dt.date]) -> ir.Table:
+    """Return `signal_table`'s table for many dates, each table read in one pass.
+
+    >>> one_pass_signal_table(con, model, weekly_dates).execute()  # doctest: +SKIP
+    """
+    return OnePassQuery(backend, model, dates).build()
