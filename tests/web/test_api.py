@@ -8,7 +8,7 @@ import pytest
 
 from conftest import World
 from vitalsign.analytics.portfolio import portfolio_report
-from vitalsign.engine.explain import explain_account
+from vitalsign.engine.why import why_account
 from vitalsign.errors import WriteConflictError
 from vitalsign.web.error_handlers import vitalsign_status
 
@@ -77,9 +77,8 @@ def test_explain_is_the_library_explanation(world: World) -> None:
         reply = api.get(
             f"/api/v1/accounts/{account}/explain", params={"since": world.previous.isoformat()}
         ).json()
-    expected = explain_account(
-        world.workspace.duckdb.cursor(), "default", account, None, world.previous
-    )
+    model = world.workspace.load_model()
+    expected = why_account(world.workspace.duckdb.cursor(), model, account, None, world.previous)
     assert reply == json.loads(json.dumps(expected.to_dict(), default=str))
 
 

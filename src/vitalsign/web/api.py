@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from vitalsign.engine.explain import explain_account
+from vitalsign.engine.why import why_account
 from vitalsign.model.canonical import ACCOUNTS, DELETED_AT
 from vitalsign.web import inbox, users_api
 from vitalsign.web.access import Principal, book_key, require_account, require_backtester
@@ -38,6 +38,7 @@ from vitalsign.web.auth import CurrentPrincipal, Database, State, check_api_csrf
 from vitalsign.web.model_info import model_summary, start_backtest
 from vitalsign.web.overrides import create_override, end_override, rescored_body
 from vitalsign.web.portfolio import band_trend, portfolio_summary
+from vitalsign.web.why_api import ExplainBody
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -254,7 +255,7 @@ def account_history_route(
     return {"account_id": account_id, "items": history_records(kept)}
 
 
-@router.get("/accounts/{account_id}/explain", responses=ERRORS)
+@router.get("/accounts/{account_id}/explain", responses=ERRORS, response_model=ExplainBody)
 def account_explain(
     state: State,
     db: Database,
@@ -263,10 +264,14 @@ def account_explain(
     as_of: AsOf = None,
     since: Annotated[dt.date | None, Query(description="Compare with this date.")] = None,
 ) -> dict[str, Any]:
-    """Groups, signals (raw value, points, weight, contribution), gate and flags; changes."""
+    """Why the account scores what it does, and what it would take to reach the next band.
+
+    Each signal's and group's loss (weight × (100 − points)), largest first, beside its
+    contribution; group weights within their parent; the failed gate and fired flags with the
+    values they read; the next band's smallest improvements; what changed since a date.
+    """
     require_account(db, principal, account_id)
-    explanation = explain_account(db, state.model().name, account_id, as_of, since)
-    return explanation.to_dict()
+    return why_account(db, state.model(), account_id, as_of, since).to_dict()
 
 
 @router.get("/accounts/{account_id}/overrides", responses=ERRORS)

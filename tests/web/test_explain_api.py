@@ -1,0 +1,72 @@
+"""GET /api/v1/accounts/{id}/explain: the why builder's answer, typed, and who may read it."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import World
+from vitalsign.web.why_api import ExplainBody
+
+
+def _red_account(world: World) -> str:
+    row = (
+        world.workspace.duckdb.cursor()
+        .execute(
+            "SELECT account_id FROM scores WHERE snapshot_date = ? AND computed_band = 'red' "
+            "ORDER BY score LIMIT 1",
+            [world.latest],
+        )
+        .fetchone()
+    )
+    assert row is not None, "the web world has a red account"
+    return str(row[0])
+
+
+def test_explain_answers_losses_first_group_shares_and_the_next_band(world: World) -> None:
+    account = _red_account(world)
+    with world.client("root") as api:
+        reply = api.get(f"/api/v1/accounts/{account}/explain")
+    assert reply.status_code == 200, reply.text
+    body = ExplainBody.model_validate(reply.json())
+    losses = [line.loss for line in body.losses]
+    assert losses == sorted(losses, reverse=True) and losses[0] > 0
+    base = body.base_score or 0.0
+    assert sum(losses) == pytest.approx(100.0 - base)
+    top = [g for g in body.group_tree if g.parent == ""]
+    assert sum(g.share for g in top) == pytest.approx(1.0)
+    assert body.next_band.current == "red" and body.next_band.band == "yellow"
+    assert body.next_band.summary.startswith("To reach yellow: ")
+    assert body.next_band.options or body.next_band.gate or not body.next_band.reachable
+
+
+def test_explain_since_a_date_carries_the_changes(world: World) -> None:
+    with world.client("alice") as api:
+        reply = api.get(
+            f"/api/v1/accounts/{world.alice_account}/explain",
+            params={"since": world.previous.isoformat()},
+        )
+    body = ExplainBody.model_validate(reply.json())
+    assert body.since == world.previous and body.changes
+    deltas = [abs(c.delta) for c in body.changes]
+    assert deltas == sorted(deltas, reverse=True)
+
+
+def test_the_openapi_document_types_the_explain_answer(world: World) -> None:
+    with world.client() as anonymous:
+        document = anonymous.get("/api/v1/openapi.json").json()
+    route = document["paths"]["/api/v1/accounts/{account_id}/explain"]["get"]
+    schema = route["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/ExplainBody"}
+    assert "NextBandBody" in document["components"]["schemas"]
+
+
+def test_explain_refuses_a_stranger_and_a_csm_of_another_book(world: World) -> None:
+    url = f"/api/v1/accounts/{world.alice_account}/explain"
+    with world.client() as anonymous:
+        assert anonymous.get(url).status_code == 401
+    with world.client("bob") as bob:
+        refused = bob.get(url)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    with world.client("vic") as viewer:  # a viewer reads every account; the route writes nothing
+        assert viewer.get(url).status_code == 200
+        assert viewer.post(url).status_code == 405
