@@ -24,7 +24,7 @@ from vitalsign.web.api import router
 class Access:
     """How bob (a csm) calls a route aimed at alice's data, and what must hold."""
 
-    kind: str  # "one", "role": refused (403); "list": answered without alice's accounts; "none"
+    kind: str  # "one", "role": refused (403); "list", "csv": answered without alice's accounts
     params: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] | None = None
 
@@ -61,6 +61,15 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/users/{name}/enable"): Access("role"),
     ("DELETE", "/api/v1/users/{name}"): Access("role"),
     ("POST", "/api/v1/tokens/{token_id}/revoke"): Access("role"),
+    ("GET", "/api/v1/accounts/{account_id}/timeline"): Access("one"),
+    ("GET", "/api/v1/accounts/{account_id}/notes"): Access("one"),
+    ("POST", "/api/v1/accounts/{account_id}/notes"): Access("one", body={"body": "mine now"}),
+    ("GET", "/api/v1/accounts/{account_id}/contacts"): Access("one"),
+    ("GET", "/api/v1/renewals"): Access("list", {"owner": ALICE}),
+    ("GET", "/api/v1/accounts.csv"): Access("csv", {"owner": ALICE}),
+    ("GET", "/api/v1/alerts.csv"): Access("csv", {"owner": ALICE, "status": "all"}),
+    ("GET", "/api/v1/tasks.csv"): Access("csv", {"status": "all"}),
+    ("GET", "/api/v1/renewals.csv"): Access("csv", {"owner": ALICE, "within": "3650"}),
 }
 
 
@@ -153,6 +162,9 @@ def test_a_csm_cannot_read_or_change_another_owners_account(
         assert reply.status_code == 200, (method, path, reply.text)
         if access.kind == "list":
             assert _leaks(reply.json(), _alice_accounts(world)) == []
+        if access.kind == "csv":
+            text = reply.text
+            assert [a for a in (*_alice_accounts(world), ALICE) if a in text] == []
     assert _state(world, alice_ids) == before
 
 

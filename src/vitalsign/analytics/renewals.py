@@ -15,7 +15,7 @@ Bands, scores and ARR are those of the snapshot on T; owner as the accounts tabl
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 HORIZONS = (30, 60, 90, 180)
@@ -84,7 +84,6 @@ class RenewalReport:
     months: list[dict[str, Any]]  # month, accounts, arr, arr_at_risk (renewals within the horizon)
     rows: list[dict[str, Any]]  # one per account renewing within the horizon, soonest first
     overdue: int  # accounts whose renewal date lies before as_of (overdue or not yet updated)
-    filters: dict[str, str | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -94,7 +93,6 @@ class RenewalReport:
             "windows": [w.to_dict() for w in self.windows],
             "months": self.months,
             "overdue": self.overdue,
-            "filters": self.filters,
             "items": self.rows,
         }
 
@@ -213,5 +211,4 @@ def renewals_report(
         months=[months[m] for m in sorted(months)],
         rows=rows,
         overdue=overdue,
-        filters={"owner": owner, "segment": segment},
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 
+from vitalsign.analytics.renewals import NEXT_RENEWAL_SQL
 from vitalsign.errors import SnapshotError, VitalsignError
 from vitalsign.web.access import Principal, scope_filter
 
@@ -27,7 +28,9 @@ SORTS = {
     "account": "account_id",
     "change": "change",
     "coverage": "coverage",
+    "renewal": "renewal_date",
 }
+SPARKLINE_SNAPSHOTS = 12  # the list's sparkline: each account's score on the last 12 snapshots
 LIST_COLUMNS = [
     "account_id",
     "name",
@@ -42,6 +45,7 @@ LIST_COLUMNS = [
     "flags",
     "previous_score",
     "change",
+    "renewal_date",
 ]
 
 
@@ -126,7 +130,8 @@ def list_accounts(
     sql = f"""
         WITH current AS (
             SELECT s.account_id, s.name, coalesce(a.owner, s.owner) AS owner, s.segment, s.arr,
-                   s.score, s.band, s.computed_band, s.coverage, s.gate_pass, s.flags
+                   s.score, s.band, s.computed_band, s.coverage, s.gate_pass, s.flags,
+                   {NEXT_RENEWAL_SQL} AS renewal_date
             FROM scores s LEFT JOIN accounts a ON a.account_id = s.account_id
             WHERE {" AND ".join(where)}
         ),
@@ -140,15 +145,21 @@ def list_accounts(
         ORDER BY {SORTS[query.sort]} {direction} NULLS LAST, c.account_id
         LIMIT ? OFFSET ?
     """
-    args += [model_name, previous, query.per_page, offset]
+    args = [as_of, as_of, *args, model_name, previous, query.per_page, offset]
     frame = connection.execute(sql, args).df()
     total = int(frame["total"].iloc[0]) if len(frame) else _count(connection, sql, args)
     rows = [
         {k: plain(v) for k, v in zip(LIST_COLUMNS, r, strict=True)}
         for r in frame[LIST_COLUMNS].itertuples(index=False)
     ]
+    recent = recent_scores(connection, model_name, as_of, [r["account_id"] for r in rows])
     for row in rows:
         row["flags"] = json.loads(row["flags"]) if row["flags"] else []
+        renewal = row["renewal_date"] = row["renewal_date"] and row["renewal_date"][:10]
+        row["days_to_renewal"] = (
+            None if renewal is None else (dt.date.fromisoformat(renewal) - as_of).days
+        )
+        row["recent_scores"] = recent.get(row["account_id"], [])
     return AccountPage(as_of=as_of, previous=previous, rows=rows, total=total, query=query)
 
 
@@ -157,6 +168,37 @@ def _count(connection: Any, sql: str, args: list[Any]) -> int:
     inner = sql.rsplit("ORDER BY", 1)[0]
     row = connection.execute(f"SELECT count(*) FROM ({inner})", args[:-2]).fetchone()
     return int(row[0]) if row else 0
+
+
+def recent_scores(
+    connection: Any,
+    model_name: str,
+    as_of: dt.date,
+    account_ids: list[str],
+    snapshots: int = SPARKLINE_SNAPSHOTS,
+) -> dict[str, list[float | None]]:
+    """Return each account's scores on the last `snapshots` snapshots up to `as_of`, oldest first.
+
+    An account not scored on one of those dates has None there (a gap in its sparkline).
+    """
+    if not account_ids:
+        return {}
+    dates = [
+        r[0]
+        for r in connection.execute(
+            "SELECT DISTINCT snapshot_date FROM scores WHERE model_name = ? AND snapshot_date <= ? "
+            "ORDER BY 1 DESC LIMIT ?",
+            [model_name, as_of, snapshots],
+        ).fetchall()
+    ][::-1]
+    rows = connection.execute(
+        "SELECT account_id, snapshot_date, score FROM scores "
+        "WHERE snapshot_date IN (SELECT unnest(?::DATE[])) AND model_name = ? "
+        "AND account_id IN (SELECT unnest(?::VARCHAR[]))",
+        [dates, model_name, account_ids],
+    ).fetchall()
+    found = {(a, d): plain(v) for a, d, v in rows}
+    return {a: [found.get((a, d)) for d in dates] for a in account_ids}
 
 
 def filter_choices(

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from vitalsign.engine.why import why_account
 from vitalsign.model.canonical import ACCOUNTS, DELETED_AT
-from vitalsign.web import inbox, users_api
+from vitalsign.web import exports, inbox, renewals, timeline, users_api
 from vitalsign.web.access import Principal, book_key, require_account, require_backtester
 from vitalsign.web.account_view import (
     account_attributes,
@@ -501,3 +501,6 @@ def task_change(
 
 
 users_api.add_routes(router, ERRORS)
+timeline.add_api_routes(router, ERRORS)  # account 360: timeline, notes, contacts
+renewals.add_api_routes(router, ERRORS)
+exports.add_api_routes(router, ERRORS)  # every list as CSV

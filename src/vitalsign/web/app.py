@@ -107,7 +107,7 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
     from vitalsign.ingest.http_api import BodyLimit
     from vitalsign.ingest.http_api import router as event_router
     from vitalsign.ingest.runs import ensure_ingest_tables
-    from vitalsign.web import api, pages, status_page
+    from vitalsign.web import api, exports, pages, renewals, status_page, timeline
 
     settings = settings or WebSettings.from_config(workspace.config.web)
     ensure_web_tables(workspace.duckdb)
@@ -134,6 +134,9 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
     app.add_middleware(ResponseHeaders)
     app.include_router(pages.router)
     app.include_router(status_page.router)
+    app.include_router(timeline.router)
+    app.include_router(renewals.router)
+    app.include_router(exports.router)
     app.include_router(api.router)
     app.include_router(event_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

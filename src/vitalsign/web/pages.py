@@ -19,6 +19,7 @@ from vitalsign.web.model_info import model_summary, start_backtest
 from vitalsign.web.overrides import create_override, end_override, override_choices
 from vitalsign.web.portfolio import band_trend, breakdown_table, portfolio_summary
 from vitalsign.web.rendering import local_path, page_url, render
+from vitalsign.web.timeline import account_360
 
 router = APIRouter(include_in_schema=False)
 router.include_router(login_router)
@@ -189,6 +190,7 @@ def account_page(
         alerts=open_alerts,
         tasks=open_tasks,
         today=dt.date.today(),
+        **account_360(request, db, loaded.name, account_id, view.as_of),
     )
 
 
