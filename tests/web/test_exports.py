@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 
 import pytest
@@ -86,3 +87,13 @@ def test_text_a_spreadsheet_would_run_is_defused() -> None:
         ["a", "b", "c", "d"], [{"a": "=HYPERLINK(1)", "b": -3.5, "c": ["x", "y"], "d": "@SUM"}]
     )
     assert _rows(text) == [{"a": "'=HYPERLINK(1)", "b": "-3.5", "c": "x; y", "d": "'@SUM"}]
+
+
+def test_the_alerts_inbox_links_its_exports_with_the_filters_on_screen(world: World) -> None:
+    with world.login("maria") as maria:
+        page = maria.get("/alerts", params={"status": "all", "severity": "warning"}).text
+        link = page.split('id="export-alerts-csv" href="')[1].split('"')[0]
+        rows = _rows(maria.get(html.unescape(link)).text)
+        assert 'id="export-tasks-csv"' in page
+    assert link.startswith("/alerts.csv?") and "severity=warning" in link
+    assert rows and {r["severity"] for r in rows} == {"warning"}
