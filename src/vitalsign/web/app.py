@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vitalsign import __version__
 from vitalsign.errors import VitalsignError
 from vitalsign.store.workspace import Workspace
+from vitalsign.web.api_docs import install_api_docs
 from vitalsign.web.error_handlers import install_error_handlers
 from vitalsign.web.state import WebSettings, WebState
 from vitalsign.web.tables import ensure_web_tables
@@ -118,7 +119,7 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
         version=__version__,
         description="Customer-health scores, explanations, overrides, alerts and tasks.",
         openapi_url="/api/v1/openapi.json",
-        docs_url=None,  # Swagger UI and ReDoc load their scripts from a CDN: not offered
+        docs_url=None,  # FastAPI's Swagger UI loads from a CDN: web/api_docs.py serves it offline
         redoc_url=None,
         telemetry={"tracing": False, "metrics": False, "logs": False},
         lifespan=_lifespan,
@@ -139,6 +140,7 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
     app.include_router(exports.router)
     app.include_router(api.router)
     app.include_router(event_router)
+    install_api_docs(app)  # /api/docs: Swagger UI from the installed package
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 
