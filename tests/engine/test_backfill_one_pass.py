@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vitalsign.engine.one_pass import OnePassQuery, geometry, grid_step, one_pass_signal_table
+from vitalsign.engine.run import backfill, compute_scores
 from vitalsign.engine.signals import signal_table
 from vitalsign.model.loader import LoadedModel, parse_model
 from vitalsign.store.workspace import Workspace
@@ -207,3 +208,46 @@ def test_events_are_grouped_once_not_joined_to_the_dates(workspace: Workspace) -
     new = str(ibis.to_sql(one_pass_signal_table(workspace.backend, model.spec, dates)))
     assert joined_to_dates.search(old)  # each event copied to every date whose window holds it
     assert not joined_to_dates.search(new) and "OVER (" in new
+
+
+def _stored(ws: Workspace) -> pd.DataFrame:
+    return ws.duckdb.execute(
+        "SELECT snapshot_date, account_id, score, band, coverage, computed_at FROM scores "
+        "ORDER BY snapshot_date, account_id"
+    ).df()
+
+
+def test_a_backfill_stores_what_scoring_each_date_alone_stores(workspace: Workspace) -> None:
+    model = _model()
+    _load(workspace, seed=3, rows=600)
+    dates = [LAST - dt.timedelta(weeks=k) for k in range(5, -1, -1)]
+    assert backfill(workspace, dates, model, batch_size=4, show_progress=False) == dates
+    stored = _stored(workspace)
+    for day in dates:
+        alone = compute_scores(workspace.backend, model, [day]).scores.sort_values("account_id")
+        got = stored[stored["snapshot_date"] == pd.Timestamp(day)]
+        assert list(got["account_id"]) == list(alone["account_id"])
+        np.testing.assert_allclose(got["score"], alone["score"], rtol=1e-9)
+        assert list(got["band"]) == list(alone["band"])
+
+
+def test_extending_a_history_scores_only_the_new_date(workspace: Workspace) -> None:
+    model = _model()
+    _load(workspace, seed=4, rows=600)
+    history = [LAST - dt.timedelta(weeks=k) for k in range(6, 0, -1)]
+    backfill(workspace, history, model, show_progress=False)
+    before = _stored(workspace)
+    week_later = [*history, LAST]
+    assert backfill(workspace, week_later, model, show_progress=False, new_only=True) == [LAST]
+    after = _stored(workspace)
+    kept = after[after["snapshot_date"] < pd.Timestamp(LAST)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(kept, before)  # computed_at too: not scored again
+    assert set(after["snapshot_date"]) == {pd.Timestamp(d) for d in week_later}
+    # the same week again: nothing new to score
+    assert backfill(workspace, week_later, model, show_progress=False, new_only=True) == []
+    # a changed model is a new version: its history is scored in full
+    edited = parse_model(MODEL.replace("min: 50", "min: 55"), "<edited bands>")
+    assert edited.hash != model.hash
+    assert backfill(workspace, week_later, edited, show_progress=False, new_only=True) == (
+        week_later
+    )

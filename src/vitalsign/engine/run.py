@@ -6,10 +6,12 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+import ibis.expr.types as ir
 import pandas as pd
 from rich.progress import Progress
 
 from vitalsign.engine.backends import connect_engine
+from vitalsign.engine.backfill import BatchSignals, dates_to_score, shared_signals
 from vitalsign.engine.engine_snapshots import publish_snapshots
 from vitalsign.engine.freshness import (
     Freshness,
@@ -34,14 +36,18 @@ def compute_scores(
     dates: Sequence[dt.date],
     overrides: pd.DataFrame | None = None,
     freshness: Freshness | None = None,
+    signals: ir.Table | None = None,
 ) -> ScoredFrame:
     """Compute scores for every active account at each date, without storing them.
 
     `backend` is any Ibis backend holding the canonical tables (DuckDB, PySpark, ...).
     The signals of a table that is stale at a date are missing on that date (`freshness`,
-    computed here unless given; engine/freshness.py).
+    computed here unless given; engine/freshness.py). `signals` is the dates' signal table
+    when already built (a backfill's batch of its one-pass query, engine/backfill.py).
     """
-    frame = signal_table(backend, model.spec, dates).execute()
+    if signals is None:
+        signals = signal_table(backend, model.spec, dates)
+    frame = signals.execute()
     frame["as_of"] = pd.to_datetime(frame["as_of"])
     if freshness is None:
         freshness = table_freshness(backend, model.spec, dates)
@@ -142,11 +148,13 @@ def _score_and_store(
     model: LoadedModel,
     dates: Sequence[dt.date],
     overrides: pd.DataFrame,
+    signals: BatchSignals | None = None,
 ) -> ScoredFrame:
     """Score `dates` on the workspace's engine; store the snapshots and freshness atomically."""
     engine = connect_engine(workspace)
     freshness = table_freshness(engine, model.spec, dates)
-    scored = compute_scores(engine, model, dates, overrides, freshness)
+    table = signals(dates) if signals is not None else None
+    scored = compute_scores(engine, model, dates, overrides, freshness, table)
     connection = workspace.duckdb
     write_snapshots(
         connection,
@@ -195,25 +203,32 @@ def backfill(
     model: LoadedModel | None = None,
     batch_size: int | None = None,
     show_progress: bool = True,
+    new_only: bool = False,
 ) -> list[dt.date]:
-    """Score many dates in batches that share one scan per table; store each batch atomically.
+    """Score many dates from one pass over each table; store each batch atomically.
 
     Scoring runs on the workspace's engine (vitalsign.yml `engine:`, engine/backends.py);
-    `batch_size` defaults to `batch_size_for` the number of accounts there.
+    one query computes every date's signals (engine/one_pass.py) and the driver scores and
+    stores them `batch_size` dates at a time (default: `batch_size_for` the number of
+    accounts). `new_only` skips dates that already have a snapshot of this model version.
+    Returns the dates scored.
     """
     model = model or workspace.load_model()
     bring_up_to_date(workspace.duckdb)  # attributes are read from account_history
     if batch_size is None:
         accounts = connect_engine(workspace).table("accounts").count().execute()
         batch_size = batch_size_for(int(accounts))
-    ordered = sorted(set(dates))
+    ordered = dates_to_score(workspace.duckdb, model, dates, new_only)
     batches = [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
     done: list[dt.date] = []
-    with Progress(disable=not show_progress, transient=False) as progress:
+    with (
+        Progress(disable=not show_progress, transient=False) as progress,
+        shared_signals(connect_engine(workspace), model, ordered) as signals,
+    ):
         task = progress.add_task(f"Backfilling {len(ordered)} dates", total=len(ordered))
         for batch in batches:
             overrides = active_overrides(workspace.duckdb, batch)
-            _score_and_store(workspace, model, batch, overrides)
+            _score_and_store(workspace, model, batch, overrides, signals)
             done += batch
             progress.advance(task, len(batch))
     return done
