@@ -78,7 +78,7 @@ def test_a_manager_signs_in_reads_filters_overrides_and_acknowledges(
     assert bands and set(bands) == {"red"} and len(bands) == min(expected, 20)
     page.screenshot(path=str(ARTIFACTS / "accounts-red.png"), full_page=True)
 
-    # an account page: history with the model change marked, waterfall, raw values
+    # an account page: history with the model change marked, losses chart, raw values
     account = con.execute(
         "SELECT account_id FROM accounts WHERE owner = 'frank@vendor.example' "
         "AND account_id IN (SELECT account_id FROM scores WHERE snapshot_date = ?) "
@@ -87,7 +87,7 @@ def test_a_manager_signs_in_reads_filters_overrides_and_acknowledges(
     ).fetchone()[0]
     page.goto(f"{world.url}/accounts/{account}")
     page.wait_for_selector("#chart-history .main-svg")
-    page.wait_for_selector("#chart-waterfall .main-svg")
+    page.wait_for_selector("#chart-losses .main-svg")
     assert f"model {world.model_hashes[1][:8]}" in page.inner_text("#chart-history")
     assert page.locator("#signals tbody tr").count() >= 5
 

@@ -216,11 +216,21 @@ def explain_account(
     explanation = explain_row(connection, model_name, _row(connection, model_name, day, account_id))
     if since is None:
         return explanation
+    return changed_since(connection, explanation, since)
+
+
+def changed_since(connection: Any, explanation: Explanation, since: dt.date) -> Explanation:
+    """Return the explanation with what changed since the snapshot of `since` filled in.
+
+    The earlier snapshot's row and items are read; the later ones are the explanation's own
+    (the account page's may come from memory).
+    """
+    model_name, account_id = explanation.model_name, explanation.account_id
     before_day = resolve_date(connection, model_name, since)
     before = _row(connection, model_name, before_day, account_id)
     changes = _changes(
         item_rows(read_items(connection, model_name, before_day, account_id)),
-        item_rows(read_items(connection, model_name, day, account_id)),
+        [_item(s) for s in explanation.signals],
     )
     return Explanation(
         **{
@@ -232,6 +242,19 @@ def explain_account(
             "gate_before": bool(before["gate_pass"]),
             "changes": changes,
         }
+    )
+
+
+def _item(line: ItemLine) -> ItemRow:
+    """Return a signal line as the stored item it came from."""
+    return (
+        line.kind,
+        line.name,
+        line.path,
+        line.value,
+        line.points,
+        line.weight,
+        line.contribution,
     )
 
 

@@ -9,6 +9,12 @@ time budget at 100,000 accounts. tests/web/test_views.py checks both give the sa
 On the latest snapshot the history, the score row and the signal items come from the
 `ServingData` in memory (vitalsign.web.serving_cache) when it holds the current version;
 on other dates the row is read from DuckDB and `explain_row` reads the items.
+
+The "why" (losses first, group shares, gate and flags, what it would take: engine/why.py) is
+built from the same explanation when the model is given. The values a gate or flag reads
+beyond the scored signals are computed only when the gate failed or a flag fired (a query of
+a few hundred milliseconds, too dear for every page); "what changed since" reads the
+earlier snapshot only when one is chosen.
 """
 
 from __future__ import annotations
@@ -21,11 +27,14 @@ from itertools import pairwise
 from typing import Any
 
 from vitalsign.alerts import list_overrides
-from vitalsign.engine.explain import Explanation, explain_items, explain_row
+from vitalsign.engine.explain import Explanation, changed_since, explain_items, explain_row
+from vitalsign.engine.why import Why, build_why, condition_values, needed_names
 from vitalsign.model.canonical import DELETED_AT
+from vitalsign.model.loader import LoadedModel
 from vitalsign.store.workspace import AccountField
 from vitalsign.web.accounts import account_history, plain, score_row
 from vitalsign.web.catalog import VERSION_SELECT, Version
+from vitalsign.web.charts import Figure, changes_figure, losses_figure
 from vitalsign.web.serving_cache import ServingData
 
 
@@ -42,6 +51,10 @@ class AccountView:
     audit: list[dict[str, Any]] = field(default_factory=list)
     custom_fields: list[CustomField] = field(default_factory=list)
     changes: list[AttributeChange] = field(default_factory=list)
+    why: Why | None = None  # with the model: losses, gate and flags, the next band
+    losses_figure: Figure | None = None
+    since: dt.date | None = None  # the earlier snapshot compared with, when chosen
+    changes_figure: Figure | None = None
 
 
 @dataclass(frozen=True)
@@ -252,14 +265,24 @@ def account_view(
     serving: ServingData | None = None,
     activity: Activity | None = None,
     fields: Sequence[AccountField] = (),
+    model: LoadedModel | None = None,
+    since: dt.date | None = None,
 ) -> AccountView:
-    """Gather the account page of `account_id` on `as_of` (default: its latest snapshot)."""
+    """Gather the account page of `account_id` on `as_of` (default: its latest snapshot).
+
+    With `model`, the why (engine/why.py); with `since` too, what changed since that snapshot.
+    """
     activity = activity or account_activity(connection, account_id)
     cached = None if serving is None else serving.history(account_id)
     history = cached or account_history(connection, model_name, account_id)
     day = as_of or history[-1]["snapshot_date"]
     row, explanation = _explained(connection, model_name, account_id, day, serving)
     custom, changes = account_attributes(connection, fields, account_id)
+    why = None
+    if model is not None:
+        if since is not None and since < explanation.as_of:
+            explanation = changed_since(connection, explanation, since)
+        why = why_of(connection, model, explanation)
     return AccountView(
         account_id=account_id,
         as_of=explanation.as_of,
@@ -270,4 +293,19 @@ def account_view(
         audit=account_audit(connection, account_id) if activity.has_audit else [],
         custom_fields=custom,
         changes=changes,
+        why=why,
+        losses_figure=None if why is None else losses_figure(why),
+        since=explanation.since,
+        changes_figure=None if explanation.since is None else changes_figure(explanation),
     )
+
+
+def why_of(connection: Any, model: LoadedModel, explanation: Explanation) -> Why:
+    """Build the why of the page's explanation; compute condition values only when needed."""
+    extra: dict[str, Any] = {}
+    if not explanation.gate_pass or explanation.flags:
+        names = needed_names(model.spec, explanation)
+        extra = condition_values(
+            connection, model.spec, explanation.as_of, explanation.account_id, names
+        )
+    return build_why(explanation, model.spec, extra, model.hash)

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from vitalsign.engine.explain import Explanation
+from vitalsign.engine.why import Why
 
 Figure = dict[str, Any]
 
@@ -156,6 +157,89 @@ def waterfall_figure(explanation: Explanation) -> Figure:
     }
     layout = _layout(
         height=max(220, 26 * len(labels) + 60),
+        margin={"l": 230, "r": 16, "t": 16, "b": 32},
+        yaxis={"autorange": "reversed", "automargin": True},
+        xaxis={"title": {"text": "points"}},
+        showlegend=False,
+    )
+    return {"data": [trace], "layout": layout}
+
+
+LOSS_COLOUR = "#d64541"
+GAIN_COLOUR = "#4a6fa5"
+
+
+def losses_figure(why: Why) -> Figure:
+    """What each signal loses (red, to the left) and contributes (blue), largest loss on top."""
+    lines = [s for s in why.losses if s.weight > 0]
+    labels = [f"{s.name} · {s.path}" for s in lines]
+    hover = [
+        f"raw {'missing' if s.raw is None else s.raw}, {0.0 if s.points is None else s.points:.0f}"
+        f" points, weight {s.weight:.1%}"
+        for s in lines
+    ]
+    common = {"type": "bar", "orientation": "h", "y": labels, "customdata": hover}
+    traces = [
+        {
+            **common,
+            "name": "loses",
+            "x": [-round(s.loss, 2) for s in lines],
+            "marker": {"color": LOSS_COLOUR},
+            "hovertemplate": "%{y}: loses %{x:.2f}<br>%{customdata}<extra></extra>",
+        },
+        {
+            **common,
+            "name": "contributes",
+            "x": [round(s.contribution, 2) for s in lines],
+            "marker": {"color": GAIN_COLOUR},
+            "hovertemplate": "%{y}: contributes %{x:.2f}<br>%{customdata}<extra></extra>",
+        },
+    ]
+    layout = _layout(
+        height=max(220, 24 * len(labels) + 70),
+        barmode="relative",
+        margin={"l": 230, "r": 16, "t": 16, "b": 40},
+        yaxis={"autorange": "reversed", "automargin": True},
+        xaxis={"title": {"text": "points (lost ← → contributed)"}, "zeroline": True},
+        legend={"orientation": "h", "y": -0.15},
+    )
+    return {"data": traces, "layout": layout}
+
+
+def changes_figure(explanation: Explanation) -> Figure:
+    """What changed since the earlier snapshot: a waterfall from its score to today's.
+
+    Each signal's change of contribution is a step (red when it fell); what the gate and the
+    flags changed is the step that remains, so the steps end at the score.
+    """
+    before = explanation.score_before or 0.0
+    after = explanation.score or 0.0
+    moved = [c for c in explanation.changes if abs(c.delta) >= 0.005]
+    labels = [f"score on {explanation.since}"] + [c.name for c in moved]
+    values = [round(before, 2)] + [round(c.delta, 2) for c in moved]
+    measures = ["absolute"] + ["relative"] * len(moved)
+    rest = after - before - sum(c.delta for c in moved)
+    if abs(rest) >= 0.005:
+        labels.append("gate and flags" if explanation.gate_before is not None else "other")
+        values.append(round(rest, 2))
+        measures.append("relative")
+    labels.append(f"score on {explanation.as_of}")
+    values.append(round(after, 2))
+    measures.append("total")
+    trace = {
+        "type": "waterfall",
+        "orientation": "h",
+        "y": labels,
+        "x": values,
+        "measure": measures,
+        "connector": {"line": {"color": "#c5ccd3"}},
+        "increasing": {"marker": {"color": GAIN_COLOUR}},
+        "decreasing": {"marker": {"color": LOSS_COLOUR}},
+        "totals": {"marker": {"color": "#2f3b48"}},
+        "hovertemplate": "%{y}: %{x:+.2f}<extra></extra>",
+    }
+    layout = _layout(
+        height=max(200, 26 * len(labels) + 60),
         margin={"l": 230, "r": 16, "t": 16, "b": 32},
         yaxis={"autorange": "reversed", "automargin": True},
         xaxis={"title": {"text": "points"}},

@@ -153,8 +153,9 @@ def account_page(
     principal: CurrentPrincipal,
     account_id: str,
     as_of: str = "",
+    since: str = "",
 ) -> Response:
-    """One account: history, contributions, raw values, alerts, tasks, overrides, audit."""
+    """One account: history, why (losses first), what changed since, alerts, tasks, overrides."""
     _seen(request, principal)
     require_account(db, principal, account_id)
     loaded = state.model()
@@ -162,7 +163,10 @@ def account_page(
     serving = state.serving_data(state.catalog.at(db, activity.version), loaded.name)
     request.state.data_source = "memory" if serving is not None else "duckdb"
     fields = state.workspace.config.account_fields
-    view = account_view(db, loaded.name, account_id, _date(as_of), serving, activity, fields)
+    day, earlier = _date(as_of), _date(since)
+    view = account_view(
+        db, loaded.name, account_id, day, serving, activity, fields, loaded, earlier
+    )
     colours = charts.band_colours(
         [*loaded.spec.band_names, loaded.spec.insufficient_band], loaded.spec.insufficient_band
     )
@@ -185,7 +189,6 @@ def account_page(
         view=view,
         e=view.explanation,
         history_figure=charts.history_figure(view.history, colours),
-        waterfall_figure=charts.waterfall_figure(view.explanation),
         choices=override_choices(loaded.spec),
         alerts=open_alerts,
         tasks=open_tasks,
