@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from conftest import ALICE, World
+from vitalsign.web.timeline import PAGE_ENTRIES
 
 
 def _csrf(page: str) -> str:
@@ -179,3 +180,15 @@ def test_the_account_list_shows_renewal_and_a_sparkline_of_the_last_snapshots(
         page = alice.get("/accounts").text
     assert page.count('class="sparkline"') == page.count('<tr data-account="')
     assert "Renewal" in page and ALICE in page
+
+
+def test_the_page_shows_the_newest_entries_and_links_to_all_of_them(world: World) -> None:
+    account = world.alice_account
+    with world.client("alice") as alice:
+        total = alice.get(f"/api/v1/accounts/{account}/timeline").json()["total"]
+    with world.login("alice") as browser:
+        page = browser.get(f"/accounts/{account}").text
+        every = browser.get(f"/accounts/{account}", params={"entries": "all"}).text
+    assert total > PAGE_ENTRIES, "the demo account has a long history"
+    assert page.count('<li class="tl-') == PAGE_ENTRIES and 'id="timeline-all"' in page
+    assert every.count('<li class="tl-') == total and 'id="timeline-all"' not in every

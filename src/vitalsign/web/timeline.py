@@ -23,7 +23,8 @@ from vitalsign.web.access import Principal, require_account, require_change
 from vitalsign.web.auth import CurrentPrincipal, Database, State, check_api_csrf, check_form_csrf
 from vitalsign.web.rendering import page_url
 
-PAGE_ENTRIES = 200  # the account page shows the newest entries; the API pages further
+PAGE_ENTRIES = 60  # the account page shows the newest entries; ?entries=all up to ALL_ENTRIES
+ALL_ENTRIES = 5_000
 
 
 class TimelineEntryOut(BaseModel):
@@ -104,13 +105,15 @@ def account_360(
 ) -> dict[str, Any]:
     """Return the account page's timeline, kind filter, contacts and renewal (template context).
 
-    The page's `?kind=` parameters (repeated or comma-separated) filter the timeline.
+    The page's `?kind=` parameters (repeated or comma-separated) filter the timeline;
+    `?entries=all` shows up to ALL_ENTRIES entries instead of the newest PAGE_ENTRIES.
     """
+    limit = ALL_ENTRIES if request.query_params.get("entries") == "all" else PAGE_ENTRIES
     everything = account_timeline(db, account_id, model_name)
     chosen = parse_kinds([k for v in request.query_params.getlist("kind") for k in v.split(",")])
     shown = [e for e in everything if chosen is None or e.kind in chosen]
     return {
-        "timeline": shown[:PAGE_ENTRIES],
+        "timeline": shown[:limit],
         "timeline_total": len(shown),
         "timeline_counts": timeline_counts(everything),
         "timeline_kinds": KINDS,
