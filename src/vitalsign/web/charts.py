@@ -198,10 +198,10 @@ def losses_figure(why: Why) -> Figure:
     layout = _layout(
         height=max(220, 24 * len(labels) + 70),
         barmode="relative",
-        margin={"l": 230, "r": 16, "t": 16, "b": 40},
+        margin={"l": 230, "r": 16, "t": 36, "b": 40},
         yaxis={"autorange": "reversed", "automargin": True},
         xaxis={"title": {"text": "points (lost ← → contributed)"}, "zeroline": True},
-        legend={"orientation": "h", "y": -0.15},
+        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
     )
     return {"data": traces, "layout": layout}
 

@@ -1,0 +1,81 @@
+"""A red account's page in headless Debian Chromium: the largest loss first, what it would take.
+
+Screenshot: tests/artifacts/account-red-why.png (and account-red-why-since.png with the
+waterfall of what changed since the previous snapshot). Skipped without /usr/bin/chromium.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import PASSWORD, World
+from vitalsign.engine.why import why_account
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="/usr/bin/chromium is not installed (run scripts/install-system-deps.sh)",
+)
+
+
+@pytest.fixture(scope="module")
+def page(world: World) -> Iterator[object]:
+    """A Chromium page signed in as maria (a manager)."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
+        )
+        tab = browser.new_page(viewport={"width": 1360, "height": 900})
+        tab.set_default_timeout(20_000)
+        tab.goto(f"{world.url}/login")
+        tab.fill("input[name=username]", "maria")
+        tab.fill("input[name=password]", PASSWORD)
+        tab.click("button[type=submit]")
+        tab.wait_for_url(f"{world.url}/")
+        yield tab
+        browser.close()
+
+
+def test_a_red_account_page_shows_its_top_loss_first(page: object, world: World) -> None:
+    con = world.workspace.duckdb.cursor()
+    account = con.execute(
+        "SELECT account_id FROM scores WHERE snapshot_date = ? AND computed_band = 'red' "
+        "ORDER BY score, account_id LIMIT 1",
+        [world.latest],
+    ).fetchone()[0]
+    why = why_account(con, world.workspace.load_model(), account)
+    top = why.losses[0]
+    assert top.loss > 0 and top.loss >= max(s.loss for s in why.losses)
+    p: Any = page  # playwright's Page
+    p.goto(f"{world.url}/accounts/{account}")
+    p.wait_for_selector("#chart-losses .main-svg")
+    rows = p.locator("#signals tbody tr")
+    assert rows.first.get_attribute("data-signal") == top.name
+    shown = [float(t) for t in p.locator("#signals tbody td.loss").all_inner_texts()]
+    assert shown == sorted(shown, reverse=True) and shown[0] == pytest.approx(top.loss, abs=0.01)
+    # the best signal (largest contribution) is not on top on a red account
+    best = max(why.losses, key=lambda s: s.contribution)
+    if best.contribution > 0 and best.name != top.name:
+        assert rows.first.get_attribute("data-signal") != best.name
+    heading = p.inner_text("#next-band h2")
+    assert heading.startswith("What it would take to reach") and "yellow" in heading
+    # the losses chart draws a bar per signal in each of its two traces (loses, contributes)
+    assert p.locator("#chart-losses .trace.bars").count() == 2
+    p.screenshot(path=str(ARTIFACTS / "account-red-why.png"), full_page=True)
+
+    # what changed since the previous snapshot: chosen on the page, drawn as a waterfall
+    p.select_option("#changed-since select[name=since]", world.previous.isoformat())
+    p.click("#changed-since button[type=submit]")
+    p.wait_for_url(f"**since={world.previous.isoformat()}**")
+    p.wait_for_selector("#chart-changes .main-svg")
+    assert f"What changed since {world.previous}" in p.inner_text("#changed-since h2")
+    p.screenshot(path=str(ARTIFACTS / "account-red-why-since.png"), full_page=True)
