@@ -1,0 +1,119 @@
+"""The account list and an account page read on a phone: 390 px wide, no sideways scroll.
+
+Headless Debian Chromium (Playwright) at 390 × 844; screenshots in tests/artifacts/.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from conftest import PASSWORD, ServedApp
+from vitalsign.demo.build import build_demo
+from vitalsign.store.workspace import open_workspace
+from vitalsign.web import create_app
+from vitalsign.web.users import add_user
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+PHONE = {"width": 390, "height": 844}
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="/usr/bin/chromium is not installed (run scripts/install-system-deps.sh)",
+)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """A small demo world served with a manager; its URL and its reddest account."""
+    root = tmp_path_factory.mktemp("phone") / "ws"
+    build_demo(root, accounts=60, seed=5, weeks=2, console=Console(file=io.StringIO()))
+    workspace = open_workspace(root)
+    add_user(workspace.duckdb, "maria", "manager", PASSWORD, None, actor="test")
+    row = workspace.duckdb.execute(
+        "SELECT account_id FROM scores WHERE snapshot_date = (SELECT max(snapshot_date) "
+        "FROM scores) ORDER BY score, account_id LIMIT 1"
+    ).fetchone()
+    assert row is not None
+    with ServedApp(create_app(workspace)) as app:
+        yield app.url, str(row[0])
+    workspace.close()
+
+
+@pytest.fixture(scope="module")
+def phone(served: tuple[str, str]) -> Iterator[object]:
+    """A signed-in page in headless Chromium, 390 px wide."""
+    from playwright.sync_api import sync_playwright
+
+    url, _ = served
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = browser.new_page(viewport=PHONE, device_scale_factor=2, is_mobile=True)
+        page.set_default_timeout(20_000)
+        page.goto(f"{url}/login")
+        page.fill("input[name=username]", "maria")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{url}/")
+        yield page
+        browser.close()
+
+
+def _overflow(page: object) -> dict[str, int]:
+    """How wide the document is against the viewport (no sideways scroll: equal)."""
+    found: dict[str, int] = page.evaluate(  # type: ignore[attr-defined]
+        "() => ({page: document.documentElement.scrollWidth, body: document.body.scrollWidth,"
+        " viewport: window.innerWidth})"
+    )
+    return found
+
+
+def _wider_than_viewport(page: object) -> list[str]:
+    """The boxes sticking out of the viewport on the right (none may).
+
+    A table scrolls inside itself; a chart's SVG is clipped to its own box.
+    """
+    found: list[str] = page.evaluate(  # type: ignore[attr-defined]
+        """() => [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1
+                     && !e.closest('table, svg'))
+        .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+                  + (e.className && typeof e.className === 'string' ? '.' + e.className : '')
+                  + ' in #' + (e.closest('[id]') || {id: '?'}).id
+                  + ' right ' + Math.round(e.getBoundingClientRect().right))"""
+    )
+    return found
+
+
+def test_the_account_list_fits_a_phone(phone: object, served: tuple[str, str]) -> None:
+    url, _ = served
+    phone.goto(f"{url}/accounts")  # type: ignore[attr-defined]
+    phone.wait_for_selector("#accounts tbody tr")  # type: ignore[attr-defined]
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    phone.screenshot(path=str(ARTIFACTS / "accounts-phone.png"), full_page=True)  # type: ignore[attr-defined]
+    sizes = _overflow(phone)
+    assert sizes["page"] <= sizes["viewport"] == PHONE["width"], sizes
+    assert sizes["body"] <= sizes["viewport"], sizes
+    assert _wider_than_viewport(phone) == []
+    # the table scrolls inside itself, and its first column (the account) is on screen
+    first = phone.locator("#accounts tbody tr td").first.bounding_box()  # type: ignore[attr-defined]
+    assert first is not None and first["x"] >= 0 and first["x"] + first["width"] <= 390
+
+
+def test_an_account_page_fits_a_phone(phone: object, served: tuple[str, str]) -> None:
+    url, account = served
+    phone.goto(f"{url}/accounts/{account}")  # type: ignore[attr-defined]
+    phone.wait_for_selector("h1")  # type: ignore[attr-defined]
+    phone.wait_for_timeout(500)  # type: ignore[attr-defined]  # charts draw after load
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    phone.screenshot(path=str(ARTIFACTS / "account-phone.png"), full_page=True)  # type: ignore[attr-defined]
+    sizes = _overflow(phone)
+    assert sizes["page"] <= sizes["viewport"] == PHONE["width"], sizes
+    assert sizes["body"] <= sizes["viewport"], sizes
+    assert _wider_than_viewport(phone) == []
