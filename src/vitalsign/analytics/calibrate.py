@@ -1,13 +1,17 @@
 """`vitalsign calibrate`: propose weights and band thresholds from the outcomes, validated.
 
-1. Label the stored history (churn within the horizon) and split it by date: train on the
-   earlier snapshots, test on the later ones, with a gap of one horizon between them so no
-   training label sees the test period. With too few dates, cross-validate by account.
-2. Fit non-negative weights per scorecard on the training rows (`weights.py`); optionally
-   reverse the scale of signals that point the wrong way.
-3. Re-score training and test dates under the new weights, place band thresholds on the
-   training scores (same shares as the old model by default, or target churn rates).
-4. Write the proposed model file and compare old and new on the test dates.
+1. Label the stored history (churn within the horizon), keep a share of accounts out of
+   everything (`--holdout-accounts`), and split the rest by date: train on the earlier
+   snapshots, test on the later ones, with a gap of one horizon between them so no training
+   label sees the test period. With too few dates, cross-validate by account.
+2. Choose the L2 penalty once per scorecard by account-grouped cross-validation on the
+   training rows and fit non-negative weights with it (`weights.py`); optionally reverse the
+   scale of signals that point the wrong way.
+3. Report out-of-sample figures only, per fold and pooled on one scale, with each weight's
+   stability over the folds (`protocol.py`); the held-out accounts are the final check.
+4. Re-score under the new weights, place band thresholds on the training scores (same shares
+   as the old model by default, or target churn rates), write the proposed model file and
+   compare old and new (out of time: on the test dates; by account: in-sample, so labelled).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,19 +35,22 @@ from vitalsign.analytics.bands import (
 from vitalsign.analytics.diff import ModelComparison, compare_histories
 from vitalsign.analytics.history import History, history_from_scored, read_history
 from vitalsign.analytics.horizon import too_recent_fix
-from vitalsign.analytics.metrics import (
-    Bootstrap,
-    Estimate,
-    auc_estimate,
-    paired_auc_difference,
-)
+from vitalsign.analytics.metrics import Bootstrap, Estimate, auc_estimate
 from vitalsign.analytics.outcomes import LABELLED, Outcomes, label_snapshots, read_outcomes
 from vitalsign.analytics.proposal import propose_text, proposed_name
-from vitalsign.analytics.weights import (
-    cross_validated_scores,
-    fit_weights,
-    scorecard_tree,
+from vitalsign.analytics.protocol import (
+    CardRows,
+    OutOfSample,
+    Spread,
+    account_folds,
+    bootstrap_weights,
+    holdout_accounts,
+    holdout_check,
+    over_dates,
+    paired_rows,
+    stability,
 )
+from vitalsign.analytics.weights import fit_weights, scorecard_tree
 from vitalsign.engine.run import compute_scores
 from vitalsign.errors import BacktestError
 from vitalsign.model.loader import LoadedModel, parse_model
@@ -75,9 +82,10 @@ class Validation:
     mode: str  # "out-of-time" or "cross-validation by account"
     train_dates: list[dt.date]
     test_dates: list[dt.date]
-    old_auc: Estimate  # on the test rows (out-of-time) or all rows (cross-validation)
-    new_auc: Estimate  # the same rows; out-of-fold scores under cross-validation
+    old_auc: Estimate  # pooled out of sample: the test rows, or every fold's rows
+    new_auc: Estimate  # the same rows; per-fold scores put on one scale before pooling
     auc_change: Estimate  # new − old on those rows, paired bootstrap interval
+    protocol: OutOfSample | None = None  # per fold, pooled, weight stability, holdout
 
     @property
     def supported(self) -> bool:
@@ -100,6 +108,7 @@ class Calibration:
     validation: Validation
     comparison: ModelComparison
     notes: list[str]
+    comparison_sample: str = "out of time: the test dates"  # or in-sample, so labelled
 
     @property
     def verdict(self) -> str:
@@ -129,7 +138,9 @@ class Calibration:
                 "old_auc": v.old_auc.to_dict(),
                 "new_auc": v.new_auc.to_dict(),
                 "auc_change": v.auc_change.to_dict(),
+                "protocol": None if v.protocol is None else v.protocol.to_dict(),
             },
+            "comparison_sample": self.comparison_sample,
             "scorecards": [
                 {**fit.__dict__, "penalty": None if math.isnan(fit.penalty) else fit.penalty}
                 for fit in self.fits
@@ -219,6 +230,7 @@ def calibrate(
     history: History | None = None,
     force: bool = False,
     today: dt.date | None = None,
+    holdout_share: float = 0.0,
 ) -> Calibration:
     """Propose weights and bands for `model` from the outcomes; write the proposed model file.
 
@@ -249,9 +261,16 @@ def calibrate(
             f"{horizon_days}-day gap ({dates[0]} to {dates[-1]}); backfill more dates or "
             "lower --test-share"
         )
+    if not 0 <= holdout_share < 1:
+        raise BacktestError(
+            f"--holdout-accounts {holdout_share}: give a share between 0 and 1, e.g. 0.2"
+        )
+    held = holdout_accounts(labelled.loc[usable, "account_id"].tolist(), holdout_share, seed)
+    kept = ~labelled["account_id"].astype(str).isin(held)
     day = labelled["as_of"].dt.date
-    train = usable & day.isin(set(train_dates))
+    train = usable & kept & day.isin(set(train_dates))
     notes: list[str] = []
+    cards: list[CardRows] = []
     reversed_signals = _reversals(history, labelled, train, seed) if reverse else set()
     weights, fits = {}, []
     for card, groups in spec.scorecards.items():
@@ -286,6 +305,8 @@ def calibrate(
             name: float(100 * b / fit.beta.sum()) for name, b in zip(members, fit.beta, strict=True)
         }
         weights[card] = new
+        mask = rows.to_numpy()
+        cards.append(CardRows(card, mask, matrix, churned, accounts, tree, members, fit.penalty))
         fits.append(
             ScorecardFit(card, int(rows.sum()), int(churned.sum()), fit.penalty, old, new, True)
         )
@@ -301,7 +322,16 @@ def calibrate(
     new_history = history_from_scored(compute_scores(workspace.backend, draft, eval_dates), draft)
     old_history = _old_history(workspace, model, history, eval_dates)
     new_bands, rule = _bands(
-        spec, old_history, new_history, outcomes, horizon_days, train_dates, shares, rates, notes
+        spec,
+        old_history,
+        new_history,
+        outcomes,
+        horizon_days,
+        train_dates,
+        shares,
+        rates,
+        notes,
+        held,
     )
     text = propose_text(model, weights, reversed_signals, new_bands, flat, header, name)
     proposed = parse_model(text, "<proposed model>")
@@ -312,21 +342,27 @@ def calibrate(
     comparison = compare_histories(
         old_history, final, outcomes, horizon_days, replicates, seed, evaluate_dates=test_dates
     )
-    if out_of_time:
-        validation = Validation(
-            "out-of-time",
-            train_dates,
-            test_dates,
-            comparison.auc_a,
-            comparison.auc_b,
-            comparison.auc_difference,
-        )
-    else:
-        validation = _cross_validation(
-            history, labelled, usable, weights, reversed_signals, dates, replicates, seed
-        )
+    protocol = _out_of_sample(
+        labelled, usable, old_history, final, cards, weights, reversed_signals, held,
+        (train_dates, test_dates) if out_of_time else None, holdout_share, replicates, seed,
+    )  # fmt: skip
+    validation = Validation(
+        "out-of-time" if out_of_time else "cross-validation by account",
+        train_dates,
+        test_dates,
+        protocol.pooled_old,
+        protocol.pooled_new,
+        protocol.pooled_change,
+        protocol,
+    )
+    sample = "out of time: the test dates"
+    if not out_of_time:
         notes.append(
             "too few snapshot dates to test out of time: AUCs are cross-validated by account"
+        )
+        sample = (
+            "in-sample: the proposal's weights were fitted on these rows (the out-of-sample "
+            "figures are the folds and the held-out accounts)"
         )
     if not validation.supported:  # the file says so too, not only the terminal
         change = validation.auc_change
@@ -351,6 +387,7 @@ def calibrate(
         validation=validation,
         comparison=comparison,
         notes=notes,
+        comparison_sample=sample,
     )
 
 
@@ -376,11 +413,17 @@ def _bands(
     shares: Mapping[str, float] | None,
     rates: Mapping[str, float] | None,
     notes: list[str],
+    held: set[str],
 ) -> tuple[list[Band], str]:
-    """New thresholds on the training scores: target churn rates, given shares, or old shares."""
+    """New thresholds on the training scores: target churn rates, given shares, or old shares.
+
+    The held-out accounts take no part (their labels and scores are kept for the final check).
+    """
     names = spec.band_names
     wanted = set(pd.to_datetime(pd.Series(train_dates)).astype("datetime64[ns]"))
-    scores = new.scores[new.scores["as_of"].isin(wanted)]
+    scores = new.scores[
+        new.scores["as_of"].isin(wanted) & ~new.scores["account_id"].astype(str).isin(held)
+    ]
     scores = scores[scores["computed_band"] != spec.insufficient_band]
     if rates:
         labelled = label_snapshots(scores, outcomes, horizon)
@@ -392,7 +435,8 @@ def _bands(
         rule = "target churn rates " + ", ".join(f"{k} {v:.0%}" for k, v in rates.items())
         return bands, rule
     if not shares:
-        before = old.scores[old.scores["as_of"].isin(wanted)]["computed_band"]
+        kept = old.scores["as_of"].isin(wanted) & ~old.scores["account_id"].astype(str).isin(held)
+        before = old.scores[kept]["computed_band"]
         shares = band_shares(before, names)
         rule = "the old model's band shares " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items())
     else:
@@ -400,37 +444,66 @@ def _bands(
     return thresholds_from_shares(scores["score"], names, shares), rule
 
 
-def _cross_validation(
-    history: History,
+def _out_of_sample(
     labelled: pd.DataFrame,
     usable: pd.Series,
+    old: History,
+    final: History,
+    cards: list[CardRows],
     weights: Mapping[str, Mapping[str, float]],
     reversed_signals: set[str],
-    dates: list[dt.date],
+    held: set[str],
+    split: tuple[list[dt.date], list[dt.date]] | None,
+    holdout_share: float,
     replicates: int,
     seed: int,
-) -> Validation:
-    """Out-of-fold weighted scores by account, per scorecard, against the old scores."""
-    new_scores = np.full(len(labelled), np.nan)
-    for card in weights:
-        rows = usable & (labelled["scorecard"] == card)
-        points, members = _training_matrix(history, rows, card)
-        matrix = points.to_numpy(dtype="float64")
-        for j, name in enumerate(members):
-            if name in reversed_signals:
-                matrix[:, j] = 100.0 - matrix[:, j]
-        tree = scorecard_tree(history.model.spec.scorecards[card], members)
-        churned = labelled.loc[rows, "churned"].to_numpy(dtype="float64")
-        accounts = labelled.loc[rows, "account_id"].to_numpy()
-        new_scores[rows.to_numpy()] = cross_validated_scores(matrix, churned, tree, accounts)
-    mask = usable.to_numpy() & ~np.isnan(new_scores)
-    labels = labelled["churned"].to_numpy(dtype=bool)[mask]
-    boot = Bootstrap.by_account(labelled["account_id"].to_numpy()[mask], replicates, seed)
-    old_risk = -labelled["score"].to_numpy(dtype="float64")[mask]
-    old = auc_estimate(old_risk, labels, boot)
-    new = auc_estimate(-new_scores[mask], labels, boot)
-    change = paired_auc_difference(old_risk, -new_scores[mask], labels, boot)
-    return Validation("cross-validation by account", dates, dates, old, new, change)
+) -> OutOfSample:
+    """The out-of-sample figures: out of time when `split` is given, else by account folds."""
+    insufficient = old.model.spec.insufficient_band
+    pairs = paired_rows(old.scores, final.scores, labelled[usable], insufficient)
+    if split is not None:
+        train_dates, test_dates = split
+        wanted = set(pd.to_datetime(pd.Series(test_dates)).astype("datetime64[ns]"))
+        pairs = pairs[pairs["as_of"].isin(wanted)]
+        tested = pairs[~pairs["account_id"].isin(held)]
+        if tested.empty:
+            raise BacktestError("no scored rows on the test dates to validate the proposal on")
+        folds, pooled_old, pooled_new, change = over_dates(tested, replicates, seed)
+        protocol = OutOfSample(
+            method="out of time",
+            how=f"trained on the snapshots {train_dates[0]} to {train_dates[-1]}, tested on "
+            f"the later ones, {test_dates[0]} to {test_dates[-1]} (at least one horizon "
+            "after the last training snapshot); the folds are the test dates",
+            folds=folds,
+            old_over_folds=Spread.of([f.old_auc for f in folds]),
+            new_over_folds=Spread.of([f.new_auc for f in folds]),
+            pooled_old=pooled_old,
+            pooled_new=pooled_new,
+            pooled_change=change,
+            pooled_scale="one model scored every test row, so its scores are on one scale",
+            penalties={c.card: c.penalty for c in cards},
+            stability=[],
+        )
+        fits = bootstrap_weights(cards, seed)
+    else:
+        protocol, fits = account_folds(  # the cards' masks index every labelled row
+            cards,
+            labelled["score"].to_numpy(dtype="float64"),
+            labelled["churned"].to_numpy(dtype=bool),
+            labelled["account_id"].astype(str).to_numpy(dtype=object),
+            replicates,
+            seed,
+        )
+    held_rows = pairs[pairs["account_id"].isin(held)]
+    check = None
+    if not held_rows.empty and 0 < held_rows["churned"].sum() < len(held_rows):
+        check = holdout_check(held_rows, holdout_share, replicates, seed)
+    final_weights = {card: dict(w) for card, w in weights.items()}
+    return replace(
+        protocol,
+        stability=stability(cards, final_weights, fits, reversed_signals, seed),
+        holdout=check,
+    )
 
 
 def proposal_path(output: Path | None, model: LoadedModel, workspace: Workspace) -> Path:

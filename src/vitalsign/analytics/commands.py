@@ -251,17 +251,29 @@ def calibrate(
         bool,
         typer.Option("--reverse", help="Reverse the scales of signals that point the wrong way."),
     ] = False,
+    holdout_accounts: Annotated[
+        float,
+        typer.Option(
+            "--holdout-accounts",
+            help="Share of accounts kept out of everything (fitting, folds, bands) and scored "
+            "once by the final model as a last check, e.g. 0.2.",
+        ),
+    ] = 0.0,
     json_: JsonOption = False,
     until: UntilOption = None,
     bootstrap: BootstrapOption = 200,
     seed: SeedOption = 0,
     workspace: WorkspaceOption = Path("."),
 ) -> None:
-    """Propose weights and band thresholds from the outcomes, validated out of time."""
+    """Propose weights and band thresholds from the outcomes, validated out of sample."""
     from vitalsign.analytics.calibrate import calibrate as run_calibrate
     from vitalsign.analytics.calibrate import proposal_path
     from vitalsign.store.workspace import open_workspace
 
+    if not 0 <= holdout_accounts < 1:
+        raise VitalsignError(
+            f"--holdout-accounts {holdout_accounts}: give a share between 0 and 1, e.g. 0.2"
+        )
     ws = open_workspace(workspace)
     loaded = ws.load_model(model)
     output = check_output_path(proposal_path(output, loaded, ws), "model", "--output", ws, force)
@@ -304,6 +316,7 @@ def calibrate(
         seed,
         _moment(until),
         force=force,
+        holdout_share=holdout_accounts,
     )
     if json_:
         _emit(result.to_dict())

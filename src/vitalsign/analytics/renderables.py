@@ -14,6 +14,7 @@ from rich.text import Text
 from vitalsign.analytics.backtest import BacktestReport
 from vitalsign.analytics.calibrate import Calibration
 from vitalsign.analytics.diff import ModelComparison
+from vitalsign.analytics.protocol import OutOfSample, Spread
 
 CHANGED_SHOWN = 15
 
@@ -230,6 +231,40 @@ def _alert_volume(result: Calibration) -> str:
     return f"Alert list ({worst}) on the test dates: " + "; ".join(parts)
 
 
+def protocol_renderables(p: OutOfSample) -> list[RenderableType]:
+    """How the out-of-sample figures were obtained, per fold and pooled, and the holdout check."""
+    folds = Table(title=f"Out of sample ({p.method}): {p.how}", title_justify="left")
+    for column in ("fold", "rows", "churned", "old AUC", "new AUC"):
+        folds.add_column(column, justify="left" if column == "fold" else "right")
+    for f in p.folds:
+        folds.add_row(f.fold, str(f.rows), str(f.churned), _num(f.old_auc, 3), _num(f.new_auc, 3))
+    folds.add_row("mean ± sd", "", "", _spread(p.old_over_folds), _spread(p.new_over_folds))
+    folds.add_row("pooled", "", "", str(p.pooled_old), str(p.pooled_new))
+    lines: list[RenderableType] = [
+        folds,
+        Text(f"pooled on one scale: {p.pooled_scale}; AUC new − old {p.pooled_change}"),
+        Text(
+            "L2 penalty chosen once by account-grouped cross-validation on the training rows: "
+            + ", ".join(f"{card} {value:g}" for card, value in p.penalties.items())
+        ),
+    ]
+    if p.holdout is not None:
+        h = p.holdout
+        lines.append(
+            Text(
+                f"held-out accounts ({h.accounts}, {h.share:.0%}, kept out of everything): "
+                f"old {h.old_auc} → new {h.new_auc}, change {h.change} on {h.rows} rows "
+                f"({h.churned} churned)",
+                style="bold",
+            )
+        )
+    return lines
+
+
+def _spread(s: Spread) -> str:
+    return "n/a" if s.count == 0 else f"{s.mean:.3f} ± {s.sd:.3f}"
+
+
 def calibration_renderable(result: Calibration) -> RenderableType:
     """The proposal: validation, weights old and new, bands old and new, and the comparison."""
     v = result.validation
@@ -243,7 +278,7 @@ def calibration_renderable(result: Calibration) -> RenderableType:
         f"{v.mode}: train {v.train_dates[0]} to {v.train_dates[-1]}, "
         f"test {v.test_dates[0]} to {v.test_dates[-1]}",
     )
-    head.add_row("ROC-AUC on test", f"old {v.old_auc}  →  new {v.new_auc}")
+    head.add_row("ROC-AUC out of sample", f"old {v.old_auc}  →  new {v.new_auc}  (pooled)")
     head.add_row("bands", result.band_rule)
     head.add_row(
         "thresholds",
@@ -255,17 +290,27 @@ def calibration_renderable(result: Calibration) -> RenderableType:
     if result.reversed_signals:
         head.add_row("reversed scales", ", ".join(result.reversed_signals))
     parts: list[RenderableType] = [verdict, head]
+    if v.protocol is not None:
+        parts += protocol_renderables(v.protocol)
+    stable = {(s.scorecard, s.signal): s for s in v.protocol.stability} if v.protocol else {}
     for fit in result.fits:
         table = Table(
             title=f"Scorecard {fit.scorecard}: {fit.rows} training rows, {fit.churned} churned"
             + ("" if fit.refitted else " (kept)"),
             title_justify="left",
         )
-        for column in ("signal", "old weight", "new weight"):
-            table.add_column(column, justify="left" if column == "signal" else "right")
+        for column in ("signal", "old weight", "new weight", "over fits", "points AUC", "flags"):
+            table.add_column(column, justify="left" if column in ("signal", "flags") else "right")
         for name in sorted(set(fit.old) | set(fit.new), key=lambda s: -fit.new.get(s, 0.0)):
+            found = stable.get((fit.scorecard, name))
+            over = found.spread if found is not None else None
             table.add_row(
-                name, _pct(fit.old.get(name, 0.0) / 100), _pct(fit.new.get(name, 0.0) / 100)
+                name,
+                _pct(fit.old.get(name, 0.0) / 100),
+                _pct(fit.new.get(name, 0.0) / 100),
+                f"{over.low:.0f}–{over.high:.0f}%" if over is not None and over.count else "—",
+                _num(found.points_auc.value, 3) if found is not None else "—",
+                Text("; ".join(found.flags), style="yellow") if found and found.flags else "",
             )
         parts.append(table)
     parts.append(Text(_alert_volume(result)))
@@ -279,6 +324,7 @@ def calibration_renderable(result: Calibration) -> RenderableType:
                 style="red",
             )
         )
+    parts.append(Text(f"Old and new side by side, {result.comparison_sample}:", style="bold"))
     parts.append(comparison_renderable(result.comparison, "old", "new", not v.supported))
     parts += [Text(f"note: {n}") for n in result.notes]
     return Group(*parts)

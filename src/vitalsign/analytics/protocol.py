@@ -1,0 +1,449 @@
+"""One honest protocol for calibrate: out-of-sample figures only, per fold and pooled.
+
+How the figures are obtained (docs/backtest.md, "Out-of-sample protocol"):
+
+- **Held-out accounts** (`holdout_share`): a fixed, seeded share of the accounts is left out
+  of everything (penalty choice, weights, folds, band thresholds) and scored once by the
+  final model at the end: the one check nothing was tuned on.
+- **The L2 penalty** is chosen once, per scorecard, by account-grouped cross-validation on the
+  training rows (`weights.choose_penalty`); every fold and the final model use it, so the
+  folds differ only by their data, not by their penalty.
+- **Out of time** (four or more labelled dates): the model is trained on the earlier dates
+  and tested on the later ones; the folds are the test dates, and the pooled figure is every
+  test row, already on one scale (one model scored them all).
+- **Account folds** (fewer dates, e.g. one snapshot date): five account-grouped folds; each
+  fold's weights are fitted on the other four and score its rows. Each fold's scores are put
+  on one scale (churn probability, by a logistic fit of churn on the score over that fold's
+  *training* rows) before they are pooled, so a fold whose score runs higher or lower does not
+  distort the pooled AUC.
+- **Weight stability**: each signal's weight over the folds (account folds) or over bootstrap
+  refits of the training accounts (out of time); a weight is *unstable* when those fits span
+  UNSTABLE_SPAN percentage points or more, or give it nothing in one fit and MIN_WEIGHT or
+  more in another. A signal whose points rank churn the wrong way round (their AUC interval
+  below 0.5: more points, more churn) is flagged too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from vitalsign.analytics.metrics import (
+    Bootstrap,
+    Estimate,
+    auc_estimate,
+    paired_auc_difference,
+    roc_auc,
+)
+from vitalsign.analytics.weights import Node, fit_weights, weighted_score
+
+Floats = npt.NDArray[np.float64]
+FOLDS = 5
+BOOTSTRAP_FITS = 20  # refits of the training accounts for weight stability, out of time
+UNSTABLE_SPAN = 10.0  # percentage points between the lowest and highest fitted weight
+MIN_WEIGHT = 5.0  # a weight this large in one fit and zero in another is unstable
+DIRECTION_REPLICATES = 100
+
+
+@dataclass(frozen=True)
+class CardRows:
+    """The training matrix of one scorecard: points (reversed where asked), labels, accounts."""
+
+    card: str
+    mask: npt.NDArray[np.bool_]  # the scorecard's rows among the labelled rows
+    points: Floats  # rows × members, 0–100, NaN where missing
+    churned: Floats
+    accounts: npt.NDArray[np.object_]
+    tree: Node
+    members: list[str]
+    penalty: float
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Mean, standard deviation and range of a figure over folds."""
+
+    mean: float
+    sd: float
+    low: float
+    high: float
+    count: int
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        """The spread of the finite values."""
+        finite = np.asarray([v for v in values if np.isfinite(v)], dtype="float64")
+        if finite.size == 0:
+            return cls(math.nan, math.nan, math.nan, math.nan, 0)
+        sd = float(finite.std(ddof=1)) if finite.size > 1 else 0.0
+        return cls(float(finite.mean()), sd, float(finite.min()), float(finite.max()), finite.size)
+
+    def __str__(self) -> str:
+        if self.count == 0:
+            return "n/a"
+        return f"{self.mean:.3f} ± {self.sd:.3f} (range {self.low:.3f}–{self.high:.3f})"
+
+    def to_dict(self) -> dict[str, float | int | None]:
+        """Return a JSON-ready dict (NaN becomes None)."""
+        return {
+            "mean": _finite(self.mean),
+            "sd": _finite(self.sd),
+            "min": _finite(self.low),
+            "max": _finite(self.high),
+            "folds": self.count,
+        }
+
+
+@dataclass(frozen=True)
+class FoldFigure:
+    """One fold's out-of-sample rows and AUCs, old model and new."""
+
+    fold: str
+    rows: int
+    churned: int
+    old_auc: float
+    new_auc: float
+
+
+@dataclass(frozen=True)
+class SignalStability:
+    """One signal's weight in the final fit and over the folds or bootstrap refits."""
+
+    scorecard: str
+    signal: str
+    weight: float  # % of the scorecard in the final fit
+    spread: Spread  # of the weight (%) over the folds or refits
+    points_auc: Estimate  # AUC of the signal's points for churn (risk = fewer points)
+    reversed: bool
+    flags: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "scorecard": self.scorecard,
+            "signal": self.signal,
+            "weight": _finite(self.weight),
+            "over_fits": self.spread.to_dict(),
+            "points_auc": self.points_auc.to_dict(),
+            "reversed": self.reversed,
+            "flags": self.flags,
+        }
+
+
+@dataclass(frozen=True)
+class HoldoutCheck:
+    """The final model on accounts left out of everything, against the old model."""
+
+    share: float
+    accounts: int
+    rows: int
+    churned: int
+    old_auc: Estimate
+    new_auc: Estimate
+    change: Estimate
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "share": self.share,
+            "accounts": self.accounts,
+            "rows": self.rows,
+            "churned": self.churned,
+            "old_auc": self.old_auc.to_dict(),
+            "new_auc": self.new_auc.to_dict(),
+            "auc_change": self.change.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class OutOfSample:
+    """Every figure calibrate reports about the new weights, and how it was obtained."""
+
+    method: str  # "out of time" or "account folds"
+    how: str  # one sentence for people
+    folds: list[FoldFigure]
+    old_over_folds: Spread
+    new_over_folds: Spread
+    pooled_old: Estimate
+    pooled_new: Estimate
+    pooled_change: Estimate
+    pooled_scale: str
+    penalties: dict[str, float]
+    stability: list[SignalStability]
+    holdout: HoldoutCheck | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "method": self.method,
+            "how": self.how,
+            "folds": [f.__dict__ for f in self.folds],
+            "old_auc_over_folds": self.old_over_folds.to_dict(),
+            "new_auc_over_folds": self.new_over_folds.to_dict(),
+            "pooled": {
+                "scale": self.pooled_scale,
+                "old_auc": self.pooled_old.to_dict(),
+                "new_auc": self.pooled_new.to_dict(),
+                "auc_change": self.pooled_change.to_dict(),
+            },
+            "penalties": self.penalties,
+            "weight_stability": [s.to_dict() for s in self.stability],
+            "holdout": None if self.holdout is None else self.holdout.to_dict(),
+        }
+
+
+def _finite(x: float) -> float | None:
+    return None if not math.isfinite(x) else round(float(x), 6)
+
+
+def holdout_accounts(accounts: Sequence[str], share: float, seed: int) -> set[str]:
+    """A fixed, seeded share of the accounts, kept out of everything for the final check."""
+    if share <= 0:
+        return set()
+    unique = np.array(sorted({str(a) for a in accounts}), dtype=object)
+    count = round(share * unique.size)
+    rng = np.random.default_rng(seed + 7919)  # not the bootstrap's stream
+    return set(rng.permutation(unique)[:count].tolist())
+
+
+def percent_weights(beta: Floats) -> Floats:
+    """β as % of their sum (zeros when every β is zero)."""
+    total = float(beta.sum())
+    out: Floats = 100 * beta / total if total > 0 else np.zeros_like(beta)
+    return out
+
+
+def to_probability(train_scores: Floats, train_churned: Floats, scores: Floats) -> Floats:
+    """Map scores to churn probabilities by a logistic fit on training rows (one scale)."""
+    from sklearn.linear_model import LogisticRegression
+
+    ok = ~np.isnan(train_scores)
+    y = train_churned[ok]
+    out: Floats = np.full(scores.shape, np.nan)
+    if ok.sum() < 2 or y.min() == y.max():
+        return out
+    fit = LogisticRegression(C=1e6, max_iter=1000).fit(train_scores[ok, None] / 100.0, y)
+    good = ~np.isnan(scores)
+    out[good] = fit.predict_proba(scores[good, None] / 100.0)[:, 1]
+    return out
+
+
+def account_folds(
+    cards: list[CardRows],
+    old_scores: Floats,
+    churned: npt.NDArray[np.bool_],
+    accounts: npt.NDArray[np.object_],
+    replicates: int,
+    seed: int,
+) -> tuple[OutOfSample, dict[str, list[Floats]]]:
+    """Cross-validate by account: per-fold AUCs, pooled on one scale, weights per fold.
+
+    `old_scores`, `churned` and `accounts` are over the labelled rows the cards' masks index.
+    """
+    n = churned.size
+    fold_of = np.full(n, -1)
+    codes = {a: i for i, a in enumerate(sorted({str(a) for a in accounts}))}
+    count = min(FOLDS, len(codes))
+    order = np.random.default_rng(seed).permutation(len(codes))
+    account_fold = {a: int(order[i] % count) for a, i in codes.items()}
+    fold_of = np.array([account_fold[str(a)] for a in accounts])
+    probability = np.full(n, np.nan)
+    per_fold: dict[str, list[Floats]] = {c.card: [] for c in cards}
+    for k in range(count):
+        for c in cards:
+            rows = np.flatnonzero(c.mask)
+            test = fold_of[rows] == k
+            if not test.any() or c.churned[~test].min() == c.churned[~test].max():
+                continue
+            fit = fit_weights(
+                c.points[~test], c.churned[~test], c.tree, c.accounts[~test], c.penalty
+            )
+            per_fold[c.card].append(percent_weights(fit.beta))
+            train_scores = weighted_score(c.points[~test], c.tree, fit.beta)
+            test_scores = weighted_score(c.points[test], c.tree, fit.beta)
+            probability[rows[test]] = to_probability(train_scores, c.churned[~test], test_scores)
+    ok = ~np.isnan(probability) & ~np.isnan(old_scores)
+    if not ok.any():
+        empty = Estimate(math.nan, math.nan, math.nan)
+        return (
+            OutOfSample(
+                "account folds", "no scorecard was refitted: nothing to validate", [],
+                Spread.of([]), Spread.of([]), empty, empty, empty, "none", {}, [],
+            ),
+            per_fold,
+        )  # fmt: skip
+    folds = []
+    for k in range(count):
+        part = ok & (fold_of == k)
+        y = churned[part]
+        folds.append(
+            FoldFigure(
+                f"fold {k + 1}",
+                int(part.sum()),
+                int(y.sum()),
+                roc_auc(-old_scores[part], y),
+                roc_auc(probability[part], y),
+            )
+        )
+    boot = Bootstrap.by_account(accounts[ok], replicates, seed)
+    old_risk, new_risk, y = -old_scores[ok], probability[ok], churned[ok]
+    result = OutOfSample(
+        method="account folds",
+        how=f"{count} account folds (too few snapshot dates to test out of time): each fold's "
+        "rows scored by weights fitted on the other folds' accounts",
+        folds=folds,
+        old_over_folds=Spread.of([f.old_auc for f in folds]),
+        new_over_folds=Spread.of([f.new_auc for f in folds]),
+        pooled_old=auc_estimate(old_risk, y, boot),
+        pooled_new=auc_estimate(new_risk, y, boot),
+        pooled_change=paired_auc_difference(old_risk, new_risk, y, boot),
+        pooled_scale="churn probability: each fold's scores mapped by a logistic fit of churn "
+        "on the score over that fold's training rows, then pooled",
+        penalties={c.card: c.penalty for c in cards},
+        stability=[],
+    )
+    return result, per_fold
+
+
+def bootstrap_weights(cards: list[CardRows], seed: int) -> dict[str, list[Floats]]:
+    """Weights (%) refitted on BOOTSTRAP_FITS resamples of the training accounts."""
+    rng = np.random.default_rng(seed + 104729)
+    out: dict[str, list[Floats]] = {}
+    for c in cards:
+        keys = np.array(sorted({str(a) for a in c.accounts}), dtype=object)
+        index = {a: np.flatnonzero(c.accounts.astype(str) == a) for a in keys}
+        fits = []
+        for _ in range(BOOTSTRAP_FITS):
+            drawn = rng.choice(keys, size=keys.size, replace=True)
+            rows = np.concatenate([index[a] for a in drawn])
+            if c.churned[rows].min() == c.churned[rows].max():
+                continue
+            fit = fit_weights(c.points[rows], c.churned[rows], c.tree, c.accounts[rows], c.penalty)
+            fits.append(percent_weights(fit.beta))
+        out[c.card] = fits
+    return out
+
+
+def over_dates(
+    rows: pd.DataFrame, replicates: int, seed: int
+) -> tuple[list[FoldFigure], Estimate, Estimate, Estimate]:
+    """Per-date and pooled AUCs of old and new scores on rows: as_of, churned, score_a, score_b."""
+    folds = []
+    for key, part in rows.groupby("as_of"):
+        y = part["churned"].to_numpy(dtype=bool)
+        folds.append(
+            FoldFigure(
+                str(pd.Timestamp(str(key)).date()),
+                len(part),
+                int(y.sum()),
+                roc_auc(-part["score_a"].to_numpy(dtype="float64"), y),
+                roc_auc(-part["score_b"].to_numpy(dtype="float64"), y),
+            )
+        )
+    y = rows["churned"].to_numpy(dtype=bool)
+    boot = Bootstrap.by_account(rows["account_id"].to_numpy(), replicates, seed)
+    old = -rows["score_a"].to_numpy(dtype="float64")
+    new = -rows["score_b"].to_numpy(dtype="float64")
+    return (
+        folds,
+        auc_estimate(old, y, boot),
+        auc_estimate(new, y, boot),
+        paired_auc_difference(old, new, y, boot),
+    )
+
+
+def stability(
+    cards: list[CardRows],
+    final: dict[str, dict[str, float]],
+    fits: dict[str, list[Floats]],
+    reversed_signals: set[str],
+    seed: int,
+) -> list[SignalStability]:
+    """Each signal's weight spread over fits, and whether its points agree with churn."""
+    out = []
+    for c in cards:
+        weights = np.array(fits.get(c.card, []))
+        boot = Bootstrap.by_account(c.accounts, DIRECTION_REPLICATES, seed)
+        labels = c.churned.astype(bool)
+        for j, name in enumerate(c.members):
+            values = weights[:, j].tolist() if weights.size else []
+            spread = Spread.of(values)
+            value = c.points[:, j]  # the model's own points, before any reversal
+            value = 100.0 - value if name in reversed_signals else value
+            ok = ~np.isnan(value)
+            points_auc = (
+                auc_estimate(-value[ok], labels[ok], boot.subset(ok))
+                if ok.sum() > 1 and len(np.unique(value[ok])) > 1
+                else Estimate(math.nan, math.nan, math.nan)
+            )
+            flags = []
+            weight = final.get(c.card, {}).get(name, math.nan)
+            seen = [*values, weight] if math.isfinite(weight) else values
+            if seen and (
+                max(seen) - min(seen) >= UNSTABLE_SPAN
+                or (min(seen) < 0.5 and max(seen) >= MIN_WEIGHT)
+            ):
+                flags.append(
+                    f"unstable: {min(seen):.0f}%–{max(seen):.0f}% over the fits and the final fit"
+                )
+            if points_auc.high < 0.5:
+                flags.append(
+                    "points disagree with churn: accounts with more points churn more"
+                    + (" (reversed in the proposal)" if name in reversed_signals else "")
+                )
+            out.append(
+                SignalStability(
+                    c.card, name, weight, spread, points_auc, name in reversed_signals, flags
+                )
+            )
+    return out
+
+
+def paired_rows(
+    old: pd.DataFrame,
+    new: pd.DataFrame,
+    labelled_keys: pd.DataFrame,
+    insufficient: str,
+) -> pd.DataFrame:
+    """Rows scored by both models: account_id, as_of, churned, score_a, score_b.
+
+    `labelled_keys` holds the usable rows (account_id, as_of, churned) to keep.
+    """
+    keys = ["account_id", "as_of"]
+
+    def scored(frame: pd.DataFrame) -> pd.DataFrame:
+        keep = frame["score"].notna() & (frame["computed_band"] != insufficient)
+        part = frame.loc[keep, [*keys, "score"]].copy()
+        part["account_id"] = part["account_id"].astype(str)
+        part["as_of"] = pd.to_datetime(part["as_of"]).astype("datetime64[ns]")
+        return part
+
+    base = labelled_keys[[*keys, "churned"]].copy()
+    base["account_id"] = base["account_id"].astype(str)
+    base["as_of"] = pd.to_datetime(base["as_of"]).astype("datetime64[ns]")
+    both = base.merge(scored(old).rename(columns={"score": "score_a"}), on=keys)
+    return both.merge(scored(new).rename(columns={"score": "score_b"}), on=keys)
+
+
+def holdout_check(rows: pd.DataFrame, share: float, replicates: int, seed: int) -> HoldoutCheck:
+    """The old and the final model on the held-out accounts' rows (see `paired_rows`)."""
+    y = rows["churned"].to_numpy(dtype=bool)
+    boot = Bootstrap.by_account(rows["account_id"].to_numpy(), replicates, seed)
+    old = -rows["score_a"].to_numpy(dtype="float64")
+    new = -rows["score_b"].to_numpy(dtype="float64")
+    return HoldoutCheck(
+        share,
+        int(rows["account_id"].nunique()),
+        len(rows),
+        int(y.sum()),
+        auc_estimate(old, y, boot),
+        auc_estimate(new, y, boot),
+        paired_auc_difference(old, new, y, boot),
+    )
