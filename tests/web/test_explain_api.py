@@ -70,3 +70,26 @@ def test_explain_refuses_a_stranger_and_a_csm_of_another_book(world: World) -> N
     with world.client("vic") as viewer:  # a viewer reads every account; the route writes nothing
         assert viewer.get(url).status_code == 200
         assert viewer.post(url).status_code == 405
+
+
+def test_docs_api_names_every_field_of_the_explain_answer() -> None:
+    from pathlib import Path
+
+    from vitalsign.web.why_api import LossBody, NextBandBody, StepBody
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    section = text[text.index("/api/v1/accounts/{account_id}/explain") :][:3000]
+    for body in (ExplainBody, LossBody, NextBandBody, StepBody):
+        missing = [
+            f for f in body.model_fields if f"`{f}`" not in section and f not in COMMON_FIELDS
+        ]
+        assert not missing, f"docs/api.md does not describe {body.__name__} {missing}"
+
+
+# fields the explain section names by what they are rather than one by one
+COMMON_FIELDS = {
+    "account_id", "name", "model_name", "model_hash", "as_of", "score", "base_score", "band",
+    "computed_band", "coverage", "gate_pass", "flags", "groups", "signals", "since",
+    "score_before", "band_before", "flags_before", "gate_before", "kind", "path", "raw",
+    "points", "weight", "current",
+}  # fmt: skip
