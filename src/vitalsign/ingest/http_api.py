@@ -208,6 +208,18 @@ Authenticated = Depends(_authenticate)
 JsonBody = Annotated[Any, Body()]
 
 
+class EventReply(BaseModel):
+    """What the event API did with the messages of one request."""
+
+    model_config = ConfigDict(extra="allow")
+
+    success: bool
+    received: int = Field(description="Messages in the request.")
+    loaded: int = Field(description="Rows written to the canonical tables.")
+    duplicates: int = Field(description="Messages whose messageId was already received.")
+    quarantined: int = Field(description="Messages set aside with a reason (docs/connectors.md).")
+
+
 def _reply(workspace: Workspace, messages: list[dict[str, Any]]) -> dict[str, Any]:
     return {"success": True, **write_messages(workspace, number_copies(messages))}
 
@@ -227,25 +239,25 @@ def number_copies(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return messages
 
 
-@router.post("/track", dependencies=[Authenticated])
+@router.post("/track", dependencies=[Authenticated], response_model=EventReply)
 def track(request: Request, payload: JsonBody) -> dict[str, Any]:
     """Record a product event (Segment track)."""
     return _reply(_workspace(request), [_validate(payload, "track", "track")])
 
 
-@router.post("/identify", dependencies=[Authenticated])
+@router.post("/identify", dependencies=[Authenticated], response_model=EventReply)
 def identify(request: Request, payload: JsonBody) -> dict[str, Any]:
     """Record a user and their traits (Segment identify)."""
     return _reply(_workspace(request), [_validate(payload, "identify", "identify")])
 
 
-@router.post("/group", dependencies=[Authenticated])
+@router.post("/group", dependencies=[Authenticated], response_model=EventReply)
 def group(request: Request, payload: JsonBody) -> dict[str, Any]:
     """Record an account and its traits (Segment group)."""
     return _reply(_workspace(request), [_validate(payload, "group", "group")])
 
 
-@router.post("/batch", dependencies=[Authenticated])
+@router.post("/batch", dependencies=[Authenticated], response_model=EventReply)
 def batch(request: Request, payload: JsonBody) -> dict[str, Any]:
     """Record many track, identify and group messages at once, in one transaction."""
     if not isinstance(payload, dict) or not isinstance(payload.get("batch"), list):

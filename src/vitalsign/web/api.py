@@ -34,6 +34,25 @@ from vitalsign.web.accounts import (
     plain,
     score_row,
 )
+from vitalsign.web.api_schemas import (
+    AccountOut,
+    AccountPage,
+    AlertOut,
+    AlertPage,
+    AuditOut,
+    BacktestStatus,
+    HistoryOut,
+    MeOut,
+    ModelOut,
+    OverrideCreated,
+    OverrideRevoked,
+    OverridesOut,
+    PortfolioOut,
+    ScoreRow,
+    TaskOut,
+    TaskPage,
+    TrendOut,
+)
 from vitalsign.web.auth import CurrentPrincipal, Database, State, check_api_csrf
 from vitalsign.web.model_info import model_summary, start_backtest
 from vitalsign.web.overrides import create_override, end_override, rescored_body
@@ -128,7 +147,7 @@ def _changing(request: Request, principal: Principal) -> None:
     check_api_csrf(request, principal)
 
 
-@router.get("/me", responses=ERRORS)
+@router.get("/me", responses=ERRORS, response_model=MeOut)
 def me(principal: CurrentPrincipal) -> dict[str, Any]:
     """Who is calling: name, role, and the owner a csm is limited to."""
     user = principal.user
@@ -160,7 +179,7 @@ def _accounts(
 SortParam = Annotated[str, Query(description=f"One of {', '.join(SORTS)}.")]
 
 
-@router.get("/accounts", responses=ERRORS)
+@router.get("/accounts", responses=ERRORS, response_model=AccountPage)
 def accounts(
     state: State,
     db: Database,
@@ -181,7 +200,7 @@ def accounts(
     )
 
 
-@router.get("/scores", responses=ERRORS)
+@router.get("/scores", responses=ERRORS, response_model=AccountPage)
 def scores(
     state: State,
     db: Database,
@@ -201,7 +220,7 @@ def scores(
     )
 
 
-@router.get("/accounts/{account_id}", responses=ERRORS)
+@router.get("/accounts/{account_id}", responses=ERRORS, response_model=AccountOut)
 def account(
     state: State, db: Database, principal: CurrentPrincipal, account_id: str
 ) -> dict[str, Any]:
@@ -227,7 +246,7 @@ def account(
     }
 
 
-@router.get("/accounts/{account_id}/score", responses=ERRORS)
+@router.get("/accounts/{account_id}/score", responses=ERRORS, response_model=ScoreRow)
 def account_score(
     state: State, db: Database, principal: CurrentPrincipal, account_id: str, as_of: AsOf = None
 ) -> dict[str, Any]:
@@ -238,7 +257,7 @@ def account_score(
     return {k: plain(v) for k, v in score_row(db, name, account_id, day).items()}
 
 
-@router.get("/accounts/{account_id}/history", responses=ERRORS)
+@router.get("/accounts/{account_id}/history", responses=ERRORS, response_model=HistoryOut)
 def account_history_route(
     state: State,
     db: Database,
@@ -274,7 +293,7 @@ def account_explain(
     return why_account(db, state.model(), account_id, as_of, since).to_dict()
 
 
-@router.get("/accounts/{account_id}/overrides", responses=ERRORS)
+@router.get("/accounts/{account_id}/overrides", responses=ERRORS, response_model=OverridesOut)
 def account_overrides_route(
     db: Database, principal: CurrentPrincipal, account_id: str
 ) -> dict[str, Any]:
@@ -283,7 +302,12 @@ def account_overrides_route(
     return {"account_id": account_id, "items": account_overrides(db, account_id)}
 
 
-@router.post("/accounts/{account_id}/overrides", status_code=201, responses=ERRORS)
+@router.post(
+    "/accounts/{account_id}/overrides",
+    status_code=201,
+    responses=ERRORS,
+    response_model=OverrideCreated,
+)
 def account_override_add(
     request: Request,
     state: State,
@@ -312,7 +336,11 @@ def account_override_add(
     }
 
 
-@router.post("/accounts/{account_id}/overrides/{override_id}/revoke", responses=ERRORS)
+@router.post(
+    "/accounts/{account_id}/overrides/{override_id}/revoke",
+    responses=ERRORS,
+    response_model=OverrideRevoked,
+)
 def account_override_revoke(
     request: Request,
     state: State,
@@ -329,7 +357,7 @@ def account_override_revoke(
     return {"override_id": override_id, "revoked": True, "rescored": rescored_body(rescored)}
 
 
-@router.get("/accounts/{account_id}/audit", responses=ERRORS)
+@router.get("/accounts/{account_id}/audit", responses=ERRORS, response_model=AuditOut)
 def account_audit_route(
     db: Database, principal: CurrentPrincipal, account_id: str
 ) -> dict[str, Any]:
@@ -338,7 +366,7 @@ def account_audit_route(
     return {"account_id": account_id, "items": account_audit(db, account_id, limit=200)}
 
 
-@router.get("/portfolio", responses=ERRORS)
+@router.get("/portfolio", responses=ERRORS, response_model=PortfolioOut)
 def portfolio(
     state: State, db: Database, principal: CurrentPrincipal, as_of: AsOf = None
 ) -> Response:
@@ -356,7 +384,7 @@ def portfolio(
     return Response(body, media_type="application/json")
 
 
-@router.get("/portfolio/trend", responses=ERRORS)
+@router.get("/portfolio/trend", responses=ERRORS, response_model=TrendOut)
 def portfolio_trend(state: State, db: Database, principal: CurrentPrincipal) -> dict[str, Any]:
     """Accounts and ARR per band on every snapshot date."""
     name = state.model().name
@@ -367,13 +395,13 @@ def portfolio_trend(state: State, db: Database, principal: CurrentPrincipal) -> 
     return {"model": name, "items": items}
 
 
-@router.get("/model", responses=ERRORS)
+@router.get("/model", responses=ERRORS, response_model=ModelOut)
 def model(state: State, db: Database, principal: CurrentPrincipal) -> dict[str, Any]:
     """The current model (name, hash, file), the models in the history, the backtest."""
     return model_summary(db, state).to_dict()
 
 
-@router.post("/model/backtest", status_code=202, responses=ERRORS)
+@router.post("/model/backtest", status_code=202, responses=ERRORS, response_model=BacktestStatus)
 def model_backtest(
     request: Request, state: State, db: Database, principal: CurrentPrincipal
 ) -> dict[str, Any]:
@@ -383,7 +411,7 @@ def model_backtest(
     return start_backtest(db, state).to_dict()
 
 
-@router.get("/alerts", responses=ERRORS)
+@router.get("/alerts", responses=ERRORS, response_model=AlertPage)
 def alerts_route(
     db: Database,
     principal: CurrentPrincipal,
@@ -413,14 +441,14 @@ def alerts_route(
     return _page(items, listing.total, page, per_page)
 
 
-@router.get("/alerts/{alert_id}", responses=ERRORS)
+@router.get("/alerts/{alert_id}", responses=ERRORS, response_model=AlertOut)
 def alert(db: Database, principal: CurrentPrincipal, alert_id: str) -> dict[str, Any]:
     """One alert with the values that fired it."""
     found: dict[str, Any] = inbox.alert_for(db, principal, alert_id).to_dict()
     return found
 
 
-@router.post("/alerts/{alert_id}/acknowledge", responses=ERRORS)
+@router.post("/alerts/{alert_id}/acknowledge", responses=ERRORS, response_model=AlertOut)
 def alert_acknowledge(
     request: Request,
     db: Database,
@@ -437,7 +465,7 @@ def alert_acknowledge(
     return done
 
 
-@router.post("/alerts/{alert_id}/feedback", responses=ERRORS)
+@router.post("/alerts/{alert_id}/feedback", responses=ERRORS, response_model=AlertOut)
 def alert_feedback(
     request: Request, db: Database, principal: CurrentPrincipal, alert_id: str, body: FeedbackIn
 ) -> dict[str, Any]:
@@ -448,7 +476,7 @@ def alert_feedback(
     return done
 
 
-@router.get("/tasks", responses=ERRORS)
+@router.get("/tasks", responses=ERRORS, response_model=TaskPage)
 def tasks_route(
     db: Database,
     principal: CurrentPrincipal,
@@ -473,14 +501,14 @@ def tasks_route(
     return _page([t.to_dict() for t in listing.items], listing.total, page, per_page)
 
 
-@router.get("/tasks/{task_id}", responses=ERRORS)
+@router.get("/tasks/{task_id}", responses=ERRORS, response_model=TaskOut)
 def task(db: Database, principal: CurrentPrincipal, task_id: str) -> dict[str, Any]:
     """One task."""
     found: dict[str, Any] = inbox.task_for(db, principal, task_id).to_dict()
     return found
 
 
-@router.patch("/tasks/{task_id}", responses=ERRORS)
+@router.patch("/tasks/{task_id}", responses=ERRORS, response_model=TaskOut)
 def task_change(
     request: Request, db: Database, principal: CurrentPrincipal, task_id: str, body: TaskChange
 ) -> dict[str, Any]:

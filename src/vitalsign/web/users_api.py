@@ -11,8 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from pydantic import BaseModel
 
 from vitalsign.web.access import HttpProblem, Principal
+from vitalsign.web.api_schemas import TokenRevoked, UserOut, UserRemoved, UsersOut
 from vitalsign.web.auth import CurrentPrincipal, Database, check_api_csrf
 from vitalsign.web.users import (
     WebUser,
@@ -100,16 +102,18 @@ def token_revoke(
     return {"token_id": token.token_id, "user_name": token.user_name, "revoked": True}
 
 
-ROUTES = (
-    ("GET", "/users", users),
-    ("POST", "/users/{name}/disable", user_disable),
-    ("POST", "/users/{name}/enable", user_enable),
-    ("DELETE", "/users/{name}", user_remove),
-    ("POST", "/tokens/{token_id}/revoke", token_revoke),
+ROUTES: tuple[tuple[str, str, Any, type[BaseModel]], ...] = (
+    ("GET", "/users", users, UsersOut),
+    ("POST", "/users/{name}/disable", user_disable, UserOut),
+    ("POST", "/users/{name}/enable", user_enable, UserOut),
+    ("DELETE", "/users/{name}", user_remove, UserRemoved),
+    ("POST", "/tokens/{token_id}/revoke", token_revoke, TokenRevoked),
 )
 
 
 def add_routes(router: APIRouter, responses: dict[int | str, dict[str, Any]]) -> None:
     """Add the user and token routes to the REST API's router."""
-    for method, path, endpoint in ROUTES:
-        router.add_api_route(path, endpoint, methods=[method], responses=responses)
+    for method, path, endpoint, model in ROUTES:
+        router.add_api_route(
+            path, endpoint, methods=[method], responses=responses, response_model=model
+        )
