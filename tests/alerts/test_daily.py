@@ -39,6 +39,10 @@ def _prepare(ws: Workspace, url: str) -> None:
 channels:
   console: null
   webhook: {{url: "{url}", secret: {SECRET}}}
+baseline: false  # these tests exercise the lifecycle, not the first-run baseline
+steady:
+  persistence: 1
+  margin: 0
 rules:
   not_invoiced: {{type: gate_failed, severity: critical}}
   champion: {{type: flag_raised, flags: [champion_left]}}

@@ -48,6 +48,10 @@ fallback_owner: team@example.com
 outbox: {{backoff: 30s, backoff_max: 5m, max_attempts: 10}}
 playbooks:
   rescue: {{title: "Rescue {{account_name}}", steps: [Call the champion], due: 3d}}
+baseline: false  # these tests exercise the lifecycle, not the first-run baseline
+steady:
+  persistence: 1
+  margin: 0
 rules:
   low: {{type: score_below, value: 50, severity: critical, playbook: rescue}}
 """,

@@ -55,6 +55,10 @@ owners:
   ann: {{email: ann@example.com, slack: "<@U0ANN>"}}
 fallback_owner: team@example.com
 outbox: {{backoff: 30s, backoff_max: 5m, max_attempts: 10}}
+baseline: false  # these tests exercise the lifecycle, not the first-run baseline
+steady:
+  persistence: 1
+  margin: 0
 rules:
   low: {{type: score_below, value: 50, severity: critical}}
 """,

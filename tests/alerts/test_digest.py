@@ -24,6 +24,10 @@ owners:
 digest: {weekday: monday}
 playbooks:
   rescue: {title: "Rescue {account_name}", due: 2d}
+baseline: false  # these tests exercise the lifecycle, not the first-run baseline
+steady:
+  persistence: 1
+  margin: 0
 rules:
   low: {type: score_below, value: 50, playbook: rescue}
   champion: {type: flag_raised, delivery: immediate, severity: critical}

@@ -16,6 +16,10 @@ from vitalsign.store.workspace import init_workspace, open_workspace
 from world import FIXTURES
 
 RULES = """
+baseline: false  # these tests exercise the lifecycle, not the first-run baseline
+steady:
+  persistence: 1
+  margin: 0
 rules:
   low:
     type: score_below

@@ -23,6 +23,10 @@ from world import FIXTURES, T, ts
 STALE_EVENTS = "freshness: {events: 2d, tickets: never, invoices: never}"
 NEVER = "freshness: {events: never, tickets: never, invoices: never}"
 DROPS = """
+baseline: false  # these tests exercise the lifecycle, not the first-run baseline
+steady:
+  persistence: 1
+  margin: 0
 rules:
   dropped:
     type: score_dropped

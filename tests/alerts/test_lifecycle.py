@@ -21,6 +21,10 @@ playbooks:
     steps: ["Call {account_id}'s champion", "Log the plan"]
     assignee: owner
     due: 5d
+baseline: false  # these tests exercise the lifecycle, not the first-run baseline
+steady:
+  persistence: 1
+  margin: 0
 rules:
   low:
     type: score_below

@@ -31,6 +31,10 @@ playbooks:
     title: "Escalate {account_name}"
     assignee: cs_manager
     due: 2d
+baseline: false  # these tests exercise the lifecycle, not the first-run baseline
+steady:
+  persistence: 1
+  margin: 0
 rules:
   low: {type: score_below, value: 50, playbook: rescue}
   gate: {type: gate_failed, playbook: escalate, severity: critical}

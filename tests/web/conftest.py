@@ -35,6 +35,8 @@ BOB = "bob@vendor.example"
 ROLES = {"root": "admin", "maria": "manager", "vic": "viewer", "alice": "csm", "bob": "csm"}
 OWNERS = {"alice": ALICE, "bob": BOB}
 ALERTS_YML = """\
+baseline: false  # one evaluation: alert what holds (the first-run baseline is tested in alerts)
+steady: {persistence: 1}
 playbooks:
   save_plan:
     title: "Save plan for {account_name}"

@@ -202,7 +202,21 @@ class _Rule(_Strict):
         return cooldown_days(self.cooldown)
 
 
-class BandEntered(_Rule):
+class Steady(_Strict):
+    """Workspace-wide defaults of the band and threshold rules' `persistence` and `margin`."""
+
+    persistence: Annotated[int, Field(ge=1, le=52)] | None = None
+    margin: Annotated[float, Field(ge=0)] | None = None
+
+
+class _Steady(_Rule):
+    """Options of the band and threshold rules: hysteresis and persistence."""
+
+    margin: Annotated[float, Field(ge=0)] | None = None
+    persistence: Annotated[int, Field(ge=1, le=52)] | None = None
+
+
+class BandEntered(_Steady):
     """The account's band became one of `bands`."""
 
     type: Literal["band_entered"]
@@ -210,7 +224,7 @@ class BandEntered(_Rule):
     computed: bool = False
 
 
-class BandLeft(_Rule):
+class BandLeft(_Steady):
     """The account's band stopped being one of `bands`."""
 
     type: Literal["band_left"]
@@ -218,14 +232,14 @@ class BandLeft(_Rule):
     computed: bool = False
 
 
-class ScoreBelow(_Rule):
+class ScoreBelow(_Steady):
     """The score is below `value`."""
 
     type: Literal["score_below"]
     value: Annotated[float, Field(gt=0, le=100)]
 
 
-class ScoreDropped(_Rule):
+class ScoreDropped(_Steady):
     """The score fell by at least `points` from its highest value within `within` days."""
 
     type: Literal["score_dropped"]
@@ -233,7 +247,7 @@ class ScoreDropped(_Rule):
     within: Days = "30d"
 
 
-class SignalThreshold(_Rule):
+class SignalThreshold(_Steady):
     """A signal's raw value is below or above a threshold."""
 
     type: Literal["signal_threshold"]
@@ -293,6 +307,7 @@ class DataStale(_Rule):
     table: str
     days: Days
     include_never: bool = True
+    reminder: bool = False
 
 
 class CsmRatingStale(_Rule):
@@ -301,6 +316,7 @@ class CsmRatingStale(_Rule):
     type: Literal["csm_rating_stale"]
     days: Days
     include_never: bool = True
+    reminder: bool = True
 
 
 Rule = Annotated[
@@ -342,6 +358,8 @@ class AlertConfig(_Strict):
     digest: Digest = Field(default_factory=Digest)
     outbox: OutboxPolicy = Field(default_factory=OutboxPolicy)
     playbooks: dict[str, Playbook] = Field(default_factory=dict)
+    baseline: bool = True
+    steady: Steady = Field(default_factory=Steady)
     rules: dict[str, Rule] = Field(min_length=1)
 
     @field_validator("rules")

@@ -1,5 +1,5 @@
 """Digests: per owner, daily or weekly, the new, still open and resolved alerts, open tasks
-and the overrides in force on the owner's accounts.
+the overrides in force on the owner's accounts, and one line per reminder rule.
 
 An owner is in digest mode when alerts.yml gives them (or everyone, `digest.default`) a
 frequency; their alerts are then queued for the digest instead of immediately. A daily
@@ -20,6 +20,7 @@ import pandas as pd
 from vitalsign.alerts.config import WEEKDAYS, AlertConfig, ChannelName, Frequency
 from vitalsign.alerts.messages import digest_subject, plain
 from vitalsign.alerts.outbox import enqueue, message_rows
+from vitalsign.alerts.reminders import reminder_lines, reminder_owners
 from vitalsign.alerts.schema import ensure_alert_tables
 from vitalsign.alerts.tasks import utc_now
 from vitalsign.store.overrides import active_overrides
@@ -79,10 +80,12 @@ def digest_content(
     as_of: dt.date,
     since: dt.date | None,
     overridable: list[str] | None = None,
+    config: AlertConfig | None = None,
 ) -> dict[str, Any]:
     """Return what a digest for `owner` on `as_of` holds (since the previous one).
 
-    `overridable` lists the signals the model lets people override (all when None).
+    `overridable` lists the signals the model lets people override (all when None);
+    with `config`, the owner's reminder lines are included (reminders.py).
     """
     base = "model_name = ? AND owner = ? AND snapshot_date <= ?"
     new = _alerts(
@@ -143,6 +146,7 @@ def digest_content(
         "resolved": resolved,
         "tasks": task_rows,
         "overrides": overrides,
+        "reminders": reminder_lines(connection, config, model_name, owner) if config else [],
     }
 
 
@@ -173,13 +177,16 @@ def enqueue_digests(
         "SELECT DISTINCT owner FROM alerts WHERE model_name = ? AND owner IS NOT NULL",
         [model_name],
     ).fetchall()
-    owners = sorted(with_alerts | {str(r[0]) for r in known} | set(config.owners))
+    reminded = reminder_owners(connection, model_name)
+    owners = sorted(with_alerts | {str(r[0]) for r in known} | set(config.owners) | reminded)
     if only_owner is not None:
         owners = [o for o in owners if o == only_owner] or [only_owner]
     channels: list[ChannelName] = list(config.digest.channels or config.channels.names)
     with transaction(connection):
         for owner in owners:
             frequency = _frequency(config, owner, owner in with_alerts)
+            if frequency is None and owner in reminded:
+                frequency = "weekly"  # reminders come in a weekly digest for immediate owners
             if frequency is None and not force:
                 continue
             frequency = frequency or "daily"
@@ -193,9 +200,10 @@ def enqueue_digests(
             if last == as_of:
                 continue  # one digest per owner and day
             content = digest_content(
-                connection, model_name, owner, frequency, as_of, last, overridable
+                connection, model_name, owner, frequency, as_of, last, overridable, config
             )
-            if not (content["new"] or content["resolved"] or content["tasks"]) and not force:
+            news = content["new"] or content["resolved"] or content["tasks"]
+            if not (news or content["reminders"]) and not force:
                 continue
             digest_id = (
                 "d-" + hashlib.sha1(f"{model_name}|{owner}|{as_of}".encode()).hexdigest()[:14]

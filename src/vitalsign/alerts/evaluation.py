@@ -1,52 +1,37 @@
 """Evaluate the rules on a snapshot and keep the alerts' lifecycle: open, keep, resolve.
 
 Hygiene, per account and rule: at most one open alert (deduplicated; an open alert only
-updates its latest values); an alert resolves itself on the first evaluated snapshot where
-its condition no longer holds, closing its tasks; after it resolves, the rule stays quiet
-for that account for its cooldown (counted in snapshot days). Everything one evaluation
+updates its latest values); an alert opens once its condition held on enough consecutive
+snapshots (persistence) and not on a rule's first evaluation (the baseline); it resolves
+itself on the first evaluated snapshot where its condition no longer holds, loosened by the
+rule's margin (hysteresis), closing its tasks; after it resolves, the rule stays quiet for
+that account for its cooldown (counted in snapshot days). Reminder rules give digest lines
+instead of alerts (reminders.py). Everything one evaluation
 changes (alerts, tasks, outbox messages, the run record) is written in one transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
+from vitalsign.alerts.baseline import read_baseline, write_baseline
 from vitalsign.alerts.config import AlertConfig, ChannelName
-from vitalsign.alerts.messages import alert_subject, describe, plain
+from vitalsign.alerts.messages import alert_subject, plain
+from vitalsign.alerts.opening import ALERT_COLUMNS, alert_payload, insert_rows, new_alert
 from vitalsign.alerts.outbox import enqueue, message_rows
-from vitalsign.alerts.rules import RuleContext, evaluate_rule
+from vitalsign.alerts.reminders import is_reminder, update_reminders
 from vitalsign.alerts.schema import ensure_alert_tables
 from vitalsign.alerts.tasks import auto_close_tasks, task_row, utc_now
+from vitalsign.alerts.verdicts import RuleCache, judge
 from vitalsign.engine.snapshots import resolve_date, snapshot_dates
 from vitalsign.errors import AlertError
 from vitalsign.model.loader import LoadedModel
 from vitalsign.store.transaction import transaction
-
-ALERT_COLUMNS = [
-    "alert_id",
-    "rule",
-    "rule_type",
-    "severity",
-    "account_id",
-    "account_name",
-    "owner",
-    "model_name",
-    "model_hash",
-    "snapshot_date",
-    "fired_values",
-    "summary",
-    "status",
-    "delivery",
-    "opened_at",
-    "last_seen_date",
-    "last_values",
-]
 
 
 @dataclass
@@ -60,6 +45,9 @@ class EvaluationReport:
     resolved: list[str] = field(default_factory=list)
     suppressed: int = 0
     held_back: int = 0  # changes that did not fire: stale or newly missing data
+    waiting: int = 0  # fired, not yet held on enough snapshots (persistence)
+    baseline: int = 0  # accounts a rule's first evaluation recorded instead of alerting
+    reminders: int = 0  # accounts in the owners' reminder lines
     queued: int = 0
     tasks_opened: int = 0
     tasks_closed: int = 0
@@ -68,18 +56,15 @@ class EvaluationReport:
     def line(self) -> str:
         """Return a one-line summary."""
         held = f", {self.held_back} held back (stale or missing data)" if self.held_back else ""
+        waiting = f", {self.waiting} waiting to persist" if self.waiting else ""
+        base = f", {self.baseline} recorded as the baseline" if self.baseline else ""
+        reminders = f"; {self.reminders} accounts in reminders" if self.reminders else ""
         return (
             f"Alerts on {self.snapshot_date} ({self.model_name}): {len(self.opened)} opened, "
             f"{self.kept} still open, {len(self.resolved)} resolved, {self.suppressed} in "
-            f"cooldown{held}; {self.tasks_opened} tasks opened, {self.tasks_closed} closed; "
-            f"{self.queued} messages queued"
+            f"cooldown{held}{waiting}{base}; {self.tasks_opened} tasks opened, "
+            f"{self.tasks_closed} closed; {self.queued} messages queued{reminders}"
         )
-
-
-def alert_id_for(model_name: str, rule: str, account_id: str, day: dt.date) -> str:
-    """Return the deterministic id of the alert a rule opens for an account on a day."""
-    key = f"{model_name}|{rule}|{account_id}|{day.isoformat()}"
-    return "a-" + hashlib.sha1(key.encode()).hexdigest()[:14]
 
 
 def last_evaluated(connection: Any, model_name: str) -> dt.date | None:
@@ -89,16 +74,6 @@ def last_evaluated(connection: Any, model_name: str) -> dt.date | None:
         "SELECT max(snapshot_date) FROM alert_runs WHERE model_name = ?", [model_name]
     ).fetchone()
     return None if row[0] is None else pd.Timestamp(row[0]).date()
-
-
-def _holding(connection: Any, config: AlertConfig, ctx: RuleContext) -> pd.DataFrame:
-    frames = []
-    for name, rule in config.rules.items():
-        frame = evaluate_rule(connection, rule, ctx)
-        frames.append(frame.assign(rule=name))
-    if not frames:
-        return pd.DataFrame(columns=["rule", "account_id", "fired", "values", "held_back"])
-    return pd.concat(frames, ignore_index=True)
 
 
 def _population(connection: Any, model_name: str, day: dt.date) -> pd.DataFrame:
@@ -125,8 +100,11 @@ def evaluate_alerts(
     as_of: dt.date | None = None,
     notify: bool = True,
     now: dt.datetime | None = None,
+    cache: RuleCache | None = None,
 ) -> EvaluationReport:
     """Evaluate every rule on the snapshot of `as_of` (default: the latest) and store alerts.
+
+    `cache` reuses rule evaluations of earlier snapshots across the dates of a replay.
 
     >>> evaluate_alerts(ws.duckdb, config, ws.load_model()).line()  # doctest: +SKIP
     'Alerts on 2025-06-02 (default): 4 opened, 12 still open, 2 resolved, ...'
@@ -139,33 +117,36 @@ def evaluate_alerts(
             f"alerts of model {model.name!r} were already evaluated up to {last}; evaluate "
             f"{last} again or a later snapshot (history is evaluated in date order)"
         )
-    earlier = [d for d in snapshot_dates(connection, model.name) if d < day]
-    ctx = RuleContext(model=model.spec, day=day, previous=earlier[-1] if earlier else None)
+    dates = snapshot_dates(connection, model.name)
     now = now or utc_now()
     report = EvaluationReport(model_name=model.name, snapshot_date=day)
-    holding = _holding(connection, config, ctx)
+    verdicts = judge(connection, config, model.spec, day, dates, cache)
+    holding = verdicts.holding
     population = _population(connection, model.name, day)
     open_alerts = connection.execute(
         "SELECT alert_id, rule, account_id FROM alerts "
         "WHERE model_name = ? AND status IN ('open', 'acknowledged')",
         [model.name],
     ).df()
-    merged = open_alerts.merge(holding, on=["rule", "account_id"], how="left", indicator=True)
+    open_pairs = pd.MultiIndex.from_frame(open_alerts[["rule", "account_id"]])
+    merged = open_alerts.merge(
+        verdicts.keeping, on=["rule", "account_id"], how="left", indicator=True
+    )
     kept = merged[merged["_merge"] == "both"]
     gone = merged[merged["_merge"] == "left_only"]
-    fired = holding[holding["fired"]]
-    already_open = pd.MultiIndex.from_frame(fired[["rule", "account_id"]]).isin(
-        pd.MultiIndex.from_frame(open_alerts[["rule", "account_id"]])
-    )
-    candidates = fired[~already_open]
+    fresh = verdicts.candidates
+    fresh = fresh[~pd.MultiIndex.from_frame(fresh[["rule", "account_id"]]).isin(open_pairs)]
+    baseline = read_baseline(connection, model.name, config.rules, day, config.baseline)
+    silenced = [
+        baseline.silences(r, a)
+        for r, a in zip(fresh["rule"].astype(str), fresh["account_id"].astype(str), strict=True)
+    ]
+    candidates = fresh.loc[~pd.Series(silenced, index=fresh.index, dtype=bool)]
     held = holding[holding["held_back"].astype(bool)]
     report.held_back = int(
-        (
-            ~pd.MultiIndex.from_frame(held[["rule", "account_id"]]).isin(
-                pd.MultiIndex.from_frame(open_alerts[["rule", "account_id"]])
-            )
-        ).sum()
+        (~pd.MultiIndex.from_frame(held[["rule", "account_id"]]).isin(open_pairs)).sum()
     )
+    report.waiting = verdicts.waiting
     cooling = _cooling(connection, config, model.name, day)
     new_rows, task_rows, outbox_rows = [], [], []
     for rule_name, account_id, values in zip(
@@ -177,7 +158,7 @@ def evaluate_alerts(
         if cooling.get((rule_name, account_id), dt.date.min) > day:
             report.suppressed += 1
             continue
-        alert = _new_alert(config, model, population, rule_name, account_id, values, day, now)
+        alert = new_alert(config, model, population, rule_name, account_id, values, day, now)
         rule = config.rules[rule_name]
         alert["delivery"] = _delivery(config, rule.delivery, alert["owner"], notify)
         if rule.playbook is not None:
@@ -207,9 +188,7 @@ def evaluate_alerts(
         new_rows.append(alert)
         report.opened.append(alert["alert_id"])
     reasons = [
-        "rule removed from alerts.yml"
-        if r not in config.rules
-        else ("account not scored" if a not in population.index else "condition cleared")
+        _reason(config, population, r, a)
         for r, a in zip(gone["rule"], gone["account_id"], strict=True)
     ]
     with transaction(connection):
@@ -237,9 +216,15 @@ def evaluate_alerts(
             )
             connection.unregister("_gone")
             report.tasks_closed = auto_close_tasks(connection, list(gone["alert_id"]), now)
-        _insert(connection, "alerts", [{k: a[k] for k in ALERT_COLUMNS} for a in new_rows])
-        _insert(connection, "tasks", task_rows)
+        insert_rows(connection, "alerts", [{k: a[k] for k in ALERT_COLUMNS} for a in new_rows])
+        insert_rows(connection, "tasks", task_rows)
         report.queued = enqueue(connection, outbox_rows)
+        report.baseline = write_baseline(
+            connection, model.name, day, config.rules, baseline, holding
+        )
+        report.reminders = update_reminders(
+            connection, config, model.name, day, verdicts.reminding, population
+        )
         connection.execute(
             "INSERT INTO alert_runs VALUES (?, ?, ?, ?, ?, ?, ?)",
             [model.name, day, now, len(new_rows), len(kept), len(gone), report.suppressed],
@@ -248,6 +233,16 @@ def evaluate_alerts(
     report.resolved = list(gone["alert_id"])
     report.tasks_opened = len(task_rows)
     return report
+
+
+def _reason(config: AlertConfig, population: pd.DataFrame, rule: str, account_id: str) -> str:
+    if rule not in config.rules:
+        return "rule removed from alerts.yml"
+    if account_id not in population.index:
+        return "account not scored"
+    if is_reminder(config.rules[rule]):
+        return "rule gives reminders in the digest now"
+    return "condition cleared"
 
 
 def _cooling(
@@ -271,77 +266,6 @@ def _cooling(
     return until
 
 
-def _new_alert(
-    config: AlertConfig,
-    model: LoadedModel,
-    population: pd.DataFrame,
-    rule_name: str,
-    account_id: str,
-    values: dict[str, Any],
-    day: dt.date,
-    now: dt.datetime,
-) -> dict[str, Any]:
-    rule = config.rules[rule_name]
-    account = population.loc[account_id]
-    owner = account["owner"] if isinstance(account["owner"], str) else config.fallback_owner
-    fired = plain(
-        {
-            **values,
-            "score": account["score"],
-            "band": account["band"],
-            "computed_band": account["computed_band"],
-        }
-    )
-    summary = describe(rule.type, fired)
-    encoded = json.dumps(fired, sort_keys=True)
-    return {
-        "alert_id": alert_id_for(model.name, rule_name, account_id, day),
-        "rule": rule_name,
-        "rule_type": rule.type,
-        "severity": rule.severity,
-        "account_id": account_id,
-        "account_name": account["name"] if isinstance(account["name"], str) else None,
-        "owner": owner,
-        "model_name": model.name,
-        "model_hash": str(account["model_hash"]),
-        "snapshot_date": day,
-        "fired_values": encoded,
-        "summary": summary,
-        "status": "open",
-        "delivery": "none",
-        "opened_at": now,
-        "last_seen_date": day,
-        "last_values": encoded,
-        # for messages only
-        "score": fired["score"],
-        "band": fired["band"],
-        "computed_band": fired["computed_band"],
-        "values": fired,
-    }
-
-
-def alert_payload(alert: dict[str, Any]) -> dict[str, Any]:
-    """Return the JSON-ready alert that messages carry."""
-    payload: dict[str, Any] = plain(
-        {k: v for k, v in alert.items() if k not in ("fired_values", "last_values")}
-    )
-    return payload
-
-
-def _insert(connection: Any, table: str, rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    frame = pd.DataFrame(rows)
-    connection.register("_new_rows", frame)
-    try:
-        connection.execute(
-            f"INSERT OR IGNORE INTO {table} ({', '.join(frame.columns)}) "
-            f"SELECT {', '.join(frame.columns)} FROM _new_rows"
-        )
-    finally:
-        connection.unregister("_new_rows")
-
-
 def evaluate_history(
     connection: Any,
     config: AlertConfig,
@@ -361,7 +285,8 @@ def evaluate_history(
         for d in snapshot_dates(connection, model.name)
         if start <= d <= end and (last is None or d > last)
     ]
+    cache = RuleCache()
     return [
-        evaluate_alerts(connection, config, model, d, notify=notify and d == dates[-1])
+        evaluate_alerts(connection, config, model, d, notify=notify and d == dates[-1], cache=cache)
         for d in dates
     ]

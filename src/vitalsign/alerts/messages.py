@@ -111,7 +111,8 @@ def alert_lines(alert: dict[str, Any]) -> list[str]:
         f"{band_label(alert.get('band'), alert.get('computed_band'))}",
         f"Snapshot {alert['snapshot_date']} of model {alert['model_name']} "
         f"({alert['model_hash']}); alert {alert['alert_id']}",
-        f"Why: vitalsign explain {alert['account_id']} --as-of {alert['snapshot_date']}",
+        f"Why: the account page shows why; or `vitalsign explain {alert['account_id']} "
+        f"--as-of {alert['snapshot_date']}`",
     ]
     task = alert.get("task")
     if task:
@@ -168,4 +169,7 @@ def digest_lines(digest: dict[str, Any]) -> list[str]:
     if digest.get("overrides"):
         lines += ["", f"Overrides in force ({len(digest['overrides'])}):"]
         lines += [f"- {override_text(o)}" for o in digest["overrides"]]
+    if digest.get("reminders"):
+        lines += ["", "Reminders:"]
+        lines += [f"- {r['text']}" for r in digest["reminders"]]
     return lines

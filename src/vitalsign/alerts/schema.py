@@ -1,4 +1,4 @@
-"""The DDL of the alert tables: alerts, evaluation runs, digests, the outbox and tasks.
+"""The DDL of the alert tables: alerts, runs, digests, outbox, tasks, baselines, reminders.
 
 They live in the workspace database beside the score history; `ensure_alert_tables` creates
 whatever is missing and is called by every public function of the alerts package.
@@ -91,6 +91,33 @@ ALERT_DDL: dict[str, str] = {
             created_at TIMESTAMP NOT NULL,
             updated_at TIMESTAMP NOT NULL,
             closed_at TIMESTAMP
+        )""",
+    "alert_rules_seen": """
+        CREATE TABLE IF NOT EXISTS alert_rules_seen (
+            model_name VARCHAR NOT NULL,
+            rule VARCHAR NOT NULL,
+            first_date DATE NOT NULL,
+            PRIMARY KEY (model_name, rule)
+        )""",
+    "alert_baselines": """
+        CREATE TABLE IF NOT EXISTS alert_baselines (
+            model_name VARCHAR NOT NULL,
+            rule VARCHAR NOT NULL,
+            account_id VARCHAR NOT NULL,
+            snapshot_date DATE NOT NULL,
+            PRIMARY KEY (model_name, rule, account_id)
+        )""",
+    "reminders": """
+        CREATE TABLE IF NOT EXISTS reminders (
+            model_name VARCHAR NOT NULL,
+            rule VARCHAR NOT NULL,
+            account_id VARCHAR NOT NULL,
+            account_name VARCHAR,
+            owner VARCHAR,
+            since_date DATE NOT NULL,
+            last_seen_date DATE NOT NULL,
+            last_values VARCHAR NOT NULL,
+            resolved_date DATE
         )""",
 }
 

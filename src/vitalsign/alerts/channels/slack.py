@@ -92,6 +92,9 @@ def digest_blocks(message: Message) -> list[dict[str, Any]]:
     if d.get("overrides"):
         rows = [f"• {override_text(o)}" for o in d["overrides"][:MAX_ROWS]]
         blocks.append(_section(f"*Overrides in force ({len(d['overrides'])})*\n" + "\n".join(rows)))
+    if d.get("reminders"):
+        rows = [f"• {r['text']}" for r in d["reminders"][:MAX_ROWS]]
+        blocks.append(_section("*Reminders*\n" + "\n".join(rows)))
     return blocks
 
 
