@@ -99,9 +99,14 @@ def test_the_account_page_shows_renewal_contacts_and_a_note_added_with_the_form(
     ).fetchone()
     arr = con.execute("SELECT arr FROM accounts WHERE account_id = ?", [account]).fetchone()[0]
     with world.login("alice") as browser:
-        page = browser.get(f"/accounts/{account}").text
-        assert 'id="timeline"' in page and 'id="note-form"' in page
-        assert f"${arr:,.0f}" in page.split('id="renewal-arr"')[1][:40]
+        account_page = browser.get(f"/accounts/{account}").text
+        assert f"${arr:,.0f}" in account_page.split('id="renewal-arr"')[1][:40]
+        assert f'href="/accounts/{account}/timeline"' in account_page
+        if champion is not None:
+            card = account_page.split('id="key-people"')[1].split("</div></div>")[0]
+            assert "champion" in card and champion[0] in card
+        page = browser.get(f"/accounts/{account}/timeline").text
+        assert 'id="timeline"' in page and 'id="note-form"' in page and 'id="contacts"' in page
         if champion is not None:
             row = page.split(f">{champion[0]}")[1][:80]
             assert "champion" in row
@@ -110,7 +115,8 @@ def test_the_account_page_shows_renewal_contacts_and_a_note_added_with_the_form(
             data={"body": "Form note: budget approved", "csrf_token": _csrf(page)},
         )
         assert sent.status_code == 303 and sent.headers["location"].endswith("#timeline")
-        after = browser.get(f"/accounts/{account}", params={"kind": "note"}).text
+        assert sent.headers["location"].startswith(f"/accounts/{account}/timeline")
+        after = browser.get(f"/accounts/{account}/timeline", params={"kind": "note"}).text
     timeline = after.split('id="timeline"')[1]
     assert "Form note: budget approved" in timeline
     assert 'data-kind="invoice"' not in timeline  # the kind filter keeps notes only
@@ -125,7 +131,7 @@ def test_the_note_form_is_refused_to_viewers_other_csms_strangers_and_forged_pos
         reply = stranger.post(f"/accounts/{account}/notes", data={"body": "x"})
         assert reply.status_code in (303, 401)
     with world.login("vic") as viewer:
-        page = viewer.get(f"/accounts/{account}").text
+        page = viewer.get(f"/accounts/{account}/timeline").text
         assert 'id="note-form"' not in page and 'id="timeline"' in page
         refused = viewer.post(
             f"/accounts/{account}/notes", data={"body": "x", "csrf_token": _csrf(page)}
@@ -187,8 +193,20 @@ def test_the_page_shows_the_newest_entries_and_links_to_all_of_them(world: World
     with world.client("alice") as alice:
         total = alice.get(f"/api/v1/accounts/{account}/timeline").json()["total"]
     with world.login("alice") as browser:
-        page = browser.get(f"/accounts/{account}").text
-        every = browser.get(f"/accounts/{account}", params={"entries": "all"}).text
+        page = browser.get(f"/accounts/{account}/timeline").text
+        every = browser.get(f"/accounts/{account}/timeline", params={"entries": "all"}).text
     assert total > PAGE_ENTRIES, "the demo account has a long history"
     assert page.count('<li class="tl-') == PAGE_ENTRIES and 'id="timeline-all"' in page
     assert every.count('<li class="tl-') == total and 'id="timeline-all"' not in every
+
+
+def test_the_timeline_page_is_refused_to_strangers_and_other_csms(world: World) -> None:
+    account = world.alice_account
+    with world.client() as stranger:
+        reply = stranger.get(f"/accounts/{account}/timeline")
+        assert reply.status_code == 303 and "/login" in reply.headers["location"]
+    with world.login("bob") as bob:
+        assert bob.get(f"/accounts/{account}/timeline").status_code == 403
+        assert bob.get(f"/accounts/{world.bob_account}/timeline").status_code == 200
+    with world.login("maria") as maria:
+        assert maria.get("/accounts/no-such-account/timeline").status_code == 404

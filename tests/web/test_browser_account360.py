@@ -51,15 +51,16 @@ def test_a_csm_reads_the_timeline_and_adds_a_note(browser: object, world: World)
     account = world.alice_account
     page = _sign_in(browser, world, "alice")
     page.goto(f"{world.url}/accounts/{account}")
+    assert page.inner_text("#renewal-date") != ""
+    page.locator("#account-360").screenshot(path=str(ARTIFACTS / "account-360.png"))
+    page.click("#timeline-link")
+    page.wait_for_url(f"{world.url}/accounts/{account}/timeline")
     timeline = page.locator("#timeline")
     kinds = set(
         timeline.locator("li[data-kind]").evaluate_all("els => els.map(e => e.dataset.kind)")
     )
     assert {"score", "alert", "invoice"} <= kinds
-    assert page.inner_text("#renewal-date") != ""
-    timeline.scroll_into_view_if_needed()
-    page.locator("#account-360").screenshot(path=str(ARTIFACTS / "account-360.png"))
-    timeline.screenshot(path=str(ARTIFACTS / "timeline.png"))
+    page.screenshot(path=str(ARTIFACTS / "timeline.png"), full_page=True)
 
     text = "Browser note: champion asked for an exec review"
     page.fill("#note-form textarea[name=body]", text)

@@ -127,9 +127,11 @@ def _delta(after: Any, before: Any) -> float | None:
 
 
 def _alerts(con: Any, account_id: str, since: dt.datetime) -> list[TimelineEntry]:
+    # an alert opens and resolves on snapshot dates (the data's time), not when evaluated
     rows = con.execute(
-        "SELECT rule, severity, summary, opened_at, acknowledged_at, acknowledged_by, "
-        "resolved_at, resolved_reason, useful, feedback_by, feedback_at, status "
+        "SELECT rule, severity, summary, snapshot_date, acknowledged_at, acknowledged_by, "
+        "coalesce(CAST(resolved_date AS TIMESTAMP), resolved_at), resolved_reason, useful, "
+        "feedback_by, feedback_at, status "
         "FROM alerts WHERE account_id = ?",
         [account_id],
     ).fetchall()
@@ -153,7 +155,11 @@ def _alerts(con: Any, account_id: str, since: dt.datetime) -> list[TimelineEntry
         )
         entries.append(
             TimelineEntry(
-                opened, "alert", f"Alert ({severity}): {summary}", f"{rule}; {outcome}", "bad"
+                _stamp(opened),
+                "alert",
+                f"Alert ({severity}): {summary}",
+                f"{rule}; {outcome}",
+                "bad",
             )
         )
         if ack_at is not None:

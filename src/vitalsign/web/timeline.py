@@ -1,7 +1,11 @@
 """Account 360 on the web: the timeline, notes, contacts and renewal of an account.
 
-The account page includes `_timeline.html` with `account_360`'s context; the note form posts
-to `/accounts/{id}/notes`; the REST API serves the same data under
+The account page includes `_timeline.html` with `account_360`'s context: the renewal, the
+champion and sponsor, and the links to the account's timeline page. The timeline reads a dozen
+tables (the weekly usage and the contacts' last activity scan the account's events), which
+costs more than the account page's whole budget (docs/benchmarks.md), so it has its own page,
+`/accounts/{id}/timeline` (`timeline.html`: contacts, the note form, the timeline by kind).
+The note form posts to `/accounts/{id}/notes`; the REST API serves the same data under
 `/api/v1/accounts/{id}/timeline`, `/notes` and `/contacts` (added to the API's router by
 `add_api_routes`, so tests/web/test_api_access.py reviews them with the others).
 """
@@ -12,16 +16,17 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from vitalsign.analytics.contacts import account_contacts
 from vitalsign.analytics.renewals import next_renewal
 from vitalsign.analytics.timeline import KINDS, account_timeline, parse_kinds, timeline_counts
+from vitalsign.errors import SnapshotError
 from vitalsign.store.notes import MAX_NOTE_CHARS, add_note, list_notes
 from vitalsign.web.access import Principal, require_account, require_change
 from vitalsign.web.auth import CurrentPrincipal, Database, State, check_api_csrf, check_form_csrf
-from vitalsign.web.rendering import page_url
+from vitalsign.web.rendering import page_url, render
 
 PAGE_ENTRIES = 60  # the account page shows the newest entries; ?entries=all up to ALL_ENTRIES
 ALL_ENTRIES = 5_000
@@ -100,10 +105,32 @@ def renewal_summary(db: Any, account_id: str, as_of: dt.date) -> dict[str, Any]:
     return {"renewal_date": upcoming, "days_to_renewal": days, "arr": arr}
 
 
+def key_people(db: Any, account_id: str) -> list[dict[str, Any]]:
+    """Return the account's current champion(s) and executive sponsor(s) from `users` (cheap)."""
+    rows = db.execute(
+        "SELECT user_id, email, role, coalesce(is_champion, false) FROM users "
+        "WHERE account_id = ? AND deleted_at IS NULL AND left_at IS NULL "
+        "AND (is_champion OR is_exec_sponsor) ORDER BY is_champion IS NOT TRUE, user_id",
+        [account_id],
+    ).fetchall()
+    return [
+        {"user_id": u, "email": e, "role": r, "mark": "champion" if c else "exec sponsor"}
+        for u, e, r, c in rows
+    ]
+
+
 def account_360(
     request: Request, db: Any, model_name: str, account_id: str, as_of: dt.date
 ) -> dict[str, Any]:
-    """Return the account page's timeline, kind filter, contacts and renewal (template context).
+    """Return the account page's renewal card: renewal, ARR, champion and sponsor (two queries)."""
+    return {
+        "renewal": renewal_summary(db, account_id, as_of),
+        "key_people": key_people(db, account_id),
+    }
+
+
+def timeline_context(request: Request, db: Any, model_name: str, account_id: str) -> dict[str, Any]:
+    """Return the timeline page's entries, kind filter and contacts (template context).
 
     The page's `?kind=` parameters (repeated or comma-separated) filter the timeline;
     `?entries=all` shows up to ALL_ENTRIES entries instead of the newest PAGE_ENTRIES.
@@ -119,12 +146,33 @@ def account_360(
         "timeline_kinds": KINDS,
         "timeline_chosen": sorted(chosen or ()),
         "contacts": account_contacts(db, account_id),
-        "renewal": renewal_summary(db, account_id, as_of),
         "note_limit": MAX_NOTE_CHARS,
     }
 
 
 router = APIRouter(include_in_schema=False)
+
+
+@router.get("/accounts/{account_id}/timeline", name="timeline_page", response_class=HTMLResponse)
+def timeline_page(
+    request: Request, state: State, db: Database, principal: CurrentPrincipal, account_id: str
+) -> Response:
+    """The account's timeline by kind, its contacts and the note form."""
+    request.state.principal = principal  # the error page shows the navigation
+    require_account(db, principal, account_id)
+    found = db.execute("SELECT name FROM accounts WHERE account_id = ?", [account_id]).fetchone()
+    if found is None:
+        raise SnapshotError(f"unknown account {account_id!r}: check the id on the account list")
+    context = timeline_context(request, db, state.model().name, account_id)
+    return render(
+        request,
+        "timeline.html",
+        principal,
+        nav="accounts",
+        account_id=account_id,
+        account_name=found[0] or account_id,
+        **context,
+    )
 
 
 @router.post("/accounts/{account_id}/notes", name="note_submit")
@@ -136,11 +184,11 @@ def note_submit(
     body: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    """Add a note from the account page (audited); back to the page's timeline."""
+    """Add a note from the timeline page (audited); back to the timeline."""
     request.state.principal = principal  # the error page shows the navigation
     check_form_csrf(principal, csrf_token)
     _write_note(db, principal, account_id, body)
-    url = page_url(request, "account_page", account_id=account_id)
+    url = page_url(request, "timeline_page", account_id=account_id)
     return RedirectResponse(f"{url}#timeline", status_code=303)
 
 
