@@ -21,6 +21,7 @@ from sklearn.metrics import precision_recall_curve, roc_curve
 from vitalsign.analytics import leakage
 from vitalsign.analytics.bands import band_table, is_monotone
 from vitalsign.analytics.csm_agreement import CsmAgreement, csm_agreement
+from vitalsign.analytics.folds import BacktestFolds, backtest_folds, sample_text
 from vitalsign.analytics.history import History, read_history
 from vitalsign.analytics.horizon import boundary_churns, too_recent_fix, window_text
 from vitalsign.analytics.metrics import Bootstrap, Estimate, ap_estimate, auc_estimate, roc_auc
@@ -64,6 +65,12 @@ class BacktestReport:
     csm: CsmAgreement | None
     leaks: leakage.LeakReport
     notes: list[str]
+    folds: BacktestFolds | None = None  # how the figures were obtained, per fold
+
+    @property
+    def sample(self) -> str:
+        """One line: whether the figures are out of sample, and how they were obtained."""
+        return "" if self.folds is None else sample_text(self.folds)
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -78,6 +85,8 @@ class BacktestReport:
             "counts": self.counts,
             "base_rate": _clean(self.base_rate),
             "roc_auc": self.roc_auc.to_dict(),
+            "sample": self.sample,
+            "folds": None if self.folds is None else self.folds.to_dict(),
             "pr_auc": self.pr_auc.to_dict(),
             "bands": records(self.bands),
             "bands_monotone": self.monotone,
@@ -216,6 +225,7 @@ def evaluate_history(
         csm=csm,
         leaks=leaks,
         notes=_notes(history, outcomes, counts, boundary_churns(rows, horizon_days), horizon_days),
+        folds=backtest_folds(rows, history.model, replicates, seed),
     )
 
 

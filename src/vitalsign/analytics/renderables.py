@@ -85,7 +85,10 @@ def backtest_renderable(report: BacktestReport) -> RenderableType:
         f"churn in [T, T + {report.horizon_days} days), half-open: a churn exactly "
         f"{report.horizon_days} days after a snapshot counts for a later one",
     )
-    head.add_row("ROC-AUC", f"{report.roc_auc}  (0.5 is chance; 95% interval by account)")
+    head.add_row("ROC-AUC", f"{report.roc_auc}  (pooled; 0.5 is chance; 95% interval by account)")
+    if report.folds is not None:
+        head.add_row(f"over {report.folds.method}", f"{report.folds.spread}  (mean ± sd, range)")
+        head.add_row("sample", Text(report.sample, style="bold" if report.folds.trained else ""))
     head.add_row("PR-AUC", f"{report.pr_auc}  (chance is the churn rate, {_pct(report.base_rate)})")
     head.add_row("bands monotone", "yes" if report.monotone else "NO: a better band churns as much")
     signals = Table(
