@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,8 +107,13 @@ def list_accounts(
     as_of: dt.date,
     previous: dt.date | None,
     query: AccountQuery,
+    snapshot_dates: Sequence[dt.date] | None = None,
 ) -> AccountPage:
-    """Return one page of the snapshot's accounts that the user may see."""
+    """Return one page of the snapshot's accounts that the user may see.
+
+    `snapshot_dates` (the model's, e.g. from the web's snapshot catalog) spares the sparkline
+    a scan of the history for them.
+    """
     if query.sort not in SORTS:
         raise VitalsignError(f"sort {query.sort!r}: use one of {', '.join(SORTS)}")
     scope, params = scope_filter(principal, "s.account_id")
@@ -152,7 +158,8 @@ def list_accounts(
         {k: plain(v) for k, v in zip(LIST_COLUMNS, r, strict=True)}
         for r in frame[LIST_COLUMNS].itertuples(index=False)
     ]
-    recent = recent_scores(connection, model_name, as_of, [r["account_id"] for r in rows])
+    ids = [r["account_id"] for r in rows]
+    recent = recent_scores(connection, model_name, as_of, ids, snapshot_dates=snapshot_dates)
     for row in rows:
         row["flags"] = json.loads(row["flags"]) if row["flags"] else []
         renewal = row["renewal_date"] = row["renewal_date"] and row["renewal_date"][:10]
@@ -176,21 +183,23 @@ def recent_scores(
     as_of: dt.date,
     account_ids: list[str],
     snapshots: int = SPARKLINE_SNAPSHOTS,
+    snapshot_dates: Sequence[dt.date] | None = None,
 ) -> dict[str, list[float | None]]:
     """Return each account's scores on the last `snapshots` snapshots up to `as_of`, oldest first.
 
     An account not scored on one of those dates has None there (a gap in its sparkline).
+    `snapshot_dates` are the model's snapshot dates when the caller knows them (else read).
     """
     if not account_ids:
         return {}
-    dates = [
-        r[0]
-        for r in connection.execute(
-            "SELECT DISTINCT snapshot_date FROM scores WHERE model_name = ? AND snapshot_date <= ? "
-            "ORDER BY 1 DESC LIMIT ?",
-            [model_name, as_of, snapshots],
-        ).fetchall()
-    ][::-1]
+    if snapshot_dates is None:
+        snapshot_dates = [
+            r[0]
+            for r in connection.execute(
+                "SELECT DISTINCT snapshot_date FROM scores WHERE model_name = ?", [model_name]
+            ).fetchall()
+        ]
+    dates = sorted(d for d in snapshot_dates if d <= as_of)[-snapshots:]
     rows = connection.execute(
         "SELECT account_id, snapshot_date, score FROM scores "
         "WHERE snapshot_date IN (SELECT unnest(?::DATE[])) AND model_name = ? "

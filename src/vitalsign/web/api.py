@@ -169,9 +169,12 @@ def _accounts(
     per_page: int,
 ) -> dict[str, Any]:
     model = state.model().spec
-    day, previous = state.catalog.at(db).resolve(model.name, as_of)
+    catalog = state.catalog.at(db)
+    day, previous = catalog.resolve(model.name, as_of)
     query = AccountQuery(band, owner, segment, q, sort, desc, page, per_page)
-    result = list_accounts(db, principal, model.name, day, previous, query)
+    result = list_accounts(
+        db, principal, model.name, day, previous, query, catalog.dates(model.name)
+    )
     body = _page(result.rows, result.total, page, per_page)
     return {"as_of": day.isoformat(), "previous": plain(previous), **body}
 

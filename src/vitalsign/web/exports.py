@@ -132,6 +132,7 @@ def export_accounts(
     day: dt.date,
     previous: dt.date | None,
     query: AccountQuery,
+    snapshot_dates: Sequence[dt.date] | None = None,
 ) -> list[dict[str, Any]]:
     """Return every account the list shows with `query`'s filters and sort (all pages)."""
     rows: list[dict[str, Any]] = []
@@ -147,7 +148,7 @@ def export_accounts(
             page,
             EXPORT_PAGE,
         )
-        found = list_accounts(db, principal, model_name, day, previous, chunk)
+        found = list_accounts(db, principal, model_name, day, previous, chunk, snapshot_dates)
         rows += found.rows
         if page >= found.pages:
             return rows
@@ -179,7 +180,8 @@ def accounts_csv(
         sort if sort in SORTS else "score",
         desc,
     )
-    rows = export_accounts(db, principal, name, day, previous, query)
+    dates = state.catalog.at(db).dates(name)
+    rows = export_accounts(db, principal, name, day, previous, query, dates)
     return csv_response(f"accounts-{day}", ACCOUNT_COLUMNS, rows)
 
 

@@ -129,7 +129,9 @@ def accounts_page(
         page=page,
         per_page=state.settings.page_size,
     )
-    result = list_accounts(db, principal, model.name, day, previous, query)
+    result = list_accounts(
+        db, principal, model.name, day, previous, query, catalog.dates(model.name)
+    )
     return render(
         request,
         "accounts.html",
