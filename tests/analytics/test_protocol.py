@@ -177,3 +177,16 @@ def test_out_of_time_the_folds_are_the_test_dates_and_wrong_way_points_are_flagg
     assert any("points disagree" in flag for flag in logins.flags) and not logins.reversed
     assert all(s.spread.count >= 10 for s in p.stability)  # bootstrap refits of the training
     assert p.pooled_new.value > p.pooled_old.value + 0.05
+
+
+def test_the_summary_labels_every_figure_with_how_it_was_obtained(one_date: Calibration) -> None:
+    from vitalsign.analytics.renderables import calibration_renderable
+    from vitalsign.rendering import to_text
+
+    text = " ".join(to_text(calibration_renderable(one_date), width=200).split())
+    assert "Out of sample (account folds): 5 account folds" in text
+    assert "mean ± sd" in text and "pooled on one scale: churn probability" in text
+    assert "L2 penalty chosen once" in text
+    assert "held-out accounts (120, 20%, kept out of everything)" in text
+    assert "Old and new side by side, in-sample:" in text
+    assert "over fits" in text and "points disagree with churn" in text
