@@ -1,7 +1,7 @@
 """Account 360 on the web: the timeline, notes, contacts and renewal of an account.
 
-The account page includes `_timeline.html` with `account_360`'s context: the renewal, the
-champion and sponsor, and the links to the account's timeline page. The timeline reads a dozen
+The account page includes `_timeline.html` with `account_360`'s context: the renewal and a
+link to the account's timeline page. The timeline reads a dozen
 tables (the weekly usage and the contacts' last activity scan the account's events), which
 costs more than the account page's whole budget (docs/benchmarks.md), so it has its own page,
 `/accounts/{id}/timeline` (`timeline.html`: contacts, the note form, the timeline by kind).
@@ -105,28 +105,15 @@ def renewal_summary(db: Any, account_id: str, as_of: dt.date) -> dict[str, Any]:
     return {"renewal_date": upcoming, "days_to_renewal": days, "arr": arr}
 
 
-def key_people(db: Any, account_id: str) -> list[dict[str, Any]]:
-    """Return the account's current champion(s) and executive sponsor(s) from `users` (cheap)."""
-    rows = db.execute(
-        "SELECT user_id, email, role, coalesce(is_champion, false) FROM users "
-        "WHERE account_id = ? AND deleted_at IS NULL AND left_at IS NULL "
-        "AND (is_champion OR is_exec_sponsor) ORDER BY is_champion IS NOT TRUE, user_id",
-        [account_id],
-    ).fetchall()
-    return [
-        {"user_id": u, "email": e, "role": r, "mark": "champion" if c else "exec sponsor"}
-        for u, e, r, c in rows
-    ]
-
-
 def account_360(
     request: Request, db: Any, model_name: str, account_id: str, as_of: dt.date
 ) -> dict[str, Any]:
-    """Return the account page's renewal card: renewal, ARR, champion and sponsor (two queries)."""
-    return {
-        "renewal": renewal_summary(db, account_id, as_of),
-        "key_people": key_people(db, account_id),
-    }
+    """Return the account page's renewal card: next renewal, days to it and ARR (one query).
+
+    The champion and the contacts are on the timeline page: finding them scans `users`, which
+    at millions of people would cost the account page more than its budget.
+    """
+    return {"renewal": renewal_summary(db, account_id, as_of)}
 
 
 def timeline_context(request: Request, db: Any, model_name: str, account_id: str) -> dict[str, Any]:
