@@ -40,6 +40,8 @@ from vitalsign.model.canonical import CANONICAL_TABLES, DELETED_AT
 from vitalsign.model.spec import HealthModel
 
 DAY_US = 86_400_000_000
+MAX_LAGS = 8
+"""A frame of whole periods up to this wide is summed from lags, a wider one is framed."""
 MAX_PERIODS = 1_500
 """Past this many grid periods (dates far apart on a fine grid), the date join is cheaper."""
 
@@ -226,49 +228,69 @@ class OnePassQuery(SignalQuery):
         accounts = partials.select("account_id").distinct()
         joined = accounts.cross_join(periods).left_join(partials, ["account_id", "p__"])
         grid = joined.select(accounts.account_id, periods.p__, *[joined[c] for c in partial])
-        columns: dict[str, Any] = {}
-        for (name, offset), shape in shapes.items():
-            columns |= self._window_measures(grid, name, offset, shape)
+        lagged = _Lagged(grid)
+        layout = {key: self._parts(lagged, *key, shape) for key, shape in shapes.items()}
+        self.partial_types = partials.schema()
         dates = ibis.memtable(
             {"p__": [-k for k in self.on_grid], "as_of": [as_timestamp(d) for d in self.dates]}
         )
-        dated = grid.mutate(**columns)
-        dated = dated.join(dates, "p__").select("account_id", dates.as_of, *columns)
-        for name, offset in shapes:
-            if self.model.signals[name].aggregate == "latest":
-                dated = self._latest(dated, partials, name, offset, shapes[name, offset], step_us)
+        dated = grid.mutate(**lagged.columns).join(dates, "p__")
+        dated = dated.select("account_id", dates.as_of, *lagged.columns)
+        columns: dict[str, Any] = {}
+        for (name, offset), by_kind in layout.items():
+            columns |= self._combine(dated, name, offset, by_kind)
+        dated = dated.select("account_id", "as_of", **columns)
+        for (name, offset), by_kind in layout.items():
+            if by_kind.get("v") and None in by_kind["v"]:  # a wide frame's latest value
+                dated = self._latest_of_frame(dated, partials, name, offset, step_us)
         return dated
 
-    def _window_measures(
-        self, grid: ir.Table, name: str, offset: int, shape: Geometry
-    ) -> dict[str, Any]:
-        """One window's measures on every grid row: a frame of periods and lagged pieces."""
+    def _parts(
+        self, lagged: _Lagged, name: str, offset: int, shape: Geometry
+    ) -> dict[str, list[str | None]]:
+        """Per measure, the grid columns (lags or frames) whose union is the window.
+
+        A frame of up to MAX_LAGS periods is that many lags, cheaper than a windowed
+        aggregate on every engine tried; a wider one is one framed aggregate (for `latest`,
+        None stands for its value, fetched by `_latest_of_frame`).
+        """
         aggregate = self.model.signals[name].aggregate
-        by_period = ibis.window(group_by="account_id", order_by="p__")
-        out: dict[str, Any] = {}
-        prefix = f"z__{name}__{offset}__"
+        out: dict[str, list[str | None]] = {}
         for kind in MEASURES[str(aggregate)]:
-            pieces = [
-                grid[f"c__{name}__{a}_{b}__{kind}"].lag(lag).over(by_period)
-                for lag, a, b in shape.pieces
+            columns: list[str | None] = [
+                lagged.lag(f"c__{name}__{a}_{b}__{kind}", lag) for lag, a, b in shape.pieces
             ]
-            frame = None
-            if shape.frame is not None and kind != "v":
+            if shape.frame is not None:
                 first, last = shape.frame
-                rows = ibis.window(group_by="account_id", order_by="p__", rows=(-first, -last))
-                whole = grid[f"w__{name}__{kind}"]
-                reduced = whole.min() if kind == "m" and aggregate == "min" else whole.max()
-                frame = (whole.sum() if kind in "nsc" else reduced).over(rows)
-            parts = [x for x in (frame, *pieces) if x is not None]
+                whole = f"w__{name}__{kind}"
+                if first - last < MAX_LAGS:
+                    columns += [lagged.lag(whole, lag) for lag in range(last, first + 1)]
+                elif kind == "v":
+                    columns.append(None)
+                else:
+                    how = "sum" if kind in "nsc" else "min" if aggregate == "min" else "max"
+                    columns.append(lagged.frame(whole, first, last, how))
+            out[kind] = columns
+        return out
+
+    def _combine(
+        self, dated: ir.Table, name: str, offset: int, by_kind: dict[str, list[str | None]]
+    ) -> dict[str, Any]:
+        """One window's measures at each date from its parts."""
+        aggregate = self.model.signals[name].aggregate
+        prefix = f"z__{name}__{offset}__"
+        out: dict[str, Any] = {}
+        for kind, columns in by_kind.items():
+            parts = [dated[c] for c in columns if c is not None]
             if kind in "nsc":
                 out[prefix + kind] = functools.reduce(operator.add, [x.fill_null(0) for x in parts])
-            elif kind == "v":  # the value of the part holding the latest time (in _latest)
-                for i, (lag, a, b) in enumerate(shape.pieces):
-                    out[f"{prefix}v{i}"] = pieces[i]
-                    out[f"{prefix}t{i}"] = grid[f"c__{name}__{a}_{b}__t"].lag(lag).over(by_period)
-            elif kind == "t" and aggregate == "latest":
-                out[prefix + "ft"] = frame if frame is not None else ibis.null("timestamp")
-                out[prefix + kind] = parts[0] if len(parts) == 1 else ibis.greatest(*parts)
+            elif kind == "v":  # the value of the part holding the latest time
+                times = [dated[c] for c in by_kind["t"] if c is not None]
+                cases = [(t == out[prefix + "t"], v) for t, v in zip(times, parts, strict=False)]
+                if None in columns:  # the wide frame's time is the last part
+                    out[prefix + "ft"] = times[-1]
+                empty = ibis.null(self.partial_types[f"w__{name}__v"])
+                out[prefix + kind] = ibis.cases(*cases, else_=empty) if cases else empty
             elif len(parts) == 1:
                 out[prefix + kind] = parts[0]
             elif kind == "m" and aggregate == "min":
@@ -277,37 +299,24 @@ class OnePassQuery(SignalQuery):
                 out[prefix + kind] = ibis.greatest(*parts)
         return out
 
-    def _latest(
-        self,
-        dated: ir.Table,
-        partials: ir.Table,
-        name: str,
-        offset: int,
-        shape: Geometry,
-        step_us: int,
+    def _latest_of_frame(
+        self, dated: ir.Table, partials: ir.Table, name: str, offset: int, step_us: int
     ) -> ir.Table:
-        """Add the `latest` value: from the piece, or the whole period, holding the latest time."""
+        """Fill `latest` from the whole period holding the latest time, when a frame has it."""
         prefix = f"z__{name}__{offset}__"
         since = dated[prefix + "ft"].delta(ibis.literal(self.last, "timestamp"), unit="microsecond")
-        dated = dated.mutate(
-            **{prefix + "fp": (since.cast("float64") / step_us).floor().cast("int64")}
-        )
+        dated = dated.mutate(fp__=(since.cast("float64") / step_us).floor().cast("int64"))
         found = partials.select(
-            account_id__=partials.account_id,
-            fp__=partials.p__,
-            fv__=partials[f"w__{name}__v"],
+            account_id__=partials.account_id, p__=partials.p__, fv__=partials[f"w__{name}__v"]
         )
         joined = dated.left_join(
-            found,
-            [dated.account_id == found.account_id__, dated[prefix + "fp"] == found.fp__],
+            found, [dated.account_id == found.account_id__, dated.fp__ == found.p__]
         )
-        latest = joined[prefix + "t"]
-        cases = [
-            (joined[f"{prefix}t{i}"] == latest, joined[f"{prefix}v{i}"])
-            for i in range(len(shape.pieces))
-        ]
-        value = ibis.cases(*cases, else_=joined.fv__) if cases else joined.fv__
-        keep = [c for c in joined.columns if c not in ("account_id__", "fp__", "fv__")]
+        from_frame = joined[prefix + "ft"].notnull() & (
+            joined[prefix + "ft"] == joined[prefix + "t"]
+        )
+        value = ibis.ifelse(from_frame, joined.fv__, joined[prefix + "v"])
+        keep = [c for c in dated.columns if c not in (prefix + "v", "fp__")]
         return joined.select(*keep, **{prefix + "v": value})
 
     def _joined_measures(
@@ -385,6 +394,28 @@ class OnePassQuery(SignalQuery):
                     value = measured[z + MEASURES[str(aggregate)][-1]]
                 out[_variant_column(name, offset)] = value
         return out
+
+
+class _Lagged:
+    """Named lags and frames of grid columns, each computed once however many windows use it."""
+
+    def __init__(self, grid: ir.Table) -> None:
+        self.grid = grid
+        self.columns: dict[str, Any] = {}
+        self.by_period = ibis.window(group_by="account_id", order_by="p__")
+
+    def lag(self, column: str, lag: int) -> str:
+        name = f"l{lag}__{column}"
+        if name not in self.columns:
+            self.columns[name] = self.grid[column].lag(lag).over(self.by_period)
+        return name
+
+    def frame(self, column: str, first: int, last: int, how: str) -> str:
+        name = f"f{first}_{last}_{how}__{column}"
+        if name not in self.columns:
+            rows = ibis.window(group_by="account_id", order_by="p__", rows=(-first, -last))
+            self.columns[name] = getattr(self.grid[column], how)().over(rows)
+        return name
 
 
 def _outer(left: ir.Table, right: ir.Table, keys: list[str]) -> ir.Table:
