@@ -115,3 +115,16 @@ def test_check_exits_1_when_the_gate_fails_for_every_account(tiny_workspace: Wor
     payload = json.loads(failed.output)
     assert payload["profile"]["gate_pass"] == 0
     assert any(f["loc"] == "gate.when" for f in payload["profile"]["findings"])
+
+
+def test_an_empty_table_names_the_signals_that_still_earn_points(
+    tiny_workspace: Workspace,
+) -> None:
+    """A count over an empty table is 0 for everyone: "no urgent ticket" earns 100 points."""
+    tiny_workspace.duckdb.execute("DELETE FROM tickets")
+    profile = _profile(tiny_workspace)
+    empty = next(f for f in profile.findings if f.loc == "tables.tickets")
+    assert "the table is empty" in empty.message
+    assert "urgent_tickets_90d (up to 100)" in empty.message
+    assert "ticket_satisfaction_180d" not in empty.message.split("still earn points")[1]
+    assert profile.table_rows["tickets"] == 0
