@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from vitalsign.alerts.digest import digest_content, enqueue_digests
 from vitalsign.alerts.evaluation import evaluate_alerts, evaluate_history
 from vitalsign.alerts.messages import digest_lines
+from vitalsign.alerts.stats import alert_stats
 from vitalsign.alerts.steadiness import cadence_days, default_persistence
 from vitalsign.model.loader import LoadedModel
 from vitalsign.store.workspace import Workspace
@@ -190,3 +191,14 @@ def test_persistence_never_asks_for_more_than_a_few_days_of_waiting(cadence: int
     n = default_persistence(cadence)
     assert n >= 1
     assert n == 1 or (n - 1) * cadence <= max(4, cadence)  # the wait spans about four days
+
+
+def test_stats_count_the_alerts_opened_and_resolved_per_evaluated_snapshot(
+    tiny_workspace: Workspace, tiny_model: LoadedModel
+) -> None:
+    _weeks(tiny_workspace, tiny_model, [38, 42, 38, 42])
+    text = LOW.format(persistence=1, margin=0).replace("value: 40", "value: 40\n    cooldown: 0")
+    _replay(tiny_workspace, tiny_model, text)
+    stats = alert_stats(tiny_workspace.duckdb)
+    assert stats.opened_per_run == [1, 0, 1, 0] and stats.resolved_per_run == [0, 1, 0, 1]
+    assert stats.per_run_line().startswith("per evaluated snapshot: opened 0–1 (median 0.5)")

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from vitalsign.alerts.evaluation import evaluate_alerts
 from vitalsign.alerts.inbox import acknowledge_alert, list_alerts, set_feedback
 from vitalsign.alerts.stats import alert_stats
-from vitalsign.alerts.tasks import close_task, list_tasks, update_task
+from vitalsign.alerts.tasks import close_task, create_task, list_tasks, update_task
 from vitalsign.cli import app
 from vitalsign.errors import AlertError
 from vitalsign.model.loader import LoadedModel
@@ -198,3 +198,40 @@ def test_the_cli_lists_and_closes_tasks_rates_alerts_and_prints_stats(
     shown = run("alerts", "show", first)
     assert "fired_values" in shown and "vitalsign explain" in shown
     assert Path(ws).exists()
+
+
+def test_a_task_created_by_hand_is_manual_audited_and_goes_to_the_owner(
+    tiny_workspace: Workspace,
+) -> None:
+    con = tiny_workspace.duckdb
+    owner = con.execute("SELECT owner FROM accounts WHERE account_id = 'A'").fetchone()[0]
+    task = create_task(con, "A", "ann", "Call the CFO", due_date=dt.date(2024, 4, 1), steps=["Ask"])
+    assert (task.playbook, task.alert_id, task.assignee, task.status) == (
+        "manual",
+        None,
+        owner,
+        "open",
+    )
+    assert task.steps == ["Ask"] and task.due_date == dt.date(2024, 4, 1)
+    audited = con.execute(
+        "SELECT actor, action FROM audit_log WHERE subject = ?", [task.task_id]
+    ).fetchall()
+    assert audited == [("ann", "task.create")]
+    with pytest.raises(AlertError, match="no account 'Z'"):
+        create_task(con, "Z", "ann", "Call")
+    with pytest.raises(AlertError, match="needs a title"):
+        create_task(con, "A", "ann", "  ")
+
+
+def test_the_cli_adds_a_task_by_hand(tiny_workspace: Workspace) -> None:
+    ws = str(tiny_workspace.root)
+    tiny_workspace.close()
+    added = runner.invoke(
+        app, ["tasks", "add", "A", "--title", "Send the QBR deck", "--due", "2024-04-02", "-w", ws]
+    )
+    assert added.exit_code == 0, added.output
+    listed = runner.invoke(app, ["tasks", "--format", "json", "-w", ws])
+    items = json.loads(listed.output)["items"]
+    assert [(t["title"], t["playbook"], t["due_date"]) for t in items] == [
+        ("Send the QBR deck", "manual", "2024-04-02")
+    ]

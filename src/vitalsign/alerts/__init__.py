@@ -37,7 +37,15 @@ if TYPE_CHECKING:
     from vitalsign.alerts.overrides import list_overrides, revoke_override
     from vitalsign.alerts.schema import ensure_alert_tables
     from vitalsign.alerts.stats import AlertStats, alert_stats
-    from vitalsign.alerts.tasks import Task, TaskPage, close_task, get_task, list_tasks, update_task
+    from vitalsign.alerts.tasks import (
+        Task,
+        TaskPage,
+        close_task,
+        create_task,
+        get_task,
+        list_tasks,
+        update_task,
+    )
 
 _LAZY = {
     "Alert": "vitalsign.alerts.inbox",
@@ -55,6 +63,7 @@ _LAZY = {
     "acknowledge_alert": "vitalsign.alerts.inbox",
     "alert_stats": "vitalsign.alerts.stats",
     "close_task": "vitalsign.alerts.tasks",
+    "create_task": "vitalsign.alerts.tasks",
     "deliver_due": "vitalsign.alerts.outbox",
     "drain": "vitalsign.alerts.outbox",
     "enqueue_digests": "vitalsign.alerts.digest",
@@ -92,6 +101,7 @@ __all__ = [
     "acknowledge_alert",
     "alert_stats",
     "close_task",
+    "create_task",
     "deliver_due",
     "drain",
     "enqueue_digests",

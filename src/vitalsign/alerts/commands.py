@@ -236,7 +236,7 @@ def alerts_stats(
         f"precision {_share(stats.precision)} ({stats.useful} useful of {stats.rated} rated); "
         f"{stats.churned_accounts} alerted accounts churned within {horizon} days "
         f"({_share(stats.churn_rate)}); {stats.churners_alerted} of {stats.churners} churners "
-        f"were alerted before churning ({_share(stats.recall)})",
+        f"were alerted before churning ({_share(stats.recall)}); {stats.per_run_line()}",
         highlight=False,
     )
     table = Table(title="By rule", title_justify="left")

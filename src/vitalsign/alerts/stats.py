@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
+import statistics
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -42,6 +43,21 @@ class AlertStats:
     churners: int
     churners_alerted: int
     by_rule: pd.DataFrame  # rule, alerts, accounts, active, rated, useful, precision, churned
+    opened_per_run: list[int] = field(default_factory=list)  # per evaluated snapshot
+    resolved_per_run: list[int] = field(default_factory=list)
+
+    def per_run_line(self) -> str:
+        """Return "opened 12–30 (median 18) and resolved 10–25 (median 16) per snapshot"."""
+        if not self.opened_per_run:
+            return "no evaluated snapshot in the period"
+
+        def spread(values: list[int]) -> str:
+            return f"{min(values)}–{max(values)} (median {statistics.median(values):g})"
+
+        return (
+            f"per evaluated snapshot: opened {spread(self.opened_per_run)}, "
+            f"resolved {spread(self.resolved_per_run)}"
+        )
 
     @property
     def precision(self) -> float | None:
@@ -77,6 +93,8 @@ class AlertStats:
             "churners_alerted": self.churners_alerted,
             "recall": self.recall,
             "by_rule": rules,
+            "opened_per_run": self.opened_per_run,
+            "resolved_per_run": self.resolved_per_run,
         }
 
 
@@ -129,7 +147,21 @@ def alert_stats(
         FROM churn c WHERE CAST(c.churned_at AS DATE) BETWEEN $since AND $until""",
         params,
     ).fetchone()
+    runs = connection.execute(
+        """SELECT r.snapshot_date,
+                  (SELECT count(*) FROM alerts a WHERE a.snapshot_date = r.snapshot_date
+                     AND a.model_name = r.model_name),
+                  (SELECT count(*) FROM alerts a WHERE a.resolved_date = r.snapshot_date
+                     AND a.model_name = r.model_name)
+           FROM (SELECT DISTINCT model_name, snapshot_date FROM alert_runs
+                 WHERE snapshot_date BETWEEN $since AND $until
+                   AND ($model::VARCHAR IS NULL OR model_name = $model::VARCHAR)) r
+           ORDER BY 1""",
+        {k: v for k, v in params.items() if k != "horizon"},
+    ).fetchall()
     return AlertStats(
+        opened_per_run=[int(r[1]) for r in runs],
+        resolved_per_run=[int(r[2]) for r in runs],
         since=since,
         until=until,
         horizon_days=horizon_days,

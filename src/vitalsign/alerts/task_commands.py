@@ -20,7 +20,7 @@ from vitalsign.alerts.cli_options import (
 )
 
 tasks_app = typer.Typer(
-    help="Tasks opened by playbooks: list them (no subcommand), update or close them.",
+    help="Tasks: list them (no subcommand), add one by hand, update or close them.",
     invoke_without_command=True,
 )
 
@@ -115,3 +115,38 @@ def tasks_close(
 
     task = close_task(open_workspace(workspace).duckdb, task_id, by, outcome)
     console.print(f"Task {task.task_id} closed: {task.outcome}")
+
+
+@tasks_app.command("add")
+def tasks_add(
+    account: Annotated[str, typer.Argument(help="Account id.")],
+    title: Annotated[str, typer.Option("--title", help="What to do.")],
+    assignee: Annotated[
+        str | None, typer.Option("--assignee", help="Who does it (default: the owner).")
+    ] = None,
+    due: Annotated[str | None, typer.Option("--due", help="Due date (YYYY-MM-DD).")] = None,
+    step: Annotated[
+        list[str] | None, typer.Option("--step", help="A step; repeat for several.")
+    ] = None,
+    note: Annotated[str | None, typer.Option("--note", help="A note.")] = None,
+    by: ActorOption = "cli",
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Create a task by hand on an account (audited)."""
+    from vitalsign.alerts.tasks import create_task
+    from vitalsign.store.workspace import open_workspace
+
+    task = create_task(
+        open_workspace(workspace).duckdb,
+        account,
+        by,
+        title,
+        assignee=assignee,
+        due_date=parse_date(due, "--due"),
+        steps=step or [],
+        note=note,
+    )
+    console.print(
+        f"Task {task.task_id} on {task.account_id}: {task.title}, {task.assignee}, "
+        f"due {task.due_date or 'not set'}"
+    )

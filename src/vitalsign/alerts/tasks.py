@@ -64,6 +64,9 @@ class Task:
     created_at: dt.datetime
     updated_at: dt.datetime
     closed_at: dt.datetime | None
+    alert_rule: str | None = None  # the alert a rule's playbook opened this task from
+    alert_summary: str | None = None
+    alert_status: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -171,7 +174,16 @@ def _task(row: dict[str, Any]) -> Task:
             if optional(row["closed_at"]) is not None
             else None
         ),
+        alert_rule=optional(row.get("alert_rule")),
+        alert_summary=optional(row.get("alert_summary")),
+        alert_status=optional(row.get("alert_status")),
     )
+
+
+_WITH_ALERT = (
+    "SELECT t.*, a.rule AS alert_rule, a.summary AS alert_summary, a.status AS alert_status "
+    "FROM tasks t LEFT JOIN alerts a USING (alert_id)"
+)
 
 
 def list_tasks(
@@ -203,7 +215,7 @@ def list_tasks(
     )
     total = connection.execute(f"SELECT count(*) FROM tasks WHERE {clause}", params).fetchone()[0]
     frame = connection.execute(
-        f"SELECT * FROM tasks WHERE {clause} "
+        f"SELECT * FROM ({_WITH_ALERT}) WHERE {clause} "
         "ORDER BY due_date NULLS LAST, created_at, account_id, task_id LIMIT ? OFFSET ?",
         [*params, limit, offset],
     ).df()
@@ -214,7 +226,7 @@ def list_tasks(
 def get_task(connection: Any, task_id: str) -> Task:
     """Return one task or raise AlertError."""
     ensure_alert_tables(connection)
-    frame = connection.execute("SELECT * FROM tasks WHERE task_id = ?", [task_id]).df()
+    frame = connection.execute(f"{_WITH_ALERT} WHERE t.task_id = ?", [task_id]).df()
     if frame.empty:
         raise AlertError(f"no task {task_id!r}; list them with `vitalsign tasks`")
     return _task(frame.to_dict("records")[0])
@@ -277,4 +289,56 @@ def close_task(connection: Any, task_id: str, actor: str, outcome: str) -> Task:
             [outcome, actor, now, now, task_id],
         )
         audit(connection, actor, "task.close", task_id, {"outcome": outcome})
+    return get_task(connection, task_id)
+
+
+MANUAL = "manual"  # the playbook column of a task created by hand
+
+
+def create_task(
+    connection: Any,
+    account_id: str,
+    actor: str,
+    title: str,
+    *,
+    assignee: str | None = None,
+    due_date: dt.date | None = None,
+    steps: Sequence[str] = (),
+    note: str | None = None,
+) -> Task:
+    """Create a task by hand on an account (playbook "manual", no alert); audited.
+
+    >>> create_task(ws.duckdb, "acct-0042", "ann", "Call the CFO").status  # doctest: +SKIP
+    'open'
+    """
+    ensure_alert_tables(connection)
+    if not title.strip():
+        raise AlertError('a task needs a title (--title "what to do")')
+    known = connection.execute(
+        "SELECT owner FROM accounts WHERE account_id = ?", [account_id]
+    ).fetchone()
+    if known is None:
+        raise AlertError(f"no account {account_id!r}; list them with `vitalsign report`")
+    now = utc_now()
+    task_id = "t-" + hashlib.sha1(f"manual|{account_id}|{title}|{now}".encode()).hexdigest()[:12]
+    row = {
+        "task_id": task_id,
+        "alert_id": None,
+        "account_id": account_id,
+        "playbook": MANUAL,
+        "title": title.strip(),
+        "steps": json.dumps([s.strip() for s in steps if s.strip()]),
+        "assignee": assignee or known[0],
+        "due_date": due_date,
+        "status": "open",
+        "note": note or None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    with transaction(connection):
+        connection.execute(
+            f"INSERT INTO tasks ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
+            list(row.values()),
+        )
+        audit(connection, actor, "task.create", task_id, {k: str(v) for k, v in row.items()})
     return get_task(connection, task_id)
