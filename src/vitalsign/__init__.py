@@ -7,6 +7,7 @@ Names are imported on first use, so `import vitalsign` (and the CLI) start fast.
 >>> ws = vs.open_workspace("acme")  # doctest: +SKIP
 >>> vs.score(ws, datetime.date(2025, 6, 2))  # doctest: +SKIP
 >>> vs.explain_account(ws.duckdb, "default", "acct-0042").score  # doctest: +SKIP
+>>> vs.account_timeline(ws.duckdb, "acct-0042", "default", kinds={"note"})  # doctest: +SKIP
 
 Alerts and tasks live in `vitalsign.alerts` (docs/alerts.md); backtests and calibration in
 `vitalsign.analytics` (docs/backtest.md).
@@ -28,21 +29,30 @@ from vitalsign.errors import (
 if TYPE_CHECKING:
     from vitalsign.analytics.backtest import run_backtest
     from vitalsign.analytics.calibrate import calibrate
+    from vitalsign.analytics.contacts import account_contacts
     from vitalsign.analytics.diff import diff_models
     from vitalsign.analytics.outcomes import derive_outcomes
     from vitalsign.analytics.portfolio import PortfolioReport, portfolio_report
+    from vitalsign.analytics.renewals import renewals_report
+    from vitalsign.analytics.timeline import account_timeline
     from vitalsign.engine.explain import Explanation, explain_account
     from vitalsign.engine.rescore import record_override
     from vitalsign.engine.run import backfill, compute_scores, date_range, score
     from vitalsign.engine.scoring import ScoredFrame
     from vitalsign.ingest.files import load_file
     from vitalsign.model import HealthModel, LoadedModel, load_model, parse_model
+    from vitalsign.store.notes import add_note, list_notes
     from vitalsign.store.overrides import add_override
     from vitalsign.store.workspace import Workspace, init_workspace, open_workspace
 
 _LAZY = {
     "run_backtest": "vitalsign.analytics.backtest",
     "calibrate": "vitalsign.analytics.calibrate",
+    "account_contacts": "vitalsign.analytics.contacts",
+    "renewals_report": "vitalsign.analytics.renewals",
+    "account_timeline": "vitalsign.analytics.timeline",
+    "add_note": "vitalsign.store.notes",
+    "list_notes": "vitalsign.store.notes",
     "diff_models": "vitalsign.analytics.diff",
     "derive_outcomes": "vitalsign.analytics.outcomes",
     "PortfolioReport": "vitalsign.analytics.portfolio",
@@ -90,6 +100,9 @@ __all__ = [
     "Workspace",
     "WorkspaceError",
     "__version__",
+    "account_contacts",
+    "account_timeline",
+    "add_note",
     "add_override",
     "backfill",
     "calibrate",
@@ -99,12 +112,14 @@ __all__ = [
     "diff_models",
     "explain_account",
     "init_workspace",
+    "list_notes",
     "load_file",
     "load_model",
     "open_workspace",
     "parse_model",
     "portfolio_report",
     "record_override",
+    "renewals_report",
     "run_backtest",
     "score",
 ]
