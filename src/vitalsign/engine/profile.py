@@ -22,27 +22,19 @@ from vitalsign.engine.freshness import (
     signals_fed_by,
     table_freshness,
 )
+from vitalsign.engine.scale_fit import numeric, percentiles, scale_misses
 from vitalsign.engine.signals import FLAG_PREFIX, signal_column, signal_table
 from vitalsign.errors import BacktestError
 from vitalsign.model.canonical import CANONICAL_TABLES
 from vitalsign.model.expressions import parse_expression
 from vitalsign.model.spec import (
-    BooleanScale,
-    CategoricalScale,
     HealthModel,
-    LinearScale,
-    PercentileScale,
-    Scale,
-    ThresholdsScale,
 )
 from vitalsign.store.data_end import data_end
 from vitalsign.store.history import bring_up_to_date
 from vitalsign.store.workspace import Workspace
 
 Severity = Literal["error", "warning"]
-PERCENTILES = (5, 25, 50, 75, 95)
-MISSES_SHARE = 0.95  # a scale whose bound clamps this share of the values misses the data
-MIN_VALUES = 3  # fewer values than this say nothing about a scale's range
 
 
 @dataclass(frozen=True)
@@ -188,23 +180,6 @@ def _points(frame: pd.DataFrame, model: HealthModel, freshness: Any) -> dict[str
     }
 
 
-def _percentiles(values: np.ndarray) -> dict[int, float]:
-    values = values[~np.isnan(values)]
-    if not len(values):
-        return {}
-    found = np.percentile(values, PERCENTILES)
-    return {p: round(float(v), 4) for p, v in zip(PERCENTILES, found, strict=True)}
-
-
-def _numeric(column: pd.Series) -> np.ndarray | None:
-    """The column as floats (NaN where missing), or None when it is not numeric."""
-    if pd.api.types.is_bool_dtype(column):
-        return column.astype("float64").to_numpy()
-    if not pd.api.types.is_numeric_dtype(column):
-        return None
-    return pd.to_numeric(column, errors="coerce").astype("float64").to_numpy()
-
-
 def _signal_profile(
     name: str,
     tables: tuple[str, ...],
@@ -214,7 +189,7 @@ def _signal_profile(
 ) -> SignalProfile:
     column = frame[signal_column(name)]
     present = column.notna()
-    numeric = _numeric(column)
+    values = numeric(column)
     scored = points is not None
     from_missing = 0
     if points is not None:
@@ -225,8 +200,8 @@ def _signal_profile(
         with_value=int(present.sum()),
         accounts=len(frame),
         scored=scored or _in_scorecard(model, name),
-        percentiles=_percentiles(numeric) if numeric is not None else {},
-        points=_percentiles(points) if points is not None else {},
+        percentiles=percentiles(values) if values is not None else {},
+        points=percentiles(points) if points is not None else {},
         from_missing=max(from_missing, 0),
     )
 
@@ -236,10 +211,6 @@ def _in_scorecard(model: HealthModel, name: str) -> bool:
         return any(name in g.signals or walk(g.groups) for g in groups.values())
 
     return any(walk(groups) for groups in model.scorecards.values())
-
-
-def _shown(percentiles: dict[int, float]) -> str:
-    return ", ".join(f"p{p} {v:g}" for p, v in percentiles.items())
 
 
 def _table_findings(
@@ -345,52 +316,10 @@ def _scale_findings(
                 )
             )
             continue
-        values = _numeric(frame[signal_column(profile.name)])
-        message = _missed(signal.scale, values, profile)
+        message = scale_misses(signal.scale, frame[signal_column(profile.name)])
         if message:
             findings.append(Finding("warning", f"{loc}.scale", message))
     return findings
-
-
-def _missed(scale: Scale, values: np.ndarray | None, profile: SignalProfile) -> str | None:
-    """Why the scale's range misses the observed values, or None when it fits."""
-    if isinstance(scale, PercentileScale | CategoricalScale) or values is None:
-        return None
-    values = values[~np.isnan(values)]
-    if len(values) < MIN_VALUES:
-        return None
-    observed = f"observed {_shown(profile.percentiles)} over {len(values)} accounts"
-    if isinstance(scale, LinearScale):
-        below = float(np.mean(values <= scale.low))
-        above = float(np.mean(values >= scale.high))
-        worst, best = ("high", "low") if scale.better == "lower" else ("low", "high")
-        for share, bound, side, pts in (
-            (below, scale.low, "at or below low", 0 if worst == "low" else 100),
-            (above, scale.high, "at or above high", 100 if best == "high" else 0),
-        ):
-            if share >= MISSES_SHARE:
-                return (
-                    f"the range {scale.low:g}..{scale.high:g} misses the data: {share:.0%} of "
-                    f"the values are {side} ({bound:g}) and get {pts} points; {observed}. "
-                    f"Set low and high near p5 and p95"
-                )
-        return None
-    points = _scale_points(scale, values)
-    distinct = np.unique(points)
-    if len(distinct) == 1:
-        return (
-            f"every account with a value gets {distinct[0]:g} points: the scale's range "
-            f"misses the data; {observed}"
-        )
-    return None
-
-
-def _scale_points(scale: ThresholdsScale | BooleanScale, values: np.ndarray) -> np.ndarray:
-    if isinstance(scale, BooleanScale):
-        return np.where(values != 0, scale.if_true, scale.if_false)
-    steps = np.array([s.min for s in scale.steps])
-    levels = np.array([scale.below, *[s.points for s in scale.steps]])
-    return levels[np.searchsorted(steps, values, side="right")]
 
 
 def profile_workspace(
