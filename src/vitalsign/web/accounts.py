@@ -200,11 +200,14 @@ def recent_scores(
             ).fetchall()
         ]
     dates = sorted(d for d in snapshot_dates if d <= as_of)[-snapshots:]
+    if not dates:
+        return {a: [] for a in account_ids}
+    # a date range (zonemaps prune it) and list_contains: half the time of two IN subqueries
     rows = connection.execute(
         "SELECT account_id, snapshot_date, score FROM scores "
-        "WHERE snapshot_date IN (SELECT unnest(?::DATE[])) AND model_name = ? "
-        "AND account_id IN (SELECT unnest(?::VARCHAR[]))",
-        [dates, model_name, account_ids],
+        "WHERE snapshot_date BETWEEN ? AND ? AND model_name = ? "
+        "AND list_contains(?::VARCHAR[], account_id)",
+        [dates[0], dates[-1], model_name, account_ids],
     ).fetchall()
     found = {(a, d): plain(v) for a, d, v in rows}
     return {a: [found.get((a, d)) for d in dates] for a in account_ids}
