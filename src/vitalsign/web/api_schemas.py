@@ -331,6 +331,9 @@ class TaskOut(_Out):
     created_at: Moment
     updated_at: Moment | None = None
     closed_at: Moment | None = None
+    alert_rule: str | None = Field(default=None, description="The rule of the alert it came from.")
+    alert_summary: str | None = Field(default=None, description="That alert's one-line summary.")
+    alert_status: str | None = Field(default=None, description="That alert's status now.")
 
 
 class TaskPage(_Page):
