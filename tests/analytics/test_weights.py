@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from vitalsign.analytics.calibrate import nominal_weights
+from vitalsign.analytics.segments import nominal_weights
 from vitalsign.analytics.weights import (
     cross_validated_scores,
     fit_weights,

@@ -50,29 +50,22 @@ from vitalsign.analytics.protocol import (
     paired_rows,
     stability,
 )
-from vitalsign.analytics.weights import fit_weights, scorecard_tree
+from vitalsign.analytics.segments import (
+    ScorecardFit,
+    SegmentCard,
+    account_segments,
+    fallback_rows,
+    fit_scorecard,
+    fit_segments,
+)
 from vitalsign.engine.run import compute_scores
 from vitalsign.errors import BacktestError
 from vitalsign.model.loader import LoadedModel, parse_model
-from vitalsign.model.spec import Band, Group, HealthModel
+from vitalsign.model.spec import Band, HealthModel
 from vitalsign.store.output_paths import write_output
 from vitalsign.store.workspace import Workspace
 
-MIN_CHURNED = 20  # churned training rows a scorecard needs to be refitted
 MIN_DATES_OUT_OF_TIME = 4
-
-
-@dataclass(frozen=True)
-class ScorecardFit:
-    """Old and new weights (as % of the scorecard) of one scorecard."""
-
-    scorecard: str
-    rows: int
-    churned: int
-    penalty: float
-    old: dict[str, float]
-    new: dict[str, float]
-    refitted: bool  # False: too few churners, weights kept
 
 
 @dataclass(frozen=True)
@@ -156,22 +149,6 @@ class Calibration:
         }
 
 
-def nominal_weights(groups: dict[str, Group]) -> dict[str, float]:
-    """Each signal's share (%) of a scorecard when every signal has data."""
-    shares: dict[str, float] = {}
-
-    def walk(members: dict[str, Group], signals: dict[str, float | None], share: float) -> None:
-        parts = [(s, 1.0 if w is None else float(w)) for s, w in signals.items()]
-        total = sum(w for _, w in parts) + sum(g.weight for g in members.values())
-        for name, weight in parts:
-            shares[name] = shares.get(name, 0.0) + share * weight / total
-        for group in members.values():
-            walk(group.groups, group.signals, share * group.weight / total)
-
-    walk(groups, {}, 100.0)
-    return shares
-
-
 def _split(
     dates: list[dt.date], horizon: int, test_share: float, split: dt.date | None
 ) -> tuple[list[dt.date], list[dt.date]]:
@@ -182,15 +159,6 @@ def _split(
     test = [d for d in dates if d >= split]
     train = [d for d in dates if d + dt.timedelta(days=horizon) <= split]
     return train, test
-
-
-def _training_matrix(
-    history: History, rows: pd.Series, card: str
-) -> tuple[pd.DataFrame, list[str]]:
-    groups = history.model.spec.scorecards[card]
-    points = history.wide("points")[rows.to_numpy()]
-    members = [s for s in nominal_weights(groups) if s in points.columns]
-    return points[members], members
 
 
 def _reversals(
@@ -231,6 +199,7 @@ def calibrate(
     force: bool = False,
     today: dt.date | None = None,
     holdout_share: float = 0.0,
+    by_segment: str | None = None,
 ) -> Calibration:
     """Propose weights and bands for `model` from the outcomes; write the proposed model file.
 
@@ -273,42 +242,30 @@ def calibrate(
     cards: list[CardRows] = []
     reversed_signals = _reversals(history, labelled, train, seed) if reverse else set()
     weights, fits = {}, []
-    for card, groups in spec.scorecards.items():
+    for card in spec.scorecards:
         rows = train & (labelled["scorecard"] == card)
-        points, members = _training_matrix(history, rows, card)
-        churned = labelled.loc[rows, "churned"].to_numpy(dtype="float64")
-        old = nominal_weights(groups)
-        if churned.sum() < MIN_CHURNED or not members:
-            notes.append(
-                f"scorecard {card!r}: {int(churned.sum())} churned training rows; weights kept"
-            )
-            fits.append(
-                ScorecardFit(card, int(rows.sum()), int(churned.sum()), math.nan, old, old, False)
-            )
-            continue
-        matrix = points.to_numpy(dtype="float64")
-        for j, name in enumerate(members):
-            if name in reversed_signals:
-                matrix[:, j] = 100.0 - matrix[:, j]
-        tree = scorecard_tree(groups, members)
-        accounts = labelled.loc[rows, "account_id"].to_numpy()
-        fit = fit_weights(matrix, churned, tree, accounts)
-        if fit.beta.sum() <= 0:
-            notes.append(f"scorecard {card!r}: no signal predicts churn; weights kept")
-            fits.append(
-                ScorecardFit(
-                    card, int(rows.sum()), int(churned.sum()), fit.penalty, old, old, False
-                )
-            )
-            continue
-        new = {
-            name: float(100 * b / fit.beta.sum()) for name, b in zip(members, fit.beta, strict=True)
-        }
-        weights[card] = new
-        mask = rows.to_numpy()
-        cards.append(CardRows(card, mask, matrix, churned, accounts, tree, members, fit.penalty))
-        fits.append(
-            ScorecardFit(card, int(rows.sum()), int(churned.sum()), fit.penalty, old, new, True)
+        fit, card_rows, note = fit_scorecard(history, labelled, rows, card, reversed_signals)
+        fits.append(fit)
+        notes += [note] if note else []
+        if card_rows is not None:
+            weights[card] = fit.new
+            cards.append(card_rows)
+    segments: list[SegmentCard] = []
+    if by_segment is not None and spec.default_scorecard in weights:
+        values = account_segments(workspace.duckdb, by_segment, labelled["account_id"])
+        more_fits, more_cards, segments, more_notes = fit_segments(
+            history, labelled, train, values, by_segment, reversed_signals
+        )
+        fits += more_fits
+        notes += more_notes
+        weights.update({fit.scorecard: fit.new for fit in more_fits})
+        cards = [
+            fallback_rows(c, values, segments) if c.card == spec.default_scorecard else c
+            for c in cards
+        ] + more_cards
+    elif by_segment is not None:
+        notes.append(
+            f"--by-segment {by_segment}: the default scorecard was not refitted, so no segment is"
         )
     name = proposed_name(model.name, today or dt.date.today())
     header = (
@@ -316,7 +273,8 @@ def calibrate(
         f"horizon {horizon_days} days,\ntrained on snapshots {train_dates[0]} to "
         f"{train_dates[-1]}. Review it, then run `vitalsign diff` before deploying."
     )
-    draft_text = propose_text(model, weights, reversed_signals, None, flat, header, name)
+    routes = [(c.scorecard, spec.default_scorecard, c.when) for c in segments]
+    draft_text = propose_text(model, weights, reversed_signals, None, flat, header, name, routes)
     draft = parse_model(draft_text, "<proposed model>")
     eval_dates = sorted(set(train_dates) | set(test_dates) | {history.dates[-1]})
     new_history = history_from_scored(compute_scores(workspace.backend, draft, eval_dates), draft)
@@ -333,7 +291,7 @@ def calibrate(
         notes,
         held,
     )
-    text = propose_text(model, weights, reversed_signals, new_bands, flat, header, name)
+    text = propose_text(model, weights, reversed_signals, new_bands, flat, header, name, routes)
     proposed = parse_model(text, "<proposed model>")
     rebanded = new_history.scores.copy()
     rebanded["computed_band"] = assign_bands(rebanded, proposed.spec)

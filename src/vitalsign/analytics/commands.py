@@ -259,6 +259,14 @@ def calibrate(
             "once by the final model as a last check, e.g. 0.2.",
         ),
     ] = 0.0,
+    by_segment: Annotated[
+        str | None,
+        typer.Option(
+            "--by-segment",
+            help="Account column (e.g. segment): fit the default scorecard per value with at "
+            "least 50 churned and 50 other training rows; smaller ones keep the portfolio's.",
+        ),
+    ] = None,
     json_: JsonOption = False,
     until: UntilOption = None,
     bootstrap: BootstrapOption = 200,
@@ -317,6 +325,7 @@ def calibrate(
         _moment(until),
         force=force,
         holdout_share=holdout_accounts,
+        by_segment=by_segment,
     )
     if json_:
         _emit(result.to_dict())

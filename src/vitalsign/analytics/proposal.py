@@ -6,19 +6,21 @@ key calibration does not touch stay as they were; the result is validated with p
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from vitalsign.model.loader import LoadedModel, parse_model
 from vitalsign.model.spec import Band
 
 FLAT_GROUP = "calibrated"
+UNMATCHED = "default"  # the segment name of accounts no rule matches (percentile peers)
 _PROPOSED = re.compile(r"-proposed-\d{4}-\d{2}-\d{2}$")
 
 
@@ -114,15 +116,27 @@ def propose_text(
     flat: bool,
     header: str,
     name: str | None = None,
+    routes: Sequence[tuple[str, str, str]] = (),
 ) -> str:
     """Return the proposed model's YAML: per-scorecard weights, reversed scales, new bands.
 
     `name` replaces the model's `name:` (a proposal's history must not mix with the original's).
+    `routes` adds, per (new scorecard, copied scorecard, condition), a copy of a scorecard and a
+    segment rule after the model's own (named `default`, see `segments.py`).
     """
     yaml = _yaml()
     document: Any = yaml.load(source_text(model))
     if name is not None:
         document["name"] = name
+    if routes:
+        rules = document.get("segments")
+        if rules is None:
+            document["segments"] = rules = CommentedSeq()
+        for card, copied, when in routes:
+            document["scorecards"][card] = copy.deepcopy(document["scorecards"][copied])
+            rule = CommentedMap([("name", UNMATCHED), ("when", when), ("scorecard", card)])
+            rule.fa.set_flow_style()
+            rules.append(rule)
     for card, card_weights in weights.items():
         if flat:
             signals = CommentedMap(

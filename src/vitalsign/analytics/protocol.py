@@ -63,6 +63,7 @@ class CardRows:
     tree: Node
     members: list[str]
     penalty: float
+    apply: npt.NDArray[np.bool_] | None = None  # which of its rows it scores (default: all)
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,11 @@ class Spread:
     count: int
 
     @classmethod
-    def of(cls, values: Sequence[float]) -> Spread:
-        """The spread of the finite values."""
-        finite = np.asarray([v for v in values if np.isfinite(v)], dtype="float64")
+    def of(cls, values: Sequence[float | None]) -> Spread:
+        """The spread of the finite values (a fold with one class has no AUC: None or NaN)."""
+        finite = np.asarray(
+            [v for v in values if v is not None and math.isfinite(v)], dtype="float64"
+        )
         if finite.size == 0:
             return cls(math.nan, math.nan, math.nan, math.nan, 0)
         sd = float(finite.std(ddof=1)) if finite.size > 1 else 0.0
@@ -266,9 +269,11 @@ def account_folds(
                 c.points[~test], c.churned[~test], c.tree, c.accounts[~test], c.penalty
             )
             per_fold[c.card].append(percent_weights(fit.beta))
-            train_scores = weighted_score(c.points[~test], c.tree, fit.beta)
-            test_scores = weighted_score(c.points[test], c.tree, fit.beta)
-            probability[rows[test]] = to_probability(train_scores, c.churned[~test], test_scores)
+            applies = np.ones(rows.size, dtype=bool) if c.apply is None else c.apply
+            train, scored = ~test & applies, test & applies  # a fallback scores some rows
+            train_scores = weighted_score(c.points[train], c.tree, fit.beta)
+            test_scores = weighted_score(c.points[scored], c.tree, fit.beta)
+            probability[rows[scored]] = to_probability(train_scores, c.churned[train], test_scores)
     ok = ~np.isnan(probability) & ~np.isnan(old_scores)
     if not ok.any():
         empty = Estimate(math.nan, math.nan, math.nan)
