@@ -97,3 +97,10 @@ def test_the_alerts_inbox_links_its_exports_with_the_filters_on_screen(world: Wo
         assert 'id="export-tasks-csv"' in page
     assert link.startswith("/alerts.csv?") and "severity=warning" in link
     assert rows and {r["severity"] for r in rows} == {"warning"}
+
+
+def test_a_csms_export_link_from_the_page_holds_only_their_book(world: World) -> None:
+    with world.login("bob") as bob:
+        rows = _rows(bob.get("/accounts.csv", params={"owner": ALICE}).text)
+        mine = _rows(bob.get("/accounts.csv").text)
+    assert rows == [] and mine and {r["owner"] for r in mine} == {BOB}

@@ -81,3 +81,15 @@ def test_a_wrong_snapshot_date_on_the_renewals_page_says_how_to_write_it(world: 
     assert wrong.status_code == 400 and "YYYY-MM-DD" in wrong.text
     assert earlier.status_code == 200 and f"ahead of {world.previous}" in earlier.text
     assert dt.date.fromisoformat(world.previous.isoformat()) < world.latest
+
+
+def test_a_csms_renewals_page_and_its_export_hold_only_their_book(world: World) -> None:
+    with world.login("alice") as alice:
+        page = alice.get("/renewals", params={"owner": BOB}).text
+        own = alice.get("/renewals").text
+        export = alice.get("/renewals.csv", params={"within": 3650}).text
+    assert re.findall(r'<tr data-account="([^"]+)"', page) == []
+    assert 'name="owner"' not in own  # no owner filter for a csm
+    shown = set(re.findall(r'<tr data-account="([^"]+)"', own))
+    assert shown == {a for a, _ in _expected(world, ALICE)}
+    assert BOB not in export
