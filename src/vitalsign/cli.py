@@ -113,7 +113,8 @@ def check(
     from vitalsign.store.workspace import CONFIG_FILE, open_workspace
 
     profile = None
-    if model is not None and not (workspace / CONFIG_FILE).exists():
+    alone = model is not None and not (workspace / CONFIG_FILE).exists()
+    if alone:
         loaded = load_model(model)  # a model file alone, without a workspace's custom fields
     else:
         ws = open_workspace(workspace)
@@ -134,7 +135,9 @@ def check(
         typer.echo(json.dumps(payload, indent=2))
     else:
         console.print(valid)
-        if profile is None:
+        if alone:
+            console.print("No workspace here: pass -w DIR to profile the model against its data.")
+        elif profile is None:
             console.print("No accounts loaded: the model is not profiled against data.")
         else:
             console.print(profile_renderable(profile))

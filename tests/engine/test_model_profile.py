@@ -12,7 +12,7 @@ from vitalsign.engine.profile import ModelProfile, profile_model, profile_worksp
 from vitalsign.engine.run import compute_scores
 from vitalsign.model.loader import LoadedModel, parse_model
 from vitalsign.store.workspace import Workspace
-from world import T
+from world import FIXTURES, T
 
 runner = CliRunner()
 
@@ -128,3 +128,13 @@ def test_an_empty_table_names_the_signals_that_still_earn_points(
     assert "urgent_tickets_90d (up to 100)" in empty.message
     assert "ticket_satisfaction_180d" not in empty.message.split("still earn points")[1]
     assert profile.table_rows["tickets"] == 0
+
+
+def test_check_of_a_model_file_alone_says_how_to_profile_it(tmp_path: Path) -> None:
+    model = tmp_path / "alone.yml"
+    model.write_text(
+        (FIXTURES / "models" / "tiny.yml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    result = runner.invoke(app, ["check", str(model), "-w", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "is valid" in result.output and "pass -w DIR to profile" in result.output
