@@ -117,3 +117,27 @@ def test_a_red_account_lists_its_real_problems_first() -> None:
     why = build_why(explanation, model)
     assert [s.name for s in why.losses] == ["logins_30d", "csm", "tickets_90d"]
     assert [round(s.loss, 2) for s in why.losses] == [45.0, 25.0, 0.0]
+
+
+def test_a_snapshot_of_an_older_model_with_a_signal_no_longer_scored_is_explained() -> None:
+    tiny = parse_model((FIXTURES / "models" / "tiny.yml").read_text()).spec
+    unscaled = tiny.signals["logins_30d"].model_copy(update={"scale": None})
+    model = tiny.model_copy(update={"signals": {**tiny.signals, "logins_30d": unscaled}})
+    assert model.signals["logins_30d"].scale is None
+    row = {
+        "account_id": "O",
+        "model_hash": "older",
+        "snapshot_date": T,
+        "score": 50.0,
+        "base_score": 50.0,
+        "band": "yellow",
+        "computed_band": "yellow",
+        "coverage": 1.0,
+        "gate_pass": True,
+        "flags": "[]",
+    }
+    items = [("signal", "logins_30d", "usage", "5", 50.0, 1.0, 50.0)]
+    why = build_why(explain_items("tiny", row, items), model, model_hash="newer")
+    assert [s.name for s in why.losses] == ["logins_30d"]  # shown, but not a target
+    assert why.next_band.options == [] and not why.next_band.reachable
+    assert "scored by model older" in why.notes[0]

@@ -324,16 +324,22 @@ def build_why(
         computed_band=explanation.computed_band,
         gate_pass=explanation.gate_pass,
         flags=explanation.flags,
-        signals=[_state(model, s, values) for s in explanation.signals if s.name in model.signals],
+        signals=[_state(model, s, values) for s in explanation.signals if _scored(model, s.name)],
         values=values,
     )
     return Why(explanation, losses, groups, gate, flags, solve(model, state), notes)
 
 
+def _scored(model: HealthModel, name: str) -> bool:
+    """Whether the model still scores the signal (a snapshot of an older version may not)."""
+    signal = model.signals.get(name)
+    return signal is not None and signal.scale is not None
+
+
 def _state(model: HealthModel, line: ItemLine, values: Mapping[str, Any]) -> SignalState:
     """Return what the solver needs of one scored signal."""
     signal = model.signals[line.name]
-    assert signal.scale is not None  # a scored signal has a scale (checked at load)
+    assert signal.scale is not None  # `_scored` kept it
     ratio = None
     if signal.ratio is not None:
         numerator, denominator = signal.ratio
