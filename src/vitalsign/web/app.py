@@ -108,7 +108,7 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
     from vitalsign.ingest.http_api import BodyLimit
     from vitalsign.ingest.http_api import router as event_router
     from vitalsign.ingest.runs import ensure_ingest_tables
-    from vitalsign.web import api, exports, pages, renewals, status_page, timeline
+    from vitalsign.web import api, exports, pages, renewals, status_page, task_routes, timeline
 
     settings = settings or WebSettings.from_config(workspace.config.web)
     ensure_web_tables(workspace.duckdb)
@@ -138,6 +138,8 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
     app.include_router(timeline.router)
     app.include_router(renewals.router)
     app.include_router(exports.router)
+    app.include_router(task_routes.pages)
+    app.include_router(task_routes.api)
     app.include_router(api.router)
     app.include_router(event_router)
     install_api_docs(app)  # /api/docs: Swagger UI from the installed package

@@ -182,3 +182,168 @@ def change_task(
         due_date=due_date,
         note=note,
     )
+
+
+def create_task(
+    connection: Any,
+    principal: Principal,
+    account_id: str,
+    title: str,
+    *,
+    assignee: str | None = None,
+    due_date: dt.date | None = None,
+    steps: list[str] | None = None,
+    note: str | None = None,
+) -> alerts.Task:
+    """Create a task by hand on an account the user may change (audited).
+
+    A csm may create tasks on their own accounts, for themselves (the default assignee is
+    the account's owner).
+    """
+    require_account(connection, principal, account_id)
+    require_change(principal)
+    if assignee is not None:
+        require_reassign(principal, assignee)
+    return alerts.create_task(
+        connection,
+        account_id,
+        principal.name,
+        title,
+        assignee=assignee,
+        due_date=due_date,
+        steps=steps or [],
+        note=note,
+    )
+
+
+def acknowledge_many(
+    connection: Any, principal: Principal, alert_ids: list[str], note: str | None = None
+) -> tuple[list[str], list[str]]:
+    """Acknowledge several alerts; return (acknowledged, skipped because not open).
+
+    Every alert is checked first, so one the user may not see refuses the whole batch.
+    """
+    found = [alert_for(connection, principal, alert_id) for alert_id in dict.fromkeys(alert_ids)]
+    require_change(principal)
+    done, skipped = [], []
+    for alert in found:
+        if alert.status != "open":
+            skipped.append(alert.alert_id)
+            continue
+        alerts.acknowledge_alert(connection, alert.alert_id, principal.name, note or None)
+        done.append(alert.alert_id)
+    return done, skipped
+
+
+SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
+
+
+@dataclass(frozen=True)
+class InboxQuery:
+    """The inbox's filters, as the page's form and the CSV export take them."""
+
+    status: str | None = "active"
+    owner: str | None = None
+    severity: str | None = None
+    rule: str | None = None
+    account_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountAlerts:
+    """One account's alerts in the inbox, with what a CSM weighs first: ARR and severity."""
+
+    account_id: str
+    name: str | None
+    owner: str | None
+    arr: float | None
+    alerts: list[alerts.Alert]
+
+    @property
+    def worst(self) -> str:
+        """The most severe severity among the account's alerts."""
+        return min((a.severity for a in self.alerts), key=lambda s: SEVERITY_ORDER.get(s, 3))
+
+
+def filter_alerts(connection: Any, principal: Principal, query: InboxQuery) -> list[alerts.Alert]:
+    """Return every alert the user may see that matches the inbox's filters, newest first."""
+    found = list_alerts_for(
+        connection,
+        principal,
+        account_id=query.account_id,
+        owner=query.owner,
+        status=query.status,
+        rule=query.rule,
+        severity=query.severity,
+        page=1,
+        per_page=ALL,
+    )
+    return list(found.items)
+
+
+def group_by_account(connection: Any, found: list[alerts.Alert]) -> list[AccountAlerts]:
+    """Group alerts by account: most severe first, then the largest ARR."""
+    ids = sorted({a.account_id for a in found})
+    rows = connection.execute(
+        "SELECT account_id, name, owner, arr FROM accounts "
+        "WHERE account_id IN (SELECT UNNEST(?::VARCHAR[]))",
+        [ids],
+    ).fetchall()
+    accounts = {str(r[0]): r for r in rows}
+    by_account: dict[str, list[alerts.Alert]] = {}
+    for alert in found:
+        by_account.setdefault(alert.account_id, []).append(alert)
+    groups = []
+    for account_id, items in by_account.items():
+        row = accounts.get(account_id)
+        arr = None if row is None or row[3] is None else float(row[3])
+        groups.append(
+            AccountAlerts(
+                account_id=account_id,
+                name=(row[1] if row is not None else None) or items[0].account_name,
+                owner=(row[2] if row is not None else None) or items[0].owner,
+                arr=arr,
+                alerts=items,
+            )
+        )
+    return sorted(
+        groups, key=lambda g: (SEVERITY_ORDER.get(g.worst, 3), -(g.arr or 0.0), g.account_id)
+    )
+
+
+@dataclass(frozen=True)
+class Inbox:
+    """One page of the inbox: account groups, how many alerts and accounts match, choices."""
+
+    groups: list[AccountAlerts]
+    alerts: int
+    accounts: int
+    page: int
+    per_page: int
+    rules: list[str]
+
+    @property
+    def pages(self) -> int:
+        """Number of pages (of account groups)."""
+        return max(1, -(-self.accounts // self.per_page))
+
+
+def inbox_page(
+    connection: Any, principal: Principal, query: InboxQuery, page: int = 1, per_page: int = 50
+) -> Inbox:
+    """Return the inbox: the matching alerts grouped by account, a page of groups."""
+    found = filter_alerts(connection, principal, query)
+    groups = group_by_account(connection, found)
+    rules = [
+        str(r[0])
+        for r in connection.execute("SELECT DISTINCT rule FROM alerts ORDER BY 1").fetchall()
+    ]
+    start = (page - 1) * per_page
+    return Inbox(
+        groups=groups[start : start + per_page],
+        alerts=len(found),
+        accounts=len(groups),
+        page=page,
+        per_page=per_page,
+        rules=rules,
+    )

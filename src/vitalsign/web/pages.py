@@ -250,30 +250,33 @@ def alerts_page(
     status: str = "active",
     owner: str = "",
     severity: str = "",
+    rule: str = "",
+    account: str = "",
     page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
 ) -> Response:
-    """The alerts inbox (acknowledge, useful / not useful) and the open tasks."""
+    """The alerts inbox grouped by account with ARR; filters; acknowledge in bulk; tasks."""
     _seen(request, principal)
-    listing = inbox.list_alerts_for(
-        db,
-        principal,
-        owner=owner or None,
+    query = inbox.InboxQuery(
         status=None if status == "all" else status,
+        owner=owner or None,
         severity=severity or None,
-        page=page,
-        per_page=state.settings.page_size,
+        rule=rule or None,
+        account_id=account or None,
     )
+    found = inbox.inbox_page(db, principal, query, page, state.settings.page_size)
     tasks = inbox.list_tasks_for(db, principal, per_page=state.settings.page_size)
     return render(
         request,
         "alerts.html",
         principal,
         nav="alerts",
-        listing=listing,
+        inbox=found,
         tasks=tasks,
         status=status,
         owner=owner,
         severity=severity,
+        rule=rule,
+        account=account,
     )
 
 
