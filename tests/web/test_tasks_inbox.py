@@ -185,3 +185,21 @@ def test_bulk_acknowledge_acknowledges_the_ticked_alerts_and_skips_the_rest(
         [alerts],
     ).fetchone()[0]
     assert audited == len(alerts)
+
+
+def test_the_task_and_bulk_routes_are_documented() -> None:
+    from pathlib import Path
+
+    from fastapi.routing import APIRoute
+
+    from vitalsign.web import task_routes
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
+    missing = [
+        f"{method} {route.path}"
+        for route in task_routes.api.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods
+        if f"`{method} {route.path}" not in text
+    ]
+    assert missing == []
