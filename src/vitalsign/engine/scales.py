@@ -94,12 +94,22 @@ def linear_points(scale: LinearScale, value: float) -> float:
     return 100.0 * (1.0 - share if scale.better == "lower" else share)
 
 
-def _rounded(value: float, span: float, up: bool, whole: bool) -> float:
-    """Round towards the target: whole numbers for counts, else 3 significant digits of span."""
-    unit = 1.0 if whole else 10.0 ** (math.floor(math.log10(span)) - 2)
+def _rounded(value: float, span: float, up: bool, whole: bool) -> tuple[float, str]:
+    """Round towards the target: whole numbers for counts, else 3 significant digits of span.
+
+    Returns the value and its text with every digit the rounding kept (a shorter text could
+    name a value that earns fewer points).
+    """
+    exponent = 0 if whole else math.floor(math.log10(span)) - 2
+    unit = 10.0**exponent
     scaled = value / unit
     steps = math.ceil(scaled - TOLERANCE) if up else math.floor(scaled + TOLERANCE)
-    return round(steps * unit, 10)
+    rounded = round(steps * unit, 10)
+    decimals = max(0, -exponent)
+    text = f"{rounded:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return rounded, text
 
 
 def _step(s: SignalState, after: float, target: str, text: str) -> Step:
@@ -110,10 +120,10 @@ def _step(s: SignalState, after: float, target: str, text: str) -> Step:
     return Step(s.name, "signal", text, s.points, after, gain, target, effort)
 
 
-def _more(s: SignalState, op: str, value: float) -> str:
+def _more(s: SignalState, op: str, value: float, written: str | None = None) -> str:
     """Phrase a numeric target beside the current value: "x ≥ 7 (now 5: 2 more)"."""
     now = _number(s.raw)
-    text = f"{s.name} {op} {shown(value)} (now {shown(now)}"
+    text = f"{s.name} {op} {written or shown(value)} (now {shown(now)}"
     if s.whole and now is not None and value != now:
         text += f": {shown(abs(value - now))} {'more' if value > now else 'fewer'}"
     return text + ")"
@@ -165,9 +175,10 @@ def _linear(s: SignalState, scale: LinearScale, wanted: float) -> Step:
                 f"{s.name} ≥ {shown(value)}, now {shown(_number(s.raw))})"
             )
             return _step(s, after, f"≥ {shown(value)}", text)
-    value = _rounded(exact, span, up, s.whole)
+    value, written = _rounded(exact, span, up, s.whole)
     op = "≥" if up else "≤"
-    return _step(s, linear_points(scale, value), f"{op} {shown(value)}", _more(s, op, value))
+    text = _more(s, op, value, written)
+    return _step(s, linear_points(scale, value), f"{op} {written}", text)
 
 
 def _thresholds(s: SignalState, scale: ThresholdsScale, wanted: float) -> Step | None:
@@ -198,4 +209,5 @@ def _thresholds(s: SignalState, scale: ThresholdsScale, wanted: float) -> Step |
     if best is None:
         return None
     _, negative_points, op, value = best
-    return _step(s, -negative_points, f"{op} {shown(value)}", _more(s, op, value))
+    written = str(int(value)) if float(value).is_integer() else repr(float(value))
+    return _step(s, -negative_points, f"{op} {written}", _more(s, op, value, written))
