@@ -114,7 +114,7 @@ def check(
 
     profile = None
     alone = model is not None and not (workspace / CONFIG_FILE).exists()
-    if alone:
+    if alone and model is not None:
         loaded = load_model(model)  # a model file alone, without a workspace's custom fields
     else:
         ws = open_workspace(workspace)
