@@ -86,3 +86,18 @@ def test_swagger_ui_renders_every_route_offline_under_the_csp(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "api-docs.png"))
     page.close()
+
+
+def test_the_document_names_how_each_route_authenticates(served: str) -> None:
+    document = httpx.get(f"{served}/api/v1/openapi.json", timeout=30).json()
+    schemes = document["components"]["securitySchemes"]
+    assert {s["scheme"] for s in schemes.values()} == {"bearer"}
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            expected = "apiToken" if path.startswith("/api/v1/") else "writeKey"
+            assert operation["security"] == [{expected: []}], path
+    # what the document says holds: the API refuses no token, and a wrong one
+    assert httpx.get(f"{served}/api/v1/me", timeout=30).status_code == 401
+    wrong = {"Authorization": "Bearer not-a-token"}
+    assert httpx.get(f"{served}/api/v1/me", headers=wrong, timeout=30).status_code == 401
+    assert httpx.post(f"{served}/v1/track", json={}, headers=wrong, timeout=30).status_code == 401

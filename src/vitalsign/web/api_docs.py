@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import HTMLResponse
@@ -20,6 +21,21 @@ ASSETS_PATH = "/api/docs/assets"
 ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "favicon.png")
 
 router = APIRouter(include_in_schema=False)
+
+SECURITY_SCHEMES: dict[str, dict[str, str]] = {
+    "apiToken": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A user's API token (`vitalsign users token`); a signed-in browser "
+        "may use its session cookie instead (changes then need the X-CSRF-Token header).",
+    },
+    "writeKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "The event API's write key (`vitalsign ingest-key`), also accepted "
+        "as the HTTP Basic user name.",
+    },
+}
 
 
 def assets_folder() -> Path:
@@ -57,7 +73,35 @@ def api_docs_page() -> HTMLResponse:
     return HTMLResponse(docs_page("/api/v1/openapi.json", "vitalsign"))
 
 
+def _scheme(path: str) -> str | None:
+    if path.startswith("/api/v1/"):
+        return "apiToken"
+    if path.startswith("/v1/"):
+        return "writeKey"
+    return None
+
+
+def declare_security(document: dict[str, Any]) -> dict[str, Any]:
+    """Name how each route authenticates, so Swagger UI's Authorize sends the right token."""
+    components = document.setdefault("components", {})
+    components.setdefault("securitySchemes", {}).update(SECURITY_SCHEMES)
+    for path, operations in document.get("paths", {}).items():
+        scheme = _scheme(path)
+        if scheme is not None:
+            for operation in operations.values():
+                operation["security"] = [{scheme: []}]
+    return document
+
+
 def install_api_docs(app: FastAPI) -> None:
-    """Serve the docs page and its assets on `app`."""
+    """Serve the docs page and its assets on `app`; the document names its security."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = declare_security(build())
+        return app.openapi_schema
+
+    setattr(app, "openapi", openapi)  # noqa: B010 - FastAPI's documented way to extend it
     app.include_router(router)
     app.mount(ASSETS_PATH, StaticFiles(directory=assets_folder()), name="api-docs-assets")
