@@ -2,11 +2,12 @@
 
 On a demo workspace (built once in `--workdir` and reused while its size matches, or any
 workspace given with `--workspace`) it times, per random account, one part after another in
-one process (the 1-minute load average is printed: on a shared machine compare the parts of
-one run, not runs):
+one process, in rounds that run each part once in a rotating order (the 1-minute load average
+is printed: on a shared machine compare the parts of one run, not runs):
 
 * the timeline of every kind, and each kind alone (`vitalsign.analytics.timeline`);
 * the contacts with their last activity (`vitalsign.analytics.contacts`);
+* what the timeline page reads: both, with two scans of the events or one (`event_summary`);
 * the account page's renewal card (`vitalsign.web.timeline.account_360`: one query);
 * one page of the account list (50 rows), with the sparkline's scores and without them (the
   list's query alone), and their ratio.
@@ -33,7 +34,7 @@ from rich.console import Console
 from rich.table import Table
 
 from vitalsign.analytics.contacts import account_contacts
-from vitalsign.analytics.timeline import KINDS, account_timeline
+from vitalsign.analytics.timeline import KINDS, account_timeline, event_summary
 from vitalsign.demo.build import build_demo
 from vitalsign.store.workspace import open_workspace
 from vitalsign.web import accounts
@@ -44,14 +45,29 @@ from vitalsign.web.users import WebUser
 console = Console(highlight=False)
 
 
-def _timed(fn: Callable[[], object], repeat: int) -> list[float]:
-    fn()  # warm
-    took = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        took.append((time.perf_counter() - start) * 1000)
-    return took
+def _rounds(cases: dict[str, Callable[[], object]], repeat: int) -> dict[str, float]:
+    """Median ms of each case, run in rounds (each case once a round, the order rotating).
+
+    Interleaving makes the ratios of one run fair on a shared machine whose load changes.
+    """
+    names = list(cases)
+    for fn in cases.values():
+        fn()  # warm
+    took: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeat):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            start = time.perf_counter()
+            cases[name]()
+            took[name].append((time.perf_counter() - start) * 1000)
+    return {name: statistics.median(values) for name, values in took.items()}
+
+
+def _page_data(con: object, account_id: str, model: str) -> object:
+    """What the timeline page reads (web/timeline.py's timeline_context): one event scan."""
+    events = event_summary(con, account_id)
+    return account_timeline(con, account_id, model, events=events), account_contacts(
+        con, account_id, events.last_seen
+    )
 
 
 def main() -> None:
@@ -109,11 +125,15 @@ def main() -> None:
             for kind in KINDS
         },
         "contacts with last activity": one(lambda a: account_contacts(con, a)),
+        "timeline page: both, two event scans": one(
+            lambda a: (account_timeline(con, a, model), account_contacts(con, a))
+        ),
+        "timeline page: both, one event scan": one(lambda a: _page_data(con, a, model)),
         "renewal card (account page)": one(lambda a: renewal_summary(con, a, dates[-1])),
         "account list page, no sparkline": page(False),
         "account list page, with sparkline": page(True),
     }
-    medians = {name: statistics.median(_timed(fn, args.repeat)) for name, fn in cases.items()}
+    medians = _rounds(cases, args.repeat)
     table = Table(
         title=f"{len(ids):,} accounts, {len(dates)} snapshots, {events:,} events "
         f"(median of {args.repeat})"

@@ -9,10 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from vitalsign.analytics.contacts import account_contacts
 from vitalsign.analytics.timeline import (
     KINDS,
     account_timeline,
     date_trunc_week,
+    event_summary,
     parse_kinds,
     timeline_counts,
 )
@@ -100,3 +102,24 @@ def test_a_week_starts_on_the_monday_at_or_before_the_moment(at: dt.datetime) ->
     monday = date_trunc_week(at)
     assert monday.weekday() == 0 and monday.time() == dt.time()
     assert dt.timedelta(0) <= at - monday < dt.timedelta(days=7)
+
+
+def test_one_event_scan_gives_the_usage_and_last_activity_of_the_separate_reads(
+    scored: Workspace,
+) -> None:
+    con = scored.duckdb
+    con.executemany(
+        "INSERT INTO users (user_id, account_id, created_at, role, is_champion) "
+        "VALUES (?, ?, ?, ?, ?)",
+        [("u1", "A", ts(300), "Analyst", False), ("u7", "A", ts(300), "Head", True)],
+    )
+    con.execute(  # an event without a user counts in the week's total, not as a person
+        "INSERT INTO events (event_id, account_id, timestamp, event) VALUES ('n', 'A', ?, 'x')",
+        [ts(2)],
+    )
+    summary = event_summary(con, "A")
+    for since in (None, ts(25)):
+        separate = account_timeline(con, "A", "tiny", {"usage"}, since)
+        assert account_timeline(con, "A", "tiny", {"usage"}, since, events=summary) == separate
+    assert account_contacts(con, "A", summary.last_seen) == account_contacts(con, "A")
+    assert summary.last_seen == {"u1": ts(0)}

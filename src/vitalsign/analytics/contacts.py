@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,11 +44,33 @@ class Contact:
         }
 
 
-def account_contacts(connection: Any, account_id: str) -> list[Contact]:
+def _contact_order(c: Contact) -> tuple[bool, bool, bool, tuple[int, float], str]:
+    """The SQL's order: active first, champion, sponsor, most recently active, id."""
+    recent = (0, -c.last_activity.timestamp()) if c.last_activity else (1, 0.0)
+    return (not c.active, not c.is_champion, not c.is_exec_sponsor, recent, c.user_id)
+
+
+def account_contacts(
+    connection: Any, account_id: str, last_seen: Mapping[str, dt.datetime] | None = None
+) -> list[Contact]:
     """Return the account's people: champion and executive sponsor first, then the most active.
 
     People who left the account come last; rows a snapshot source deleted are left out.
+    `last_seen` (user_id → newest event), when the caller read it already, spares a scan of
+    the account's events.
     """
+    if last_seen is not None:
+        rows = connection.execute(
+            "SELECT user_id, email, role, coalesce(is_champion, false), "
+            "coalesce(is_exec_sponsor, false), created_at, left_at FROM users "
+            "WHERE account_id = ? AND deleted_at IS NULL",
+            [account_id],
+        ).fetchall()
+        found = [
+            Contact(u, email, role, champion, sponsor, created, left, last_seen.get(u))
+            for u, email, role, champion, sponsor, created, left in rows
+        ]
+        return sorted(found, key=_contact_order)
     rows = connection.execute(
         """
         WITH seen AS (

@@ -326,22 +326,49 @@ def _outcomes(con: Any, account_id: str, since: dt.datetime) -> list[TimelineEnt
     ]
 
 
+@dataclass(frozen=True)
+class EventSummary:
+    """An account's product events read in one scan: per week and per user.
+
+    The timeline's weekly usage and the contacts' last activity both need a scan of the
+    account's events, the costliest read of the timeline page; this does both at once.
+    """
+
+    weeks: list[tuple[dt.datetime, int, int]]  # Monday, events, distinct users
+    last_seen: dict[str, dt.datetime]  # user_id → their newest event
+
+
+def event_summary(connection: Any, account_id: str) -> EventSummary:
+    """Return the account's weekly event totals and each user's newest event (one scan)."""
+    rows = connection.execute(
+        "SELECT GROUPING(week) AS per_user, week, user_id, count(*), "
+        "count(DISTINCT user_id), max(timestamp) "
+        "FROM (SELECT date_trunc('week', timestamp) AS week, user_id, timestamp FROM events "
+        "WHERE account_id = ?) GROUP BY GROUPING SETS ((week), (user_id))",
+        [account_id],
+    ).fetchall()
+    weeks = [(_stamp(w), n, users) for per_user, w, _, n, users, _ in rows if not per_user]
+    seen = {u: last for per_user, _, u, _, _, last in rows if per_user and u is not None}
+    return EventSummary(weeks=weeks, last_seen=seen)
+
+
+def _usage_entries(
+    weeks: list[tuple[dt.datetime, int, int]], since: dt.datetime
+) -> list[TimelineEntry]:
+    return [
+        TimelineEntry(week, "usage", f"Usage: {n:,} events by {users:,} users", "week from Monday")
+        for week, n, users in weeks
+        if week >= since
+    ]
+
+
 def _usage(con: Any, account_id: str, since: dt.datetime) -> list[TimelineEntry]:
     rows = con.execute(
         "SELECT date_trunc('week', timestamp) AS week, count(*), count(DISTINCT user_id) "
         "FROM events WHERE account_id = ? AND timestamp >= ? GROUP BY week",
         [account_id, date_trunc_week(since)],
     ).fetchall()
-    return [
-        TimelineEntry(
-            _stamp(week),
-            "usage",
-            f"Usage: {events:,} events by {users:,} users",
-            "week from Monday",
-        )
-        for week, events, users in rows
-        if _stamp(week) >= since
-    ]
+    return _usage_entries([(_stamp(w), n, users) for w, n, users in rows], since)
 
 
 def date_trunc_week(at: dt.datetime) -> dt.datetime:
@@ -387,10 +414,12 @@ def account_timeline(
     kinds: Collection[str] | None = None,
     since: dt.datetime | None = None,
     limit: int | None = None,
+    events: EventSummary | None = None,
 ) -> list[TimelineEntry]:
     """Return what happened with the account since `since` (default: ever), newest first.
 
-    `kinds` keeps only those kinds (see KINDS); `limit` keeps the newest entries.
+    `kinds` keeps only those kinds (see KINDS); `limit` keeps the newest entries; `events`,
+    when the caller read them already (`event_summary`), gives the weekly usage.
     """
     present = {
         r[0]
@@ -404,7 +433,9 @@ def account_timeline(
     if "score" in wanted:
         entries += _scores(connection, account_id, model_name, start)
     for kind, read in READERS.items():
-        if kind in wanted:
+        if kind == "usage" and kind in wanted and events is not None:
+            entries += _usage_entries(events.weeks, start)
+        elif kind in wanted:
             entries += read(connection, account_id, start)
     entries.sort(key=lambda e: (e.at, e.kind, e.title), reverse=True)
     return entries[:limit] if limit is not None else entries

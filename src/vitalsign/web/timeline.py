@@ -21,7 +21,13 @@ from pydantic import BaseModel, Field
 
 from vitalsign.analytics.contacts import account_contacts
 from vitalsign.analytics.renewals import next_renewal
-from vitalsign.analytics.timeline import KINDS, account_timeline, parse_kinds, timeline_counts
+from vitalsign.analytics.timeline import (
+    KINDS,
+    account_timeline,
+    event_summary,
+    parse_kinds,
+    timeline_counts,
+)
 from vitalsign.errors import SnapshotError
 from vitalsign.store.notes import MAX_NOTE_CHARS, add_note, list_notes
 from vitalsign.web.access import Principal, require_account, require_change
@@ -123,7 +129,8 @@ def timeline_context(request: Request, db: Any, model_name: str, account_id: str
     `?entries=all` shows up to ALL_ENTRIES entries instead of the newest PAGE_ENTRIES.
     """
     limit = ALL_ENTRIES if request.query_params.get("entries") == "all" else PAGE_ENTRIES
-    everything = account_timeline(db, account_id, model_name)
+    events = event_summary(db, account_id)  # one scan for the usage and the last activity
+    everything = account_timeline(db, account_id, model_name, events=events)
     chosen = parse_kinds([k for v in request.query_params.getlist("kind") for k in v.split(",")])
     shown = [e for e in everything if chosen is None or e.kind in chosen]
     return {
@@ -132,7 +139,7 @@ def timeline_context(request: Request, db: Any, model_name: str, account_id: str
         "timeline_counts": timeline_counts(everything),
         "timeline_kinds": KINDS,
         "timeline_chosen": sorted(chosen or ()),
-        "contacts": account_contacts(db, account_id),
+        "contacts": account_contacts(db, account_id, events.last_seen),
         "note_limit": MAX_NOTE_CHARS,
     }
 
