@@ -168,6 +168,13 @@ def score(
     for line in unscored_accounts(ws.duckdb, day).lines():
         console.print(line, highlight=False)
     _print_stale(ws.duckdb, loaded.name, [day])
+    passed = scored.scores["gate_pass"].astype(bool)
+    if loaded.spec.gate is not None and len(passed) and not passed.any():
+        console.print(
+            f"[yellow]warning:[/] the gate {loaded.spec.gate.when!r} failed for every account: "
+            "all score 0. `vitalsign check` says why (e.g. an empty table).",
+            highlight=False,
+        )
 
 
 def _print_stale(connection: object, model_name: str, dates: list[dt.date]) -> None:

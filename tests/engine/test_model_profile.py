@@ -138,3 +138,15 @@ def test_check_of_a_model_file_alone_says_how_to_profile_it(tmp_path: Path) -> N
     result = runner.invoke(app, ["check", str(model), "-w", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "is valid" in result.output and "pass -w DIR to profile" in result.output
+
+
+def test_score_warns_when_the_gate_failed_for_every_account(tiny_workspace: Workspace) -> None:
+    root = str(tiny_workspace.root)
+    tiny_workspace.duckdb.execute("DELETE FROM invoices")
+    tiny_workspace.duckdb.execute("CHECKPOINT")
+    tiny_workspace.close()
+    result = runner.invoke(app, ["score", "--as-of", T.isoformat(), "-w", root])
+    assert result.exit_code == 0, result.output
+    assert "warning: the gate 'invoices_90d >= 1' failed for every account" in " ".join(
+        result.output.split()
+    )
