@@ -287,7 +287,16 @@ def demo(
 
 
 def main() -> None:
-    """Run the CLI; a VitalsignError becomes one line on stderr and exit code 1."""
+    """Run the CLI; a VitalsignError becomes one line on stderr and exit code 1.
+
+    While `vitalsign serve` holds the workspace, the command runs in the server instead
+    (web/relay.py; docs/workspace.md).
+    """
+    from vitalsign.web.relay import forward_if_served
+
+    relayed = forward_if_served(sys.argv[1:])
+    if relayed is not None:
+        sys.exit(relayed)
     try:
         app()
     except VitalsignError as exc:

@@ -18,7 +18,7 @@ from vitalsign.alerts.job_commands import daily_jobs
 from vitalsign.alerts.scheduler import build_scheduler
 from vitalsign.cli import app
 from vitalsign.errors import VitalsignError
-from vitalsign.store.workspace import init_workspace
+from vitalsign.store.workspace import init_workspace, open_workspace
 from vitalsign.web import create_app
 from world import load_tiny_world
 
@@ -35,13 +35,18 @@ def _wait_for(port: int, server: subprocess.Popen[bytes]) -> None:
             time.sleep(0.2)
 
 
-def test_a_second_process_is_told_the_server_holds_the_workspace(tmp_path: Path) -> None:
+def test_a_command_run_while_the_server_holds_the_workspace_runs_in_the_server(
+    tmp_path: Path,
+) -> None:
     root = tmp_path / "ws"
-    init_workspace(root).close()
+    workspace = init_workspace(root)
+    load_tiny_world(workspace.duckdb)
+    workspace.close()
     port = free_port()
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "200"}
     server = subprocess.Popen(
         [sys.executable, "-m", "vitalsign", "serve", "-w", str(root), "--port", str(port)],
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -52,17 +57,36 @@ def test_a_second_process_is_told_the_server_holds_the_workspace(tmp_path: Path)
             capture_output=True,
             text=True,
             timeout=120,
-            env={**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "200"},
+            env=env,
+        )
+        # A program that opens the file itself (not the CLI) waits, then is told who holds it.
+        other = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"import vitalsign as vs; vs.open_workspace({str(root)!r}).duckdb",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**env, "VITALSIGN_LOCK_WAIT": "1"},
         )
     finally:
         server.terminate()
         server.wait(timeout=20)
-    assert run.returncode != 0
-    message = " ".join((run.stdout + run.stderr).split())
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"vitalsign run {dt.date.today()}" in run.stdout  # the server's output, here
+    reopened = open_workspace(root)
+    scored = reopened.duckdb.execute(
+        "SELECT count(*) FROM scores WHERE snapshot_date = ?", [dt.date.today()]
+    ).fetchone()[0]
+    reopened.close()
+    assert scored > 0
+    message = " ".join((other.stdout + other.stderr).split())
+    assert other.returncode != 0
     assert "another process has the workspace open" in message
     assert f"process {server.pid}" in message
-    assert "vitalsign serve --schedule" in message
-    assert "Traceback" not in message
+    assert "kept it for 1 s" in message
 
 
 def test_the_daily_job_scheduled_in_the_server_scores_while_it_serves(tmp_path: Path) -> None:

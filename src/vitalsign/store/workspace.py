@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -204,17 +206,7 @@ class Workspace:
     def backend(self) -> Any:
         """The Ibis backend connected to the workspace database."""
         if self._backend is None:
-            try:
-                self._backend = ibis.duckdb.connect(str(self.database_path))
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower():
-                    raise
-                raise WorkspaceError(
-                    f"{self.database_path}: another process has the workspace open "
-                    f"(DuckDB allows one process to write). {_holder(exc)}If it is "
-                    "`vitalsign serve`, let the server run the daily job "
-                    '(`vitalsign serve --schedule "0 6 * * *"`), or stop it first.'
-                ) from exc
+            self._backend = _connect_waiting(self.database_path, lock_wait_seconds())
             ensure_schema(self._backend.con, self.tables["accounts"])
         return self._backend
 
@@ -256,6 +248,47 @@ class Workspace:
         if self._backend is not None:
             self._backend.disconnect()
             self._backend = None
+
+
+LOCK_WAIT_ENV = "VITALSIGN_LOCK_WAIT"
+DEFAULT_LOCK_WAIT = 30.0
+
+
+def lock_wait_seconds() -> float:
+    """How long to wait for another process to close the workspace ($VITALSIGN_LOCK_WAIT)."""
+    text = os.environ.get(LOCK_WAIT_ENV, "")
+    try:
+        return max(0.0, float(text)) if text else DEFAULT_LOCK_WAIT
+    except ValueError as exc:
+        raise WorkspaceError(
+            f"{LOCK_WAIT_ENV}={text!r} is not a number of seconds; e.g. {LOCK_WAIT_ENV}=60"
+        ) from exc
+
+
+def _connect_waiting(path: Path, wait: float) -> Any:
+    """Connect to the DuckDB file, waiting up to `wait` seconds while another process has it.
+
+    Two commands started at once (a cron job and a person) thus run one after the other
+    instead of one failing. `vitalsign serve` holds the file as long as it runs: commands
+    reach it through its relay (web/relay.py), so only other programs end up waiting here.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return ibis.duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() < deadline:
+                time.sleep(0.2)
+                continue
+            raise WorkspaceError(
+                f"{path}: another process has the workspace open (DuckDB allows one "
+                f"process to write) and kept it for {wait:g} s. {_holder(exc)}If it is "
+                "`vitalsign serve`, run `vitalsign` commands as usual (the server runs "
+                "them) or use its REST API from Python; otherwise wait for it to finish, "
+                f"or raise {LOCK_WAIT_ENV} (seconds)."
+            ) from exc
 
 
 def _holder(exc: Exception) -> str:

@@ -149,8 +149,19 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """On shutdown, checkpoint the database so no write-ahead log is left behind."""
-    yield
+    """Relay CLI commands to this process while serving; on shutdown, checkpoint the database.
+
+    The relay (web/relay_server.py) lets `vitalsign report`, `users add`, `ingest`... run on
+    the workspace this server holds; the checkpoint leaves no write-ahead log behind.
+    """
+    from vitalsign.web.relay_server import CommandRelay
+
+    relay = CommandRelay(app.state.workspace.root)
+    relay.start()
+    try:
+        yield
+    finally:
+        relay.stop()
     checkpoint(app.state.workspace)
 
 

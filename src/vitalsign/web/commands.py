@@ -71,7 +71,7 @@ def serve(
         str | None,
         typer.Option(
             help='Also run the daily job (`vitalsign run`) on this crontab, e.g. "0 6 * * *". '
-            "The server holds the database, so a separate `vitalsign run` cannot write to it."
+            "Other `vitalsign` commands keep working: the server runs them (docs/workspace.md)."
         ),
     ] = None,
     timezone: Annotated[

@@ -1,0 +1,246 @@
+"""The server side of the command relay: run CLI commands sent by `vitalsign` in this process.
+
+`vitalsign serve` holds the workspace's DuckDB file (one writing process per file), so a
+command started in a terminal cannot open it. Instead it connects to the socket this module
+listens on (web/relay.py) and the command runs here, on its own thread, sharing the open
+database with the pages and the scheduled job: DuckDB's transactions keep each writer's
+work whole, and a page reads the result on its next request (the serving cache and the
+sign-in cache follow the versions they already check). What the command prints goes back
+to the terminal that started it: `sys.stdout` and `sys.stderr` are routed per thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import socket
+import struct
+import threading
+import traceback
+from pathlib import Path
+from typing import Any
+
+from vitalsign.web.relay import NOT_RELAYED, frames, send_frame, socket_name
+
+log = logging.getLogger("vitalsign.web")
+
+
+class SocketStream(io.TextIOBase):
+    """A text stream whose writes go to the relay client as frames of one kind."""
+
+    def __init__(self, sock: socket.socket, kind: str, lock: threading.Lock) -> None:
+        self._sock = sock
+        self._kind = kind
+        self._lock = lock
+        self.gone = False
+
+    def writable(self) -> bool:
+        """Always: this is an output stream."""
+        return True
+
+    def isatty(self) -> bool:
+        """Never a terminal: no colour codes or live redraws go over the socket."""
+        return False
+
+    def write(self, text: str) -> int:
+        """Send `text`; a client that went away no longer gets it (the command carries on)."""
+        if not isinstance(text, str):  # click probes with b"" whether a stream is binary
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        if text and not self.gone:
+            with self._lock:
+                try:
+                    send_frame(self._sock, {self._kind: text})
+                except OSError:
+                    self.gone = True
+        return len(text)
+
+
+class ThreadStreams:
+    """`sys.stdout` (or stderr, stdin) that a thread can point elsewhere; others see `default`."""
+
+    def __init__(self, default: Any) -> None:
+        self._default = default
+        self._local = threading.local()
+
+    @property
+    def target(self) -> Any:
+        """The stream of the calling thread."""
+        return getattr(self._local, "stream", None) or self._default
+
+    def route(self, stream: Any) -> None:
+        """Send the calling thread's output to `stream` (None: back to the default)."""
+        self._local.stream = stream
+
+    def write(self, text: str) -> int:
+        """Write to the calling thread's stream."""
+        written: int = self.target.write(text)
+        return written
+
+    def readline(self, size: int | None = -1) -> str:
+        """Read from the calling thread's stream (stdin)."""
+        line: str = self.target.readline(-1 if size is None else size)
+        return line
+
+    def flush(self) -> None:
+        """Flush the calling thread's stream."""
+        self.target.flush()
+
+    def isatty(self) -> bool:
+        """Whether the calling thread's stream is a terminal."""
+        return bool(self.target.isatty())
+
+    def fileno(self) -> int:
+        """The calling thread's stream's descriptor (a socket stream has none)."""
+        number: int = self.target.fileno()
+        return number
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.target, name)
+
+
+_install_lock = threading.Lock()
+
+
+def _routed(name: str) -> ThreadStreams:
+    """The process's `sys.<name>` as a ThreadStreams (installed once)."""
+    import sys
+
+    with _install_lock:
+        current = getattr(sys, name)
+        if not isinstance(current, ThreadStreams):
+            current = ThreadStreams(current)
+            setattr(sys, name, current)
+        return current
+
+
+def _peer_uid(sock: socket.socket) -> int:
+    """The user id of the process at the other end of a Unix socket."""
+    raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", raw)
+    return int(uid)
+
+
+def run_command(argv: list[str]) -> int:
+    """Run a `vitalsign` command line in this thread as `main()` would; return its exit code."""
+    import sys
+
+    import duckdb
+
+    from vitalsign.cli import app
+    from vitalsign.errors import VitalsignError
+    from vitalsign.store.conflicts import is_write_conflict
+
+    try:
+        app(args=argv, prog_name="vitalsign", standalone_mode=True)
+    except SystemExit as exc:
+        if exc.code is None or isinstance(exc.code, int):
+            return int(exc.code or 0)
+        sys.stderr.write(f"{exc.code}\n")
+        return 1
+    except VitalsignError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    except duckdb.TransactionException as exc:
+        if not is_write_conflict(exc):
+            raise
+        sys.stderr.write(
+            f"error: another writer changed the same rows at the same moment ({exc}); the "
+            "step that lost was rolled back. Run the command again.\n"
+        )
+        return 1
+    except Exception:  # a bug: its traceback goes to the terminal and the server's log
+        log.exception("relayed command %s failed", argv[:2])
+        sys.stderr.write(traceback.format_exc())
+        return 1
+    return 0
+
+
+class CommandRelay:
+    """Listens for `vitalsign` commands on the workspace's socket and runs each on a thread."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self.running: set[threading.Thread] = set()
+
+    def start(self) -> bool:
+        """Start listening; False (and a warning) when another server has the name."""
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.bind(socket_name(self.root))
+        except OSError as exc:
+            sock.close()
+            log.warning("command relay not started for %s: %s", self.root, exc)
+            return False
+        sock.listen(16)
+        self._sock = sock
+        for name in ("stdout", "stderr", "stdin"):
+            _routed(name)
+        self._thread = threading.Thread(target=self._accept, name="command-relay", daemon=True)
+        self._thread.start()
+        return True
+
+    def stop(self) -> None:
+        """Stop listening (commands still running finish)."""
+        if self._sock is not None:
+            with contextlib.suppress(OSError):  # not connected: closing is enough
+                self._sock.shutdown(socket.SHUT_RDWR)
+            self._sock.close()
+            self._sock = None
+
+    def _accept(self) -> None:
+        while self._sock is not None:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return  # stopped
+            worker = threading.Thread(
+                target=self._serve, args=(conn,), name="relayed-command", daemon=True
+            )
+            self.running.add(worker)
+            worker.start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        import sys
+
+        lock = threading.Lock()
+        try:
+            with conn:
+                if _peer_uid(conn) != os.getuid():
+                    send_frame(
+                        conn, {"err": "error: only the server's own user may run commands\n"}
+                    )
+                    send_frame(conn, {"exit": 1})
+                    return
+                request = next(frames(conn), None)
+                argv = request.get("argv") if isinstance(request, dict) else None
+                if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+                    send_frame(conn, {"err": "error: not a command\n"})
+                    send_frame(conn, {"exit": 2})
+                    return
+                if argv and argv[0] in NOT_RELAYED:
+                    message = f"error: `vitalsign {argv[0]}` cannot run while the server runs\n"
+                    send_frame(conn, {"err": message})
+                    send_frame(conn, {"exit": 1})
+                    return
+                out = SocketStream(conn, "out", lock)
+                err = SocketStream(conn, "err", lock)
+                streams = [_routed("stdout"), _routed("stderr"), _routed("stdin")]
+                for routed, stream in zip(streams, (out, err, io.StringIO()), strict=True):
+                    routed.route(stream)
+                log.info("relayed command: vitalsign %s", " ".join(argv[:2]))
+                try:
+                    code = run_command(argv)
+                    sys.stdout.flush()
+                finally:
+                    for routed in streams:
+                        routed.route(None)
+                with lock:
+                    send_frame(conn, {"exit": code})
+        except OSError as exc:  # the client went away: the command's work is done or rolled back
+            log.warning("relayed command: connection lost: %s", exc)
+        finally:
+            self.running.discard(threading.current_thread())

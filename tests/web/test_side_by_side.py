@@ -1,0 +1,261 @@
+"""The server and the command line side by side, as real processes (issue 12.1).
+
+A real `vitalsign serve --schedule "* * * * *"` holds a scored demo workspace (its daily job
+runs every minute); real `vitalsign` processes run report, users, ingest, override and
+alerts ack on the same workspace (the server runs them: web/relay.py), and their effect is
+on the next request. Then the scheduled job, web overrides and notes, and CLI writers act
+at the same moment, and every write is present exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import PASSWORD, build_world, free_port
+
+ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "200"}
+
+
+@dataclass
+class Served:
+    """A `vitalsign serve` process on a workspace, and what tests need to reach it."""
+
+    root: Path
+    url: str
+    tokens: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log: Path
+    accounts: list[tuple[str, str]]  # (account_id, owner), for tests to take their own
+    alerts: list[str]  # open alert ids
+
+    def api(self, user: str = "root") -> httpx.Client:
+        """An API client with `user`'s token."""
+        headers = {"Authorization": f"Bearer {self.tokens[user]}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60)
+
+    def cli(self, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """Run `vitalsign ARGS -w ROOT` as its own process; return what it did."""
+        return subprocess.run(
+            [sys.executable, "-m", "vitalsign", *args, "-w", str(self.root)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=ENV,
+            cwd=cwd or self.root.parent,
+        )
+
+    def daily_runs(self) -> int:
+        """How many scheduled daily jobs the server has reported so far."""
+        return self.log.read_text(encoding="utf-8", errors="replace").count("vitalsign run ")
+
+
+def _login(url: str, user: str, password: str) -> int:
+    with httpx.Client(base_url=url, timeout=60) as client:
+        client.get("/login")
+        token = client.cookies["vitalsign_login_csrf"]
+        reply = client.post(
+            "/login", data={"username": user, "password": password, "csrf_token": token}
+        )
+        return reply.status_code
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """A scored demo workspace with users and open alerts, served by a real process."""
+    root = tmp_path_factory.mktemp("side") / "ws"
+    workspace, tokens, _ = build_world(root)
+    latest = workspace.duckdb.execute("SELECT max(snapshot_date) FROM scores").fetchone()[0]
+    accounts = workspace.duckdb.execute(
+        "SELECT account_id, owner FROM scores WHERE snapshot_date = ? ORDER BY account_id",
+        [latest],
+    ).fetchall()
+    alerts = [
+        r[0]
+        for r in workspace.duckdb.execute(
+            "SELECT alert_id FROM alerts WHERE status = 'open' ORDER BY alert_id"
+        ).fetchall()
+    ]
+    workspace.close()
+    port = free_port()
+    log = root.parent / "serve.log"
+    with log.open("wb") as sink:
+        command = [sys.executable, "-m", "vitalsign", "serve", "-w", str(root)]
+        command += ["--port", str(port), "--schedule", "* * * * *", "--no-sync"]
+        process = subprocess.Popen(
+            [*command, "--log-level", "warning"],
+            env=ENV,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        assert process.poll() is None, log.read_text()
+        try:
+            httpx.get(f"{url}/login", timeout=2)
+            break
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "vitalsign serve did not start"
+            time.sleep(0.2)
+    yield Served(root, url, tokens, process, log, [(a, o) for a, o in accounts], alerts)
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def _ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.stdout
+
+
+def test_report_runs_while_the_server_serves(served: Served) -> None:
+    with served.api() as api:
+        portfolio = api.get("/api/v1/portfolio").json()
+    out = _ok(served.cli("report", "--format", "json"))
+    assert out.strip().startswith("{"), out[:200]
+    assert "accounts" in out
+    assert portfolio  # the server still answers after the command
+
+
+def test_a_user_added_by_the_cli_signs_in_and_is_removed_on_the_next_request(
+    served: Served,
+) -> None:
+    _ok(served.cli("users", "add", "carol", "--role", "viewer", "--password", "carol pw 1234"))
+    assert _login(served.url, "carol", "carol pw 1234") == 303
+    token = _ok(served.cli("users", "token", "carol", "--label", "side")).split()[-1]
+    with httpx.Client(base_url=served.url, timeout=60) as client:
+        me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200, me.text
+        assert me.json()["name"] == "carol"
+        _ok(served.cli("users", "remove", "carol"))
+        gone = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert gone.status_code == 401
+    assert _login(served.url, "carol", "carol pw 1234") != 303
+
+
+def test_an_ingested_file_shows_on_the_next_request(served: Served, tmp_path: Path) -> None:
+    account = served.accounts[0][0]
+    created = (dt.datetime.now(dt.UTC) - dt.timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S")
+    tickets = tmp_path / "side_tickets.csv"
+    tickets.write_text(
+        "ticket_id,account_id,created_at,priority,status,subject\n"
+        f"side-1,{account},{created},high,open,Exports time out since Monday\n",
+        encoding="utf-8",
+    )
+    _ok(served.cli("ingest", tickets.name, "--into", "tickets", cwd=tmp_path))  # a relative path
+    with served.api() as api:
+        timeline = api.get(f"/api/v1/accounts/{account}/timeline", params={"kind": "ticket"})
+    assert timeline.status_code == 200, timeline.text
+    subjects = [e["title"] + " " + str(e.get("detail", "")) for e in timeline.json()["items"]]
+    assert any("Exports time out since Monday" in s for s in subjects), subjects[:5]
+
+
+def test_an_override_and_an_acknowledgement_show_on_the_next_request(served: Served) -> None:
+    account = served.accounts[1][0]
+    _ok(served.cli("override", account, "--band", "red", "--reason", "side by side cli"))
+    alert = served.alerts[0]
+    _ok(served.cli("alerts", "ack", alert, "--note", "seen from the terminal"))
+    with served.api() as api:
+        overrides = api.get(f"/api/v1/accounts/{account}/overrides").json()["items"]
+        score = api.get(f"/api/v1/accounts/{account}/score").json()
+        acked = api.get(f"/api/v1/alerts/{alert}").json()
+    assert [o["reason"] for o in overrides].count("side by side cli") == 1
+    assert score["band"] == "red"
+    assert acked["status"] == "acknowledged", acked
+
+
+def _web_override(served: Served, account: str, reason: str) -> int:
+    with served.api() as api:
+        reply = api.post(
+            f"/api/v1/accounts/{account}/overrides",
+            json={"target": "band", "value": "yellow", "reason": reason},
+        )
+    return reply.status_code
+
+
+def _web_note(served: Served, account: str, body: str) -> int:
+    with served.api() as api:
+        return api.post(f"/api/v1/accounts/{account}/notes", json={"body": body}).status_code
+
+
+def test_the_scheduled_job_web_users_and_cli_writers_at_once_lose_nothing(
+    served: Served,
+) -> None:
+    runs_before = served.daily_runs()
+    seconds = 60 - dt.datetime.now().second
+    time.sleep(max(0.0, seconds - 2.0))  # start two seconds before the job's next minute
+    web_accounts = [a for a, _ in served.accounts[10:18]]
+    cli_accounts = [a for a, _ in served.accounts[18:22]]
+    note_accounts = [a for a, _ in served.accounts[22:28]]
+    users = [f"writer{i}" for i in range(3)]
+    jobs: list[tuple[str, Any]] = []
+    answers: dict[str, Any] = {}
+    lock = threading.Lock()
+    with ThreadPoolExecutor(max_workers=21) as pool:
+        for i, account in enumerate(web_accounts):
+            jobs.append((f"web-{i}", pool.submit(_web_override, served, account, f"web-{i}")))
+        for i, account in enumerate(note_accounts):
+            jobs.append((f"note-{i}", pool.submit(_web_note, served, account, f"note-{i}")))
+        for i, account in enumerate(cli_accounts):
+            args = ("override", account, "--band", "red", "--reason", f"cli-{i}")
+            jobs.append((f"cli-{i}", pool.submit(served.cli, *args)))
+        for name in users:
+            args = ("users", "add", name, "--role", "viewer", "--password", PASSWORD)
+            jobs.append((name, pool.submit(served.cli, *args)))
+        for name, future in jobs:
+            with lock:
+                answers[name] = future.result(timeout=300)
+    for name, answer in answers.items():
+        if isinstance(answer, int):
+            assert answer == 201, (name, answer)
+        else:
+            _ok(answer)
+    deadline = time.monotonic() + 90
+    while served.daily_runs() == runs_before:  # the job of that minute has reported
+        assert time.monotonic() < deadline, "the scheduled job did not run"
+        time.sleep(0.5)
+    with served.api() as api:
+        for i, account in enumerate(web_accounts + cli_accounts):
+            reason = f"web-{i}" if i < len(web_accounts) else f"cli-{i - len(web_accounts)}"
+            items = api.get(f"/api/v1/accounts/{account}/overrides").json()["items"]
+            assert [o["reason"] for o in items].count(reason) == 1, (account, items)
+        for i, account in enumerate(note_accounts):
+            items = api.get(f"/api/v1/accounts/{account}/notes").json()["items"]
+            assert [n["body"] for n in items].count(f"note-{i}") == 1, (account, items)
+    listed = _ok(served.cli("users", "list"))
+    for name in users:
+        assert listed.split().count(name) == 1, listed
+        assert _login(served.url, name, PASSWORD) == 303
+    assert served.process.poll() is None
+
+
+def test_relayed_arguments_name_files_absolutely_and_the_workspace(tmp_path: Path) -> None:
+    from vitalsign.web.relay import _leaf, relayed_argv, workspace_root
+
+    (tmp_path / "tickets.csv").write_text("x\n", encoding="utf-8")
+    root = tmp_path / "ws"
+    argv = ["ingest", "tickets.csv", "--into", "tickets", "--mapping=missing.yml"]
+    out = relayed_argv(argv, root, tmp_path, _leaf(argv))
+    assert out[1] == str(tmp_path / "tickets.csv")  # exists here: made absolute
+    assert out[-3] == f"--mapping={tmp_path / 'missing.yml'}"  # a file to be: absolute too
+    assert out[-2:] == ["--workspace", str(root)]
+    assert out[3] == "tickets"  # a plain value is left alone
+    report = relayed_argv(["report", "-w", "ws"], root, tmp_path, _leaf(["report"]))
+    assert report == ["report", "-w", "ws"]  # the workspace named is kept as given
+    email = ["users", "add", "a", "--owner", "ann@vendor.example", "--password", "p"]
+    assert relayed_argv(email, root, tmp_path, _leaf(email))[4] == "ann@vendor.example"
+    assert workspace_root(["report", "--workspace=ws"], {}) == Path("ws").resolve()
+    assert workspace_root(["report"], {"VITALSIGN_WORKSPACE": str(root)}) == root
