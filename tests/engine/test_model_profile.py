@@ -150,3 +150,10 @@ def test_score_warns_when_the_gate_failed_for_every_account(tiny_workspace: Work
     assert "warning: the gate 'invoices_90d >= 1' failed for every account" in " ".join(
         result.output.split()
     )
+
+
+def test_a_date_before_every_account_is_reported(tiny_workspace: Workspace) -> None:
+    found = profile_workspace(tiny_workspace, tiny_workspace.load_model().spec, T.replace(1990))
+    assert found is not None and found.accounts == 0
+    assert [f.loc for f in found.findings] == ["accounts"]
+    assert "no loaded account is a customer on 1990-03-01" in found.findings[0].message

@@ -145,6 +145,16 @@ def profile_model(backend: Any, model: HealthModel, as_of: dt.date) -> ModelProf
         findings += _condition_findings(model, accounts, gate_pass, raised, tables_of, table_rows)
         stale_signals = {n for t in stale for n in t.signals}
         findings += _scale_findings(model, frame, profiles, stale_signals)
+    else:
+        findings.append(
+            Finding(
+                "warning",
+                "accounts",
+                f"no loaded account is a customer on {as_of} (all were created on or after "
+                "it, or churned before it): nothing to profile. Pass --as-of a date inside "
+                "the data",
+            )
+        )
     return ModelProfile(as_of, accounts, table_rows, profiles, gate_pass, raised, findings)
 
 
