@@ -251,3 +251,20 @@ def test_extending_a_history_scores_only_the_new_date(workspace: Workspace) -> N
     assert backfill(workspace, week_later, edited, show_progress=False, new_only=True) == (
         week_later
     )
+
+
+def test_the_cli_extends_a_history_with_new_only(tiny_workspace: Workspace) -> None:
+    from typer.testing import CliRunner
+
+    from vitalsign.cli import app
+
+    root = str(tiny_workspace.root)
+    tiny_workspace.close()  # the CLI opens the workspace itself
+    runner = CliRunner()
+    first = ["backfill", "--from", "2024-01-01", "--to", "2024-02-19", "-w", root]
+    assert "Stored 8 snapshots" in runner.invoke(app, first, catch_exceptions=False).output
+    later = ["backfill", "--from", "2024-01-01", "--to", "2024-02-26", "-w", root, "--new-only"]
+    result = runner.invoke(app, later, catch_exceptions=False)
+    assert "Stored 1 snapshots from 2024-02-26 to 2024-02-26" in result.output
+    again = runner.invoke(app, later, catch_exceptions=False).output
+    assert "Nothing to score: every date has a snapshot" in again

@@ -289,7 +289,7 @@ class OnePassQuery(SignalQuery):
                 cases = [(t == out[prefix + "t"], v) for t, v in zip(times, parts, strict=False)]
                 if None in columns:  # the wide frame's time is the last part
                     out[prefix + "ft"] = times[-1]
-                empty = ibis.null(self.partial_types[f"w__{name}__v"])
+                empty = ibis.null(self.partial_types[f"w__{name}__v"].copy(nullable=True))
                 out[prefix + kind] = ibis.cases(*cases, else_=empty) if cases else empty
             elif len(parts) == 1:
                 out[prefix + kind] = parts[0]
