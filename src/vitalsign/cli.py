@@ -190,10 +190,18 @@ def backfill(
     from_: Annotated[str, typer.Option("--from", help="First date.")],
     to: Annotated[str, typer.Option("--to", help="Last date (included).")],
     every: Annotated[str, typer.Option("--every", help="Step, e.g. 7d or 1w.")] = "7d",
+    new_only: Annotated[
+        bool,
+        typer.Option(
+            "--new-only",
+            help="Score only the dates without a snapshot of this model version (a weekly "
+            "job extending the history).",
+        ),
+    ] = False,
     model: ModelOption = None,
     workspace: WorkspaceOption = Path("."),
 ) -> None:
-    """Fill the score history for many dates, sharing table scans between dates."""
+    """Fill the score history for many dates, reading each table once for all of them."""
     from vitalsign.engine.run import backfill as run_backfill
     from vitalsign.engine.run import date_range
     from vitalsign.store.workspace import open_workspace
@@ -202,7 +210,10 @@ def backfill(
     start, end = _date(from_, "--from"), _date(to, "--to")
     assert start is not None and end is not None
     loaded = ws.load_model(model)
-    dates = run_backfill(ws, date_range(start, end, _days(every)), loaded)
+    dates = run_backfill(ws, date_range(start, end, _days(every)), loaded, new_only=new_only)
+    if not dates:
+        console.print(f"Nothing to score: every date has a snapshot of model {loaded.name!r}")
+        return
     console.print(f"Stored {len(dates)} snapshots from {dates[0]} to {dates[-1]}")
     _print_stale(ws.duckdb, loaded.name, dates)
 
