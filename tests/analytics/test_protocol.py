@@ -13,9 +13,11 @@ from vitalsign.analytics.calibrate import Calibration, calibrate
 from vitalsign.analytics.datasets.saas_churn import load_saas_churn
 from vitalsign.analytics.protocol import (
     CardRows,
+    Spread,
     holdout_accounts,
     stability,
     to_probability,
+    unstable,
 )
 from vitalsign.analytics.weights import Node
 from vitalsign.engine.run import score
@@ -127,11 +129,26 @@ def test_a_weight_that_swings_between_fits_is_flagged_unstable() -> None:
         "default", np.ones(200, dtype=bool), points, churned, accounts,
         Node([0, 1]), ["steady", "swinging"], 1.0,
     )  # fmt: skip
-    fits = {"default": [np.array([60.0, 40.0]), np.array([62.0, 38.0]), np.array([55.0, 45.0])]}
-    found = stability([card], {"default": {"steady": 58.0, "swinging": 8.0}}, fits, set(), 0)
+    weights = {"steady": [60.0, 62.0, 55.0, 58.0, 61.0], "swinging": [8.0, 23.0, 13.0, 9.0, 21.0]}
+    fits = {"default": [np.array([a, b]) for a, b in zip(*weights.values(), strict=True)]}
+    found = stability([card], {"default": {"steady": 59.0, "swinging": 14.0}}, fits, set(), 0)
     flags = {s.signal: s.flags for s in found}
     assert not any("unstable" in f for f in flags["steady"])
-    assert any("unstable: 8%–45%" in f for f in flags["swinging"])
+    assert any(f.startswith("unstable: 8%–22% over the middle 80%") for f in flags["swinging"])
+    spread = next(s.spread for s in found if s.signal == "swinging")
+    assert (spread.low, spread.high, spread.count) == (8.0, 23.0, 5)
+
+
+def test_a_weight_given_in_the_folds_but_zero_in_the_final_fit_is_unstable() -> None:
+    assert unstable([13.0, 13.0, 12.0, 11.0, 12.5], 0.0) is not None
+    assert unstable([13.0, 13.0, 12.0, 11.0, 12.5], 12.0) is None
+    assert unstable([0.0, 0.0, 0.2, 0.1, 0.0], 0.0) is None  # never weighed: stable at nothing
+
+
+def test_folds_without_an_auc_are_left_out_of_the_spread() -> None:
+    spread = Spread.of([0.7, None, float("nan"), 0.8])
+    assert spread.count == 2 and spread.mean == pytest.approx(0.75)
+    assert Spread.of([None]).count == 0 and str(Spread.of([])) == "n/a"
 
 
 @settings(max_examples=40, deadline=None)

@@ -17,10 +17,11 @@ How the figures are obtained (docs/backtest.md, "Out-of-sample protocol"):
   *training* rows) before they are pooled, so a fold whose score runs higher or lower does not
   distort the pooled AUC.
 - **Weight stability**: each signal's weight over the folds (account folds) or over bootstrap
-  refits of the training accounts (out of time); a weight is *unstable* when those fits span
-  UNSTABLE_SPAN percentage points or more, or give it nothing in one fit and MIN_WEIGHT or
-  more in another. A signal whose points rank churn the wrong way round (their AUC interval
-  below 0.5: more points, more churn) is flagged too.
+  refits of the training accounts (out of time); a weight is *unstable* when the middle 80%
+  of those fits spans UNSTABLE_SPAN percentage points or more and half its mean weight,
+  or gives it nothing in some fit and MIN_WEIGHT or more in another (`unstable`). A signal
+  whose points rank churn the wrong way round (their AUC interval below 0.5: more points,
+  more churn) is flagged too.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from vitalsign.analytics.weights import Node, fit_weights, weighted_score
 Floats = npt.NDArray[np.float64]
 FOLDS = 5
 BOOTSTRAP_FITS = 20  # refits of the training accounts for weight stability, out of time
-UNSTABLE_SPAN = 10.0  # percentage points between the lowest and highest fitted weight
+UNSTABLE_SPAN = 10.0  # percentage points across the middle 80% of the fitted weights
 MIN_WEIGHT = 5.0  # a weight this large in one fit and zero in another is unstable
 DIRECTION_REPLICATES = 100
 
@@ -364,6 +365,24 @@ def over_dates(
     )
 
 
+def unstable(fits: Sequence[float], final: float) -> str | None:
+    """Say why a weight is unstable over its fits (and the final fit), or None.
+
+    The middle 80% of the fits spans UNSTABLE_SPAN points or more and at least half the mean
+    weight, or the signal gets nothing in some fit (a tenth of
+    the fits, or the final one) and MIN_WEIGHT or more in another.
+    """
+    if not fits:
+        return None
+    low, high = (float(v) for v in np.percentile(np.asarray(fits, dtype="float64"), [10, 90]))
+    mean = float(np.mean(fits))
+    seen = [low, high, *([final] if math.isfinite(final) else [])]
+    if high - low >= max(UNSTABLE_SPAN, mean / 2) or (min(seen) < 0.5 and max(seen) >= MIN_WEIGHT):
+        shown = "" if not math.isfinite(final) else f", {final:.0f}% in the final fit"
+        return f"unstable: {low:.0f}%–{high:.0f}% over the middle 80% of the fits{shown}"
+    return None
+
+
 def stability(
     cards: list[CardRows],
     final: dict[str, dict[str, float]],
@@ -390,14 +409,9 @@ def stability(
             )
             flags = []
             weight = final.get(c.card, {}).get(name, math.nan)
-            seen = [*values, weight] if math.isfinite(weight) else values
-            if seen and (
-                max(seen) - min(seen) >= UNSTABLE_SPAN
-                or (min(seen) < 0.5 and max(seen) >= MIN_WEIGHT)
-            ):
-                flags.append(
-                    f"unstable: {min(seen):.0f}%–{max(seen):.0f}% over the fits and the final fit"
-                )
+            note = unstable(values, weight)
+            if note:
+                flags.append(note)
             if points_auc.high < 0.5:
                 flags.append(
                     "points disagree with churn: accounts with more points churn more"
