@@ -202,3 +202,16 @@ def test_stats_count_the_alerts_opened_and_resolved_per_evaluated_snapshot(
     stats = alert_stats(tiny_workspace.duckdb)
     assert stats.opened_per_run == [1, 0, 1, 0] and stats.resolved_per_run == [0, 1, 0, 1]
     assert stats.per_run_line().startswith("per evaluated snapshot: opened 0–1 (median 0.5)")
+
+
+def test_data_stale_waits_for_persistence_only_when_asked(tiny_model: LoadedModel) -> None:
+    from vitalsign.alerts.steadiness import persistence_of
+
+    rules = alert_config(
+        "rules:\n  quiet: {type: data_stale, table: events, days: 14d}\n"
+        "  long: {type: data_stale, table: events, days: 14d, persistence: 2}\n"
+        "  low: {type: score_below, value: 40}\n",
+        tiny_model,
+    ).rules
+    assert persistence_of(rules["quiet"], 7) == 1 and persistence_of(rules["long"], 7) == 2
+    assert persistence_of(rules["low"], 7) == 2 and persistence_of(rules["low"], 7, 3) == 3

@@ -308,6 +308,7 @@ class DataStale(_Rule):
     days: Days
     include_never: bool = True
     reminder: bool = False
+    persistence: Annotated[int, Field(ge=1, le=52)] | None = None
 
 
 class CsmRatingStale(_Rule):

@@ -35,6 +35,7 @@ STEADY_TYPES = frozenset(
     {"band_entered", "band_left", "score_below", "score_dropped", "signal_threshold"}
 )
 TRANSITION_TYPES = frozenset({"band_entered", "band_left"})
+PERSISTENT_TYPES = STEADY_TYPES | {"data_stale"}  # data_stale: only when it says so
 DEFAULT_MARGIN_POINTS = 5.0
 SIGNAL_MARGIN_SHARE = 0.1  # signal_threshold: 10 % of the threshold's size by default
 _FAR = 1e9  # "no edge" for the best band's top and the worst band's bottom
@@ -81,11 +82,17 @@ def default_persistence(cadence: int | None) -> int:
 
 
 def persistence_of(rule: Any, cadence: int | None, default: int | None = None) -> int:
-    """Return the snapshots a steady rule's condition must hold before an alert opens."""
-    if not is_steady(rule):
+    """Return the snapshots a rule's condition must hold before an alert opens.
+
+    Band and threshold rules default from the cadence; data_stale holds 1 unless its
+    `persistence` says otherwise; other rules fire at once.
+    """
+    if rule.type not in PERSISTENT_TYPES:
         return 1
     if rule.persistence is not None:
         return int(rule.persistence)
+    if not is_steady(rule):
+        return 1
     return default if default is not None else default_persistence(cadence)
 
 
