@@ -74,3 +74,14 @@ def test_a_calibrated_proposal_is_backtested_in_sample_on_its_training_dates(
     assert report.sample.startswith("IN-SAMPLE")
     assert str(result.validation.train_dates[-1]) in report.sample
     assert trained_dates(bad_model) is None  # a hand-written model is out of sample
+
+
+def test_the_html_report_says_how_its_figures_were_obtained(report: BacktestReport) -> None:
+    from vitalsign.analytics.html_report import render_html
+
+    page = render_html(report)
+    assert f"over snapshot dates: {report.folds.spread}" in page  # type: ignore[union-attr]
+    assert "out of sample: the model&#39;s points and weights are fixed" in page or (
+        "out of sample: the model's points and weights are fixed" in page
+    )
+    assert "churn in [T, T + 90 days)" in page

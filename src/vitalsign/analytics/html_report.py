@@ -38,9 +38,12 @@ td:first-child, th:first-child { text-align: left; }
 <p class="note">Model version{{ 's' if r.model_hashes|length > 1 }} {{ r.model_hashes|join(', ') }};
 {{ r.dates|length }} snapshots from {{ r.dates[0] }} to {{ r.dates[-1] }} ({{ r.history_source }});
 outcomes {{ r.outcomes_source }}, data until {{ r.observed_until.strftime('%Y-%m-%d') }};
-horizon {{ r.horizon_days }} days.</p>
+horizon {{ r.horizon_days }} days: churn in [T, T + {{ r.horizon_days }} days), a churn exactly
+{{ r.horizon_days }} days after a snapshot counts for a later one.</p>
 <p class="big">ROC-AUC <b>{{ r.roc_auc }}</b> &nbsp; PR-AUC <b>{{ r.pr_auc }}</b>
 (churn rate {{ pct(r.base_rate) }})</p>
+{% if r.folds %}<p{% if r.folds.trained %} class="bad"{% endif %}>Pooled over every evaluated row;
+over {{ r.folds.method }}: {{ r.folds.spread }} (mean ± sd, range). {{ r.sample }}.</p>{% endif %}
 <p>{{ c.evaluated }} account-snapshots evaluated ({{ c.accounts }} accounts), {{ c.churned }}
 churned within {{ r.horizon_days }} days. Left out: {{ c.censored }} too recent to know,
 {{ c.churned_before }} already churned, {{ c.insufficient_data }} with insufficient data.
