@@ -207,3 +207,16 @@ def test_the_timeline_page_is_refused_to_strangers_and_other_csms(world: World) 
         assert bob.get(f"/accounts/{world.bob_account}/timeline").status_code == 200
     with world.login("maria") as maria:
         assert maria.get("/accounts/no-such-account/timeline").status_code == 404
+
+
+def test_a_note_is_shown_as_text_never_as_markup(world: World) -> None:
+    account = world.alice_account
+    body = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    with world.client("alice") as alice:
+        assert (
+            alice.post(f"/api/v1/accounts/{account}/notes", json={"body": body}).status_code == 201
+        )
+    with world.login("alice") as browser:
+        page = browser.get(f"/accounts/{account}/timeline", params={"kind": "note"}).text
+    assert body not in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
