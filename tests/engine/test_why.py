@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from vitalsign.engine.explain import explain_items
 from vitalsign.engine.run import backfill
@@ -141,3 +143,44 @@ def test_a_snapshot_of_an_older_model_with_a_signal_no_longer_scored_is_explaine
     assert [s.name for s in why.losses] == ["logins_30d"]  # shown, but not a target
     assert why.next_band.options == [] and not why.next_band.reachable
     assert "scored by model older" in why.notes[0]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    parts=st.lists(
+        st.tuples(
+            st.sampled_from(["usage", "support", "voice"]), st.floats(0, 100), st.floats(0.1, 5)
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_losses_always_add_up_to_what_the_base_score_misses(
+    parts: list[tuple[str, float, float]],
+) -> None:
+    model = parse_model((FIXTURES / "models" / "tiny.yml").read_text()).spec
+    names = ["logins_30d", "tickets_90d", "nps", "csm"]
+    total = sum(w for _, _, w in parts)
+    items = [
+        ("signal", names[i % 4] if i < 4 else f"extra_{i}", path, "1", p, w / total, p * w / total)
+        for i, (path, p, w) in enumerate(parts)
+    ]
+    base = sum(item[6] for item in items)
+    row = {
+        "account_id": "P",
+        "model_hash": "x",
+        "snapshot_date": T,
+        "score": base,
+        "base_score": base,
+        "band": "red",
+        "computed_band": "green" if base >= 70 else "yellow" if base >= 40 else "red",
+        "coverage": 1.0,
+        "gate_pass": True,
+        "flags": "[]",
+    }
+    why = build_why(explain_items("tiny", row, items), model)
+    assert sum(s.loss for s in why.losses) == pytest.approx(100.0 - base, abs=1e-6)
+    losses = [s.loss for s in why.losses]
+    assert losses == sorted(losses, reverse=True)
+    for line in why.losses:
+        assert line.loss + line.contribution == pytest.approx(100.0 * line.weight)

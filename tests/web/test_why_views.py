@@ -40,17 +40,20 @@ def test_the_page_why_is_the_builder_s(world: World, which: str) -> None:
     con = world.workspace.duckdb.cursor()
     model = world.workspace.load_model()
     day = world.latest if which == "latest" else world.previous
-    accounts = [
-        r[0]
-        for r in con.execute(
-            "SELECT account_id FROM scores WHERE snapshot_date = ? "
-            "ORDER BY (flags != '[]' OR NOT gate_pass) DESC, account_id LIMIT 4",
-            [day],
-        ).fetchall()
-    ]
-    for account in accounts:
-        view = account_view(con, model.name, account, day, model=model)
-        expected = why_account(con, model, account, day)
+    plain = con.execute(
+        "SELECT account_id, snapshot_date FROM scores WHERE snapshot_date = ? "
+        "AND gate_pass AND flags = '[]' ORDER BY account_id LIMIT 2",
+        [day],
+    ).fetchall()
+    flagged = con.execute(  # a fired flag or a failed gate, on whichever date has one
+        "SELECT account_id, snapshot_date FROM scores WHERE snapshot_date <= ? "
+        "AND (flags != '[]' OR NOT gate_pass) ORDER BY snapshot_date DESC, account_id LIMIT 2",
+        [day],
+    ).fetchall()
+    assert len(plain) == 2 and flagged, "the web world has accounts of both kinds"
+    for account, snapshot in [*plain, *flagged]:
+        view = account_view(con, model.name, account, snapshot, model=model)
+        expected = why_account(con, model, account, snapshot)
         assert view.why is not None
         assert view.why.losses == expected.losses and view.why.groups == expected.groups
         assert view.why.flags == expected.flags
@@ -64,6 +67,9 @@ def test_the_page_why_is_the_builder_s(world: World, which: str) -> None:
         if expected.flags or not expected.explanation.gate_pass:
             # the page computed the values the conditions read: everything is the same
             assert view.why.gate == expected.gate and nb == want
+            assert any(v is not None for f in view.why.flags for v in f.values.values()) or (
+                view.why.gate is not None and not view.why.gate.holds
+            )
         else:  # it did not (a query too dear for every page): a ratio's target is in its units
             assert view.why.gate is not None and expected.gate is not None
             assert (view.why.gate.holds, view.why.gate.fix) == (True, None)
