@@ -93,3 +93,17 @@ def test_a_csms_renewals_page_and_its_export_hold_only_their_book(world: World) 
     shown = set(re.findall(r'<tr data-account="([^"]+)"', own))
     assert shown == {a for a, _ in _expected(world, ALICE)}
     assert BOB not in export
+
+
+def test_the_renewals_page_lists_one_window_and_exports_the_same_rows(world: World) -> None:
+    with world.login("maria") as maria:
+        page = maria.get("/renewals", params={"within": 60}).text
+        link = page.split('id="export-csv" href="')[1].split('"')[0]
+        export = maria.get(link.replace("&amp;", "&")).text
+        wrong = maria.get("/renewals", params={"within": 45})
+    shown = re.findall(r'<tr data-account="([^"]+)"', page)
+    assert sorted(shown) == sorted(a for a, d in _expected(world) if d <= 60)
+    assert "within=60" in link
+    exported = [line.split(",")[0] for line in export.strip().splitlines()[1:]]
+    assert exported == shown
+    assert wrong.status_code == 400 and "use one of 30, 60, 90, 180" in wrong.text

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
-from vitalsign.analytics.renewals import RenewalReport, renewals_report
+from vitalsign.analytics.renewals import HORIZONS, RenewalReport, renewals_report
 from vitalsign.errors import VitalsignError
 from vitalsign.web import charts
 from vitalsign.web.access import Principal, book_key, scope_filter
@@ -147,9 +147,15 @@ def renewals_page(
     owner: str = "",
     segment: str = "",
     as_of: str = "",
+    within: int = max(HORIZONS),
 ) -> Response:
-    """Accounts renewing in the next 30/60/90/180 days by band; ARR at risk per month."""
+    """Accounts renewing in the next 30/60/90/180 days by band; ARR at risk per month.
+
+    `within` (one of HORIZONS) limits the account list (and its export) to that window.
+    """
     request.state.principal = principal  # the error page shows the navigation
+    if within not in HORIZONS:
+        raise VitalsignError(f"within={within}: use one of {', '.join(map(str, HORIZONS))}")
     report = renewals_for(state, db, principal, _date(as_of), owner, segment)
     loaded = state.model()
     colours = charts.band_colours(
@@ -170,6 +176,9 @@ def renewals_page(
         choices=choices,
         owner=owner,
         segment=segment,
+        within=within,
+        horizons=HORIZONS,
+        listed=[r for r in report.rows if r["days_to_renewal"] <= within],
         months_figure=months_figure(report, colours.get(report.at_risk_band, "#d64541")),
     )
 
