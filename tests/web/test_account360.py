@@ -220,3 +220,14 @@ def test_a_note_is_shown_as_text_never_as_markup(world: World) -> None:
         page = browser.get(f"/accounts/{account}/timeline", params={"kind": "note"}).text
     assert body not in page
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page
+
+
+def test_the_timeline_marks_the_snapshot_where_the_model_changed(world: World) -> None:
+    with world.client("maria") as maria:
+        items = maria.get(
+            f"/api/v1/accounts/{world.bob_account}/timeline", params={"kind": "score"}
+        ).json()["items"]
+    old, new = world.model_hashes
+    changed = [e for e in items if "the model changed" in (e["detail"] or "")]
+    assert [e["at"][:10] for e in changed] == [world.latest.isoformat()]
+    assert f"({old} → {new})" in changed[0]["detail"]

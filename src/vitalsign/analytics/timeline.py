@@ -34,9 +34,8 @@ KINDS: dict[str, str] = {
     "outcome": "renewals, churn, expansion",
     "usage": "weekly usage totals",
 }
-SCORE_STEP = (
-    5.0  # a snapshot enters the timeline when its band changed or its score moved this much
-)
+# a snapshot enters the timeline when its band, its model or its score (by this much) changed
+SCORE_STEP = 5.0
 
 
 @dataclass(frozen=True)
@@ -91,28 +90,32 @@ def _stamp(value: Any) -> dt.datetime:
 def _scores(con: Any, account_id: str, model_name: str, since: dt.datetime) -> list[TimelineEntry]:
     # account_id alone in the WHERE: DuckDB answers from the web_scores_account index
     rows = con.execute(
-        "SELECT snapshot_date, model_name, score, band FROM scores WHERE account_id = ?",
+        "SELECT snapshot_date, model_name, model_hash, score, band FROM scores "
+        "WHERE account_id = ?",
         [account_id],
     ).fetchall()
     history = sorted((r for r in rows if r[1] == model_name), key=lambda r: r[0])
     entries: list[TimelineEntry] = []
     before: tuple[Any, ...] | None = None
-    for day, _, score, band in history:
-        at = _stamp(day)
+    for day, _, model_hash, score, band in history:
+        detail = f"snapshot {day}"
         if before is None:
             title, tone = f"First scored: {_points(score)}, {band}", None
         else:
-            moved = _delta(score, before[2])
-            if band == before[3] and (moved is None or abs(moved) < SCORE_STEP):
-                before = (day, _, score, band)
+            moved = _delta(score, before[1])
+            changed_model = model_hash != before[0]
+            if changed_model:  # a jump may be the model's, not the customer's
+                detail += f"; the model changed ({before[0]} → {model_hash})"
+            elif band == before[2] and (moved is None or abs(moved) < SCORE_STEP):
+                before = (model_hash, score, band)
                 continue
-            title = f"Score {_points(before[2])} → {_points(score)}"
+            title = f"Score {_points(before[1])} → {_points(score)}"
             title += f" ({moved:+.1f})" if moved is not None else ""
-            title += f", band {before[3]} → {band}" if band != before[3] else f", {band}"
+            title += f", band {before[2]} → {band}" if band != before[2] else f", {band}"
             tone = "bad" if (moved or 0) < 0 else "good"
-        if at >= since:
-            entries.append(TimelineEntry(at, "score", title, f"snapshot {day}", tone))
-        before = (day, _, score, band)
+        if _stamp(day) >= since:
+            entries.append(TimelineEntry(_stamp(day), "score", title, detail, tone))
+        before = (model_hash, score, band)
     return entries
 
 
