@@ -38,6 +38,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from rich.console import Console
@@ -474,6 +475,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only", default="", help="run only the scenarios whose name contains this text"
     )
+    parser.add_argument(
+        "--with-writers",
+        action="store_true",
+        help="load the account page while CLI backfill, ingest, users add and web overrides "
+        "write (bench/web_writers.py); every write is counted afterwards",
+    )
     args = parser.parse_args(argv)
 
     root, timings = prepare(args.workdir, args.accounts, args.weeks)
@@ -488,8 +495,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         cache_ready = wait_for_serving_cache(server.url, cookies)
         makers = scenarios(args.accounts, tokens, cookies, args.seed)
         results = []
+        writers = None
+        if args.with_writers:
+            writers = _with_writers(server, root, tokens, makers["account page"], args)
+            results.append(writers.pop("result"))
         for name, maker in makers.items():
-            if args.only not in name:
+            if args.only not in name or writers is not None:
                 continue
             asyncio.run(run_load(name, server.url, maker, 4, 40, 60, args.client))  # warm up
             one = measure(server, name, maker, 1, 200, args.max_seconds / 4, args.client)
@@ -555,12 +566,46 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "startup_s": startup,
                 "serving_cache_ready_s": cache_ready,
                 "results": [{**asdict(r), "throughput": r.throughput} for r in results],
+                "writers": writers,
             },
             indent=2,
         )
     )
+    if writers is not None:
+        console.print(
+            f"Writers ({', '.join(f'{k} {v:.1f} s' for k, v in writers['seconds'].items())}); "
+            f"present afterwards: {writers['counts']}; web overrides sent again after a 409: "
+            f"{writers['web_conflicts_retried']}; failures: {writers['failures'] or 'none'}"
+        )
     key = [r for r in results if r.clients > 1 and "csms" not in r.name and "list" not in r.name]
-    return 0 if all(r.meets_target for r in key) else 1
+    failed = bool(writers and writers["failures"])
+    return 0 if all(r.meets_target for r in key) and not failed else 1
+
+
+def _with_writers(
+    server: Server, root: Path, tokens: dict[str, str], maker: RequestMaker, args: Any
+) -> dict[str, Any]:
+    """Load the account page while the writers run; then count every write."""
+    from web_writers import Writers  # bench/ is on the path when run as a script
+
+    writers = Writers(root, server.url, tokens["bench-admin"], args.accounts, LAST_DATE)
+    asyncio.run(run_load("warm", server.url, maker, 4, 40, 60, args.client))
+    writers.start()
+    result = measure(
+        server, "account page + writers", maker, args.clients, 10**7, args.max_seconds, args.client
+    )
+    during = writers.running()
+    writers.wait()
+    counts = writers.check()
+    if not during:
+        writers.failures.append("the writers finished before the load did: lower --max-seconds")
+    return {
+        "result": result,
+        "seconds": writers.seconds,
+        "counts": counts,
+        "web_conflicts_retried": writers.conflicts,
+        "failures": writers.failures,
+    }
 
 
 if __name__ == "__main__":

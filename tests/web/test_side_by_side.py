@@ -259,3 +259,43 @@ def test_relayed_arguments_name_files_absolutely_and_the_workspace(tmp_path: Pat
     assert relayed_argv(email, root, tmp_path, _leaf(email))[4] == "ann@vendor.example"
     assert workspace_root(["report", "--workspace=ws"], {}) == Path("ws").resolve()
     assert workspace_root(["report"], {"VITALSIGN_WORKSPACE": str(root)}) == root
+
+
+def test_a_command_that_loses_a_write_conflict_runs_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from vitalsign.engine.run import score
+    from vitalsign.store.workspace import init_workspace
+    from vitalsign.web.relay_server import run_command
+    from world import load_tiny_world
+
+    workspace = init_workspace(tmp_path / "ws")
+    load_tiny_world(workspace.duckdb)
+    day = dt.date.today()
+    score(workspace, day, workspace.load_model())
+    blocker = workspace.duckdb.cursor()  # another writer of the server, mid-transaction
+    blocker.execute("BEGIN TRANSACTION")
+    blocker.execute("DELETE FROM score_items WHERE snapshot_date = ?", [day])  # rows score rewrites
+    timer = threading.Timer(6.0, lambda: blocker.execute("COMMIT"))
+    timer.start()
+    try:
+        code = run_command(["score", "--as-of", day.isoformat(), "-w", str(workspace.root)])
+    finally:
+        timer.join()
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "running `vitalsign score` again in 0.5 s" in err
+    rows = workspace.duckdb.execute(
+        "SELECT count(*), count(DISTINCT account_id) FROM scores WHERE snapshot_date = ?", [day]
+    ).fetchone()
+    assert rows[0] == rows[1] > 0  # one snapshot, each account once
+    items = workspace.duckdb.execute(
+        "SELECT count(*) FROM score_items WHERE snapshot_date = ?", [day]
+    ).fetchone()[0]
+    assert items > 0  # written by the second run, after the other writer's deletion
+    blocker.execute("BEGIN TRANSACTION")
+    blocker.execute("DELETE FROM score_items WHERE snapshot_date = ?", [day])
+    code = run_command(["override", "--list", "-w", str(workspace.root)])
+    blocker.execute("ROLLBACK")
+    assert code == 0  # a reader is never in a conflict
+    workspace.close()

@@ -18,6 +18,7 @@ import os
 import socket
 import struct
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -122,39 +123,69 @@ def _peer_uid(sock: socket.socket) -> int:
     return int(uid)
 
 
+RERUN_ON_CONFLICT = frozenset({"backfill", "score", "ingest", "sync", "derive-outcomes"})
+"""Commands that may simply run again after losing a write conflict: each of their
+transactions rewrites what it computes (a date's snapshot, a file's rows), so a second run
+ends where one undisturbed run would. Others (an override, a user) say so and stop."""
+RERUN_DELAYS = (0.5, 2.0, 5.0, 10.0, 20.0)
+
+
 def run_command(argv: list[str]) -> int:
-    """Run a `vitalsign` command line in this thread as `main()` would; return its exit code."""
+    """Run a command line as `main()` would, again after a write conflict when it may."""
+    import sys
+
+    delays = list(RERUN_DELAYS) if argv and argv[0] in RERUN_ON_CONFLICT else []
+    while True:
+        code, conflict = _run_once(argv)
+        if conflict is None:
+            return code
+        if not delays:
+            sys.stderr.write(
+                f"error: another writer changed the same rows at the same moment ({conflict}); "
+                "the step that lost was rolled back. Run the command again.\n"
+            )
+            return 1
+        delay = delays.pop(0)
+        sys.stderr.write(
+            f"note: another writer changed the same rows at the same moment ({conflict}); "
+            f"running `vitalsign {argv[0]}` again in {delay:g} s\n"
+        )
+        time.sleep(delay)
+
+
+def _run_once(argv: list[str]) -> tuple[int, str | None]:
+    """Run the command once: its exit code, and the write conflict that stopped it if any."""
     import sys
 
     import duckdb
 
     from vitalsign.cli import app
-    from vitalsign.errors import VitalsignError
+    from vitalsign.errors import VitalsignError, WriteConflictError
     from vitalsign.store.conflicts import is_write_conflict
 
     try:
         app(args=argv, prog_name="vitalsign", standalone_mode=True)
     except SystemExit as exc:
         if exc.code is None or isinstance(exc.code, int):
-            return int(exc.code or 0)
+            return int(exc.code or 0), None
         sys.stderr.write(f"{exc.code}\n")
-        return 1
+        return 1, None
+    except WriteConflictError as exc:
+        return 1, str(exc)
     except VitalsignError as exc:
         sys.stderr.write(f"error: {exc}\n")
-        return 1
+        return 1, None
     except duckdb.TransactionException as exc:
         if not is_write_conflict(exc):
-            raise
-        sys.stderr.write(
-            f"error: another writer changed the same rows at the same moment ({exc}); the "
-            "step that lost was rolled back. Run the command again.\n"
-        )
-        return 1
+            log.exception("relayed command %s failed", argv[:2])
+            sys.stderr.write(traceback.format_exc())
+            return 1, None
+        return 1, str(exc)
     except Exception:  # a bug: its traceback goes to the terminal and the server's log
         log.exception("relayed command %s failed", argv[:2])
         sys.stderr.write(traceback.format_exc())
-        return 1
-    return 0
+        return 1, None
+    return 0, None
 
 
 class CommandRelay:
