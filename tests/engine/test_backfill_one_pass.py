@@ -268,3 +268,24 @@ def test_the_cli_extends_a_history_with_new_only(tiny_workspace: Workspace) -> N
     assert "Stored 1 snapshots from 2024-02-26 to 2024-02-26" in result.output
     again = runner.invoke(app, later, catch_exceptions=False).output
     assert "Nothing to score: every date has a snapshot" in again
+
+
+@pytest.mark.parametrize("engine", ["postgres", pytest.param("spark", marks=pytest.mark.spark)])
+def test_the_one_pass_table_is_the_same_on_every_engine(
+    request: pytest.FixtureRequest, workspace: Workspace, engine: str
+) -> None:
+    from engine_worlds import arrow_tables, postgres_backend, spark_backend
+
+    model = _model()
+    _load(workspace, seed=11, rows=500)
+    dates = [LAST - dt.timedelta(weeks=k) for k in range(4, -1, -1)]
+    dates.insert(1, dates[0] + dt.timedelta(days=3))  # uneven: a grid of one day
+    tables = arrow_tables(workspace)
+    if engine == "spark":
+        backend = spark_backend(request.getfixturevalue("spark"), tables, "arrow")
+    else:
+        url = request.getfixturevalue("engine_postgres_url")
+        backend = postgres_backend(url, "one_pass", tables, "arrow")
+    for chosen in (dates, dates[2:]):  # uneven, then weekly
+        got = _sorted(one_pass_signal_table(backend, model.spec, chosen).execute())
+        assert_equal_frames(got, _alone(workspace, model, chosen))
