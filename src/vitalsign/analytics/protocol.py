@@ -6,7 +6,7 @@ How the figures are obtained (docs/backtest.md, "Out-of-sample protocol"):
   of everything (penalty choice, weights, folds, band thresholds) and scored once by the
   final model at the end: the one check nothing was tuned on.
 - **The L2 penalty** is chosen once, per scorecard, by account-grouped cross-validation on the
-  training rows (`weights.choose_penalty`); every fold and the final model use it, so the
+  training rows (`fit_weights` without a penalty); every fold and the final model use it, so the
   folds differ only by their data, not by their penalty.
 - **Out of time** (four or more labelled dates): the model is trained on the earlier dates
   and tested on the later ones; the folds are the test dates, and the pooled figure is every
