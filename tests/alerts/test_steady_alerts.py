@@ -215,3 +215,17 @@ def test_data_stale_waits_for_persistence_only_when_asked(tiny_model: LoadedMode
     ).rules
     assert persistence_of(rules["quiet"], 7) == 1 and persistence_of(rules["long"], 7) == 2
     assert persistence_of(rules["low"], 7) == 2 and persistence_of(rules["low"], 7, 3) == 3
+
+
+def test_a_workspace_that_alerted_before_baselines_existed_keeps_alerting(
+    tiny_workspace: Workspace, tiny_model: LoadedModel
+) -> None:
+    con = tiny_workspace.duckdb
+    _weeks(tiny_workspace, tiny_model, [80, 20])
+    config = alert_config(
+        "rules:\n  low: {type: score_below, value: 40, persistence: 1}\n", tiny_model
+    )
+    evaluate_alerts(con, config, tiny_model, day(0))
+    con.execute("DELETE FROM alert_rules_seen")  # as an older version left it: runs, no rules seen
+    report = evaluate_alerts(con, config, tiny_model, day(7))
+    assert len(report.opened) == 1 and report.baseline == 0
