@@ -59,7 +59,7 @@ def tasks_list(
         echo_json({"total": page.total, "items": [t.to_dict() for t in page.items]})
         return
     table = Table(title=f"Tasks ({len(page.items)} of {page.total})", title_justify="left")
-    for column in ("task", "account", "title", "assignee", "due", "status", "outcome"):
+    for column in ("task", "account", "title", "assignee", "due", "status", "outcome", "from"):
         table.add_column(column)
     today = dt.date.today()
     for t in page.items:
@@ -72,6 +72,9 @@ def tasks_list(
             f"{t.due_date}{' (overdue)' if late else ''}",
             t.status,
             t.outcome or "",
+            f"{t.alert_rule} alert"
+            if t.alert_rule
+            else ("by hand" if t.playbook == "manual" else ""),
         )
     console.print(table)
 
