@@ -40,7 +40,7 @@ def test_too_recent_outcomes_name_a_horizon_and_an_until_that_work(
     with pytest.raises(BacktestError) as caught:
         evaluate_history(history, early, 90, replicates=0, leak_dates=0)
     message = str(caught.value)
-    assert f"the data ends {first + dt.timedelta(days=60)}" in message
+    assert f"The data ends {first + dt.timedelta(days=60)}" in message
     horizon = re.search(r"--horizon (\d+)d or shorter", message)
     until = re.search(r"--until (\d{4}-\d\d-\d\d) or later", message)
     assert horizon and until, message
@@ -88,3 +88,13 @@ def test_a_churn_exactly_at_t_plus_horizon_is_outside_the_window_and_reported(
     note = next(n for n in report.notes if "exactly 90 days" in n)
     assert note.startswith("25 labelled rows") and "--horizon 91d" in note
     assert report.to_dict()["window"] == "[T, T + 90 days)"
+
+
+def test_an_until_in_the_future_is_not_offered_and_late_snapshots_are_named() -> None:
+    end = pd.Timestamp("2025-11-30")
+    text = too_recent_fix([dt.date(2025, 12, 1)], end, 90, today=dt.date(2025, 12, 3))
+    assert "--until" not in text  # the CLI refuses a date after today
+    assert "every snapshot is dated after the data's end" in text
+    assert "on or before 2025-09-01" in text
+    offered = too_recent_fix([dt.date(2025, 12, 1)], end, 90, today=dt.date(2026, 6, 1))
+    assert "--until 2026-03-01 or later" in offered

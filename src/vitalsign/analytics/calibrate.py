@@ -217,7 +217,7 @@ def calibrate(
     if not dates:
         snapshots = sorted({t.date() for t in labelled["as_of"]})
         raise BacktestError(
-            "no labelled snapshots to calibrate on: "
+            "no labelled snapshots to calibrate on. "
             + too_recent_fix(snapshots, outcomes.observed_until, horizon_days)
         )
     out_of_time = len(dates) >= MIN_DATES_OUT_OF_TIME

@@ -34,10 +34,18 @@ def boundary_churns(labelled: pd.DataFrame, horizon_days: int) -> int:
     return int((at == edge).sum())
 
 
-def too_recent_fix(dates: Sequence[dt.date], end: pd.Timestamp, horizon_days: int) -> str:
-    """Name the --horizon, --until or snapshot dates that would label some snapshots."""
+def too_recent_fix(
+    dates: Sequence[dt.date],
+    end: pd.Timestamp,
+    horizon_days: int,
+    today: dt.date | None = None,
+) -> str:
+    """Name the --horizon, --until or snapshot dates that would label some snapshots.
+
+    An --until after `today` is not offered: the CLI refuses it (the data cannot end later).
+    """
     last_day = pd.Timestamp(end).date()
-    shown = f"the data ends {pd.Timestamp(end):%Y-%m-%d}"
+    shown = f"The data ends {pd.Timestamp(end):%Y-%m-%d}"
     if not dates:
         latest = last_day - dt.timedelta(days=horizon_days)
         return (
@@ -53,14 +61,16 @@ def too_recent_fix(dates: Sequence[dt.date], end: pd.Timestamp, horizon_days: in
             f"--horizon {longest}d or shorter (the earliest snapshot, {first}, is {longest} "
             f"days before the data's end)"
         )
-    options.append(
-        f"--until {needed} or later if your data really runs that long (check where it ends "
-        "with `vitalsign outcomes`)"
-    )
+    if needed <= (today or dt.date.today()):
+        options.append(
+            f"--until {needed} or later if your data really runs that long (check where it "
+            "ends with `vitalsign outcomes`)"
+        )
     latest = last_day - dt.timedelta(days=horizon_days)
     options.append(f"snapshots on or before {latest} (e.g. `vitalsign backfill --to {latest}`)")
+    after = " (every snapshot is dated after the data's end)" if first > last_day else ""
     return (
-        f"{shown} and the earliest snapshot is {first}, so no snapshot has its "
+        f"{shown} and the earliest snapshot is {first}{after}, so no snapshot has its "
         f"{horizon_days}-day outcome yet (T + {horizon_days} days must not be after the "
         f"data's end); use " + ", or ".join(options)
     )
