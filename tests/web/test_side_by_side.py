@@ -130,6 +130,20 @@ def test_report_runs_while_the_server_serves(served: Served) -> None:
     assert portfolio  # the server still answers after the command
 
 
+def test_explain_and_a_backtest_writing_a_relative_file_run_while_the_server_serves(
+    served: Served, tmp_path: Path
+) -> None:
+    account = served.accounts[2][0]
+    explained = _ok(served.cli("explain", account))
+    assert account in explained
+    with served.api() as api:
+        assert api.get(f"/api/v1/accounts/{account}/explain").status_code == 200
+    out = _ok(served.cli("backtest", "--horizon", "28d", "--html", "bt.html", cwd=tmp_path))
+    report = tmp_path / "bt.html"  # relative to the terminal's folder, not the server's
+    assert report.stat().st_size > 10_000, out
+    assert f"HTML report: {report}" in " ".join(out.split())
+
+
 def test_a_user_added_by_the_cli_signs_in_and_is_removed_on_the_next_request(
     served: Served,
 ) -> None:
