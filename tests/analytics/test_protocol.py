@@ -207,3 +207,17 @@ def test_the_summary_labels_every_figure_with_how_it_was_obtained(one_date: Cali
     assert "held-out accounts (120, 20%, kept out of everything)" in text
     assert "Old and new side by side, in-sample:" in text
     assert "over fits" in text and "points disagree with churn" in text
+
+
+def test_a_holdout_too_small_for_an_auc_is_named_not_shown(tmp_path: Path) -> None:
+    workspace, model, info = _saas(tmp_path / "ws")
+    result = calibrate(
+        workspace, model, info.horizon_days, until=info.observed_until,  # type: ignore[attr-defined]
+        output=tmp_path / "p.yml", replicates=20, holdout_share=0.02,
+    )  # fmt: skip
+    workspace.close()
+    p = result.validation.protocol
+    assert p is not None and p.holdout is None
+    note = next(n for n in p.notes if n.startswith("held-out accounts: 12 rows"))
+    assert "too few" in note and "hold out a larger share" in note
+    assert result.to_dict()["validation"]["protocol"]["notes"] == p.notes

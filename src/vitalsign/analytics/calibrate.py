@@ -39,6 +39,7 @@ from vitalsign.analytics.metrics import Bootstrap, Estimate, auc_estimate
 from vitalsign.analytics.outcomes import LABELLED, Outcomes, label_snapshots, read_outcomes
 from vitalsign.analytics.proposal import propose_text, proposed_name
 from vitalsign.analytics.protocol import (
+    MIN_HOLDOUT_CHURNED,
     CardRows,
     OutOfSample,
     Spread,
@@ -453,14 +454,21 @@ def _out_of_sample(
             seed,
         )
     held_rows = pairs[pairs["account_id"].isin(held)]
-    check = None
-    if not held_rows.empty and 0 < held_rows["churned"].sum() < len(held_rows):
+    check, notes = None, list(protocol.notes)
+    positives = int(held_rows["churned"].sum())
+    if min(positives, len(held_rows) - positives) >= MIN_HOLDOUT_CHURNED:
         check = holdout_check(held_rows, holdout_share, replicates, seed)
+    elif held:
+        notes.append(
+            f"held-out accounts: {len(held_rows)} rows, {positives} churned: too few (fewer "
+            f"than {MIN_HOLDOUT_CHURNED} of either) for an AUC; hold out a larger share"
+        )
     final_weights = {card: dict(w) for card, w in weights.items()}
     return replace(
         protocol,
         stability=stability(cards, final_weights, fits, reversed_signals, seed),
         holdout=check,
+        notes=notes,
     )
 
 

@@ -50,6 +50,7 @@ BOOTSTRAP_FITS = 20  # refits of the training accounts for weight stability, out
 UNSTABLE_SPAN = 10.0  # percentage points across the middle 80% of the fitted weights
 MIN_WEIGHT = 5.0  # a weight this large in one fit and zero in another is unstable
 DIRECTION_REPLICATES = 100
+MIN_HOLDOUT_CHURNED = 10  # churned (and other) held-out rows the final check needs
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,7 @@ class OutOfSample:
             "penalties": self.penalties,
             "weight_stability": [s.to_dict() for s in self.stability],
             "holdout": None if self.holdout is None else self.holdout.to_dict(),
+            "notes": self.notes,
         }
 
 

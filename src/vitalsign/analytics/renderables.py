@@ -261,6 +261,7 @@ def protocol_renderables(p: OutOfSample) -> list[RenderableType]:
                 style="bold",
             )
         )
+    lines += [Text(f"note: {n}") for n in p.notes]
     return lines
 
 
