@@ -43,9 +43,12 @@ def _connect_duckdb(config: Any, workspace: Workspace) -> Any:
     return workspace.backend
 
 
-def _require_accounts(backend: Any, workspace: Workspace, key: str, place: str) -> None:
+def _require_accounts(
+    backend: Any, workspace: Workspace, key: str, place: str, database: str | None = None
+) -> None:
     """Refuse an engine that does not hold the canonical `accounts` table."""
-    if "accounts" not in backend.list_tables():
+    found = backend.list_tables() if database is None else backend.list_tables(database=database)
+    if "accounts" not in found:
         raise WorkspaceError(
             f"{_where(workspace, key)}: {place} has no table `accounts`; load the canonical "
             "tables there (docs/tables.md) or point the engine at where they are "
@@ -149,7 +152,8 @@ def _connect_postgres(config: PostgresEngine, workspace: Workspace) -> Any:
             f"{_where(workspace, key)}: cannot connect to {safe}: {_first_line(exc)}; check "
             "the host, port, user and password"
         ) from exc
-    _require_accounts(backend, workspace, "schema", f"schema {config.db_schema!r}")
+    place = f"schema {config.db_schema!r}"
+    _require_accounts(backend, workspace, "schema", place, config.db_schema)
     return backend
 
 

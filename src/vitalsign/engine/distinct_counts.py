@@ -90,8 +90,11 @@ def distinct_counts(
             top = min(chunk + DATES_PER_MASK, len(dates)) - 1
             low = ibis.greatest(lowest, chunk) - chunk
             high = ibis.least(highest, top) - chunk
-            ones = (ibis.literal(1, "int64") << (high - low + 1)) - 1
-            masks[f"{column}__{chunk}"] = ibis.ifelse(low <= high, ones << low, 0)
+            # a BIGINT one (Ibis writes a bare `1`: an INT on Spark and PostgreSQL, where
+            # 1 << 40 wraps or fails) shifted by an INT (PostgreSQL has no BIGINT << BIGINT)
+            one = lowest * 0 + 1
+            ones = (one << (high - low + 1).cast("int32")) - 1
+            masks[f"{column}__{chunk}"] = ibis.ifelse(low <= high, ones << low.cast("int32"), 0)
     per_value = rows.select("account_id", v__=value, **masks)
     per_value = per_value.group_by("account_id", "v__").aggregate(
         **{name: bit_or(per_value[name].cast("int64")) for name in masks}
@@ -103,15 +106,24 @@ def distinct_counts(
             bit = (per_value[f"{column}__{chunk}"] >> (i - chunk)) & 1
             counts[f"{column}@{i}"] = bit.sum()
     per_account = per_value.group_by("account_id").aggregate(**counts)
-    long = per_account.pivot_longer(
-        ibis.selectors.contains("@"),
-        names_to=["column", "i"],
-        names_pattern=r"(.+)@(\d+)",
-        values_to="n",
+    # one row per account and date: an array of (date index, counts) cells, unnested. Not
+    # pivot_longer/pivot_wider: on PostgreSQL, Ibis 12 quotes the pivoted names ('"x"')
+    # and aggregates the cells with FIRST(), which PostgreSQL lacks.
+    cells = ibis.array(
+        [
+            ibis.struct(
+                {
+                    "i": ibis.literal(i, "int64"),
+                    **{c: per_account[f"{c}@{i}"].cast("int64") for c in windows},
+                }
+            )
+            for i in range(len(dates))
+        ]
     )
-    wide = long.pivot_wider(
-        names_from="column", names=list(windows), values_from="n", id_cols=["account_id", "i"]
+    unnested = per_account.select("account_id", cell__=cells.unnest())
+    long = unnested.select(
+        "account_id", i=unnested.cell__["i"], **{c: unnested.cell__[c] for c in windows}
     )
-    spine = ibis.memtable({"i": [str(i) for i in range(len(dates))], "as_of": list(dates)})
-    joined = wide.join(spine, "i")
+    spine = ibis.memtable({"i": list(range(len(dates))), "as_of": list(dates)})
+    joined = long.join(spine, "i")
     return joined.select("account_id", "as_of", *windows)
