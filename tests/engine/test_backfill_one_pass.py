@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vitalsign.engine.one_pass import OnePassQuery, geometry, grid_step, one_pass_signal_table
+from vitalsign.engine.one_pass import OnePassQuery, one_pass_signal_table
+from vitalsign.engine.period_grid import geometry, grid_step
 from vitalsign.engine.run import backfill, compute_scores
 from vitalsign.engine.signals import signal_table
 from vitalsign.model.loader import LoadedModel, parse_model

@@ -22,11 +22,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import itertools
-import math
 import operator
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import ibis
@@ -35,6 +32,7 @@ import ibis.expr.types as ir
 from vitalsign.engine.derived import window_offsets
 from vitalsign.engine.distinct_counts import distinct_counts
 from vitalsign.engine.expressions import latest_value
+from vitalsign.engine.period_grid import Geometry, Lagged, geometry, grid_step
 from vitalsign.engine.signals import SignalQuery, _variant_column, as_timestamp
 from vitalsign.model.canonical import CANONICAL_TABLES, DELETED_AT
 from vitalsign.model.spec import HealthModel
@@ -57,42 +55,6 @@ MEASURES = {
 }
 
 
-@dataclass(frozen=True)
-class Geometry:
-    """Where the window (offset, width) of the date in period p0 lies on the grid.
-
-    `pieces` are (lag, first day, end day) of a period cut at whole days, the most recent
-    first; `frame` is (first lag, last lag) of the whole periods between them, or None.
-    """
-
-    pieces: tuple[tuple[int, int, int], ...]
-    frame: tuple[int, int] | None
-
-
-def geometry(offset: int, width: int, step: int) -> Geometry:
-    """Return the pieces and the frame of whole periods of one window on a grid of `step`.
-
-    >>> geometry(0, 30, 7)  # four whole weeks and the last 2 days of the fifth
-    Geometry(pieces=((5, 5, 7),), frame=(4, 1))
-    """
-    q_end, r_end = divmod(offset, step)
-    q_start, r_start = divmod(offset + width, step)
-    if r_end and r_start and q_start == q_end:  # the window lies inside one period
-        return Geometry(((q_end + 1, step - r_start, step - r_end),), None)
-    pieces: list[tuple[int, int, int]] = []
-    if r_end:
-        pieces.append((q_end + 1, 0, step - r_end))
-    if r_start:
-        pieces.append((q_start + 1, step - r_start, step))
-    last = q_end + 1 + (1 if r_end else 0)
-    return Geometry(tuple(pieces), (q_start, last) if q_start >= last else None)
-
-
-def grid_step(dates: Sequence[dt.date]) -> int:
-    """Return the greatest common divisor of the sorted dates' gaps in days."""
-    return functools.reduce(math.gcd, [(b - a).days for a, b in itertools.pairwise(dates)])
-
-
 class OnePassQuery(SignalQuery):
     """`SignalQuery` whose windowed signals come from period partials (see the module)."""
 
@@ -100,6 +62,7 @@ class OnePassQuery(SignalQuery):
         super().__init__(backend, model, dates)
         self.step = 0 if self.single else grid_step(self.dates)
         self.last = as_timestamp(self.dates[-1])
+        self.partial_types: Any = None  # the partials' schema, set by _grid_measures
         self.on_grid = (
             [(self.dates[-1] - d).days // self.step for d in self.dates] if self.step else []
         )
@@ -228,7 +191,7 @@ class OnePassQuery(SignalQuery):
         accounts = partials.select("account_id").distinct()
         joined = accounts.cross_join(periods).left_join(partials, ["account_id", "p__"])
         grid = joined.select(accounts.account_id, periods.p__, *[joined[c] for c in partial])
-        lagged = _Lagged(grid)
+        lagged = Lagged(grid)
         layout = {key: self._parts(lagged, *key, shape) for key, shape in shapes.items()}
         self.partial_types = partials.schema()
         dates = ibis.memtable(
@@ -246,7 +209,7 @@ class OnePassQuery(SignalQuery):
         return dated
 
     def _parts(
-        self, lagged: _Lagged, name: str, offset: int, shape: Geometry
+        self, lagged: Lagged, name: str, offset: int, shape: Geometry
     ) -> dict[str, list[str | None]]:
         """Per measure, the grid columns (lags or frames) whose union is the window.
 
@@ -394,28 +357,6 @@ class OnePassQuery(SignalQuery):
                     value = measured[z + MEASURES[str(aggregate)][-1]]
                 out[_variant_column(name, offset)] = value
         return out
-
-
-class _Lagged:
-    """Named lags and frames of grid columns, each computed once however many windows use it."""
-
-    def __init__(self, grid: ir.Table) -> None:
-        self.grid = grid
-        self.columns: dict[str, Any] = {}
-        self.by_period = ibis.window(group_by="account_id", order_by="p__")
-
-    def lag(self, column: str, lag: int) -> str:
-        name = f"l{lag}__{column}"
-        if name not in self.columns:
-            self.columns[name] = self.grid[column].lag(lag).over(self.by_period)
-        return name
-
-    def frame(self, column: str, first: int, last: int, how: str) -> str:
-        name = f"f{first}_{last}_{how}__{column}"
-        if name not in self.columns:
-            rows = ibis.window(group_by="account_id", order_by="p__", rows=(-first, -last))
-            self.columns[name] = getattr(self.grid[column], how)().over(rows)
-        return name
 
 
 def _outer(left: ir.Table, right: ir.Table, keys: list[str]) -> ir.Table:
