@@ -1,0 +1,43 @@
+"""The starter alerts.yml's trade-off: a first week in red or a one-week dip alerts at once.
+
+Persistence 2 on the score rules cost the demo 53 churners alerted before churning
+(docs/alerts.md, "Measured on the demo's replayed year"), so the starter opens
+`entered_red` and `dropped_fast` on the first snapshot and waits five silent weeks for
+`usage_went_quiet`.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from alert_history import alert_config, day, write_day
+
+from vitalsign.alerts.evaluation import evaluate_history
+from vitalsign.model.loader import load_model
+from vitalsign.store.workspace import Workspace
+
+
+def _starter_text() -> str:
+    return resources.files("vitalsign.alerts").joinpath("starter_alerts.yml").read_text("utf-8")
+
+
+def test_the_starter_rules_alert_a_single_week_in_red(workspace: Workspace) -> None:
+    model = load_model(workspace.model_path)
+    weeks = [80.0, 81.0, 79.0, 35.0, 80.0, 82.0]  # one week in red, 44 points down
+    for week, score in enumerate(weeks):
+        write_day(workspace.duckdb, model, day(7 * week), {"A": {"score": score}})
+    config = alert_config(_starter_text(), model)
+    evaluate_history(workspace.duckdb, config, model, day(0), day(60), notify=False)
+    opened = workspace.duckdb.execute(
+        "SELECT rule, CAST(snapshot_date AS VARCHAR) FROM alerts WHERE account_id = 'A' "
+        "ORDER BY rule"
+    ).fetchall()
+    assert opened == [("dropped_fast", day(21).isoformat()), ("entered_red", day(21).isoformat())]
+
+
+def test_the_starter_waits_five_silent_weeks_before_usage_went_quiet(
+    workspace: Workspace,
+) -> None:
+    config = alert_config(_starter_text(), load_model(workspace.model_path))
+    quiet = config.rules["usage_went_quiet"]
+    assert quiet.type == "data_stale" and quiet.days == "35d"
