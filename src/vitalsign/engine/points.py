@@ -125,6 +125,7 @@ def percentile_points(values: np.ndarray, groups: np.ndarray, ascending: bool) -
     NaN values get NaN and are not counted; a group with one value gives it 50 points; a
     value whose group code is -1 (a missing group key) is in no group and gets 50 points.
     """
+    values = snap_near_ties(values)
     valid = ~np.isnan(values)
     if valid.all() and (len(values) == 0 or groups.min() >= 0):
         return _ranked_points(values if ascending else -values, groups)
@@ -135,6 +136,33 @@ def percentile_points(values: np.ndarray, groups: np.ndarray, ascending: bool) -
         keys = values[ranked] if ascending else -values[ranked]
         result[ranked] = _ranked_points(keys, groups[ranked])
     return result
+
+
+TIE_RTOL = 1e-12
+"""Values this close (relative) rank as ties: engines sum floats in different orders."""
+
+
+def snap_near_ties(values: np.ndarray) -> np.ndarray:
+    """Return `values` with each run of near-equal values (within TIE_RTOL of the next) set
+    to the run's smallest, so that a percentile rank is the same on every engine.
+
+    DuckDB, Spark and PostgreSQL add the same numbers in different orders, so a mean or a
+    sum can differ in its last bit; ranked as they are, two such accounts swap places and
+    their points differ by a rank. Whole numbers (counts) are exact and left as they are.
+    """
+    finite = values[np.isfinite(values)]
+    if len(finite) < 2 or np.array_equal(finite, np.round(finite)):
+        return values
+    order = np.argsort(values, kind="stable")  # NaN sorts last and stays NaN
+    ordered = values[order]
+    scale = np.maximum(np.abs(ordered[1:]), np.abs(ordered[:-1]))
+    with np.errstate(invalid="ignore"):  # inf - inf: never near
+        near = (np.diff(ordered) <= TIE_RTOL * scale) & np.isfinite(scale)
+    starts = np.concatenate([[True], ~near])
+    first = np.maximum.accumulate(np.where(starts, np.arange(len(ordered)), 0))
+    snapped = np.empty_like(values)
+    snapped[order] = ordered[first]
+    return snapped
 
 
 def _ranked_points(keys: np.ndarray, codes: np.ndarray) -> np.ndarray:
