@@ -240,11 +240,16 @@ class ScoreBelow(_Steady):
 
 
 class ScoreDropped(_Steady):
-    """The score fell by at least `points` from its highest value within `within` days."""
+    """The score fell by at least `points` from its highest value within `within` days.
+
+    `smooth` > 1 compares the mean of each account's last `smooth` snapshots instead of
+    single scores, so week-to-week noise cancels and a sustained decline remains.
+    """
 
     type: Literal["score_dropped"]
     points: Annotated[float, Field(gt=0, le=100)]
     within: Days = "30d"
+    smooth: Annotated[int, Field(ge=1, le=52)] = 1
 
 
 class SignalThreshold(_Steady):

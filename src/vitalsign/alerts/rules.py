@@ -195,28 +195,54 @@ def _score_below(connection: Any, rule: ScoreBelow, ctx: RuleContext) -> pd.Data
     return _query(connection, sql, _params(rule, ctx, value=rule.value))
 
 
+# score_dropped with `smooth` N > 1 reads the mean of each account's last N snapshots (those
+# without a stale table, and $day itself) instead of its score: `level` replaces `scores`.
+# History is read back 31 days per snapshot averaged, enough for monthly snapshots.
+SMOOTHED = """
+    level AS (
+        SELECT account_id, snapshot_date,
+               avg(score) OVER (PARTITION BY account_id ORDER BY snapshot_date
+                                ROWS BETWEEN $back::INTEGER PRECEDING AND CURRENT ROW) AS score
+        FROM scores
+        WHERE model_name = $model AND snapshot_date <= $day AND score IS NOT NULL
+          AND snapshot_date >= $day - to_days($within::INTEGER + 31 * $back::INTEGER)
+          AND (snapshot_date = $day OR snapshot_date NOT IN (SELECT * FROM stale_dates))
+    ),
+    pop_level AS (
+        SELECT p.* REPLACE (l.score AS score) FROM pop p
+        JOIN level l ON l.account_id = p.account_id AND l.snapshot_date = $day
+    )"""
+
+
 def _score_dropped(connection: Any, rule: ScoreDropped, ctx: RuleContext) -> pd.DataFrame:
+    smoothed = rule.smooth > 1
+    history = "level" if smoothed else "scores"
+    current = "pop_level" if smoothed else "pop"
+    extra = ", $smooth::INTEGER AS smoothed_over" if smoothed else ""
     sql = f"""
-        WITH {POPULATION}, {STALE_DATES},
+        WITH {POPULATION}, {STALE_DATES}{"," + SMOOTHED if smoothed else ""},
         peaks AS (
             SELECT account_id, max(score) AS peak, arg_max(snapshot_date, score) AS peak_date
-            FROM scores
-            WHERE model_name = $model AND snapshot_date < $day
+            FROM {history}
+            WHERE {"TRUE" if smoothed else "model_name = $model"} AND snapshot_date < $day
               AND snapshot_date >= $day - to_days($within::INTEGER) AND score IS NOT NULL
               AND snapshot_date NOT IN (SELECT snapshot_date FROM stale_dates)
             GROUP BY account_id
         ),
         dropped AS (
             SELECT p.account_id, k.peak, k.peak_date, p.score,
-                   k.peak - p.score AS dropped, $within::INTEGER AS within_days
-            FROM pop p JOIN peaks k USING (account_id)
+                   k.peak - p.score AS dropped, $within::INTEGER AS within_days{extra}
+            FROM {current} p JOIN peaks k USING (account_id)
             WHERE p.score <= k.peak - $points::DOUBLE
         ),
         held AS ({data_lost("SELECT account_id, peak_date AS reference FROM dropped")})
         SELECT d.*, {STALE_DAY} OR d.account_id IN (SELECT * FROM held) AS held_back
         FROM dropped d"""
     within = parse_days(rule.within)
-    frame = _query(connection, sql, _params(rule, ctx, within=within, points=rule.points))
+    params = _params(
+        rule, ctx, within=within, points=rule.points, back=rule.smooth - 1, smooth=rule.smooth
+    )
+    frame = _query(connection, sql, params)
     frame["fired"] = ~frame["held_back"].astype(bool)
     return frame
 
