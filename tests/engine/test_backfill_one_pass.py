@@ -290,3 +290,26 @@ def test_the_one_pass_table_is_the_same_on_every_engine(
     for chosen in (dates, dates[2:]):  # uneven, then weekly
         got = _sorted(one_pass_signal_table(backend, model.spec, chosen).execute())
         assert_equal_frames(got, _alone(workspace, model, chosen))
+
+
+def test_a_backfill_too_big_for_one_pass_scores_batches_by_the_date_join(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vitalsign.engine import backfill as backfill_module
+
+    model = _model()
+    _load(workspace, seed=5, rows=400)
+    dates = [LAST - dt.timedelta(weeks=k) for k in range(3, -1, -1)]
+    rows = backfill_module.grid_rows(model, dates, 6)
+    assert rows == 6 * ((21 + 90) // 7 + 2)  # the furthest back: 2 baseline windows of 30d
+    with backfill_module.shared_signals(workspace.backend, model, dates, 6) as signals:
+        assert signals(dates[:2]) is not None
+    monkeypatch.setattr(backfill_module, "MAX_GRID_ROWS", rows - 1)
+    with backfill_module.shared_signals(workspace.backend, model, dates, 6) as signals:
+        assert signals(dates[:2]) is None
+    assert backfill(workspace, dates, model, batch_size=2, show_progress=False) == dates
+    stored = _stored(workspace)
+    for day in dates:
+        alone = compute_scores(workspace.backend, model, [day]).scores.sort_values("account_id")
+        got = stored[stored["snapshot_date"] == pd.Timestamp(day)]
+        np.testing.assert_allclose(got["score"], alone["score"], rtol=1e-9)

@@ -18,7 +18,9 @@ from typing import Any
 
 import ibis.expr.types as ir
 
+from vitalsign.engine.derived import window_offsets
 from vitalsign.engine.one_pass import one_pass_signal_table
+from vitalsign.engine.period_grid import grid_step
 from vitalsign.engine.signals import as_timestamp
 from vitalsign.model.loader import LoadedModel
 
@@ -49,17 +51,44 @@ def dates_to_score(
     return [day for day in ordered if day not in done]
 
 
+MAX_GRID_ROWS = 2_000_000
+"""Above this many account × period rows, the one pass holds too much memory on DuckDB.
+
+At 10,000 accounts (1.05 million grid rows for a 365-day window over 52 weekly dates) the
+one-pass backfill peaked at 1.39 GiB; at 100,000 it needed more than 3 GB of DuckDB's
+memory (docs/benchmarks.md). Larger backfills score each batch by the date join instead.
+"""
+
+
+def grid_rows(model: LoadedModel, dates: Sequence[dt.date], accounts: int) -> int:
+    """Return the rows of the account × period grid the one pass would build (its widest)."""
+    ordered = sorted(set(dates))
+    if len(ordered) < 2:
+        return 0
+    reach = (
+        max(
+            (max(offsets) + (model.spec.signals[name].window_days or 0))
+            for name, offsets in window_offsets(model.spec).items()
+        )
+        if model.spec.signals
+        else 0
+    )
+    step = grid_step(ordered)
+    return accounts * (((ordered[-1] - ordered[0]).days + reach) // step + 2)
+
+
 @contextmanager
 def shared_signals(
-    engine: Any, model: LoadedModel, dates: Sequence[dt.date]
+    engine: Any, model: LoadedModel, dates: Sequence[dt.date], accounts: int = 0
 ) -> Iterator[BatchSignals]:
     """Yield a function giving a batch's signal table, cut from one query for all `dates`.
 
     The query runs once, when the first batch asks, and is kept in the engine until the
-    block ends. With one date there is nothing to share: the function gives None and the
-    caller runs the one-date query.
+    block ends. With one date there is nothing to share, and past MAX_GRID_ROWS the one
+    pass costs too much memory: the function gives None and the caller runs its own query
+    for each batch (the one-date query, or the date join).
     """
-    if len(set(dates)) < 2:
+    if len(set(dates)) < 2 or grid_rows(model, dates, accounts) > MAX_GRID_ROWS:
         yield lambda batch: None
         return
     cached: list[ir.Table] = []

@@ -215,15 +215,15 @@ def backfill(
     """
     model = model or workspace.load_model()
     bring_up_to_date(workspace.duckdb)  # attributes are read from account_history
+    accounts = int(connect_engine(workspace).table("accounts").count().execute())
     if batch_size is None:
-        accounts = connect_engine(workspace).table("accounts").count().execute()
-        batch_size = batch_size_for(int(accounts))
+        batch_size = batch_size_for(accounts)
     ordered = dates_to_score(workspace.duckdb, model, dates, new_only)
     batches = [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
     done: list[dt.date] = []
     with (
         Progress(disable=not show_progress, transient=False) as progress,
-        shared_signals(connect_engine(workspace), model, ordered) as signals,
+        shared_signals(connect_engine(workspace), model, ordered, accounts) as signals,
     ):
         task = progress.add_task(f"Backfilling {len(ordered)} dates", total=len(ordered))
         for batch in batches:
