@@ -178,11 +178,12 @@ def score(
 
 
 def _print_stale(connection: object, model_name: str, dates: list[dt.date]) -> None:
-    """One line per table that was stale on these dates (docs/model.md, Freshness)."""
+    """One line per table that was stale or empty on these dates (docs/model.md, Freshness)."""
     from vitalsign.store.freshness import stale_lines
 
     for line in stale_lines(connection, model_name, dates):
-        console.print(f"[yellow]stale[/] {line}", highlight=False)
+        label, _, rest = line.partition(" ")
+        console.print(f"[yellow]{label}[/] {rest}", highlight=False)
 
 
 @app.command()

@@ -132,7 +132,7 @@ def test_each_snapshot_records_the_freshness_of_every_table_the_model_reads(
     assert by_key[(LATER, "tickets")].allowed_days is None  # never stale in this model
     lines = stale_lines(tiny_workspace.duckdb, "tiny", [LATER])
     assert lines == [
-        f"events: newest row {T} 00:00, 5 days before {LATER} (allowed 2 days): "
+        f"stale events: newest row {T} 00:00, 5 days before {LATER} (allowed 2 days): "
         "its 1 signal is missing"
     ]
     stored = tiny_workspace.duckdb.execute(
@@ -176,7 +176,31 @@ def test_the_default_allowances_track_events_tickets_and_invoices_only(
 def test_an_empty_table_is_absent_not_stale(workspace: Workspace) -> None:
     model = _model(STALE_EVENTS)
     found = table_freshness(workspace.backend, model.spec, [T])[T]
-    assert all(t.newest is None and not t.stale for t in found)
+    assert all(t.newest is None and not t.stale and t.absent and t.silent for t in found)
+
+
+def test_an_absent_table_makes_its_signals_missing_whatever_their_policy(
+    tiny_workspace: Workspace,
+) -> None:
+    """A count over a table never loaded is 0 for everyone: it must not earn healthy points."""
+    model = _model("freshness: {events: never, tickets: never, invoices: never}")
+    before = _scores(tiny_workspace, model, T)
+    tiny_workspace.duckdb.execute("DELETE FROM tickets")
+    after = compute_scores(tiny_workspace.backend, model, [T])
+    items = after.items
+    tickets = items[(items["kind"] == "signal") & (items["name"] == "tickets_90d")]
+    assert len(tickets) == len(before) and tickets["points"].isna().all()
+    scores = after.scores.set_index("account_id")
+    assert (scores["coverage"] < before["coverage"]).all()
+    root = str(tiny_workspace.root)
+    tiny_workspace.model_path.write_text(TINY, encoding="utf-8")
+    tiny_workspace.duckdb.execute("CHECKPOINT")
+    tiny_workspace.close()
+    result = runner.invoke(app, ["score", "--as-of", str(T), "-w", root])
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert f"empty tickets: no row before {T}: its 1 signal is missing" in text
+    assert "stale" not in text
 
 
 def test_a_bad_freshness_key_names_the_table_or_the_duration() -> None:

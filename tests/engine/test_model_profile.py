@@ -45,20 +45,39 @@ def test_the_starter_model_on_the_tiny_world_has_no_error(tiny_workspace: Worksp
     assert "tables.invoices" not in _locs(profile)
 
 
-def test_without_invoices_the_gate_fails_for_every_account_and_check_says_so(
+def _no_recent_invoice(workspace: Workspace) -> None:
+    """A gate no account meets on live invoice data (100 invoices in 90 days)."""
+    text = workspace.model_path.read_text(encoding="utf-8")
+    assert '"invoices_90d >= 1"' in text
+    workspace.model_path.write_text(text.replace('"invoices_90d >= 1"', '"invoices_90d >= 100"'))
+
+
+def test_without_any_invoice_the_gate_is_not_evaluated_and_check_says_so(
     tiny_workspace: Workspace,
 ) -> None:
+    """The issue's case: on data without invoices every account was red (gate failed)."""
     tiny_workspace.duckdb.execute("DELETE FROM invoices")
     profile = _profile(tiny_workspace)
     locs = _locs(profile)
-    assert profile.gate_pass == 0
-    assert locs["gate.when"] == "error"
-    gate = next(f for f in profile.findings if f.loc == "gate.when")
-    assert "every account" in gate.message and "invoices, which is empty" in gate.message
-    assert locs["tables.invoices"] == "warning"
+    assert profile.gate_pass == 3  # no verdict on a table that says nothing
+    assert "gate.when" not in locs and profile.errors == []
+    empty = next(f for f in profile.findings if f.loc == "tables.invoices")
+    assert empty.severity == "warning"
+    assert "failed_payment_share_90d" in empty.message and "missing for every" in empty.message
     assert profile.table_rows["invoices"] == 0
     share = next(s for s in profile.signals if s.name == "failed_payment_share_90d")
     assert share.with_value == 0 and share.points == {}
+
+
+def test_a_gate_no_account_meets_is_an_error(
+    tiny_workspace: Workspace,
+) -> None:
+    _no_recent_invoice(tiny_workspace)
+    profile = _profile(tiny_workspace, tiny_workspace.load_model())
+    assert profile.gate_pass == 0
+    gate = next(f for f in profile.findings if f.loc == "gate.when")
+    assert gate.severity == "error" and "every account" in gate.message
+    assert "tables.invoices" not in _locs(profile)
 
 
 def test_a_signal_without_invoice_data_earns_no_points(tiny_workspace: Workspace) -> None:
@@ -105,7 +124,7 @@ def test_check_exits_1_when_the_gate_fails_for_every_account(tiny_workspace: Wor
     ok = runner.invoke(app, ["check", "-w", root, "--as-of", T.isoformat()])
     assert ok.exit_code == 0, ok.output
     assert "is valid" in ok.output and "gate passes for 3 of 3" in ok.output
-    tiny_workspace.duckdb.execute("DELETE FROM invoices")
+    _no_recent_invoice(tiny_workspace)
     tiny_workspace.duckdb.execute("CHECKPOINT")
     tiny_workspace.close()
     failed = runner.invoke(app, ["check", "-w", root, "--as-of", T.isoformat(), "--json"])
@@ -117,17 +136,21 @@ def test_check_exits_1_when_the_gate_fails_for_every_account(tiny_workspace: Wor
     assert any(f["loc"] == "gate.when" for f in payload["profile"]["findings"])
 
 
-def test_an_empty_table_names_the_signals_that_still_earn_points(
+def test_an_empty_table_makes_its_signals_missing_not_healthy(
     tiny_workspace: Workspace,
 ) -> None:
-    """A count over an empty table is 0 for everyone: "no urgent ticket" earns 100 points."""
+    """A count over an empty table was 0 for everyone: "no urgent ticket" earned 100 points."""
     tiny_workspace.duckdb.execute("DELETE FROM tickets")
     profile = _profile(tiny_workspace)
     empty = next(f for f in profile.findings if f.loc == "tables.tickets")
-    assert "the table is empty" in empty.message
-    assert "urgent_tickets_90d (up to 100)" in empty.message
-    assert "ticket_satisfaction_180d" not in empty.message.split("still earn points")[1]
+    assert "the table is empty" in empty.message and "urgent_tickets_90d" in empty.message
+    assert "missing for every account" in empty.message
+    urgent = next(s for s in profile.signals if s.name == "urgent_tickets_90d")
+    assert urgent.points == {}
     assert profile.table_rows["tickets"] == 0
+    items = compute_scores(tiny_workspace.backend, tiny_workspace.load_model(), [T]).items
+    urgent_items = items[(items["kind"] == "signal") & (items["name"] == "urgent_tickets_90d")]
+    assert len(urgent_items) == 3 and np.isnan(urgent_items["points"].to_numpy()).all()
 
 
 def test_check_of_a_model_file_alone_says_how_to_profile_it(tmp_path: Path) -> None:
@@ -142,12 +165,12 @@ def test_check_of_a_model_file_alone_says_how_to_profile_it(tmp_path: Path) -> N
 
 def test_score_warns_when_the_gate_failed_for_every_account(tiny_workspace: Workspace) -> None:
     root = str(tiny_workspace.root)
-    tiny_workspace.duckdb.execute("DELETE FROM invoices")
+    _no_recent_invoice(tiny_workspace)
     tiny_workspace.duckdb.execute("CHECKPOINT")
     tiny_workspace.close()
     result = runner.invoke(app, ["score", "--as-of", T.isoformat(), "-w", root])
     assert result.exit_code == 0, result.output
-    assert "warning: the gate 'invoices_90d >= 1' failed for every account" in " ".join(
+    assert "warning: the gate 'invoices_90d >= 100' failed for every account" in " ".join(
         result.output.split()
     )
 

@@ -163,7 +163,7 @@ def run_daily(
         scored = score(workspace, day, model[0])
         counts = scored.scores["band"].value_counts().to_dict()
         lines.insert(0, f"{len(scored.scores)} accounts as of {day} with {model[0].name}: {counts}")
-        lines += [f"stale {line}" for line in stale_lines(connection, model[0].name, [day])]
+        lines += stale_lines(connection, model[0].name, [day])
         return True, "\n".join(lines)
 
     scored_ok = _attempt(report, "score", scoring, one_transaction=True)

@@ -10,6 +10,11 @@ nothing about the account, so the policy is not applied (a `missing: 0` would tu
 pipeline into a red account). A gate or a flag whose condition reads such a signal is not
 evaluated on that date: the gate passes (no verdict on missing data) and the flag is not
 raised.
+
+A table with no row at all before T (never loaded, or not yet started) is treated the same
+way: it says nothing about any account, so its signals earn no points from their `missing:`
+policy (a `missing: zero` on an empty tickets table would give every account "no urgent
+tickets: 100 points", and a gate on invoices would fail every account).
 """
 
 from __future__ import annotations
@@ -95,13 +100,13 @@ def _reads(condition: str, missing: set[str]) -> bool:
 
 
 def mask_stale(frame: pd.DataFrame, model: HealthModel, freshness: Freshness) -> pd.DataFrame:
-    """Set the signals of stale tables missing in the signal frame, date by date.
+    """Set the signals of stale or absent tables missing in the signal frame, date by date.
 
     A gate reading a missing signal passes and a flag reading one is not raised.
     """
     as_of = pd.to_datetime(frame["as_of"])
     for day, tables in freshness.items():
-        missing = {s for t in tables if t.stale for s in t.signals}
+        missing = {s for t in tables if t.silent for s in t.signals}
         if not missing:
             continue
         rows = as_of == pd.Timestamp(midnight(day))
@@ -129,7 +134,7 @@ def score_by_freshness(
     """
     groups: dict[frozenset[str], list[pd.Timestamp]] = {}
     for day, tables in freshness.items():
-        missing = frozenset(s for t in tables if t.stale for s in t.signals)
+        missing = frozenset(s for t in tables if t.silent for s in t.signals)
         groups.setdefault(missing, []).append(pd.Timestamp(midnight(day)))
     if all(not missing for missing in groups):
         return score_frame(frame, model)

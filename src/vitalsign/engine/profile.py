@@ -141,9 +141,9 @@ def profile_model(backend: Any, model: HealthModel, as_of: dt.date) -> ModelProf
         Finding("warning", f"tables.{t.table}", f"stale: {t.line()} on this date") for t in stale
     ]
     if accounts:
-        findings += _table_findings(fed, table_rows, profiles, as_of)
+        findings += _table_findings(fed, table_rows, as_of)
         findings += _condition_findings(model, accounts, gate_pass, raised, tables_of, table_rows)
-        stale_signals = {n for t in stale for n in t.signals}
+        stale_signals = {n for t in freshness[as_of] if t.silent for n in t.signals}
         findings += _scale_findings(model, frame, profiles, stale_signals)
     else:
         findings.append(
@@ -226,29 +226,20 @@ def _in_scorecard(model: HealthModel, name: str) -> bool:
 def _table_findings(
     fed: dict[str, tuple[str, ...]],
     table_rows: dict[str, int],
-    profiles: list[SignalProfile],
     as_of: dt.date,
 ) -> list[Finding]:
-    """An empty table, and the points its signals earn from no data."""
-    by_name = {p.name: p for p in profiles}
+    """An empty table: its signals are missing for everyone (engine/freshness.py)."""
     findings: list[Finding] = []
     for table, names in fed.items():
         if table_rows.get(table, 0):
             continue
-        earning = [n for n in names if by_name[n].points and max(by_name[n].points.values()) > 0]
         message = (
-            f"the table is empty (no row before {as_of}); it feeds {len(names)} signal"
-            f"{'s' if len(names) != 1 else ''}: {', '.join(names)}."
+            f"the table is empty (no row before {as_of}); its {len(names)} signal"
+            f"{'s' if len(names) != 1 else ''} ({', '.join(names)}) "
+            f"{'are' if len(names) != 1 else 'is'} missing for every account: no points, "
+            "lower coverage, and a gate or flag reading them is not evaluated. Load it "
+            "(`vitalsign ingest`) or take its signals out of the model"
         )
-        if earning:
-            message += (
-                " With no data they still earn points: "
-                + ", ".join(f"{n} (up to {max(by_name[n].points.values()):g})" for n in earning)
-                + ". Load the table (`vitalsign ingest`), or take these signals out of the"
-                " scorecards, or define them so that no data is missing (docs/model.md)"
-            )
-        else:
-            message += " Load it (`vitalsign ingest`) or take its signals out of the model"
         findings.append(Finding("warning", f"tables.{table}", message))
     return findings
 

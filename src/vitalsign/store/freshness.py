@@ -2,8 +2,10 @@
 
 A table is *stale* at a scoring date T when its newest row before T is older than the
 model's allowance for it (`freshness:` in the model, docs/model.md); a table with no row at
-all is *absent*, not stale. The engine records, per snapshot, every table the model reads
-(`score_freshness`); alerts read it to hold back changes caused by stale data, and
+all before T is *absent*, not stale: it says nothing about any account either, so the engine
+makes the signals of both missing (a pipeline never connected must not earn healthy points),
+but only stale tables hold back alerts. The engine records, per snapshot, every table the
+model reads (`score_freshness`); alerts read it to hold back changes caused by stale data, and
 `vitalsign status` and the web's /status page show it beside each source's last sync.
 """
 
@@ -44,15 +46,27 @@ class TableFreshness:
             return False
         return midnight(self.day) - self.newest > dt.timedelta(days=self.allowed_days)
 
+    @property
+    def absent(self) -> bool:
+        """True when the table has no row before the scoring day (not loaded, or not yet)."""
+        return self.newest is None
+
+    @property
+    def silent(self) -> bool:
+        """True when the table says nothing about any account that day: stale or absent."""
+        return self.stale or self.absent
+
     def line(self) -> str:
         """One line for `score` and `run`, e.g. "events: newest row 2025-01-31, 365 days ..."."""
-        newest = "no row" if self.newest is None else f"newest row {self.newest:%Y-%m-%d %H:%M}"
-        allowed = f"{self.allowed_days} day{'s' if self.allowed_days != 1 else ''}"
         count = len(self.signals)
+        are = f"its {count} signal{'s' if count != 1 else ''} {'are' if count != 1 else 'is'}"
+        if self.absent:
+            return f"{self.table}: no row before {self.day}: {are} missing"
+        newest = f"newest row {self.newest:%Y-%m-%d %H:%M}"
+        allowed = f"{self.allowed_days} day{'s' if self.allowed_days != 1 else ''}"
         return (
             f"{self.table}: {newest}, {self.age_days} days before {self.day} "
-            f"(allowed {allowed}): its {count} signal{'s' if count != 1 else ''} "
-            f"{'are' if count != 1 else 'is'} missing"
+            f"(allowed {allowed}): {are} missing"
         )
 
 
@@ -106,23 +120,29 @@ def snapshot_freshness(
 
 
 def stale_lines(connection: Any, model_name: str, dates: Sequence[dt.date]) -> list[str]:
-    """One line per stale table for `score` (one date) or `backfill` (many dates).
+    """One line per stale or empty table for `score` (one date) or `backfill` (many dates).
+
+    Each line starts with what the table is ("stale" or "empty") for the caller to colour.
 
     >>> stale_lines(ws.duckdb, "default", [dt.date(2026, 1, 31)])  # doctest: +SKIP
-    ['events: newest row 2025-01-31, 365 days before 2026-01-31 (allowed 2 days): ...']
+    ['stale events: newest row 2025-01-31, 365 days before 2026-01-31 (allowed 2 days): ...']
     """
-    stale = [t for t in snapshot_freshness(connection, model_name, dates) if t.stale]
+    silent = [t for t in snapshot_freshness(connection, model_name, dates) if t.silent]
     if len(set(dates)) <= 1:
-        return [t.line() for t in stale]
+        return [f"{'stale' if t.stale else 'empty'} {t.line()}" for t in silent]
     lines = []
-    for table in sorted({t.table for t in stale}):
-        mine = [t for t in stale if t.table == table]
+    for table in sorted({t.table for t in silent}):
+        mine = [t for t in silent if t.table == table]
+        stale = [t for t in mine if t.stale]
         signals = len(mine[-1].signals)
+        how = [f"without a row on {len(mine) - len(stale)}"] if len(stale) < len(mine) else []
+        if stale:
+            how.append(f"stale on {len(stale)} (allowed {stale[-1].allowed_days} days)")
         lines.append(
-            f"{table}: stale on {len(mine)} of {len(set(dates))} dates ({mine[0].day} to "
-            f"{mine[-1].day}; allowed {mine[-1].allowed_days} days): its {signals} "
-            f"signal{'s' if signals != 1 else ''} {'are' if signals != 1 else 'is'} missing on "
-            "those dates"
+            f"{'stale' if stale else 'empty'} {table}: {' and '.join(how)} of "
+            f"{len(set(dates))} dates ({mine[0].day} to {mine[-1].day}): its {signals} "
+            f"signal{'s' if signals != 1 else ''} {'are' if signals != 1 else 'is'} missing "
+            "on those dates"
         )
     return lines
 
