@@ -30,6 +30,20 @@ from vitalsign.web import WebSettings, create_app
 from vitalsign.web.users import add_user, create_token
 
 PASSWORD = "correct horse battery"
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="/usr/bin/chromium is not installed (run scripts/install-system-deps.sh)",
+)
 ALICE = "alice@vendor.example"
 BOB = "bob@vendor.example"
 ROLES = {"root": "admin", "maria": "manager", "vic": "viewer", "alice": "csm", "bob": "csm"}
@@ -119,6 +133,40 @@ class ServedApp:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[object]:
+    """One headless Debian Chromium per test module (never downloaded; skipped without it)."""
+    if not CHROMIUM.exists():
+        pytest.skip("/usr/bin/chromium is not installed (run scripts/install-system-deps.sh)")
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+def sign_in(
+    chromium: object,
+    url: str,
+    user: str,
+    viewport: dict[str, int] | None = None,
+    **options: object,
+) -> object:
+    """A new page of `chromium` signed in as `user` through the login form (desktop size)."""
+    page = chromium.new_page(  # type: ignore[attr-defined]
+        viewport=viewport or {"width": 1360, "height": 900}, **options
+    )
+    page.set_default_timeout(20_000)
+    page.goto(f"{url}/login")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/")
+    return page
 
 
 def build_world(root: Path) -> tuple[Workspace, dict[str, str], list[str]]:

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from conftest import ServedApp
+from conftest import ARTIFACTS, ServedApp
 from vitalsign.store.workspace import init_workspace
 from vitalsign.web import create_app
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -48,19 +43,6 @@ def test_the_docs_page_names_no_external_url_and_its_assets_are_served(served: s
         assert client.get("/api/docs/assets/missing.js").status_code == 404
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    """A headless Debian Chromium (skipped when it is not installed)."""
-    if not CHROMIUM.exists():
-        pytest.skip("/usr/bin/chromium is not installed (run scripts/install-system-deps.sh)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
-
-
 def test_swagger_ui_renders_every_route_offline_under_the_csp(
     chromium: object, served: str
 ) -> None:
@@ -83,7 +65,6 @@ def test_swagger_ui_renders_every_route_offline_under_the_csp(
     assert {p.replace("\u200b", "") for p in shown} == paths
     assert elsewhere == []
     assert problems == []
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "api-docs.png"))
     page.close()
 

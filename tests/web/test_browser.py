@@ -7,58 +7,16 @@ it launches /usr/bin/chromium and is skipped when that is missing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
+from conftest import ALICE, ARTIFACTS, BOB, World, needs_chromium, sign_in
 
-import pytest
-
-from conftest import ALICE, BOB, PASSWORD, World
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="/usr/bin/chromium is not installed (run scripts/install-system-deps.sh)",
-)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """One headless Chromium for the module."""
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
-
-
-def _sign_in(browser: object, world: World, user: str) -> object:
-    page = browser.new_page(viewport={"width": 1360, "height": 900})  # type: ignore[attr-defined]
-    page.set_default_timeout(20_000)
-    page.goto(f"{world.url}/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{world.url}/")
-    return page
+pytestmark = needs_chromium
 
 
 def test_a_manager_signs_in_reads_filters_overrides_and_acknowledges(
-    browser: object, world: World
+    chromium: object, world: World
 ) -> None:
     con = world.workspace.duckdb.cursor()
-    page = _sign_in(browser, world, "maria")
+    page = sign_in(chromium, world.url, "maria")
 
     # the portfolio: headline, KPIs and both charts drawn by the bundled plotly.js
     assert "ARR at risk" in page.inner_text("#headline")
@@ -122,9 +80,9 @@ def test_a_manager_signs_in_reads_filters_overrides_and_acknowledges(
 
 
 def test_a_csm_is_refused_another_csms_account_in_the_browser(
-    browser: object, world: World
+    chromium: object, world: World
 ) -> None:
-    page = _sign_in(browser, world, "bob")
+    page = sign_in(chromium, world.url, "bob")
     reply = page.goto(f"{world.url}/accounts/{world.alice_account}")
     assert reply is not None and reply.status == 403
     assert "not in your book" in page.inner_text("main")

@@ -7,49 +7,15 @@ to notes), and the renewals page with its chart drawn by the bundled plotly.js.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
+from conftest import ARTIFACTS, World, needs_chromium, sign_in
 
-from conftest import PASSWORD, World
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="/usr/bin/chromium is not installed (run scripts/install-system-deps.sh)",
-)
+pytestmark = needs_chromium
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """One headless Chromium for the module."""
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
-
-
-def _sign_in(browser: object, world: World, user: str) -> object:
-    page = browser.new_page(viewport={"width": 1360, "height": 900})  # type: ignore[attr-defined]
-    page.set_default_timeout(20_000)
-    page.goto(f"{world.url}/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{world.url}/")
-    return page
-
-
-def test_a_csm_reads_the_timeline_and_adds_a_note(browser: object, world: World) -> None:
+def test_a_csm_reads_the_timeline_and_adds_a_note(chromium: object, world: World) -> None:
     account = world.alice_account
-    page = _sign_in(browser, world, "alice")
+    page = sign_in(chromium, world.url, "alice")
     page.goto(f"{world.url}/accounts/{account}")
     assert page.inner_text("#renewal-date") != ""
     page.locator("#account-360").screenshot(path=str(ARTIFACTS / "account-360.png"))
@@ -81,8 +47,8 @@ def test_a_csm_reads_the_timeline_and_adds_a_note(browser: object, world: World)
     page.close()
 
 
-def test_a_manager_reads_the_renewals_page(browser: object, world: World) -> None:
-    page = _sign_in(browser, world, "maria")
+def test_a_manager_reads_the_renewals_page(chromium: object, world: World) -> None:
+    page = sign_in(chromium, world.url, "maria")
     page.click("nav >> text=Renewals")
     page.wait_for_url(f"{world.url}/renewals")
     rows = page.locator("#windows tbody tr").count()

@@ -4,44 +4,11 @@ tests/artifacts/ (manual-task.png, bulk-acknowledge.png). Skipped without /usr/b
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from conftest import ALICE, BOB, PASSWORD, World
+from conftest import ALICE, ARTIFACTS, BOB, World, needs_chromium, sign_in
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="/usr/bin/chromium is not installed (run scripts/install-system-deps.sh)",
-)
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    """One headless Chromium for the module."""
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield launched
-        launched.close()
-
-
-def _sign_in(chromium: object, world: World, user: str) -> object:
-    page = chromium.new_page(viewport={"width": 1360, "height": 900})  # type: ignore[attr-defined]
-    page.set_default_timeout(20_000)
-    page.goto(f"{world.url}/login")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{world.url}/")
-    return page
+pytestmark = needs_chromium
 
 
 def test_a_manager_creates_a_task_by_hand_on_the_account_page(
@@ -53,7 +20,7 @@ def test_a_manager_creates_a_task_by_hand_on_the_account_page(
         "ORDER BY score LIMIT 1",
         [world.latest, ALICE, BOB],
     ).fetchone()[0]
-    page = _sign_in(chromium, world, "maria")
+    page = sign_in(chromium, world.url, "maria")
     page.goto(f"{world.url}/accounts/{account}")
     page.fill("#new-task input[name=title]", "Book a call with the new champion")
     page.fill("#new-task input[name=due_date]", "2031-03-02")
@@ -79,7 +46,7 @@ def test_a_manager_acknowledges_several_alerts_at_once(chromium: object, world: 
     ).fetchone()
     if owner is None:
         pytest.skip("no owner with three open alerts in this world")
-    page = _sign_in(chromium, world, "maria")
+    page = sign_in(chromium, world.url, "maria")
     page.goto(f"{world.url}/alerts?status=active&owner={owner[0]}")
     boxes = page.locator("input[name=alert_ids]")
     chosen = [boxes.nth(i).get_attribute("value") for i in range(2)]

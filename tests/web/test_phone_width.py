@@ -7,26 +7,19 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from rich.console import Console
 
-from conftest import PASSWORD, ServedApp
+from conftest import ARTIFACTS, PASSWORD, ServedApp, needs_chromium, sign_in
 from vitalsign.demo.build import build_demo
 from vitalsign.store.workspace import open_workspace
 from vitalsign.web import create_app
 from vitalsign.web.users import add_user
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 PHONE = {"width": 390, "height": 844}
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="/usr/bin/chromium is not installed (run scripts/install-system-deps.sh)",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -47,22 +40,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
 
 
 @pytest.fixture(scope="module")
-def phone(served: tuple[str, str]) -> Iterator[object]:
+def phone(chromium: object, served: tuple[str, str]) -> object:
     """A signed-in page in headless Chromium, 390 px wide."""
-    from playwright.sync_api import sync_playwright
-
     url, _ = served
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport=PHONE, device_scale_factor=2, is_mobile=True)
-        page.set_default_timeout(20_000)
-        page.goto(f"{url}/login")
-        page.fill("input[name=username]", "maria")
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"{url}/")
-        yield page
-        browser.close()
+    return sign_in(chromium, url, "maria", PHONE, device_scale_factor=2, is_mobile=True)
 
 
 def _overflow(page: object) -> dict[str, int]:
@@ -95,7 +76,6 @@ def test_the_account_list_fits_a_phone(phone: object, served: tuple[str, str]) -
     url, _ = served
     phone.goto(f"{url}/accounts")  # type: ignore[attr-defined]
     phone.wait_for_selector("#accounts tbody tr")  # type: ignore[attr-defined]
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     phone.screenshot(path=str(ARTIFACTS / "accounts-phone.png"), full_page=True)  # type: ignore[attr-defined]
     sizes = _overflow(phone)
     assert sizes["page"] <= sizes["viewport"] == PHONE["width"], sizes
@@ -111,7 +91,6 @@ def test_an_account_page_fits_a_phone(phone: object, served: tuple[str, str]) ->
     phone.goto(f"{url}/accounts/{account}")  # type: ignore[attr-defined]
     phone.wait_for_selector("h1")  # type: ignore[attr-defined]
     phone.wait_for_timeout(500)  # type: ignore[attr-defined]  # charts draw after load
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     phone.screenshot(path=str(ARTIFACTS / "account-phone.png"), full_page=True)  # type: ignore[attr-defined]
     sizes = _overflow(phone)
     assert sizes["page"] <= sizes["viewport"] == PHONE["width"], sizes

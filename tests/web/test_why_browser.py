@@ -6,43 +6,20 @@ waterfall of what changed since the previous snapshot). Skipped without /usr/bin
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import PASSWORD, World
+from conftest import ARTIFACTS, World, needs_chromium, sign_in
 from vitalsign.engine.why import why_account
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="/usr/bin/chromium is not installed (run scripts/install-system-deps.sh)",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
-def page(world: World) -> Iterator[object]:
+def page(chromium: object, world: World) -> object:
     """A Chromium page signed in as maria (a manager)."""
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"]
-        )
-        tab = browser.new_page(viewport={"width": 1360, "height": 900})
-        tab.set_default_timeout(20_000)
-        tab.goto(f"{world.url}/login")
-        tab.fill("input[name=username]", "maria")
-        tab.fill("input[name=password]", PASSWORD)
-        tab.click("button[type=submit]")
-        tab.wait_for_url(f"{world.url}/")
-        yield tab
-        browser.close()
+    return sign_in(chromium, world.url, "maria")
 
 
 def test_a_red_account_page_shows_its_top_loss_first(page: object, world: World) -> None:
