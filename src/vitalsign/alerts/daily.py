@@ -136,6 +136,7 @@ def run_daily(
     >>> run_daily(open_workspace("acme")).ok  # doctest: +SKIP
     True
     """
+    from vitalsign.engine.backends import connect_engine
     from vitalsign.engine.freshness import data_date
     from vitalsign.engine.run import score
     from vitalsign.store.freshness import stale_lines
@@ -156,7 +157,7 @@ def run_daily(
         model[:] = [workspace.load_model(model_path)]
         lines = []
         if as_of is None:
-            chosen, reason = data_date(workspace.backend, model[0].spec, day)
+            chosen, reason = data_date(connect_engine(workspace), model[0].spec, day)
             if reason is not None:
                 day = report.as_of = chosen
                 lines.append(reason)

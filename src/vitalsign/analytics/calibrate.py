@@ -59,6 +59,7 @@ from vitalsign.analytics.segments import (
     fit_scorecard,
     fit_segments,
 )
+from vitalsign.engine.backends import connect_engine
 from vitalsign.engine.run import compute_scores
 from vitalsign.errors import BacktestError
 from vitalsign.model.loader import LoadedModel, parse_model
@@ -278,7 +279,9 @@ def calibrate(
     draft_text = propose_text(model, weights, reversed_signals, None, flat, header, name, routes)
     draft = parse_model(draft_text, "<proposed model>")
     eval_dates = sorted(set(train_dates) | set(test_dates) | {history.dates[-1]})
-    new_history = history_from_scored(compute_scores(workspace.backend, draft, eval_dates), draft)
+    new_history = history_from_scored(
+        compute_scores(connect_engine(workspace), draft, eval_dates), draft
+    )
     old_history = _old_history(workspace, model, history, eval_dates)
     new_bands, rule = _bands(
         spec,
@@ -359,7 +362,7 @@ def _old_history(
         scores = stored.scores[stored.scores["as_of"].isin(wanted)].reset_index(drop=True)
         items = stored.items[stored.items["as_of"].isin(wanted)]
         return History(model, scores, items, stored.source, stored.hashes)
-    return history_from_scored(compute_scores(workspace.backend, model, dates), model)
+    return history_from_scored(compute_scores(connect_engine(workspace), model, dates), model)
 
 
 def _bands(

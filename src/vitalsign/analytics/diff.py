@@ -25,6 +25,7 @@ from vitalsign.analytics.metrics import (
 )
 from vitalsign.analytics.outcomes import LABELLED, Outcomes, label_snapshots, read_outcomes
 from vitalsign.analytics.progress import Step, no_progress
+from vitalsign.engine.backends import connect_engine
 from vitalsign.engine.run import compute_scores
 from vitalsign.engine.snapshots import snapshot_dates
 from vitalsign.errors import BacktestError
@@ -212,8 +213,8 @@ def diff_models(
     progress("reading the outcomes")
     outcomes = read_outcomes(workspace.duckdb, until)
     progress(f"scoring {len(days)} dates under {model_a.name} (A)")
-    a = history_from_scored(compute_scores(workspace.backend, model_a, days), model_a)
+    a = history_from_scored(compute_scores(connect_engine(workspace), model_a, days), model_a)
     progress(f"scoring {len(days)} dates under {model_b.name} (B)")
-    b = history_from_scored(compute_scores(workspace.backend, model_b, days), model_b)
+    b = history_from_scored(compute_scores(connect_engine(workspace), model_b, days), model_b)
     progress(f"comparing ({replicates} bootstrap replicates)")
     return compare_histories(a, b, outcomes, horizon_days, replicates, seed)
