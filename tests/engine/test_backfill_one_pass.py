@@ -313,3 +313,25 @@ def test_a_backfill_too_big_for_one_pass_scores_batches_by_the_date_join(
         alone = compute_scores(workspace.backend, model, [day]).scores.sort_values("account_id")
         got = stored[stored["snapshot_date"] == pd.Timestamp(day)]
         np.testing.assert_allclose(got["score"], alone["score"], rtol=1e-9)
+
+
+@pytest.mark.spark
+def test_the_kept_one_pass_table_is_read_back_by_batches_on_spark(
+    spark: object, workspace: Workspace
+) -> None:
+    import gc
+
+    from engine_worlds import arrow_tables, spark_backend
+
+    from vitalsign.engine.backfill import shared_signals
+
+    model = _model()
+    _load(workspace, seed=2, rows=300)
+    dates = [LAST - dt.timedelta(weeks=k) for k in range(3, -1, -1)]
+    backend = spark_backend(spark, arrow_tables(workspace), "arrow")
+    with shared_signals(backend, model, dates) as signals:
+        for batch in (dates[:2], dates[2:]):  # the dates' memtable is gone by the second
+            table = signals(batch)
+            assert table is not None
+            gc.collect()
+            assert_equal_frames(_sorted(table.execute()), _alone(workspace, model, batch))

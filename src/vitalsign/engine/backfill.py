@@ -95,7 +95,13 @@ def shared_signals(
 
     def batch_signals(batch: Sequence[dt.date]) -> ir.Table:
         if not cached:
-            cached.append(one_pass_signal_table(engine, model.spec, dates).cache())
+            table = one_pass_signal_table(engine, model.spec, dates)
+            # Spark's cache reads the query's in-memory tables (the dates) when it is made,
+            # which Ibis registers only when it executes: register them first
+            register = getattr(engine, "_run_pre_execute_hooks", None)
+            if register is not None:
+                register(table)
+            cached.append(table.cache())
         table = cached[0]
         return table.filter(table.as_of.isin([as_timestamp(day) for day in batch]))
 
