@@ -7,7 +7,8 @@ alert opens when the rule fires and none is open, and stays open while the keep 
 (the rule loosened by its margin) holds; no baseline, cooldown or held-back data. For each
 candidate it prints the alerts in the year, the alerts opened per weekly snapshot (median)
 and the churners with an alert opened within 90 days before churning. Rules not on scores
-or silence (champion_left, gate, billing) are left out: bench/alerts.py measures them.
+or silence are left out (bench/alerts.py measures them), except in the closing frontier,
+which adds champion_left and the gate as they hold.
 
     .venv/bin/python bench/alert_ideas.py --demo /path/to/demo   # a `vitalsign demo` folder
 
@@ -45,11 +46,22 @@ def load(demo: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
         FROM s ASOF LEFT JOIN e ON s.account_id = e.account_id AND s.t > e.ts"""
     ).df()
     churn = con.execute(f"WITH {CHURN_DATES} SELECT account_id, churned_at FROM churn").df()
-    con.close()
     grid = scores.pivot(index="account_id", columns="snapshot_date", values="score")
     quiet = silent.pivot(index="account_id", columns="snapshot_date", values="silent")
     quiet = quiet.reindex(index=grid.index, columns=grid.columns).astype(float)
+    others = con.execute(
+        """SELECT account_id, snapshot_date,
+                  coalesce(list_contains(from_json(flags, '["VARCHAR"]'), 'champion_left'), FALSE)
+                  OR NOT gate_pass AS other
+           FROM scores WHERE model_name = 'default'"""
+    ).df()
+    con.close()
+    other = others.pivot(index="account_id", columns="snapshot_date", values="other")
+    OTHER.append(other.reindex(index=grid.index, columns=grid.columns).fillna(False).astype(bool))
     return grid, quiet, churn.set_index("account_id")["churned_at"]
+
+
+OTHER: list[pd.DataFrame] = []  # champion_left raised or the gate failed, set by load()
 
 
 def opened(fires: pd.DataFrame, keeps: pd.DataFrame) -> pd.DataFrame:
@@ -156,7 +168,34 @@ def main(argv: list[str] | None = None) -> int:
         rules = [red, drop(grid, points), q35]
         measure(f"red + drop {points} + quiet 35d", rules, churn)
         measure(f"red + drop {points} + quiet 35d, one alert per account", rules, churn, True)
+    frontier(grid, silent, churn)
     return 0
+
+
+def frontier(grid: pd.DataFrame, silent: pd.DataFrame, churn: pd.Series) -> None:
+    """Print the best churners reached at each volume: red, silence, a drop, the others.
+
+    The others: champion_left raised or the gate failed (green_but_billing_says_no, about
+    3 a week, is left out).
+    """
+    other = (OTHER[0], OTHER[0])
+    points: list[tuple[float, int, str]] = []
+    for days in (21, 35, 60):
+        for value in (40, 45):
+            base = [other, quiet(silent, days), below(grid, value)]
+            for k, drop_points in [(k, p) for k in (1, 2, 3) for p in (12, 15, 18, 20, 25)]:
+                rules = [*base, drop(grid, drop_points, k=k)]
+                opens = [opened(f, keep) for f, keep in rules]
+                weekly = sum(o.to_numpy().sum(axis=0) for o in opens)
+                reached = len(set().union(*(alerted(o, churn) for o in opens)))
+                name = f"quiet {days}d, red below {value}, drop {drop_points} on mean of {k}"
+                points.append((float(np.median(weekly)), reached, name))
+    best = -1
+    print("frontier (a week, churners): the most churners at each volume")
+    for weekly, reached, name in sorted(points, key=lambda p: (p[0], -p[1])):
+        if reached > best:
+            best = reached
+            print(f"  {weekly:6.1f} a week, {reached:3d} churners: {name}")
 
 
 if __name__ == "__main__":

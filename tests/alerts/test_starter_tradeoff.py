@@ -9,11 +9,13 @@ Persistence 2 on the score rules cost the demo 53 churners alerted before churni
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 from alert_history import alert_config, day, write_day
 
 from vitalsign.alerts.evaluation import evaluate_history
 from vitalsign.model.loader import load_model
+from vitalsign.model.spec import parse_days
 from vitalsign.store.workspace import Workspace
 
 
@@ -41,3 +43,18 @@ def test_the_starter_waits_five_silent_weeks_before_usage_went_quiet(
     config = alert_config(_starter_text(), load_model(workspace.model_path))
     quiet = config.rules["usage_went_quiet"]
     assert quiet.type == "data_stale" and quiet.days == "35d"
+
+
+def test_the_measured_figures_name_the_starter_they_were_measured_with(
+    workspace: Workspace,
+) -> None:
+    """Changing the starter's thresholds means measuring again (bench/alerts.py)."""
+    doc = (Path(__file__).parents[2] / "docs" / "alerts.md").read_text("utf-8")
+    measured = doc[doc.index("### Measured on the demo's replayed year") :]
+    measured = measured[: measured.index("\n## ")]
+    rules = alert_config(_starter_text(), load_model(workspace.model_path)).rules
+    days = parse_days(rules["usage_went_quiet"].days)
+    assert f"`usage_went_quiet` waits {days} days" in measured
+    for name in ("entered_red", "dropped_fast"):
+        assert rules[name].persistence == 1 and f"`{name}`" in measured
+    assert "`persistence: 1`" in measured
