@@ -8,6 +8,7 @@ from alert_history import day, holds, write_day
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from vitalsign.alerts.messages import describe
 from vitalsign.model.loader import LoadedModel
 from vitalsign.store.workspace import Workspace
 
@@ -37,6 +38,9 @@ def test_a_one_week_dip_fires_raw_but_not_smoothed(
     assert values["peak_date"] in (day(7).isoformat(), day(14).isoformat())
     assert round(values["score"], 2) == 63.33 and values["smoothed_over"] == 3
     assert round(values["dropped"], 2) == 16.67 and values["within_days"] == 28
+    assert describe("score_dropped", values).startswith(
+        "score (mean of the last 3 snapshots) dropped 16.7 points within 28 days (80.0 on "
+    )
 
 
 @settings(

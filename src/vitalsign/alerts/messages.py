@@ -62,8 +62,10 @@ def describe(rule_type: str, values: dict[str, Any]) -> str:
     if rule_type == "score_below":
         return f"score {_one(v.get('score'))} is below {_num(v.get('threshold'))}"
     if rule_type == "score_dropped":
+        over = v.get("smoothed_over")
+        what = f"score (mean of the last {over} snapshots)" if over else "score"
         return (
-            f"score dropped {_one(v.get('dropped'))} points within {v.get('within_days')} days "
+            f"{what} dropped {_one(v.get('dropped'))} points within {v.get('within_days')} days "
             f"({_one(v.get('peak'))} on {v.get('peak_date')} → {_one(v.get('score'))})"
         )
     if rule_type == "signal_threshold":
