@@ -196,6 +196,21 @@ def build_world(root: Path) -> tuple[Workspace, dict[str, str], list[str]]:
     return workspace, tokens, [model.hash, changed.hash]
 
 
+def red_account(world: World) -> str:
+    """The latest snapshot's lowest-scored account whose computed band is red."""
+    row = (
+        world.workspace.duckdb.cursor()
+        .execute(
+            "SELECT account_id FROM scores WHERE snapshot_date = ? AND computed_band = 'red' "
+            "ORDER BY score, account_id LIMIT 1",
+            [world.latest],
+        )
+        .fetchone()
+    )
+    assert row is not None, "the web world has a red account"
+    return str(row[0])
+
+
 def _account_with_alert(workspace: Workspace, owner: str) -> str:
     row = workspace.duckdb.execute(
         "SELECT a.account_id FROM alerts a JOIN accounts c USING (account_id) "

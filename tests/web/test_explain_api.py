@@ -4,26 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import World
+from conftest import World, red_account
 from vitalsign.web.why_api import ExplainBody
 
 
-def _red_account(world: World) -> str:
-    row = (
-        world.workspace.duckdb.cursor()
-        .execute(
-            "SELECT account_id FROM scores WHERE snapshot_date = ? AND computed_band = 'red' "
-            "ORDER BY score LIMIT 1",
-            [world.latest],
-        )
-        .fetchone()
-    )
-    assert row is not None, "the web world has a red account"
-    return str(row[0])
-
-
 def test_explain_answers_losses_first_group_shares_and_the_next_band(world: World) -> None:
-    account = _red_account(world)
+    account = red_account(world)
     with world.client("root") as api:
         reply = api.get(f"/api/v1/accounts/{account}/explain")
     assert reply.status_code == 200, reply.text

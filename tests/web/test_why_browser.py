@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from conftest import ARTIFACTS, World, needs_chromium, sign_in
+from conftest import ARTIFACTS, World, needs_chromium, red_account, sign_in
 from vitalsign.engine.why import why_account
 
 pytestmark = needs_chromium
@@ -24,11 +24,7 @@ def page(chromium: object, world: World) -> object:
 
 def test_a_red_account_page_shows_its_top_loss_first(page: object, world: World) -> None:
     con = world.workspace.duckdb.cursor()
-    account = con.execute(
-        "SELECT account_id FROM scores WHERE snapshot_date = ? AND computed_band = 'red' "
-        "ORDER BY score, account_id LIMIT 1",
-        [world.latest],
-    ).fetchone()[0]
+    account = red_account(world)
     why = why_account(con, world.workspace.load_model(), account)
     top = why.losses[0]
     assert top.loss > 0 and top.loss >= max(s.loss for s in why.losses)

@@ -8,24 +8,10 @@ import re
 
 import pytest
 
-from conftest import World
+from conftest import World, red_account
 from vitalsign.engine.why import why_account
 from vitalsign.web.account_view import account_view
 from vitalsign.web.charts import changes_figure, losses_figure
-
-
-def _red(world: World) -> str:
-    row = (
-        world.workspace.duckdb.cursor()
-        .execute(
-            "SELECT account_id FROM scores WHERE snapshot_date = ? AND computed_band = 'red' "
-            "ORDER BY score, account_id LIMIT 1",
-            [world.latest],
-        )
-        .fetchone()
-    )
-    assert row is not None
-    return str(row[0])
 
 
 def _figure(page: str, name: str) -> dict[str, object]:
@@ -77,7 +63,7 @@ def test_the_page_why_is_the_builder_s(world: World, which: str) -> None:
 
 def test_the_losses_chart_draws_losses_as_negative_bars(world: World) -> None:
     con = world.workspace.duckdb.cursor()
-    why = why_account(con, world.workspace.load_model(), _red(world))
+    why = why_account(con, world.workspace.load_model(), red_account(world))
     loses, contributes = losses_figure(why)["data"]
     assert loses["name"] == "loses" and min(loses["x"]) < 0 and max(loses["x"]) <= 0
     assert min(contributes["x"]) >= 0
@@ -87,7 +73,7 @@ def test_the_losses_chart_draws_losses_as_negative_bars(world: World) -> None:
 def test_what_changed_ends_at_today_s_score(world: World) -> None:
     con = world.workspace.duckdb.cursor()
     model = world.workspace.load_model()
-    for account in (world.alice_account, _red(world)):
+    for account in (world.alice_account, red_account(world)):
         why = why_account(con, model, account, since=world.previous)
         trace = changes_figure(why.explanation)["data"][0]
         e = why.explanation
@@ -97,7 +83,7 @@ def test_what_changed_ends_at_today_s_score(world: World) -> None:
 
 
 def test_the_red_account_page_shows_its_largest_loss_first(world: World) -> None:
-    account = _red(world)
+    account = red_account(world)
     why = why_account(world.workspace.duckdb.cursor(), world.workspace.load_model(), account)
     with world.login("maria") as browser:
         page = browser.get(f"/accounts/{account}").text

@@ -126,6 +126,36 @@ def history_figure(history: list[dict[str, Any]], colours: dict[str, str]) -> Fi
     return {"data": [trace], "layout": layout}
 
 
+LOSS_COLOUR = "#d64541"
+GAIN_COLOUR = "#4a6fa5"
+
+
+def _waterfall(
+    labels: list[str], values: list[float], measures: list[str], number: str, min_height: int
+) -> Figure:
+    """A horizontal waterfall of points, top to bottom, its total dark (`number`: a d3 format)."""
+    trace = {
+        "type": "waterfall",
+        "orientation": "h",
+        "y": labels,
+        "x": values,
+        "measure": measures,
+        "connector": {"line": {"color": "#c5ccd3"}},
+        "increasing": {"marker": {"color": GAIN_COLOUR}},
+        "decreasing": {"marker": {"color": LOSS_COLOUR}},
+        "totals": {"marker": {"color": "#2f3b48"}},
+        "hovertemplate": f"%{{y}}: %{{x:{number}}}<extra></extra>",
+    }
+    layout = _layout(
+        height=max(min_height, 26 * len(labels) + 60),
+        margin={"l": 230, "r": 16, "t": 16, "b": 32},
+        yaxis={"autorange": "reversed", "automargin": True},
+        xaxis={"title": {"text": "points"}},
+        showlegend=False,
+    )
+    return {"data": [trace], "layout": layout}
+
+
 def waterfall_figure(explanation: Explanation) -> Figure:
     """Signal contributions grouped by group, then flags and gate, ending at the score."""
     signals = sorted(explanation.signals, key=lambda s: (s.path, -s.contribution))
@@ -143,30 +173,7 @@ def waterfall_figure(explanation: Explanation) -> Figure:
     labels.append("score")
     values.append(round(final if final is not None else sum(values), 2))
     measures.append("total")
-    trace = {
-        "type": "waterfall",
-        "orientation": "h",
-        "y": labels,
-        "x": values,
-        "measure": measures,
-        "connector": {"line": {"color": "#c5ccd3"}},
-        "increasing": {"marker": {"color": "#4a6fa5"}},
-        "decreasing": {"marker": {"color": "#d64541"}},
-        "totals": {"marker": {"color": "#2f3b48"}},
-        "hovertemplate": "%{y}: %{x:.2f}<extra></extra>",
-    }
-    layout = _layout(
-        height=max(220, 26 * len(labels) + 60),
-        margin={"l": 230, "r": 16, "t": 16, "b": 32},
-        yaxis={"autorange": "reversed", "automargin": True},
-        xaxis={"title": {"text": "points"}},
-        showlegend=False,
-    )
-    return {"data": [trace], "layout": layout}
-
-
-LOSS_COLOUR = "#d64541"
-GAIN_COLOUR = "#4a6fa5"
+    return _waterfall(labels, values, measures, ".2f", min_height=220)
 
 
 def losses_figure(why: Why) -> Figure:
@@ -226,26 +233,7 @@ def changes_figure(explanation: Explanation) -> Figure:
     labels.append(f"score on {explanation.as_of}")
     values.append(round(after, 2))
     measures.append("total")
-    trace = {
-        "type": "waterfall",
-        "orientation": "h",
-        "y": labels,
-        "x": values,
-        "measure": measures,
-        "connector": {"line": {"color": "#c5ccd3"}},
-        "increasing": {"marker": {"color": GAIN_COLOUR}},
-        "decreasing": {"marker": {"color": LOSS_COLOUR}},
-        "totals": {"marker": {"color": "#2f3b48"}},
-        "hovertemplate": "%{y}: %{x:+.2f}<extra></extra>",
-    }
-    layout = _layout(
-        height=max(200, 26 * len(labels) + 60),
-        margin={"l": 230, "r": 16, "t": 16, "b": 32},
-        yaxis={"autorange": "reversed", "automargin": True},
-        xaxis={"title": {"text": "points"}},
-        showlegend=False,
-    )
-    return {"data": [trace], "layout": layout}
+    return _waterfall(labels, values, measures, "+.2f", min_height=200)
 
 
 def band_bars_figure(bands: pd.DataFrame, colours: dict[str, str]) -> Figure:

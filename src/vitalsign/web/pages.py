@@ -8,7 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from vitalsign.errors import VitalsignError
 from vitalsign.web import charts, inbox
 from vitalsign.web.access import Principal, book_key, require_account, require_backtester
 from vitalsign.web.account_view import account_activity, account_view
@@ -18,7 +17,7 @@ from vitalsign.web.login import router as login_router
 from vitalsign.web.model_info import model_summary, start_backtest
 from vitalsign.web.overrides import create_override, end_override, override_choices
 from vitalsign.web.portfolio import band_trend, breakdown_table, portfolio_summary
-from vitalsign.web.rendering import local_path, page_url, render
+from vitalsign.web.rendering import form_date, local_path, page_url, render, with_notice
 from vitalsign.web.timeline import account_360
 
 router = APIRouter(include_in_schema=False)
@@ -45,15 +44,6 @@ def _seen(request: Request, principal: Principal) -> Principal:
     return principal
 
 
-def _date(text: str | None) -> dt.date | None:
-    if not text:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise VitalsignError(f"{text!r} is not a date (use YYYY-MM-DD)") from exc
-
-
 def _redirect(request: Request, name: str, notice: str, **params: Any) -> RedirectResponse:
     url = page_url(request, name, **params)
     return RedirectResponse(f"{url}?notice={notice}", status_code=303)
@@ -70,7 +60,7 @@ def portfolio_page(
     dates = catalog.dates(model.name)
     if not dates:
         return render(request, "portfolio.html", principal, nav="portfolio", report=None)
-    day, previous = catalog.resolve(model.name, _date(as_of))
+    day, previous = catalog.resolve(model.name, form_date(as_of))
     report = catalog.memo(
         ("portfolio", model.name, day, book_key(db, principal)),
         lambda: portfolio_summary(db, model, principal, day, previous),
@@ -118,7 +108,7 @@ def accounts_page(
     _seen(request, principal)
     model = state.model().spec
     catalog = state.catalog.at(db)
-    day, previous = catalog.resolve(model.name, _date(as_of))
+    day, previous = catalog.resolve(model.name, form_date(as_of))
     query = AccountQuery(
         band=band or None,
         owner=owner or None,
@@ -165,7 +155,7 @@ def account_page(
     serving = state.serving_data(state.catalog.at(db, activity.version), loaded.name)
     request.state.data_source = "memory" if serving is not None else "duckdb"
     fields = state.workspace.config.account_fields
-    day, earlier = _date(as_of), _date(since)
+    day, earlier = form_date(as_of), form_date(since)
     view = account_view(
         db, loaded.name, account_id, day, serving, activity, fields, loaded, earlier
     )
@@ -216,7 +206,7 @@ def override_submit(
     _seen(request, principal)
     check_form_csrf(principal, csrf_token)
     _, rescored = create_override(
-        db, principal, state.model(), account_id, target, value, reason, _date(expires_on)
+        db, principal, state.model(), account_id, target, value, reason, form_date(expires_on)
     )
     notice = "override" if rescored is not None else "override-later"
     return _redirect(request, "account_page", notice, account_id=account_id)
@@ -294,7 +284,7 @@ def alert_acknowledge(
     _seen(request, principal)
     check_form_csrf(principal, csrf_token)
     inbox.acknowledge(db, principal, alert_id, note.strip() or None)
-    return RedirectResponse(_with_notice(local_path(next, "/alerts"), "acknowledged"), 303)
+    return RedirectResponse(with_notice(local_path(next, "/alerts"), "acknowledged"), 303)
 
 
 @router.post("/alerts/{alert_id}/feedback", name="alert_feedback")
@@ -312,7 +302,7 @@ def alert_feedback(
     _seen(request, principal)
     check_form_csrf(principal, csrf_token)
     inbox.rate(db, principal, alert_id, useful == "yes", note.strip() or None)
-    return RedirectResponse(_with_notice(local_path(next, "/alerts"), "feedback"), 303)
+    return RedirectResponse(with_notice(local_path(next, "/alerts"), "feedback"), 303)
 
 
 @router.post("/tasks/{task_id}", name="task_update")
@@ -338,11 +328,7 @@ def task_update(
         note=note.strip() or None,
         outcome=outcome.strip() or None,
     )
-    return RedirectResponse(_with_notice(local_path(next, "/alerts"), "task"), 303)
-
-
-def _with_notice(path: str, notice: str) -> str:
-    return f"{path}{'&' if '?' in path else '?'}notice={notice}"
+    return RedirectResponse(with_notice(local_path(next, "/alerts"), "task"), 303)
 
 
 @router.get("/model", name="model_page", response_class=HTMLResponse)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
+from vitalsign.errors import VitalsignError
 from vitalsign.web.access import Principal
 from vitalsign.web.owner_names import owner_name
 
@@ -119,6 +121,22 @@ def local_path(target: str | None, default: str = "/") -> str:
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return default
     return target
+
+
+def with_notice(path: str, notice: str) -> str:
+    """Return `path` with the notice the page it leads to shows (`?notice=` or `&notice=`)."""
+    return f"{path}{'&' if '?' in path else '?'}notice={notice}"
+
+
+def form_date(text: str | None, what: str = "") -> dt.date | None:
+    """Parse a form's or query's YYYY-MM-DD date (None when blank); a typo says how to fix it."""
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        named = f"{what} " if what else ""
+        raise VitalsignError(f"{named}{text!r} is not a date (use YYYY-MM-DD)") from exc
 
 
 def query_url(request: Request, **changes: Any) -> str:

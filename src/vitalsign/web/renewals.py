@@ -20,7 +20,7 @@ from vitalsign.web import charts
 from vitalsign.web.access import Principal, book_key, scope_filter
 from vitalsign.web.accounts import filter_choices
 from vitalsign.web.auth import CurrentPrincipal, Database, State
-from vitalsign.web.rendering import render
+from vitalsign.web.rendering import form_date, render
 from vitalsign.web.state import WebState
 
 
@@ -126,15 +126,6 @@ def months_figure(report: RenewalReport, colour: str) -> dict[str, Any]:
     }
 
 
-def _date(text: str) -> dt.date | None:
-    if not text:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise VitalsignError(f"{text!r} is not a date (use YYYY-MM-DD)") from exc
-
-
 router = APIRouter(include_in_schema=False)
 
 
@@ -156,7 +147,7 @@ def renewals_page(
     request.state.principal = principal  # the error page shows the navigation
     if within not in HORIZONS:
         raise VitalsignError(f"within={within}: use one of {', '.join(map(str, HORIZONS))}")
-    report = renewals_for(state, db, principal, _date(as_of), owner, segment)
+    report = renewals_for(state, db, principal, form_date(as_of), owner, segment)
     loaded = state.model()
     colours = charts.band_colours(
         [*loaded.spec.band_names, loaded.spec.insufficient_band], loaded.spec.insufficient_band

@@ -14,11 +14,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from vitalsign.errors import VitalsignError
 from vitalsign.web import inbox
 from vitalsign.web.api_schemas import TaskOut
 from vitalsign.web.auth import CurrentPrincipal, Database, check_api_csrf, check_form_csrf
-from vitalsign.web.rendering import local_path, page_url
+from vitalsign.web.rendering import form_date, local_path, page_url, with_notice
 
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1", tags=["api"])
@@ -48,15 +47,6 @@ class BulkAcknowledgeOut(BaseModel):
     skipped: list[str] = Field(description="Alerts that were not open (already acknowledged).")
 
 
-def _date(text: str) -> dt.date | None:
-    if not text.strip():
-        return None
-    try:
-        return dt.date.fromisoformat(text.strip())
-    except ValueError as exc:
-        raise VitalsignError(f"due date {text!r} is not a date (use YYYY-MM-DD)") from exc
-
-
 @pages.post("/accounts/{account_id}/tasks", name="task_create")
 def task_create_form(
     request: Request,
@@ -77,7 +67,7 @@ def task_create_form(
         account_id,
         title,
         assignee=assignee.strip() or None,
-        due_date=_date(due_date),
+        due_date=form_date(due_date.strip(), "due date"),
     )
     url = page_url(request, "account_page", account_id=account_id)
     return RedirectResponse(f"{url}?notice=task#tasks", status_code=303)
@@ -96,9 +86,9 @@ def alerts_acknowledge_form(
     request.state.principal = principal
     check_form_csrf(principal, csrf_token)
     inbox.acknowledge_many(db, principal, alert_ids)
-    target = local_path(next, "/alerts")
-    joiner = "&" if "?" in target else "?"
-    return RedirectResponse(f"{target}{joiner}notice=acknowledged", status_code=303)
+    return RedirectResponse(
+        with_notice(local_path(next, "/alerts"), "acknowledged"), status_code=303
+    )
 
 
 @api.post("/accounts/{account_id}/tasks", response_model=TaskOut, status_code=201)
@@ -145,8 +135,10 @@ def task_plan_form(
     request.state.principal = principal
     check_form_csrf(principal, csrf_token)
     inbox.change_task(
-        db, principal, task_id, assignee=assignee.strip() or None, due_date=_date(due_date)
+        db,
+        principal,
+        task_id,
+        assignee=assignee.strip() or None,
+        due_date=form_date(due_date.strip(), "due date"),
     )
-    target = local_path(next, "/alerts")
-    joiner = "&" if "?" in target else "?"
-    return RedirectResponse(f"{target}{joiner}notice=task", status_code=303)
+    return RedirectResponse(with_notice(local_path(next, "/alerts"), "task"), status_code=303)
