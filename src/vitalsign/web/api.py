@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field
 
 from vitalsign.engine.why import why_account
 from vitalsign.model.canonical import ACCOUNTS, DELETED_AT
-from vitalsign.web import exports, inbox, renewals, timeline, users_api
+from vitalsign.web import api_inbox, exports, renewals, timeline, users_api
 from vitalsign.web.access import Principal, book_key, require_account, require_backtester
 from vitalsign.web.account_view import (
     account_attributes,
@@ -25,7 +24,6 @@ from vitalsign.web.account_view import (
 )
 from vitalsign.web.accounts import (
     HISTORY_COLUMNS,
-    MAX_PAGE,
     SORTS,
     AccountQuery,
     account_history,
@@ -34,11 +32,18 @@ from vitalsign.web.accounts import (
     plain,
     score_row,
 )
+from vitalsign.web.api_params import (
+    ERRORS,
+    AsOf,
+    OverrideIn,
+    PageNumber,
+    PerPage,
+    RevokeIn,
+    page_body,
+)
 from vitalsign.web.api_schemas import (
     AccountOut,
     AccountPage,
-    AlertOut,
-    AlertPage,
     AuditOut,
     BacktestStatus,
     HistoryOut,
@@ -49,8 +54,6 @@ from vitalsign.web.api_schemas import (
     OverridesOut,
     PortfolioOut,
     ScoreRow,
-    TaskOut,
-    TaskPage,
     TrendOut,
 )
 from vitalsign.web.auth import CurrentPrincipal, Database, State, check_api_csrf
@@ -60,87 +63,6 @@ from vitalsign.web.portfolio import band_trend, portfolio_summary
 from vitalsign.web.why_api import ExplainBody
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
-
-PageNumber = Annotated[
-    int, Query(ge=1, le=MAX_PAGE, description=f"1-based page number (at most {MAX_PAGE:,}).")
-]
-PerPage = Annotated[int, Query(ge=1, le=500, description="Items per page (at most 500).")]
-AsOf = Annotated[
-    dt.date | None, Query(description="Snapshot date (YYYY-MM-DD); default the latest.")
-]
-
-
-class ErrorDetail(BaseModel):
-    """What went wrong."""
-
-    code: str
-    message: str
-
-
-class ErrorBody(BaseModel):
-    """The body of every error response."""
-
-    error: ErrorDetail
-
-
-class OverrideIn(BaseModel):
-    """A new override of the band or a manual signal."""
-
-    target: str = Field(description='"band" or the name of an overridable signal.')
-    value: str = Field(description="The band name, or the signal's value.")
-    reason: str = Field(min_length=1, description="Why (kept in the audit trail).")
-    expires_on: dt.date | None = Field(default=None, description="Stops applying on this date.")
-
-
-class RevokeIn(BaseModel):
-    """Why an override is revoked."""
-
-    reason: str = Field(min_length=1)
-
-
-class AcknowledgeIn(BaseModel):
-    """An optional note with an acknowledgement."""
-
-    note: str | None = None
-
-
-class FeedbackIn(BaseModel):
-    """Whether an alert was worth acting on."""
-
-    useful: bool
-    note: str | None = None
-
-
-class TaskChange(BaseModel):
-    """Changes to a task; status "closed" closes it with `outcome`."""
-
-    status: Literal["open", "in_progress", "closed"] | None = None
-    assignee: str | None = None
-    due_date: dt.date | None = None
-    note: str | None = None
-    outcome: str | None = None
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": text}
-    for status, text in (
-        (400, "The request is wrong (the message says how)."),
-        (401, "No valid token or session."),
-        (403, "Not allowed for this user (role, or an account outside a csm's book)."),
-        (404, "Unknown account, snapshot, alert, task or override."),
-        (422, "A parameter or body field is invalid."),
-    )
-}
-
-
-def _page(items: list[Any], total: int, page: int, per_page: int) -> dict[str, Any]:
-    return {
-        "items": items,
-        "page": page,
-        "per_page": per_page,
-        "total": total,
-        "pages": max(1, -(-total // per_page)),
-    }
 
 
 def _changing(request: Request, principal: Principal) -> None:
@@ -175,7 +97,7 @@ def _accounts(
     result = list_accounts(
         db, principal, model.name, day, previous, query, catalog.dates(model.name)
     )
-    body = _page(result.rows, result.total, page, per_page)
+    body = page_body(result.rows, result.total, page, per_page)
     return {"as_of": day.isoformat(), "previous": plain(previous), **body}
 
 
@@ -414,123 +336,7 @@ def model_backtest(
     return start_backtest(db, state).to_dict()
 
 
-@router.get("/alerts", responses=ERRORS, response_model=AlertPage)
-def alerts_route(
-    db: Database,
-    principal: CurrentPrincipal,
-    account_id: str | None = None,
-    owner: str | None = None,
-    status: Annotated[
-        str, Query(description="active (default), open, acknowledged, resolved or all.")
-    ] = "active",
-    rule: str | None = None,
-    severity: str | None = None,
-    page: PageNumber = 1,
-    per_page: PerPage = 50,
-) -> dict[str, Any]:
-    """Alerts, newest first; a csm gets those of their own accounts."""
-    listing = inbox.list_alerts_for(
-        db,
-        principal,
-        account_id=account_id,
-        owner=owner,
-        status=None if status == "all" else status,
-        rule=rule,
-        severity=severity,
-        page=page,
-        per_page=per_page,
-    )
-    items = [a.to_dict() for a in listing.items]
-    return _page(items, listing.total, page, per_page)
-
-
-@router.get("/alerts/{alert_id}", responses=ERRORS, response_model=AlertOut)
-def alert(db: Database, principal: CurrentPrincipal, alert_id: str) -> dict[str, Any]:
-    """One alert with the values that fired it."""
-    found: dict[str, Any] = inbox.alert_for(db, principal, alert_id).to_dict()
-    return found
-
-
-@router.post("/alerts/{alert_id}/acknowledge", responses=ERRORS, response_model=AlertOut)
-def alert_acknowledge(
-    request: Request,
-    db: Database,
-    principal: CurrentPrincipal,
-    alert_id: str,
-    body: AcknowledgeIn | None = None,
-) -> dict[str, Any]:
-    """Acknowledge an open alert; audited."""
-    inbox.alert_for(db, principal, alert_id)
-    _changing(request, principal)
-    done: dict[str, Any] = inbox.acknowledge(
-        db, principal, alert_id, body.note if body else None
-    ).to_dict()
-    return done
-
-
-@router.post("/alerts/{alert_id}/feedback", responses=ERRORS, response_model=AlertOut)
-def alert_feedback(
-    request: Request, db: Database, principal: CurrentPrincipal, alert_id: str, body: FeedbackIn
-) -> dict[str, Any]:
-    """Record whether the alert was useful; audited."""
-    inbox.alert_for(db, principal, alert_id)
-    _changing(request, principal)
-    done: dict[str, Any] = inbox.rate(db, principal, alert_id, body.useful, body.note).to_dict()
-    return done
-
-
-@router.get("/tasks", responses=ERRORS, response_model=TaskPage)
-def tasks_route(
-    db: Database,
-    principal: CurrentPrincipal,
-    account_id: str | None = None,
-    assignee: str | None = None,
-    status: Annotated[
-        str, Query(description="active (default), open, in_progress, closed or all.")
-    ] = "active",
-    page: PageNumber = 1,
-    per_page: PerPage = 50,
-) -> dict[str, Any]:
-    """Tasks, soonest due first; a csm gets those of their own accounts."""
-    listing = inbox.list_tasks_for(
-        db,
-        principal,
-        account_id=account_id,
-        assignee=assignee,
-        status=None if status == "all" else status,
-        page=page,
-        per_page=per_page,
-    )
-    return _page([t.to_dict() for t in listing.items], listing.total, page, per_page)
-
-
-@router.get("/tasks/{task_id}", responses=ERRORS, response_model=TaskOut)
-def task(db: Database, principal: CurrentPrincipal, task_id: str) -> dict[str, Any]:
-    """One task."""
-    found: dict[str, Any] = inbox.task_for(db, principal, task_id).to_dict()
-    return found
-
-
-@router.patch("/tasks/{task_id}", responses=ERRORS, response_model=TaskOut)
-def task_change(
-    request: Request, db: Database, principal: CurrentPrincipal, task_id: str, body: TaskChange
-) -> dict[str, Any]:
-    """Change a task's status, assignee, due date or note, or close it with an outcome."""
-    inbox.task_for(db, principal, task_id)
-    _changing(request, principal)
-    done: dict[str, Any] = inbox.change_task(
-        db,
-        principal,
-        task_id,
-        status=body.status,
-        assignee=body.assignee,
-        due_date=body.due_date,
-        note=body.note,
-        outcome=body.outcome,
-    ).to_dict()
-    return done
-
-
+api_inbox.add_routes(router, ERRORS)  # alerts and tasks
 users_api.add_routes(router, ERRORS)
 timeline.add_api_routes(router, ERRORS)  # account 360: timeline, notes, contacts
 renewals.add_api_routes(router, ERRORS)

@@ -1,0 +1,95 @@
+"""What the REST API takes and what its errors look like: query parameters, request bodies,
+the error body, and the shape of a paged list. Shared by the API's route modules.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import Query
+from pydantic import BaseModel, Field
+
+from vitalsign.web.accounts import MAX_PAGE
+
+PageNumber = Annotated[
+    int, Query(ge=1, le=MAX_PAGE, description=f"1-based page number (at most {MAX_PAGE:,}).")
+]
+PerPage = Annotated[int, Query(ge=1, le=500, description="Items per page (at most 500).")]
+AsOf = Annotated[
+    dt.date | None, Query(description="Snapshot date (YYYY-MM-DD); default the latest.")
+]
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong."""
+
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: ErrorDetail
+
+
+class OverrideIn(BaseModel):
+    """A new override of the band or a manual signal."""
+
+    target: str = Field(description='"band" or the name of an overridable signal.')
+    value: str = Field(description="The band name, or the signal's value.")
+    reason: str = Field(min_length=1, description="Why (kept in the audit trail).")
+    expires_on: dt.date | None = Field(default=None, description="Stops applying on this date.")
+
+
+class RevokeIn(BaseModel):
+    """Why an override is revoked."""
+
+    reason: str = Field(min_length=1)
+
+
+class AcknowledgeIn(BaseModel):
+    """An optional note with an acknowledgement."""
+
+    note: str | None = None
+
+
+class FeedbackIn(BaseModel):
+    """Whether an alert was worth acting on."""
+
+    useful: bool
+    note: str | None = None
+
+
+class TaskChange(BaseModel):
+    """Changes to a task; status "closed" closes it with `outcome`."""
+
+    status: Literal["open", "in_progress", "closed"] | None = None
+    assignee: str | None = None
+    due_date: dt.date | None = None
+    note: str | None = None
+    outcome: str | None = None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in (
+        (400, "The request is wrong (the message says how)."),
+        (401, "No valid token or session."),
+        (403, "Not allowed for this user (role, or an account outside a csm's book)."),
+        (404, "Unknown account, snapshot, alert, task or override."),
+        (422, "A parameter or body field is invalid."),
+    )
+}
+
+
+def page_body(items: list[Any], total: int, page: int, per_page: int) -> dict[str, Any]:
+    """One page of a list: its items, where it is, and how many there are in all."""
+    return {
+        "items": items,
+        "page": page,
+        "per_page": per_page,
+        "total": total,
+        "pages": max(1, -(-total // per_page)),
+    }
