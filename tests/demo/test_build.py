@@ -22,6 +22,9 @@ def test_the_demo_builds_backfills_reports_and_explains(tmp_path: Path) -> None:
     text = out.getvalue()
     assert "ARR at risk" in text and "Biggest movers since" in text
     assert "Riskiest account: acct-" in text and "What changed" in text
+    # the same why as `vitalsign explain`: losses first and what it would take
+    assert "What it would take" in text and "Signals (largest loss first)" in text
+    assert "largest contribution first" not in text
     workspace = open_workspace(root)
     dates = workspace.duckdb.execute("SELECT count(DISTINCT snapshot_date) FROM scores").fetchone()
     assert dates == (5,)

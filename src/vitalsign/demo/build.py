@@ -12,10 +12,10 @@ from rich.progress import Progress
 
 from vitalsign.analytics.portfolio import portfolio_report
 from vitalsign.demo.world import generate_world, write_world
-from vitalsign.engine.explain import explain_account
 from vitalsign.engine.run import backfill
+from vitalsign.engine.why import why_account
 from vitalsign.errors import WorkspaceError
-from vitalsign.rendering import explanation_renderable, report_renderable
+from vitalsign.rendering import report_renderable, why_renderable
 from vitalsign.store.workspace import CONFIG_FILE, init_workspace
 
 
@@ -84,8 +84,8 @@ def build_demo(
     account = riskiest_account(workspace.duckdb, model.name, dates[-1])
     console.rule(f"Riskiest account: {account}")
     since = since_date(dates)
-    explanation = explain_account(workspace.duckdb, model.name, account, dates[-1], since)
-    console.print(explanation_renderable(explanation))
+    why = why_account(workspace.duckdb, model, account, dates[-1], since)  # as `explain` does
+    console.print(why_renderable(why))
     root = workspace.root
     console.rule("Where to look")
     console.print(
