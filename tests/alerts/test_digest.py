@@ -155,3 +155,24 @@ def test_digest_messages_render_for_email_and_slack(
     blocks = slack_payload(message)["blocks"]
     assert blocks[0]["text"]["text"] == "Daily digest for ann"
     assert "*New alerts (2)*" in blocks[2]["text"]["text"]
+
+
+def test_an_alert_still_open_from_an_earlier_snapshot_shows_its_band(
+    tiny_workspace: Workspace, tiny_model: LoadedModel
+) -> None:
+    con = tiny_workspace.duckdb
+    rules = RULES + "  red: {type: band_entered, bands: [red], severity: critical}\n"
+    config = alert_config(rules, tiny_model)
+    write_day(con, tiny_model, day(0), {"A": {"score": 80}})
+    evaluate_alerts(con, config, tiny_model, day(0))
+    write_day(con, tiny_model, day(1), {"A": {"score": 30}})
+    evaluate_alerts(con, config, tiny_model, day(1))
+    enqueue_digests(con, config, "tiny", day(1))
+    write_day(con, tiny_model, day(2), {"A": {"score": 20}})
+    evaluate_alerts(con, config, tiny_model, day(2))  # re-seen: stores band_now, not band
+    digest = enqueue_digests(con, config, "tiny", day(2), force=True).digests[0]
+    still = [a for a in digest["open"] if a["rule"] == "red"]
+    assert [(a["band"], a["score"]) for a in still] == [("red", 20.0)]
+    text = "\n".join(digest_lines(digest))
+    assert "Acme (A, red): entered red" in text
+    assert "None" not in text

@@ -58,16 +58,27 @@ def _due(config: AlertConfig, frequency: Frequency, last: dt.date | None, as_of:
 
 
 def _alerts(connection: Any, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    frame = connection.execute(f"SELECT {_ALERT_FIELDS} FROM alerts WHERE {sql}", params).df()
+    """Return alerts with the score and band of the snapshot they were last seen on.
+
+    A re-seen alert stores only its rule's values (e.g. band_now), not the band: read that
+    from the scores of its last_seen_date, falling back on the values it opened with.
+    """
+    fields = ", ".join(f"a.{f.strip()}" for f in _ALERT_FIELDS.split(","))
+    frame = connection.execute(
+        f"SELECT {fields}, s.score AS seen_score, s.band AS seen_band, "
+        "s.computed_band AS seen_computed_band FROM alerts a LEFT JOIN scores s "
+        "ON s.model_name = a.model_name AND s.account_id = a.account_id "
+        f"AND s.snapshot_date = a.last_seen_date WHERE {sql}",
+        params,
+    ).df()
     rows: list[dict[str, Any]] = []
-    for record in frame.to_dict("records"):
+    for record in plain(frame.to_dict("records")):
         values = json.loads(record.pop("last_values"))
+        seen = {k: record.pop(f"seen_{k}") for k in ("score", "band", "computed_band")}
         record.update(
-            score=values.get("score"),
-            band=values.get("band"),
-            computed_band=values.get("computed_band"),
+            {k: values.get(k) if seen["band"] is None else seen[k] for k in seen},
         )
-        rows.append(plain(record))
+        rows.append(record)
     order = {"critical": 0, "warning": 1, "info": 2}
     return sorted(rows, key=lambda a: (order.get(a["severity"], 3), str(a["account_id"])))
 
@@ -87,23 +98,25 @@ def digest_content(
     `overridable` lists the signals the model lets people override (all when None);
     with `config`, the owner's reminder lines are included (reminders.py).
     """
-    base = "model_name = ? AND owner = ? AND snapshot_date <= ?"
+    base = "a.model_name = ? AND a.owner = ? AND a.snapshot_date <= ?"
     new = _alerts(
         connection,
-        f"{base} AND delivery = 'digest' AND digest_id IS NULL ORDER BY snapshot_date",
+        f"{base} AND a.delivery = 'digest' AND a.digest_id IS NULL ORDER BY a.snapshot_date",
         [model_name, owner, as_of],
     )
     fresh = {a["alert_id"] for a in new}
     still_open = [
         a
         for a in _alerts(
-            connection, f"{base} AND status IN ('open', 'acknowledged')", [model_name, owner, as_of]
+            connection,
+            f"{base} AND a.status IN ('open', 'acknowledged')",
+            [model_name, owner, as_of],
         )
         if a["alert_id"] not in fresh
     ]
     resolved = _alerts(
         connection,
-        f"{base} AND status = 'resolved' AND resolved_date <= ? AND resolved_date > ?",
+        f"{base} AND a.status = 'resolved' AND a.resolved_date <= ? AND a.resolved_date > ?",
         [model_name, owner, as_of, as_of, since or as_of - dt.timedelta(days=7)],
     )
     tasks = connection.execute(
