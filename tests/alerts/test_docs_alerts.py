@@ -91,3 +91,10 @@ def test_the_documented_example_is_valid_for_the_starter_model(
     }
     assert config.channels.webhook is not None
     assert config.channels.webhook.secret == "change-me-to-a-long-secret"
+
+
+def test_the_docs_do_not_say_a_first_evaluation_alerts_everyone_unless_baseline_is_off() -> None:
+    text = " ".join(DOC.read_text("utf-8").split())
+    for claim in re.finditer(r"first evaluation[^.]*opens an alert for every account", text):
+        before = text[max(0, claim.start() - 80) : claim.start()]
+        assert "baseline: false" in before, f"contradicts the baseline section: {claim.group()}"
