@@ -117,6 +117,7 @@ def why_renderable(w: Why) -> RenderableType:
     parts += [_condition(f) for f in w.flags]
     nb = w.next_band
     parts.append(f"What it would take: {nb.summary()}")
+    parts += [f"  not a target: {j}" for j in nb.judgements]
     parts += [f"note: {n}" for n in w.notes]
     groups = Table(
         title="Groups (weights within their parent add up to 100%)", title_justify="left"

@@ -17,7 +17,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from vitalsign.engine.conditions import requirement
-from vitalsign.engine.next_band import ScoreState, solve
+from vitalsign.engine.next_band import ScoreState, is_judgement, solve
 from vitalsign.engine.points import to_points
 from vitalsign.engine.scales import SignalState, step_to
 from vitalsign.engine.why import why_account
@@ -38,7 +38,7 @@ def _signal(
     scale = model.signals[name].scale
     assert scale is not None
     whole = model.signals[name].aggregate in ("count", "count_distinct")
-    return SignalState(name, scale, raw, points, weight, whole)
+    return SignalState(name, scale, raw, points, weight, whole, judgement=is_judgement(model, name))
 
 
 def _state(
@@ -105,13 +105,33 @@ def test_a_flag_that_only_subtracts_is_one_alternative(tiny: HealthModel) -> Non
         model, 75.0, "yellow", signals, flags=["champion_left"], values={"champion_left_60d": 1}
     )
     result = solve(model, state)
-    # 75 − 10 = 65: 5 short. csm: 5 / 0.25 = 20 points → yellow (50); or clear the flag (+10).
+    # 75 − 10 = 65: 5 short. csm (the CSM's own rating) is no target, logins and tickets are
+    # at their best: clearing the flag (+10) is the one option; csm is listed apart.
     assert result.needed == pytest.approx(5.0)
     texts = sorted(option[0].text for option in result.options)
-    assert texts == [
-        "clear flag champion_left (−10 points): champion_left_60d < 1 (now 1)",
-        "csm = yellow (now red)",
+    assert texts == ["clear flag champion_left (−10 points): champion_left_60d < 1 (now 1)"]
+    assert result.judgements == [
+        "csm is red (a person's rating, not a target): it counts for 0.0 points"
     ]
+
+
+def test_a_person_s_rating_is_never_a_target_the_solver_looks_among_the_rest(
+    tiny: HealthModel,
+) -> None:
+    # 0.5 × 50 + 0.25 × 100 + 0.25 × 0 = 50, yellow; green needs 20. csm = green would give
+    # 25 alone, but it is the CSM's rating: logins 20 / 0.5 = 40 points → 90 → 9 logins.
+    signals = [
+        _signal(tiny, "logins_30d", 5.0, 50.0, 0.5),
+        _signal(tiny, "tickets_90d", 0.0, 100.0, 0.25),
+        _signal(tiny, "csm", "red", 0.0, 0.25),
+    ]
+    result = solve(tiny, _state(tiny, 50.0, "yellow", signals))
+    assert [[s.text for s in o] for o in result.options] == [["logins_30d ≥ 9 (now 5: 4 more)"]]
+    assert all(s.signal != "csm" for o in result.options for s in o)
+    assert result.judgements == [
+        "csm is red (a person's rating, not a target): it counts for 0.0 points"
+    ]
+    assert result.to_dict()["judgements"] == result.judgements
 
 
 def test_a_failed_gate_opens_first_then_one_login_reaches_yellow(tiny: HealthModel) -> None:
@@ -132,7 +152,7 @@ def test_a_failed_gate_opens_first_then_one_login_reaches_yellow(tiny: HealthMod
 
 def test_when_no_single_signal_suffices_the_fewest_do(tiny: HealthModel) -> None:
     # 0.5 × 80 + 0.25 × 0 + 0.125 × 0 + 0.125 × 0 = 40, yellow; green needs 30. Headrooms:
-    # tickets 25, nps 12.5, csm 12.5, logins 10: none alone. tickets at its best (+25) and
+    # tickets 25, nps 12.5, logins 10 (csm is no target): none alone. tickets at its best (+25) and
     # nps 5 / 0.125 = 40 points (NPS 4) make 30.
     signals = [
         _signal(tiny, "logins_30d", 8.0, 80.0, 0.5),

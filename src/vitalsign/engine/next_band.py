@@ -8,7 +8,10 @@ gives `need`, turned back into a value in the signal's own units by inverting it
 (scales.py). When no single signal suffices, the fewest signals do: those with the largest
 headroom, all but the last at their best. A failed gate must open first and a flag that caps
 the band below the target must clear (conditions.py); clearing a flag that only subtracts is
-one more alternative.
+one more alternative. Signals that are people's own judgement (the csm_ratings table, the
+signals the model lets people override) are never targets: a CSM cannot act by changing
+their own gut rating. They are listed apart ("csm_rating is red (a person's rating, not a
+target): it counts for 0.0 points") and the solver looks among the rest.
 
 >>> # see tests/engine/test_next_band.py for hand-computed cases
 """
@@ -19,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from vitalsign.engine.conditions import requirement
+from vitalsign.engine.conditions import requirement, shown
 from vitalsign.engine.scales import SignalState, Step, best_points, step_to
 from vitalsign.model.spec import HealthModel
 
@@ -39,6 +42,7 @@ class NextBand:
     options: list[list[Step]] = field(default_factory=list)  # alternatives, easiest first
     reachable: bool = True
     note: str = ""
+    judgements: list[str] = field(default_factory=list)  # people's ratings, listed apart
 
     def summary(self) -> str:
         """One sentence: "To reach green: open the gate (...), and 7 more ... or NPS ≥ 8"."""
@@ -70,6 +74,7 @@ class NextBand:
             "options": [[s.to_dict() for s in option] for option in self.options],
             "reachable": self.reachable,
             "note": self.note,
+            "judgements": list(self.judgements),
             "summary": self.summary(),
         }
 
@@ -87,8 +92,34 @@ class ScoreState:
     values: Mapping[str, Any]  # every name the gate and flags read
 
 
+def is_judgement(model: HealthModel, name: str) -> bool:
+    """Whether a signal is a person's own rating (csm_ratings, an overridable signal)."""
+    signal = model.signals.get(name)
+    return name in model.overrides.signals or (signal is not None and signal.table == "csm_ratings")
+
+
+def judgement_line(s: SignalState) -> str:
+    """Say what a person's rating counts for, as it is not a target."""
+    counts = 0.0 if s.points is None else s.weight * s.points
+    now = "missing" if s.raw is None else shown(s.raw)
+    return f"{s.name} is {now} (a person's rating, not a target): it counts for {counts:.1f} points"
+
+
 def solve(model: HealthModel, state: ScoreState) -> NextBand:
-    """Return what it would take for the account in `state` to reach the next band up."""
+    """Return what it would take for the account in `state` to reach the next band up.
+
+    People's own ratings are left out of the targets and listed apart (`judgements`).
+    """
+    judged = [s for s in state.signals if s.judgement]
+    actionable = replace(state, signals=[s for s in state.signals if not s.judgement])
+    result = _solve(model, actionable)
+    if result.band is None:
+        return result
+    return replace(result, judgements=[judgement_line(s) for s in judged])
+
+
+def _solve(model: HealthModel, state: ScoreState) -> NextBand:
+    """Solve on the actionable signals of `state`."""
     names = model.band_names
     current = state.computed_band
     if current not in names or state.base_score is None:

@@ -41,6 +41,7 @@ class SignalState:
     weight: float  # effective share of the score (0..1)
     whole: bool = False  # a count: targets are whole numbers
     ratio: tuple[str, float, float] | None = None  # numerator (whole), its value, denominator
+    judgement: bool = False  # a person's own rating (csm_ratings, a manual signal): no target
 
 
 @dataclass(frozen=True)

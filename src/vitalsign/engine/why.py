@@ -25,7 +25,7 @@ import ibis
 
 from vitalsign.engine.conditions import condition_names, requirement
 from vitalsign.engine.explain import Explanation, ItemLine, explain_account
-from vitalsign.engine.next_band import NextBand, ScoreState, solve
+from vitalsign.engine.next_band import NextBand, ScoreState, is_judgement, solve
 from vitalsign.engine.scales import SignalState
 from vitalsign.engine.signals import signal_column, signal_table
 from vitalsign.model.loader import LoadedModel
@@ -360,6 +360,7 @@ def _state(model: HealthModel, line: ItemLine, values: Mapping[str, Any]) -> Sig
         weight=line.weight,
         whole=signal.aggregate in WHOLE,
         ratio=ratio,
+        judgement=is_judgement(model, line.name),
     )
 
 
