@@ -133,3 +133,17 @@ def test_the_starter_alerts_file_fits_the_starter_model(workspace: Workspace) ->
     text = resources.files("vitalsign.alerts").joinpath("starter_alerts.yml").read_text("utf-8")
     config = parse_alert_config(text, "starter_alerts.yml", load_model(workspace.model_path).spec)
     assert "entered_red" in config.rules and config.rules["entered_red"].playbook == "save_plan"
+
+
+def test_no_starter_playbook_step_assumes_the_champion_is_still_there(
+    workspace: Workspace,
+) -> None:
+    """A red account whose champion just left must not be told to call the champion."""
+    text = resources.files("vitalsign.alerts").joinpath("starter_alerts.yml").read_text("utf-8")
+    config = parse_alert_config(text, "starter_alerts.yml", load_model(workspace.model_path).spec)
+    flagged = [name for name, rule in config.rules.items() if rule.type == "flag_raised"]
+    assert flagged, "the starter has a champion_left rule"
+    for name, playbook in config.playbooks.items():
+        for step in playbook.steps:
+            if "champion" in step.lower():
+                assert "left" in step and "new sponsor" in step, f"{name}: {step!r}"
