@@ -55,3 +55,35 @@ def test_the_account_pages_forms_return_to_the_account_under_a_base_url(world: W
     assert acked.headers["location"] == f"/accounts/{account}?notice=acknowledged"
     assert foreign.status_code == 303, foreign.text[:300]
     assert foreign.headers["location"].startswith("/alerts")
+
+
+def test_closing_a_task_without_an_outcome_is_refused_naming_the_field(world: World) -> None:
+    with world.client("root") as api:
+        made = api.post(f"/api/v1/accounts/{world.bob_account}/tasks", json={"title": "Call"})
+        task = made.json()["task_id"]
+        bare = api.patch(f"/api/v1/tasks/{task}", json={"status": "closed"})
+        blank = api.patch(f"/api/v1/tasks/{task}", json={"status": "closed", "outcome": "  "})
+        still = api.get(f"/api/v1/tasks/{task}").json()
+        closed = api.patch(f"/api/v1/tasks/{task}", json={"status": "closed", "outcome": "done"})
+    assert bare.status_code == 422 and blank.status_code == 422
+    assert bare.json()["error"]["message"].startswith("outcome:")
+    assert still["status"] == "open" and still["outcome"] is None
+    assert closed.status_code == 200 and closed.json()["outcome"] == "done"
+
+
+def test_the_close_form_without_an_outcome_is_refused(world: World) -> None:
+    with world.client("root") as api:
+        task = api.post(
+            f"/api/v1/accounts/{world.bob_account}/tasks", json={"title": "Call again"}
+        ).json()["task_id"]
+    with world.login("root") as browser:
+        page = browser.get(f"/accounts/{world.bob_account}").text
+        reply = browser.post(
+            f"/tasks/{task}", data={"status": "closed", "outcome": " ", "csrf_token": _csrf(page)}
+        )
+    assert reply.status_code == 422
+    assert "outcome" in reply.text
+    status = world.workspace.duckdb.execute(
+        "SELECT status FROM tasks WHERE task_id = ?", [task]
+    ).fetchone()
+    assert status is not None and status[0] == "open"

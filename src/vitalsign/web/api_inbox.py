@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from vitalsign.web import inbox
@@ -117,6 +118,18 @@ def task_change(
     """Change a task's status, assignee, due date or note, or close it with an outcome."""
     inbox.task_for(db, principal, task_id)
     check_api_csrf(request, principal)
+    if body.status == "closed" and not (body.outcome or "").strip():
+        raise RequestValidationError(  # as `vitalsign tasks close` requires --outcome
+            [
+                {
+                    "type": "missing",
+                    "loc": ("body", "outcome"),
+                    "msg": "closing a task needs an outcome: say what happened, e.g. "
+                    '{"status": "closed", "outcome": "renewed for two years"}',
+                    "input": body.outcome,
+                }
+            ]
+        )
     done: dict[str, Any] = inbox.change_task(
         db,
         principal,

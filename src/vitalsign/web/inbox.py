@@ -172,7 +172,11 @@ def change_task(
     if assignee is not None and assignee != task.assignee:
         require_reassign(principal, assignee)
     if status == "closed":
-        return alerts.close_task(connection, task_id, principal.name, outcome or "closed")
+        if outcome is None or not outcome.strip():
+            raise HttpProblem(
+                422, "invalid_request", "outcome: closing a task needs an outcome (what happened)"
+            )
+        return alerts.close_task(connection, task_id, principal.name, outcome.strip())
     return alerts.update_task(
         connection,
         task_id,
