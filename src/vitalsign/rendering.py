@@ -33,8 +33,8 @@ def to_text(renderable: RenderableType, width: int = 110) -> str:
     return capture.get()
 
 
-def explanation_renderable(e: Explanation) -> RenderableType:
-    """Return the explanation of one account as Rich tables."""
+def explanation_renderable(e: Explanation, gate_missing: str | None = None) -> RenderableType:
+    """Return the explanation of one account as Rich tables (`gate_missing`: not evaluated)."""
     title = f"{e.account_id} {e.name or ''} — {e.as_of} — model {e.model_name} ({e.model_hash})"
     band = (
         e.band if e.band == e.computed_band else f"{e.band} (override; computed {e.computed_band})"
@@ -44,7 +44,9 @@ def explanation_renderable(e: Explanation) -> RenderableType:
     head.add_row("before gate and flags", _fmt(e.base_score), "coverage", f"{e.coverage:.0%}")
     head.add_row(
         "gate",
-        "passed" if e.gate_pass else "FAILED (score 0)",
+        f"not evaluated: {gate_missing}"
+        if gate_missing and e.gate_pass
+        else ("passed" if e.gate_pass else "FAILED (score 0)"),
         "flags",
         ", ".join(e.flags) or "none",
     )
@@ -94,6 +96,8 @@ def explanation_renderable(e: Explanation) -> RenderableType:
 
 def _condition(c: ConditionResult) -> str:
     values = ", ".join(f"{k} = {_raw(None if v is None else str(v))}" for k, v in c.values.items())
+    if c.kind == "gate" and c.missing is not None:
+        return f"Gate {c.name}: not evaluated: {c.missing}: {c.when}"
     if c.kind == "gate":
         head = f"Gate {c.name}: {'passed' if c.holds else 'FAILED (score 0)'}: {c.when}"
     else:
@@ -108,11 +112,11 @@ def why_renderable(w: Why) -> RenderableType:
     """Return an account's explanation, losses first, with its gate, flags and next band."""
     e = w.explanation
     parts: list[RenderableType] = []
-    explained = explanation_renderable(e)
+    explained = explanation_renderable(e, None if w.gate is None else w.gate.missing)
     assert isinstance(explained, Group)
     title, head = explained.renderables[:2]
     parts += [title, head]
-    if w.gate is not None and not w.gate.holds:
+    if w.gate is not None and (not w.gate.holds or w.gate.missing is not None):
         parts.append(_condition(w.gate))
     parts += [_condition(f) for f in w.flags]
     nb = w.next_band

@@ -180,3 +180,24 @@ def test_a_date_before_every_account_is_reported(tiny_workspace: Workspace) -> N
     assert found is not None and found.accounts == 0
     assert [f.loc for f in found.findings] == ["accounts"]
     assert "no loaded account is a customer on 1990-03-01" in found.findings[0].message
+
+
+def test_check_says_a_gate_whose_inputs_are_missing_is_not_evaluated(
+    tiny_workspace: Workspace,
+) -> None:
+    """Not "gate passes for 3 of 3": with no invoice at all the gate is not evaluated."""
+    tiny_workspace.duckdb.execute("DELETE FROM invoices")
+    profile = _profile(tiny_workspace)
+    assert profile.gate_missing == "invoices_90d is missing (no data)"
+    assert profile.to_dict()["gate_missing"] == profile.gate_missing
+    root = str(tiny_workspace.root)
+    tiny_workspace.duckdb.execute("CHECKPOINT")
+    tiny_workspace.close()
+    out = runner.invoke(app, ["check", "-w", root, "--as-of", T.isoformat()])
+    text = " ".join(out.output.split())
+    assert "gate not evaluated for 3 of 3 accounts: invoices_90d is missing (no data)" in text
+    assert "gate passes for" not in text
+
+
+def test_a_gate_on_live_data_has_no_missing_inputs(tiny_workspace: Workspace) -> None:
+    assert _profile(tiny_workspace).gate_missing is None

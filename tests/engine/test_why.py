@@ -184,3 +184,30 @@ def test_losses_always_add_up_to_what_the_base_score_misses(
     assert losses == sorted(losses, reverse=True)
     for line in why.losses:
         assert line.loss + line.contribution == pytest.approx(100.0 * line.weight)
+
+
+def test_a_gate_whose_input_table_is_empty_is_not_evaluated_not_passed(
+    tiny_workspace: Workspace, tiny_model: LoadedModel
+) -> None:
+    from vitalsign.engine.run import score
+    from vitalsign.rendering import to_text, why_renderable
+
+    tiny_workspace.duckdb.execute("DELETE FROM invoices")
+    score(tiny_workspace, T, tiny_model)
+    why = why_account(tiny_workspace.duckdb, tiny_model, "A")
+    assert why.gate is not None and why.gate.holds  # stored: no verdict, it passes
+    assert why.gate.missing == "invoices_30d is missing (no data)"
+    assert why.to_dict()["gate_condition"]["evaluated"] is False
+    text = " ".join(to_text(why_renderable(why)).split())
+    assert "Gate invoiced: not evaluated: invoices_30d is missing (no data)" in text
+    assert "gate passed" not in text and "not evaluated: invoices_30d" in text
+
+
+def test_a_gate_on_live_data_is_evaluated(
+    tiny_workspace: Workspace, tiny_model: LoadedModel
+) -> None:
+    from vitalsign.engine.run import score
+
+    score(tiny_workspace, T, tiny_model)
+    why = why_account(tiny_workspace.duckdb, tiny_model, "A")
+    assert why.gate is not None and why.gate.missing is None and why.gate.evaluated

@@ -10,6 +10,7 @@ the data, with the observed percentiles, so the user can fix the model before tr
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -31,6 +32,7 @@ from vitalsign.model.spec import (
     HealthModel,
 )
 from vitalsign.store.data_end import data_end
+from vitalsign.store.freshness import TableFreshness
 from vitalsign.store.history import bring_up_to_date
 from vitalsign.store.workspace import Workspace
 
@@ -94,6 +96,7 @@ class ModelProfile:
     gate_pass: int | None
     flags_raised: dict[str, int]
     findings: list[Finding]
+    gate_missing: str | None = None  # the gate was not evaluated: its inputs are missing
 
     @property
     def errors(self) -> list[Finding]:
@@ -108,6 +111,7 @@ class ModelProfile:
             "table_rows": self.table_rows,
             "signals": [s.to_dict() for s in self.signals],
             "gate_pass": self.gate_pass,
+            "gate_missing": self.gate_missing,
             "flags_raised": self.flags_raised,
             "findings": [
                 {"severity": f.severity, "loc": f.loc, "message": f.message} for f in self.findings
@@ -135,6 +139,7 @@ def profile_model(backend: Any, model: HealthModel, as_of: dt.date) -> ModelProf
         for name in model.signals
     ]
     gate_pass = int(frame["gate_pass"].sum()) if model.gate is not None else None
+    gate_missing = _gate_missing(model, freshness[as_of])
     raised = {name: int(frame[f"{FLAG_PREFIX}{name}"].sum()) for name in model.flags}
     stale = [t for t in freshness[as_of] if t.stale]
     findings: list[Finding] = [
@@ -155,7 +160,24 @@ def profile_model(backend: Any, model: HealthModel, as_of: dt.date) -> ModelProf
                 "the data",
             )
         )
-    return ModelProfile(as_of, accounts, table_rows, profiles, gate_pass, raised, findings)
+    return ModelProfile(
+        as_of, accounts, table_rows, profiles, gate_pass, raised, findings, gate_missing
+    )
+
+
+def _gate_missing(model: HealthModel, tables: Sequence[TableFreshness]) -> str | None:
+    """Say which gate inputs are missing on the date (stale or empty table), None if none."""
+    if model.gate is None:
+        return None
+    reads = parse_expression(model.gate.when).names()
+    missing = {
+        name: "no data" if t.absent else "stale"
+        for t in tables
+        if t.silent
+        for name in t.signals
+        if name in reads
+    }
+    return ", ".join(f"{n} is missing ({missing[n]})" for n in sorted(missing)) or None
 
 
 def default_as_of(connection: Any, today: dt.date | None = None) -> dt.date:

@@ -49,7 +49,14 @@ def profile_renderable(profile: ModelProfile) -> RenderableType:
             style="dim",
         ),
     ]
-    if profile.gate_pass is not None:
+    if profile.gate_missing is not None:
+        lines.append(
+            Text(
+                f"gate not evaluated for {profile.accounts} of {profile.accounts} accounts: "
+                f"{profile.gate_missing} (no verdict: every account passes it)"
+            )
+        )
+    elif profile.gate_pass is not None:
         lines.append(Text(f"gate passes for {profile.gate_pass} of {profile.accounts} accounts"))
     for name, count in profile.flags_raised.items():
         lines.append(Text(f"flag {name} is raised on {count} of {profile.accounts} accounts"))

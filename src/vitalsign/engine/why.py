@@ -25,11 +25,13 @@ import ibis
 
 from vitalsign.engine.conditions import condition_names, requirement
 from vitalsign.engine.explain import Explanation, ItemLine, explain_account
+from vitalsign.engine.freshness import newest_rows, signals_fed_by
 from vitalsign.engine.next_band import NextBand, ScoreState, is_judgement, solve
 from vitalsign.engine.scales import SignalState
 from vitalsign.engine.signals import signal_column, signal_table
 from vitalsign.model.loader import LoadedModel
 from vitalsign.model.spec import HealthModel
+from vitalsign.store.freshness import TableFreshness, midnight
 
 WHOLE = frozenset({"count", "count_distinct"})  # aggregates whose values are whole numbers
 
@@ -68,10 +70,16 @@ class ConditionResult:
     fix: str | None  # what opens a failed gate or clears a raised flag
     subtract: float = 0.0
     cap_band: str | None = None
+    missing: str | None = None  # the gate was not evaluated: "invoices_90d is missing (no data)"
+
+    @property
+    def evaluated(self) -> bool:
+        """Whether the condition was evaluated (its inputs were not missing on the date)."""
+        return self.missing is None
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
-        return dict(self.__dict__)
+        return {**self.__dict__, "evaluated": self.evaluated}
 
 
 @dataclass(frozen=True)
@@ -239,6 +247,35 @@ def _values_sql(connection: Any, model: HealthModel, day: dt.date, wanted: froze
     return sql
 
 
+def silent_inputs(connection: Any, model: HealthModel, day: dt.date) -> dict[str, str]:
+    """Return the gate's input signals that are missing on `day` (stale or empty table), why.
+
+    Only the tables the gate reads are looked at (one small query each); freshness.py then
+    did not evaluate the gate, so its stored pass is no verdict.
+    """
+    if model.gate is None:
+        return {}
+    reads = condition_names(model.gate.when)
+    fed = {t: names for t, names in signals_fed_by(model).items() if reads & set(names)}
+    if not fed:
+        return {}
+    backend = ibis.duckdb.from_connection(connection)
+    newest = newest_rows(backend, list(fed), [midnight(day)])
+    silent: dict[str, str] = {}
+    for table, names in fed.items():
+        seen = TableFreshness(table, day, newest[table][0], model.allowed_staleness(table), names)
+        if seen.silent:
+            reason = "no data" if seen.absent else f"{table} is stale: {seen.line()}"
+            silent.update({n: reason for n in names if n in reads})
+    return silent
+
+
+def not_evaluated(when: str, silent: Mapping[str, str]) -> str | None:
+    """Say which inputs of a condition are missing, None when it was evaluated."""
+    names = sorted(condition_names(when) & set(silent))
+    return ", ".join(f"{n} is missing ({silent[n]})" for n in names) or None
+
+
 def _plain(value: Any) -> Any:
     """Return a NumPy or pandas scalar as a Python one."""
     item = getattr(value, "item", None)
@@ -250,11 +287,13 @@ def build_why(
     model: HealthModel,
     extra_values: Mapping[str, Any] | None = None,
     model_hash: str | None = None,
+    silent: Mapping[str, str] | None = None,
 ) -> Why:
     """Build the losses, conditions and next band of an explanation under `model`.
 
     `extra_values` holds what the gate, flags and ratio targets read beyond the scored
-    signals (`condition_values`); without them those values show as missing.
+    signals (`condition_values`); without them those values show as missing. `silent` holds
+    the gate's inputs missing on the date (`silent_inputs`): the gate was not evaluated.
     """
     groups, weights = _group_tree(explanation)
     losses = [
@@ -278,7 +317,11 @@ def build_why(
     values.update(extra_values or {})
     gate = None
     if model.gate is not None:
-        gate_values = {n: values.get(n) for n in sorted(condition_names(model.gate.when))}
+        missing = not_evaluated(model.gate.when, silent or {}) if explanation.gate_pass else None
+        gate_values = {
+            n: None if missing and n in (silent or {}) else values.get(n)
+            for n in sorted(condition_names(model.gate.when))
+        }
         fix = None if explanation.gate_pass else requirement(model.gate.when, values, want=True)
         gate = ConditionResult(
             "gate",
@@ -288,6 +331,7 @@ def build_why(
             explanation.gate_pass,
             gate_values,
             fix,
+            missing=missing,
         )
     flags = []
     for name in explanation.flags:
@@ -379,4 +423,5 @@ def why_account(
     explanation = explain_account(connection, model.name, account_id, as_of, since)
     names = needed_names(model.spec, explanation)
     extra = condition_values(connection, model.spec, explanation.as_of, account_id, names)
-    return build_why(explanation, model.spec, extra, model.hash)
+    silent = silent_inputs(connection, model.spec, explanation.as_of)
+    return build_why(explanation, model.spec, extra, model.hash, silent)
