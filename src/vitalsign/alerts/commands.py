@@ -92,24 +92,6 @@ def alerts_evaluate(
         console.print("Send them with `vitalsign alerts deliver`.", highlight=False)
 
 
-def _alert_table(items: list[Any], title: str) -> Table:
-    table = Table(title=title, title_justify="left")
-    for column in ("alert", "snapshot", "severity", "account", "rule", "status"):
-        table.add_column(column, no_wrap=column in ("alert", "snapshot"))
-    table.add_column("why", ratio=1)
-    for a in items:
-        table.add_row(
-            a.alert_id,
-            a.snapshot_date.isoformat(),
-            a.severity,
-            f"{a.account_name or ''} ({a.account_id}), {a.owner or 'no owner'}",
-            a.rule,
-            a.status + ("" if a.useful is None else (" ✓useful" if a.useful else " ✗not useful")),
-            f"{a.summary}; band {a.band}",
-        )
-    return table
-
-
 @alerts_app.command("list")
 def alerts_list(
     account: Annotated[str | None, typer.Option("--account", help="Account id.")] = None,
@@ -121,31 +103,53 @@ def alerts_list(
     severity: Annotated[
         str | None, typer.Option("--severity", help="info, warning, critical.")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", help="Page size.")] = 50,
-    offset: Annotated[int, typer.Option("--offset", help="Skip this many.")] = 0,
+    limit: Annotated[int, typer.Option("--limit", help="Page size, in accounts.")] = 50,
+    offset: Annotated[int, typer.Option("--offset", help="Skip this many accounts.")] = 0,
     format_: FormatOption = "text",
     workspace: WorkspaceOption = Path("."),
 ) -> None:
-    """List alerts, newest first, filtered by account, owner, status, rule or severity."""
+    """List alerts grouped by account (most severe, then largest ARR first), with ARR."""
+    from vitalsign.alerts.grouping import alerts_table, group_by_account
     from vitalsign.alerts.inbox import list_alerts
+    from vitalsign.alerts.messages import plural
     from vitalsign.store.workspace import open_workspace
 
     check_format(format_)
-    page = list_alerts(
-        open_workspace(workspace).duckdb,
-        account_id=account,
-        owner=owner,
-        status=None if status == "all" else status,
-        rule=rule,
-        severity=severity,
-        limit=limit,
-        offset=offset,
-    )
+    if limit < 1 or offset < 0:
+        raise VitalsignError("paging: --limit must be at least 1 and --offset at least 0")
+    con = open_workspace(workspace).duckdb
+
+    def matching(size: int) -> Any:
+        return list_alerts(
+            con,
+            account_id=account,
+            owner=owner,
+            status=None if status == "all" else status,
+            rule=rule,
+            severity=severity,
+            limit=size,
+        )
+
+    total = matching(1).total
+    found = matching(max(total, 1)).items
+    groups = group_by_account(con, found)
+    page = groups[offset : offset + limit]
     if format_ == "json":
-        echo_json({"total": page.total, "items": [a.to_dict() for a in page.items]})
+        echo_json(
+            {
+                "total": total,
+                "accounts": len(groups),
+                "groups": [g.to_dict() for g in page],
+                "items": [a.to_dict() for g in page for a in g.alerts],
+            }
+        )
         return
-    shown = f"{offset + 1}–{offset + len(page.items)} of {page.total}" if page.items else "none"
-    console.print(_alert_table(page.items, f"Alerts ({shown})"))
+    shown = (
+        f"accounts {offset + 1}–{offset + len(page)} of {len(groups)}, {plural(total, 'alert')}"
+        if page
+        else "none"
+    )
+    console.print(alerts_table(page, f"Alerts ({shown})"))
 
 
 @alerts_app.command("show")

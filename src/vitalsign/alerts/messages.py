@@ -37,6 +37,11 @@ def plain(value: Any) -> Any:
     return value
 
 
+def plural(count: int, singular: str, many: str | None = None) -> str:
+    """Return "1 account" or "2 accounts": a count with its noun agreeing."""
+    return f"{count} {singular if count == 1 else (many or singular + 's')}"
+
+
 def band_label(band: Any, computed_band: Any) -> str:
     """Return "yellow", or "yellow (override; computed red)" when an override applies."""
     if computed_band is None or band == computed_band:
