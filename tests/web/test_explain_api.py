@@ -79,3 +79,15 @@ COMMON_FIELDS = {
     "score_before", "band_before", "flags_before", "gate_before", "kind", "path", "raw",
     "points", "weight", "current",
 }  # fmt: skip
+
+
+def test_explain_never_targets_the_csm_rating_and_lists_it_apart(world: World) -> None:
+    account = red_account(world)
+    with world.client("root") as api:
+        reply = api.get(f"/api/v1/accounts/{account}/explain")
+    body = ExplainBody.model_validate(reply.json())
+    steps = [step.signal for option in body.next_band.options for step in option]
+    assert "csm_rating" not in steps
+    rated = any(s.name == "csm_rating" and s.points is not None for s in body.signals)
+    assert any(j.startswith("csm_rating is ") for j in body.next_band.judgements) == rated
+    assert reply.json()["gate_condition"]["evaluated"] is (body.gate_condition.missing is None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class ItemBody(BaseModel):
@@ -66,6 +66,10 @@ class ConditionBody(BaseModel):
     fix: str | None
     subtract: float
     cap_band: str | None
+    missing: str | None = Field(
+        default=None, description="The gate was not evaluated: which inputs are missing, why."
+    )
+    evaluated: bool = Field(default=True, description="False when its inputs were missing.")
 
 
 class StepBody(BaseModel):
@@ -91,6 +95,9 @@ class NextBandBody(BaseModel):
     options: list[list[StepBody]]
     reachable: bool
     note: str
+    judgements: list[str] = Field(
+        default_factory=list, description="People's own ratings: listed apart, never targets."
+    )
     summary: str
 
 
