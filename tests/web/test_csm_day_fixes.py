@@ -87,3 +87,25 @@ def test_the_close_form_without_an_outcome_is_refused(world: World) -> None:
         "SELECT status FROM tasks WHERE task_id = ?", [task]
     ).fetchone()
     assert status is not None and status[0] == "open"
+
+
+def test_an_override_without_expiry_shows_no_nat(world: World) -> None:
+    account = world.bob_account
+    with world.client("root") as api:
+        made = api.post(
+            f"/api/v1/accounts/{account}/overrides",
+            json={"target": "band", "value": "yellow", "reason": "trial: no expiry"},
+        )
+        assert made.status_code in (200, 201), made.text
+        items = api.get(f"/api/v1/accounts/{account}/overrides").json()["items"]
+        with world.login("root") as browser:
+            page = browser.get(f"/accounts/{account}").text
+        revoked = api.post(
+            f"/api/v1/accounts/{account}/overrides/{made.json()['override_id']}/revoke",
+            json={"reason": "trial over"},
+        )
+    mine = [i for i in items if i["override_id"] == made.json()["override_id"]]
+    assert len(mine) == 1
+    assert mine[0]["expires_at"] is None and mine[0]["revoked_at"] is None
+    assert "NaT" not in page and "NaT" not in str(items)
+    assert revoked.status_code == 200, revoked.text

@@ -81,8 +81,8 @@ class AccountPage:
 
 
 def plain(value: Any) -> Any:
-    """Return a JSON-ready value: NaN → None, dates → ISO text, numpy scalars → Python."""
-    if value is None:
+    """Return a JSON-ready value: NaN and NaT → None, dates → ISO text, numpy scalars → Python."""
+    if value is None or value is pd.NaT:  # NaT.isoformat() is the text "NaT"
         return None
     if isinstance(value, float) and math.isnan(value):
         return None
