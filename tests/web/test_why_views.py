@@ -110,3 +110,29 @@ def test_the_page_compared_since_a_date_is_refused_like_the_page(world: World) -
     with world.login("alice") as alice:
         assert alice.get(url).status_code == 200
         assert alice.get(f"/accounts/{world.alice_account}?since=last-week").status_code == 400
+
+
+def test_what_changed_shows_the_raw_values_before_and_now(world: World) -> None:
+    """Beside the waterfall, each changed signal's raw value before → now (as the CLI)."""
+    from vitalsign.web.rendering import TEMPLATES
+
+    raw = TEMPLATES.env.filters["raw"]
+    account = red_account(world)
+    why = why_account(
+        world.workspace.duckdb.cursor(), world.workspace.load_model(), account, since=world.previous
+    )
+    changed = [c for c in why.explanation.changes if c.raw_before != c.raw_after]
+    assert changed, "the red account changed since the previous snapshot"
+    with world.login("maria") as browser:
+        page = browser.get(
+            f"/accounts/{account}", params={"since": world.previous.isoformat()}
+        ).text
+    table = re.search(r'<table id="changed-values">(.*?)</table>', page, re.S)
+    assert table, "no before → now table beside the waterfall"
+    rows = dict(
+        re.findall(
+            r'<tr data-signal="([^"]+)"><td>[^<]*</td><td class="num">([^<]*)<', table.group(1)
+        )
+    )
+    for c in changed:
+        assert html.unescape(rows[c.name]) == f"{raw(c.raw_before)} → {raw(c.raw_after)}"
