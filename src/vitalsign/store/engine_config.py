@@ -128,4 +128,3 @@ def engine_section(value: Any) -> Any:
             "(a variable holding that URL, to keep the password out of the file)"
         )
     return {"type": kind} if isinstance(value, str) else value
-
