@@ -109,3 +109,58 @@ def test_an_override_without_expiry_shows_no_nat(world: World) -> None:
     assert mine[0]["expires_at"] is None and mine[0]["revoked_at"] is None
     assert "NaT" not in page and "NaT" not in str(items)
     assert revoked.status_code == 200, revoked.text
+
+
+def test_bulk_acknowledge_says_how_many_alerts(world: World) -> None:
+    rows = world.workspace.duckdb.execute(
+        "SELECT alert_id FROM alerts WHERE status = 'open' AND account_id NOT IN (?, ?) "
+        "ORDER BY alert_id DESC LIMIT 3",
+        [world.alice_account, world.bob_account],  # other tests use theirs
+    ).fetchall()
+    alerts = [str(r[0]) for r in rows]
+    assert len(alerts) == 3, "the world has open alerts"
+    with world.login("root") as browser:
+        page = browser.get("/alerts").text
+        reply = browser.post(
+            "/alerts/acknowledge",
+            data={"alert_ids": alerts, "next": "/alerts", "csrf_token": _csrf(page)},
+        )
+        shown = browser.get(reply.headers["location"]).text
+        again = browser.post(
+            "/alerts/acknowledge",
+            data={"alert_ids": alerts, "next": "/alerts", "csrf_token": _csrf(page)},
+        )
+        none = browser.get(again.headers["location"]).text
+    assert reply.status_code == 303
+    assert '<p class="flash">3 alerts acknowledged.</p>' in shown
+    assert "Alert acknowledged." not in shown
+    assert "No alert acknowledged" in none
+
+
+def test_the_audit_trail_reads_as_lines_without_none(world: World) -> None:
+    account = world.bob_account
+    with world.client("root") as api:
+        made = api.post(f"/api/v1/accounts/{account}/tasks", json={"title": "Audit me"})
+        assert made.status_code == 201
+    with world.login("root") as browser:
+        page = browser.get(f"/accounts/{account}").text
+    audit = page.split('id="audit"', 1)[1].split("</table>", 1)[0]
+    assert "title: Audit me" in audit
+    assert "None" not in audit and "{" not in audit and "NaT" not in audit
+
+
+def test_the_contacts_card_links_to_all_contacts_not_an_api_path(world: World) -> None:
+    row = world.workspace.duckdb.execute(
+        "SELECT account_id, count(*) FROM users GROUP BY 1 HAVING count(*) > 10 "
+        "ORDER BY 2 DESC LIMIT 1"
+    ).fetchone()
+    assert row is not None, "some demo account has more than ten contacts"
+    account, contacts = row
+    with world.login("root") as browser:
+        page = browser.get(f"/accounts/{account}/timeline").text
+        found = re.search(r'id="contacts-all" href="([^"]+)"', page)
+        assert found is not None
+        everyone = browser.get(found.group(1).replace("&amp;", "&")).text
+    assert "GET /api/v1" not in page
+    card = everyone.split('id="contacts"', 1)[1].split("</section>", 1)[0]
+    assert card.count("<tr data-user=") == contacts

@@ -31,6 +31,43 @@ NOTICES = {
     "task": "Task updated.",
     "backtest": "Backtest started; reload this page in a minute.",
 }
+COUNTED_NOTICES = {  # a notice about several things, with `&n=` in the URL
+    "acknowledged": (
+        "No alert acknowledged (the ticked ones were not open).",
+        "{n} alerts acknowledged.",
+    ),
+}
+_AUDIT_HIDDEN = {"task_id", "account_id", "created_at", "created_by"}  # shown by the row itself
+_EMPTY: tuple[Any, ...] = (None, "", "None", "NaT", "nan", [], {})
+
+
+def audit_detail(detail: Any) -> str:
+    """Return an audit entry's detail as one readable line, leaving out empty values."""
+    if not isinstance(detail, dict):
+        return "" if detail in _EMPTY else str(detail)
+    parts = []
+    for key, value in detail.items():
+        if key in _AUDIT_HIDDEN or any(value is e or value == e for e in _EMPTY):
+            continue
+        if isinstance(value, bool):
+            text = "yes" if value else "no"
+        elif isinstance(value, list):
+            text = ", ".join(str(v) for v in value)
+        else:
+            text = str(value)
+        text = text if len(text) <= 120 else text[:119] + "…"
+        parts.append(f"{str(key).replace('_', ' ')}: {text}")
+    return "; ".join(parts)
+
+
+def notice_text(request: Request) -> str | None:
+    """Return the notice a redirect asked the page to show (`?notice=`, `&n=` for a count)."""
+    key = request.query_params.get("notice", "")
+    count = request.query_params.get("n", "")
+    if key in COUNTED_NOTICES and count.isdigit() and int(count) != 1:
+        none, many = COUNTED_NOTICES[key]
+        return many.format(n=f"{int(count):,}") if int(count) else none
+    return NOTICES.get(key)
 
 
 def _money(value: Any) -> str:
@@ -74,7 +111,13 @@ def _band_class(value: Any) -> str:
 
 
 TEMPLATES.env.filters.update(
-    money=_money, points=_points, percent=_percent, signed=_signed, raw=_raw, band_class=_band_class
+    money=_money,
+    points=_points,
+    percent=_percent,
+    signed=_signed,
+    raw=_raw,
+    band_class=_band_class,
+    audit_detail=audit_detail,
 )
 _PATHS: dict[tuple[int, str, tuple[tuple[str, Any], ...]], str] = {}
 
@@ -123,9 +166,10 @@ def local_path(target: str | None, default: str = "/") -> str:
     return target
 
 
-def with_notice(path: str, notice: str) -> str:
+def with_notice(path: str, notice: str, count: int | None = None) -> str:
     """Return `path` with the notice the page it leads to shows (`?notice=` or `&notice=`)."""
-    return f"{path}{'&' if '?' in path else '?'}notice={notice}"
+    counted = "" if count is None else f"&n={count}"
+    return f"{path}{'&' if '?' in path else '?'}notice={notice}{counted}"
 
 
 def form_date(text: str | None, what: str = "") -> dt.date | None:
@@ -143,6 +187,7 @@ def query_url(request: Request, **changes: Any) -> str:
     """Return the current URL with some query parameters changed (None drops one)."""
     params = dict(request.query_params)
     params.pop("notice", None)
+    params.pop("n", None)
     for key, value in changes.items():
         if value is None or value == "":
             params.pop(key, None)
@@ -159,7 +204,7 @@ def render(
     **context: Any,
 ) -> HTMLResponse:
     """Render a page with the shared context (user, navigation, notices, plotly.js URL)."""
-    notice = NOTICES.get(request.query_params.get("notice", ""))
+    notice = notice_text(request)
     shared = {
         "principal": principal,
         "plotly_version": plotly.__version__,

@@ -85,9 +85,9 @@ def alerts_acknowledge_form(
     """Acknowledge the ticked alerts of the inbox (audited, one entry per alert)."""
     request.state.principal = principal
     check_form_csrf(principal, csrf_token)
-    inbox.acknowledge_many(db, principal, alert_ids)
+    done, _ = inbox.acknowledge_many(db, principal, alert_ids)
     return RedirectResponse(
-        with_notice(local_path(next, "/alerts"), "acknowledged"), status_code=303
+        with_notice(local_path(next, "/alerts"), "acknowledged", len(done)), status_code=303
     )
 
 
