@@ -105,7 +105,9 @@ def _condition(c: ConditionResult) -> str:
         effects += [f"caps the band at {c.cap_band}"] if c.cap_band else []
         head = f"Flag {c.name} fired ({', '.join(effects) or 'recorded'}): {c.when}"
     fix = "" if c.fix is None else f"; {'opens' if c.kind == 'gate' else 'clears'} when {c.fix}"
-    return f"{head} ({values or 'no values'}){fix}"
+    clears = "" if c.clears is None else f"; {c.clears}"
+    about = f" — {c.description}" if c.kind == "flag" and c.description else ""
+    return f"{head} ({values or 'no values'}){fix}{clears}{about}"
 
 
 def why_renderable(w: Why) -> RenderableType:

@@ -40,3 +40,22 @@ def test_on_live_data_the_page_does_not_mention_the_passed_gate(
     assert "not evaluated" not in TEMPLATES.env.get_template("_why.html").render(
         view=view, e=view.explanation
     )
+
+
+def test_the_page_shows_a_flag_s_description_and_when_it_clears_by_itself(
+    tiny_workspace: Workspace, tiny_model: LoadedModel
+) -> None:
+    flag = tiny_model.spec.flags["champion_left"].model_copy(
+        update={"description": "The champion left in the last 60 days."}
+    )
+    spec = tiny_model.spec.model_copy(
+        update={"flags": {**tiny_model.spec.flags, "champion_left": flag}}
+    )
+    model = LoadedModel(**{**tiny_model.__dict__, "spec": spec})
+    score(tiny_workspace, T, model)
+    ensure_alert_tables(tiny_workspace.duckdb)
+    view = account_view(tiny_workspace.duckdb, model.name, "B", T, model=model)
+    assert view.why is not None and view.why.flags[0].clears is not None
+    page = _text(TEMPLATES.env.get_template("_why.html").render(view=view, e=view.explanation))
+    assert "The champion left in the last 60 days." in page
+    assert f"It {view.why.flags[0].clears}." in page

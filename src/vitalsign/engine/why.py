@@ -25,6 +25,7 @@ import ibis
 
 from vitalsign.engine.conditions import condition_names, requirement
 from vitalsign.engine.explain import Explanation, ItemLine, explain_account
+from vitalsign.engine.flag_expiry import clears_after
 from vitalsign.engine.freshness import newest_rows, signals_fed_by
 from vitalsign.engine.next_band import NextBand, ScoreState, is_judgement, solve
 from vitalsign.engine.scales import SignalState
@@ -71,6 +72,7 @@ class ConditionResult:
     subtract: float = 0.0
     cap_band: str | None = None
     missing: str | None = None  # the gate was not evaluated: "invoices_90d is missing (no data)"
+    clears: str | None = None  # a flag on a windowed count: when it clears by itself
 
     @property
     def evaluated(self) -> bool:
@@ -288,12 +290,14 @@ def build_why(
     extra_values: Mapping[str, Any] | None = None,
     model_hash: str | None = None,
     silent: Mapping[str, str] | None = None,
+    clears: Mapping[str, str | None] | None = None,
 ) -> Why:
     """Build the losses, conditions and next band of an explanation under `model`.
 
     `extra_values` holds what the gate, flags and ratio targets read beyond the scored
     signals (`condition_values`); without them those values show as missing. `silent` holds
-    the gate's inputs missing on the date (`silent_inputs`): the gate was not evaluated.
+    the gate's inputs missing on the date (`silent_inputs`): the gate was not evaluated;
+    `clears` when each fired flag clears by itself (`flag_clearing`).
     """
     groups, weights = _group_tree(explanation)
     losses = [
@@ -349,6 +353,7 @@ def build_why(
                 requirement(flag.when, values, want=False),
                 flag.subtract,
                 flag.cap_band,
+                clears=(clears or {}).get(name),
             )
         )
     notes = []
@@ -424,4 +429,15 @@ def why_account(
     names = needed_names(model.spec, explanation)
     extra = condition_values(connection, model.spec, explanation.as_of, account_id, names)
     silent = silent_inputs(connection, model.spec, explanation.as_of)
-    return build_why(explanation, model.spec, extra, model.hash, silent)
+    clears = flag_clearing(connection, model.spec, explanation)
+    return build_why(explanation, model.spec, extra, model.hash, silent, clears)
+
+
+def flag_clearing(
+    connection: Any, model: HealthModel, explanation: Explanation
+) -> dict[str, str | None]:
+    """Return, per fired flag, when it clears by itself (None when that cannot be told)."""
+    return {
+        name: clears_after(connection, model, name, explanation.account_id, explanation.as_of)
+        for name in explanation.flags
+    }

@@ -28,7 +28,14 @@ from typing import Any
 
 from vitalsign.alerts import list_overrides
 from vitalsign.engine.explain import Explanation, changed_since, explain_items, explain_row
-from vitalsign.engine.why import Why, build_why, condition_values, needed_names, silent_inputs
+from vitalsign.engine.why import (
+    Why,
+    build_why,
+    condition_values,
+    flag_clearing,
+    needed_names,
+    silent_inputs,
+)
 from vitalsign.model.canonical import DELETED_AT
 from vitalsign.model.loader import LoadedModel
 from vitalsign.store.workspace import AccountField
@@ -309,4 +316,5 @@ def why_of(connection: Any, model: LoadedModel, explanation: Explanation) -> Why
             connection, model.spec, explanation.as_of, explanation.account_id, names
         )
     silent = silent_inputs(connection, model.spec, explanation.as_of)  # a gate not evaluated
-    return build_why(explanation, model.spec, extra, model.hash, silent)
+    clears = flag_clearing(connection, model.spec, explanation)
+    return build_why(explanation, model.spec, extra, model.hash, silent, clears)

@@ -70,6 +70,9 @@ class ConditionBody(BaseModel):
         default=None, description="The gate was not evaluated: which inputs are missing, why."
     )
     evaluated: bool = Field(default=True, description="False when its inputs were missing.")
+    clears: str | None = Field(
+        default=None, description="A flag on a windowed count: when it clears by itself."
+    )
 
 
 class StepBody(BaseModel):
