@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 import httpx
@@ -164,3 +166,34 @@ def test_the_contacts_card_links_to_all_contacts_not_an_api_path(world: World) -
     assert "GET /api/v1" not in page
     card = everyone.split('id="contacts"', 1)[1].split("</section>", 1)[0]
     assert card.count("<tr data-user=") == contacts
+
+
+def _csv(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def _decimals(cell: str) -> int:
+    return len(cell.split(".", 1)[1]) if "." in cell else 0
+
+
+def test_csv_exports_round_scores_and_carry_arr_and_the_alert(world: World) -> None:
+    with world.client("maria") as api:
+        accounts = _csv(api.get("/api/v1/accounts.csv").text)
+        renewals = _csv(api.get("/api/v1/renewals.csv", params={"within": 3650}).text)
+        alerts = _csv(api.get("/api/v1/alerts.csv", params={"status": "all"}).text)
+        tasks = _csv(api.get("/api/v1/tasks.csv", params={"status": "all"}).text)
+    assert accounts and renewals and alerts and tasks
+    for row in accounts + renewals:
+        assert _decimals(row["score"]) <= 1, row["score"]
+    assert all(_decimals(r["previous_score"]) <= 1 for r in accounts)
+    arr = dict(world.workspace.duckdb.execute("SELECT account_id, arr FROM accounts").fetchall())
+    for row in alerts:
+        want = arr[row["account_id"]]
+        assert (row["arr"] == "") if want is None else float(row["arr"]) == float(want)
+    from_rules = [r for r in tasks if r["alert_id"]]
+    assert from_rules, "the world's rule opened tasks from alerts"
+    summaries = dict(
+        world.workspace.duckdb.execute("SELECT alert_id, summary FROM alerts").fetchall()
+    )
+    assert all(r["alert_rule"] == "low_score" for r in from_rules)
+    assert all(r["alert_summary"] == summaries[r["alert_id"]] for r in from_rules)

@@ -49,6 +49,7 @@ ALERT_COLUMNS = [
     "account_id",
     "account_name",
     "owner",
+    "arr",
     "rule",
     "severity",
     "status",
@@ -72,6 +73,8 @@ TASK_COLUMNS = [
     "status",
     "outcome",
     "alert_id",
+    "alert_rule",
+    "alert_summary",
     "created_at",
     "closed_at",
 ]
@@ -87,6 +90,27 @@ RENEWAL_COLUMNS = [
     "band",
     "computed_band",
 ]
+
+ROUNDED = {"score": 1, "previous_score": 1, "change": 1, "base_score": 1, "coverage": 3}
+
+
+def _rounded(row: dict[str, Any]) -> dict[str, Any]:
+    """Return the row with its scores rounded as the pages show them (1 decimal)."""
+    return {
+        k: round(float(v), ROUNDED[k]) if k in ROUNDED and isinstance(v, int | float) else v
+        for k, v in row.items()
+    }
+
+
+def _with_arr(db: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return alert rows with their account's ARR (as the inbox shows it)."""
+    ids = sorted({str(r["account_id"]) for r in rows})
+    found = db.execute(
+        "SELECT account_id, arr FROM accounts WHERE account_id IN (SELECT UNNEST(?::VARCHAR[]))",
+        [ids],
+    ).fetchall()
+    arr = {str(a): None if v is None else float(v) for a, v in found}
+    return [{**r, "arr": arr.get(str(r["account_id"]))} for r in rows]
 
 
 def _cell(value: Any) -> Any:
@@ -182,7 +206,7 @@ def accounts_csv(
     )
     dates = state.catalog.at(db).dates(name)
     rows = export_accounts(db, principal, name, day, previous, query, dates)
-    return csv_response(f"accounts-{day}", ACCOUNT_COLUMNS, rows)
+    return csv_response(f"accounts-{day}", ACCOUNT_COLUMNS, (_rounded(r) for r in rows))
 
 
 def alerts_csv(
@@ -208,7 +232,8 @@ def alerts_csv(
         page=1,
         per_page=inbox.ALL,
     )
-    return csv_response("alerts", ALERT_COLUMNS, (a.to_dict() for a in listing.items))
+    rows = _with_arr(db, [a.to_dict() for a in listing.items])
+    return csv_response("alerts", ALERT_COLUMNS, rows)
 
 
 def tasks_csv(
@@ -250,7 +275,7 @@ def renewals_csv(
     rows = renewal_rows(
         db, name, day, scope=scope, owner=owner or None, segment=segment or None, within=within
     )
-    return csv_response(f"renewals-{day}", RENEWAL_COLUMNS, rows)
+    return csv_response(f"renewals-{day}", RENEWAL_COLUMNS, (_rounded(r) for r in rows))
 
 
 Endpoint = Callable[..., Response]
