@@ -49,9 +49,11 @@ def alerts_init(workspace: WorkspaceOption = Path(".")) -> None:
 @alerts_app.command("check")
 def alerts_check(model: ModelOption = None, workspace: WorkspaceOption = Path(".")) -> None:
     """Validate alerts.yml against the model; print every problem with file and line."""
+    from vitalsign.alerts.messages import plural
+
     _, loaded, config = open_context(workspace, model)
     console.print(
-        f"alerts.yml is valid: {len(config.rules)} rules, channels "
+        f"alerts.yml is valid: {plural(len(config.rules), 'rule')}, channels "
         f"{', '.join(config.channels.names) or 'none'}, model {loaded.name!r}"
     )
 
@@ -73,6 +75,7 @@ def alerts_evaluate(
 ) -> None:
     """Evaluate the rules on a snapshot (or replay a range) and queue the messages."""
     from vitalsign.alerts.evaluation import evaluate_alerts, evaluate_history
+    from vitalsign.alerts.messages import plural
 
     ws, loaded, config = open_context(workspace, model)
     if from_ is not None or to is not None:
@@ -81,7 +84,7 @@ def alerts_evaluate(
         reports = evaluate_history(ws.duckdb, config, loaded, start, end, notify=not quiet)
         for report in reports:
             console.print(report.line(), highlight=False)
-        console.print(f"Replayed {len(reports)} snapshots", highlight=False)
+        console.print(f"Replayed {plural(len(reports), 'snapshot')}", highlight=False)
     else:
         date = parse_date(as_of, "--as-of")
         reports = [evaluate_alerts(ws.duckdb, config, loaded, date, notify=not quiet)]
@@ -223,6 +226,7 @@ def alerts_stats(
     """Alert volume, precision (useful share) and how many alerted accounts churned."""
     import pandas as pd
 
+    from vitalsign.alerts.messages import plural
     from vitalsign.alerts.stats import alert_stats
     from vitalsign.store.workspace import open_workspace
 
@@ -236,10 +240,13 @@ def alerts_stats(
         echo_json(stats.to_dict())
         return
     console.print(
-        f"{stats.alerts} alerts on {stats.accounts} accounts ({stats.active} still active); "
+        f"{plural(stats.alerts, 'alert')} on {plural(stats.accounts, 'account')} "
+        f"({stats.active} still active); "
         f"precision {_share(stats.precision)} ({stats.useful} useful of {stats.rated} rated); "
-        f"{stats.churned_accounts} alerted accounts churned within {horizon} days "
-        f"({_share(stats.churn_rate)}); {stats.churners_alerted} of {stats.churners} churners "
+        f"{plural(stats.churned_accounts, 'alerted account')} churned within "
+        f"{plural(horizon, 'day')} "
+        f"({_share(stats.churn_rate)}); {stats.churners_alerted} of "
+        f"{plural(stats.churners, 'churner')} "
         f"were alerted before churning ({_share(stats.recall)}); {stats.per_run_line()}",
         highlight=False,
     )
@@ -277,6 +284,7 @@ def alerts_digest(
 ) -> None:
     """Build the digests due (daily or weekly, per owner) and queue them for delivery."""
     from vitalsign.alerts.digest import enqueue_digests
+    from vitalsign.alerts.messages import plural
     from vitalsign.engine.snapshots import resolve_date
 
     ws, loaded, config = open_context(workspace, model)
@@ -291,9 +299,9 @@ def alerts_digest(
         overridable=list(loaded.spec.overrides.signals),
     )
     console.print(
-        f"{len(report.digests)} digests built for {day}: "
+        f"{plural(len(report.digests), 'digest')} built for {day}: "
         f"{', '.join(d['owner'] for d in report.digests) or 'none due'}; "
-        f"{report.queued} messages queued",
+        f"{plural(report.queued, 'message')} queued",
         highlight=False,
     )
 
@@ -343,12 +351,13 @@ def alerts_outbox(
     workspace: WorkspaceOption = Path("."),
 ) -> None:
     """Show the outbox (messages, attempts, errors); --retry requeues the failed ones."""
+    from vitalsign.alerts.messages import plural
     from vitalsign.alerts.outbox import list_outbox, retry_failed
     from vitalsign.store.workspace import open_workspace
 
     connection = open_workspace(workspace).duckdb
     if retry:
-        console.print(f"Requeued {retry_failed(connection)} messages")
+        console.print(f"Requeued {plural(retry_failed(connection), 'message')}")
         return
     frame = list_outbox(connection, status, limit)
     table = Table(title=f"Outbox ({len(frame)} shown)", title_justify="left")

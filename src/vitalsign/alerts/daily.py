@@ -21,6 +21,7 @@ from vitalsign.alerts.channels import build_channels
 from vitalsign.alerts.digest import enqueue_digests
 from vitalsign.alerts.evaluation import evaluate_alerts
 from vitalsign.alerts.loading import ALERTS_FILE, LoadedAlertConfig, load_alert_config
+from vitalsign.alerts.messages import plural
 from vitalsign.alerts.outbox import Clock, drain
 from vitalsign.alerts.tasks import utc_now
 from vitalsign.errors import VitalsignError
@@ -110,7 +111,7 @@ def _sync(workspace: Workspace, show_progress: bool) -> tuple[bool, str]:
     failed = [
         f"{r.source} ({r.error or 'rows unaccounted for'})" for r in result.results if not r.ok
     ]
-    detail = f"{len(result.results)} sources, {loaded} rows loaded"
+    detail = f"{plural(len(result.results), 'source')}, {plural(loaded, 'row')} loaded"
     if failed:
         detail += "; failed: " + ", ".join(failed)
     return result.ok, detail
@@ -163,7 +164,8 @@ def run_daily(
                 lines.append(reason)
         scored = score(workspace, day, model[0])
         counts = scored.scores["band"].value_counts().to_dict()
-        lines.insert(0, f"{len(scored.scores)} accounts as of {day} with {model[0].name}: {counts}")
+        scored_line = f"{plural(len(scored.scores), 'account')} as of {day} with {model[0].name}"
+        lines.insert(0, f"{scored_line}: {counts}")
         lines += stale_lines(connection, model[0].name, [day])
         return True, "\n".join(lines)
 
@@ -173,7 +175,7 @@ def run_daily(
         path = workspace.root / ALERTS_FILE
         spec = model[0].spec if model else workspace.load_model(model_path).spec
         alerts[:] = [load_alert_config(path, spec)]
-        return True, f"{path.name}: {len(alerts[0].config.rules)} rules"
+        return True, f"{path.name}: {plural(len(alerts[0].config.rules), 'rule')}"
 
     if not (workspace.root / ALERTS_FILE).exists():
         for name in ("alerts", "digest", "deliver"):
@@ -190,7 +192,9 @@ def run_daily(
     def evaluation() -> tuple[bool, str]:
         result = evaluate_alerts(connection, config, model[0], day, now=clock())
         warnings = (
-            f" ({len(result.warnings)} warnings: {result.warnings[0]})" if result.warnings else ""
+            f" ({plural(len(result.warnings), 'warning')}: {result.warnings[0]})"
+            if result.warnings
+            else ""
         )
         return True, result.line() + warnings
 
@@ -209,7 +213,10 @@ def run_daily(
             now=clock(),
             overridable=list(loaded.spec.overrides.signals),
         )
-        return True, f"{len(result.digests)} digests, {result.queued} messages queued"
+        return (
+            True,
+            f"{plural(len(result.digests), 'digest')}, {plural(result.queued, 'message')} queued",
+        )
 
     _attempt(report, "digest", digests, one_transaction=True)
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from vitalsign.alerts.baseline import read_baseline, write_baseline
 from vitalsign.alerts.config import AlertConfig, ChannelName
-from vitalsign.alerts.messages import alert_subject, plain
+from vitalsign.alerts.messages import alert_subject, plain, plural
 from vitalsign.alerts.opening import ALERT_COLUMNS, alert_payload, insert_rows, new_alert
 from vitalsign.alerts.outbox import enqueue, message_rows
 from vitalsign.alerts.reminders import is_reminder, update_reminders
@@ -58,12 +58,12 @@ class EvaluationReport:
         held = f", {self.held_back} held back (stale or missing data)" if self.held_back else ""
         waiting = f", {self.waiting} waiting to persist" if self.waiting else ""
         base = f", {self.baseline} recorded as the baseline" if self.baseline else ""
-        reminders = f"; {self.reminders} accounts in reminders" if self.reminders else ""
+        reminders = f"; {plural(self.reminders, 'account')} in reminders" if self.reminders else ""
         return (
             f"Alerts on {self.snapshot_date} ({self.model_name}): {len(self.opened)} opened, "
             f"{self.kept} still open, {len(self.resolved)} resolved, {self.suppressed} in "
-            f"cooldown{held}{waiting}{base}; {self.tasks_opened} tasks opened, "
-            f"{self.tasks_closed} closed; {self.queued} messages queued{reminders}"
+            f"cooldown{held}{waiting}{base}; {plural(self.tasks_opened, 'task')} opened, "
+            f"{self.tasks_closed} closed; {plural(self.queued, 'message')} queued{reminders}"
         )
 
 

@@ -42,6 +42,11 @@ def plural(count: int, singular: str, many: str | None = None) -> str:
     return f"{count} {singular if count == 1 else (many or singular + 's')}"
 
 
+def _days(value: Any) -> str:
+    """Return "1 day" or "28 days" for a stored day count."""
+    return f"{value} day" if value == 1 else f"{value} days"
+
+
 def band_label(band: Any, computed_band: Any) -> str:
     """Return "yellow", or "yellow (override; computed red)" when an override applies."""
     if computed_band is None or band == computed_band:
@@ -70,7 +75,7 @@ def describe(rule_type: str, values: dict[str, Any]) -> str:
         over = v.get("smoothed_over")
         what = f"score (mean of the last {over} snapshots)" if over else "score"
         return (
-            f"{what} dropped {_one(v.get('dropped'))} points within {v.get('within_days')} days "
+            f"{what} dropped {_one(v.get('dropped'))} points within {_days(v.get('within_days'))} "
             f"({_one(v.get('peak'))} on {v.get('peak_date')} → {_one(v.get('score'))})"
         )
     if rule_type == "signal_threshold":
@@ -99,7 +104,8 @@ def describe(rule_type: str, values: dict[str, Any]) -> str:
         if v.get("last_seen") is None:
             return f"no {what} yet"
         rating = f" ({v.get('last_rating')})" if v.get("last_rating") else ""
-        return f"no {what} for {v.get('days_silent')} days (last on {v.get('last_seen')}{rating})"
+        silent = _days(v.get("days_silent"))
+        return f"no {what} for {silent} (last on {v.get('last_seen')}{rating})"
     return rule_type
 
 
