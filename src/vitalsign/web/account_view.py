@@ -27,15 +27,9 @@ from itertools import pairwise
 from typing import Any
 
 from vitalsign.alerts import list_overrides
+from vitalsign.engine.condition_values import condition_values, silent_inputs
 from vitalsign.engine.explain import Explanation, changed_since, explain_items, explain_row
-from vitalsign.engine.why import (
-    Why,
-    build_why,
-    condition_values,
-    flag_clearing,
-    needed_names,
-    silent_inputs,
-)
+from vitalsign.engine.why import Why, build_why, flag_clearing, needed_names
 from vitalsign.model.canonical import DELETED_AT
 from vitalsign.model.loader import LoadedModel
 from vitalsign.store.workspace import AccountField
