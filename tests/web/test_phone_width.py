@@ -96,3 +96,23 @@ def test_an_account_page_fits_a_phone(phone: object, served: tuple[str, str]) ->
     assert sizes["page"] <= sizes["viewport"] == PHONE["width"], sizes
     assert sizes["body"] <= sizes["viewport"], sizes
     assert _wider_than_viewport(phone) == []
+
+
+def test_the_renewals_table_shows_band_labels_and_separates_counts_from_arr(
+    phone: object, served: tuple[str, str]
+) -> None:
+    url, _ = served
+    phone.goto(f"{url}/renewals")  # type: ignore[attr-defined]
+    phone.wait_for_selector("#windows")  # type: ignore[attr-defined]
+    headers: list[str] = phone.evaluate(  # type: ignore[attr-defined]
+        "() => [...document.querySelectorAll('#windows th .band')].map(e => e.innerText)"
+    )
+    assert headers and all(h == h.lower() for h in headers), headers
+    cells: list[str] = phone.evaluate(  # type: ignore[attr-defined]
+        "() => [...document.querySelectorAll('#windows td[data-band]')].map(e => e.innerText)"
+    )
+    assert cells
+    for cell in cells:  # "3 accounts" on one line, "$120,000" on the next
+        count, arr = cell.split("\n")
+        assert count.split()[0].isdigit() and count.split()[1].startswith("account"), cell
+        assert arr.startswith("$"), cell
