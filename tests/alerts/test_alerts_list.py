@@ -43,7 +43,7 @@ def _three_accounts(ws: Workspace, model: LoadedModel) -> str:
 
 
 def _run(*args: str) -> str:
-    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "400"}, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return result.output
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
@@ -41,14 +40,15 @@ def tasks_list(
     workspace: WorkspaceOption = Path("."),
 ) -> None:
     """List tasks, soonest due first (subcommands update and close change them)."""
-    from vitalsign.alerts.tasks import list_tasks
+    from vitalsign.alerts.tasks import is_overdue, list_tasks, tasks_today
     from vitalsign.store.workspace import open_workspace
 
     if ctx.invoked_subcommand is not None:
         return
     check_format(format_)
+    connection = open_workspace(workspace).duckdb
     page = list_tasks(
-        open_workspace(workspace).duckdb,
+        connection,
         account_id=account,
         assignee=assignee,
         status=None if status == "all" else status,
@@ -61,9 +61,9 @@ def tasks_list(
     table = Table(title=f"Tasks ({len(page.items)} of {page.total})", title_justify="left")
     for column in ("task", "account", "title", "assignee", "due", "status", "outcome", "from"):
         table.add_column(column)
-    today = dt.date.today()
+    today = tasks_today(connection)
     for t in page.items:
-        late = t.status != "closed" and t.due_date is not None and t.due_date < today
+        late = is_overdue(t.due_date, t.status, today)
         table.add_row(
             t.task_id,
             t.account_id,
@@ -77,6 +77,8 @@ def tasks_list(
             else ("by hand" if t.playbook == "manual" else ""),
         )
     console.print(table)
+    if page.items:
+        console.print(f"Overdue: due before {today}, the latest snapshot date.", highlight=False)
 
 
 @tasks_app.command("update")
@@ -90,19 +92,22 @@ def tasks_update(
     workspace: WorkspaceOption = Path("."),
 ) -> None:
     """Change a task's status, assignee, due date or note (audited)."""
-    from vitalsign.alerts.tasks import update_task
+    from vitalsign.alerts.tasks import past_due_warning, tasks_today, update_task
     from vitalsign.store.workspace import open_workspace
 
+    connection = open_workspace(workspace).duckdb
+    due_date = parse_date(due, "--due")
     task = update_task(
-        open_workspace(workspace).duckdb,
+        connection,
         task_id,
         by,
         status=status,
         assignee=assignee,
-        due_date=parse_date(due, "--due"),
+        due_date=due_date,
         note=note,
     )
     console.print(f"Task {task.task_id}: {task.status}, {task.assignee}, due {task.due_date}")
+    _warn_past_due(past_due_warning(due_date, tasks_today(connection)))
 
 
 @tasks_app.command("close")
@@ -136,16 +141,18 @@ def tasks_add(
     workspace: WorkspaceOption = Path("."),
 ) -> None:
     """Create a task by hand on an account (audited)."""
-    from vitalsign.alerts.tasks import create_task
+    from vitalsign.alerts.tasks import create_task, past_due_warning, tasks_today
     from vitalsign.store.workspace import open_workspace
 
+    connection = open_workspace(workspace).duckdb
+    due_date = parse_date(due, "--due")
     task = create_task(
-        open_workspace(workspace).duckdb,
+        connection,
         account,
         by,
         title,
         assignee=assignee,
-        due_date=parse_date(due, "--due"),
+        due_date=due_date,
         steps=step or [],
         note=note,
     )
@@ -153,3 +160,10 @@ def tasks_add(
         f"Task {task.task_id} on {task.account_id}: {task.title}, {task.assignee}, "
         f"due {task.due_date or 'not set'}"
     )
+    _warn_past_due(past_due_warning(due_date, tasks_today(connection)))
+
+
+def _warn_past_due(warning: str | None) -> None:
+    """Print a past due date's warning on stderr (the task is saved all the same)."""
+    if warning is not None:
+        typer.echo(warning, err=True)

@@ -45,6 +45,32 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+def tasks_today(connection: Any) -> dt.date:
+    """Return the day tasks are due against: the latest snapshot date (else the UTC date).
+
+    A workspace scored daily has its latest snapshot today; a demo or a replayed history
+    ends earlier, and judging its tasks against the wall clock would make all of them
+    overdue. The digest judges against its snapshot date the same way.
+    """
+    row = connection.execute("SELECT max(snapshot_date) FROM scores").fetchone()
+    return utc_now().date() if row is None or row[0] is None else pd.Timestamp(row[0]).date()
+
+
+def is_overdue(due_date: dt.date | None, status: str, today: dt.date) -> bool:
+    """Return whether an unfinished task's due date lies before `today` (tasks_today)."""
+    return status != "closed" and due_date is not None and due_date < today
+
+
+def past_due_warning(due_date: dt.date | None, today: dt.date) -> str | None:
+    """Return a warning when a due date being set lies before `today`, else None."""
+    if due_date is None or due_date >= today:
+        return None
+    return (
+        f"warning: due date {due_date} is before today ({today}, the latest snapshot date); "
+        "the task is overdue from the start. Give a later --due if that was a typo."
+    )
+
+
 @dataclass(frozen=True)
 class Task:
     """One task: what to do for which account, by whom, by when, and how it ended."""
