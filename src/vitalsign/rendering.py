@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.console import Console, Group, RenderableType
 from rich.table import Table
 
@@ -33,8 +35,16 @@ def to_text(renderable: RenderableType, width: int = 110) -> str:
     return capture.get()
 
 
-def explanation_renderable(e: Explanation, gate_missing: str | None = None) -> RenderableType:
-    """Return the explanation of one account as Rich tables (`gate_missing`: not evaluated)."""
+def explanation_renderable(
+    e: Explanation,
+    gate_missing: str | None = None,
+    show: Callable[[str, str | None], str] | None = None,
+) -> RenderableType:
+    """Return the explanation of one account as Rich tables (`gate_missing`: not evaluated).
+
+    `show` writes a signal's raw value in its unit (`Why.show`); plain numbers without it.
+    """
+    shown = show or (lambda _, value: _raw(value))
     title = f"{e.account_id} {e.name or ''} — {e.as_of} — model {e.model_name} ({e.model_hash})"
     band = (
         e.band if e.band == e.computed_band else f"{e.band} (override; computed {e.computed_band})"
@@ -84,8 +94,8 @@ def explanation_renderable(e: Explanation, gate_missing: str | None = None) -> R
                 continue
             changes.add_row(
                 c.name,
-                _raw(c.raw_before),
-                _raw(c.raw_after),
+                shown(c.name, c.raw_before),
+                shown(c.name, c.raw_after),
                 _fmt(c.contribution_before, 2),
                 _fmt(c.contribution_after, 2),
                 f"{c.delta:+.2f}",
@@ -94,8 +104,8 @@ def explanation_renderable(e: Explanation, gate_missing: str | None = None) -> R
     return Group(*parts)
 
 
-def _condition(c: ConditionResult) -> str:
-    values = ", ".join(f"{k} = {_raw(None if v is None else str(v))}" for k, v in c.values.items())
+def _condition(c: ConditionResult, w: Why) -> str:
+    values = ", ".join(f"{k} = {w.show(k, v)}" for k, v in c.values.items())
     if c.kind == "gate" and c.missing is not None:
         return f"Gate {c.name}: not evaluated: {c.missing}: {c.when}"
     if c.kind == "gate":
@@ -114,13 +124,13 @@ def why_renderable(w: Why) -> RenderableType:
     """Return an account's explanation, losses first, with its gate, flags and next band."""
     e = w.explanation
     parts: list[RenderableType] = []
-    explained = explanation_renderable(e, None if w.gate is None else w.gate.missing)
+    explained = explanation_renderable(e, None if w.gate is None else w.gate.missing, w.show)
     assert isinstance(explained, Group)
     title, head = explained.renderables[:2]
     parts += [title, head]
     if w.gate is not None and (not w.gate.holds or w.gate.missing is not None):
-        parts.append(_condition(w.gate))
-    parts += [_condition(f) for f in w.flags]
+        parts.append(_condition(w.gate, w))
+    parts += [_condition(f, w) for f in w.flags]
     nb = w.next_band
     parts.append(f"What it would take: {nb.summary()}")
     parts += [f"  not a target: {j}" for j in nb.judgements]
@@ -146,7 +156,7 @@ def why_renderable(w: Why) -> RenderableType:
         signals.add_row(
             s.name,
             s.path,
-            _raw(s.raw),
+            w.show(s.name, s.raw),
             _fmt(s.points),
             f"{s.weight:.1%}",
             _fmt(s.loss, 2),

@@ -114,9 +114,6 @@ def test_the_page_compared_since_a_date_is_refused_like_the_page(world: World) -
 
 def test_what_changed_shows_the_raw_values_before_and_now(world: World) -> None:
     """Beside the waterfall, each changed signal's raw value before → now (as the CLI)."""
-    from vitalsign.web.rendering import TEMPLATES
-
-    raw = TEMPLATES.env.filters["raw"]
     account = red_account(world)
     why = why_account(
         world.workspace.duckdb.cursor(), world.workspace.load_model(), account, since=world.previous
@@ -135,4 +132,5 @@ def test_what_changed_shows_the_raw_values_before_and_now(world: World) -> None:
         )
     )
     for c in changed:
-        assert html.unescape(rows[c.name]) == f"{raw(c.raw_before)} → {raw(c.raw_after)}"
+        before, now = why.show(c.name, c.raw_before), why.show(c.name, c.raw_after)
+        assert html.unescape(rows[c.name]) == f"{before} → {now}"

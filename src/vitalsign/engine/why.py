@@ -31,6 +31,7 @@ from vitalsign.engine.explain import Explanation, ItemLine, explain_account
 from vitalsign.engine.flag_expiry import clears_after
 from vitalsign.engine.next_band import NextBand, ScoreState, is_judgement, solve
 from vitalsign.engine.scales import SignalState
+from vitalsign.engine.units import signal_unit, with_unit
 from vitalsign.model.loader import LoadedModel
 from vitalsign.model.spec import HealthModel
 
@@ -95,6 +96,11 @@ class Why:
     flags: list[ConditionResult]  # the flags that fired
     next_band: NextBand
     notes: list[str] = field(default_factory=list)
+    units: dict[str, str] = field(default_factory=dict)  # signal → "days", "share", "count"
+
+    def show(self, name: str, value: Any) -> str:
+        """Show a signal's raw value in its unit, rounded: "0.1 days", "34%"."""
+        return with_unit(value, self.units.get(name))
 
     def to_dict(self) -> dict[str, Any]:
         """Return the explanation's dict with the losses, conditions and next band added."""
@@ -106,6 +112,7 @@ class Why:
             "flags_fired": [f.to_dict() for f in self.flags],
             "next_band": self.next_band.to_dict(),
             "notes": list(self.notes),
+            "units": dict(self.units),
         }
 
 
@@ -269,7 +276,8 @@ def build_why(
         signals=[_state(model, s, values) for s in explanation.signals if _scored(model, s.name)],
         values=values,
     )
-    return Why(explanation, losses, groups, gate, flags, solve(model, state), notes)
+    units = {n: u for n in model.signals if (u := signal_unit(model, n)) is not None}
+    return Why(explanation, losses, groups, gate, flags, solve(model, state), notes, units)
 
 
 def _scored(model: HealthModel, name: str) -> bool:
