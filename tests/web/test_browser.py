@@ -29,7 +29,7 @@ def test_a_manager_signs_in_reads_filters_overrides_and_acknowledges(
     page.select_option("select[name=band]", "red")
     page.click("#filters button[type=submit]")
     page.wait_for_url("**band=red**")
-    bands = page.locator("#accounts tbody tr td:nth-child(9) .band").all_inner_texts()
+    bands = page.locator("#accounts tbody tr td:nth-child(3) .band").all_inner_texts()
     expected = con.execute(
         "SELECT count(*) FROM scores WHERE snapshot_date = ? AND band = 'red'", [world.latest]
     ).fetchone()[0]
@@ -88,6 +88,6 @@ def test_a_csm_is_refused_another_csms_account_in_the_browser(
     assert "not in your book" in page.inner_text("main")
     page.screenshot(path=str(ARTIFACTS / "csm-refused.png"), full_page=True)
     page.goto(f"{world.url}/accounts")
-    owners = set(page.locator("#accounts tbody tr td:nth-child(2)").all_inner_texts())
+    owners = set(page.locator("#accounts tbody tr td:nth-child(6)").all_inner_texts())
     assert owners == {BOB}
     page.close()

@@ -116,3 +116,54 @@ def test_the_renewals_table_shows_band_labels_and_separates_counts_from_arr(
         count, arr = cell.split("\n")
         assert count.split()[0].isdigit() and count.split()[1].startswith("account"), cell
         assert arr.startswith("$"), cell
+
+
+def _box(page: object, selector: str) -> dict[str, float]:
+    box: dict[str, float] | None = page.locator(selector).first.bounding_box()  # type: ignore[attr-defined]
+    assert box is not None, f"{selector} is not shown"
+    return box
+
+
+def test_score_and_band_come_first_in_the_account_list_on_a_phone(
+    phone: object, served: tuple[str, str]
+) -> None:
+    url, _ = served
+    phone.goto(f"{url}/accounts")  # type: ignore[attr-defined]
+    phone.wait_for_selector("#accounts tbody tr")  # type: ignore[attr-defined]
+    for selector in ("#accounts tbody tr td.score", "#accounts tbody tr td.band-cell .band"):
+        box = _box(phone, selector)
+        assert 0 <= box["x"] and box["x"] + box["width"] <= PHONE["width"], (selector, box)
+    assert (
+        _box(phone, "#accounts tbody tr td.band-cell")["x"]
+        < _box(phone, "#accounts tbody tr td.owner")["x"]
+    )
+    heights: list[float] = phone.evaluate(  # type: ignore[attr-defined]
+        "() => [...document.querySelectorAll('#accounts td.renewal')].map(td => {"
+        " const r = document.createRange(); r.setStart(td.firstChild, 0);"
+        " r.setEnd(td.firstChild, td.firstChild.length); return r.getClientRects().length; })"
+    )
+    assert heights and all(h == 1 for h in heights), heights  # the date on one line
+
+
+def test_the_account_page_reads_on_a_phone(phone: object, served: tuple[str, str]) -> None:
+    url, account = served
+    phone.goto(f"{url}/accounts/{account}")  # type: ignore[attr-defined]
+    phone.wait_for_selector("#signals tbody tr")  # type: ignore[attr-defined]
+    phone.wait_for_timeout(500)  # type: ignore[attr-defined]  # charts draw after load
+    phone.screenshot(path=str(ARTIFACTS / "account-phone-signals.png"), full_page=True)  # type: ignore[attr-defined]
+    # the losses waterfall is not squeezed into 390 px: the signals table says the same
+    losses: dict[str, float] | None = phone.locator("#chart-losses").bounding_box()  # type: ignore[attr-defined]
+    assert losses is None or losses["width"] <= PHONE["width"]
+    # the first signal's raw value, points and loss are on screen, above its group
+    row = "#signals tbody tr:first-child"
+    group = _box(phone, f"{row} td:nth-child(2)")
+    for column in (3, 4, 7):
+        cell = _box(phone, f"{row} td:nth-child({column})")
+        assert cell["x"] + cell["width"] <= PHONE["width"], (column, cell)
+        assert cell["y"] < group["y"], (column, cell, group)
+    # the owner's e-mail stays inside its card
+    inside: bool = phone.evaluate(  # type: ignore[attr-defined]
+        "() => { const c = document.querySelector('#attributes');"
+        " return c.scrollWidth <= c.clientWidth + 1; }"
+    )
+    assert inside
