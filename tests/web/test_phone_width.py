@@ -132,7 +132,7 @@ def test_score_and_band_come_first_in_the_account_list_on_a_phone(
     phone.wait_for_selector("#accounts tbody tr")  # type: ignore[attr-defined]
     for selector in ("#accounts tbody tr td.score", "#accounts tbody tr td.band-cell .band"):
         box = _box(phone, selector)
-        assert 0 <= box["x"] and box["x"] + box["width"] <= PHONE["width"], (selector, box)
+        assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (selector, box)
     assert (
         _box(phone, "#accounts tbody tr td.band-cell")["x"]
         < _box(phone, "#accounts tbody tr td.owner")["x"]
@@ -161,7 +161,13 @@ def test_the_account_page_reads_on_a_phone(phone: object, served: tuple[str, str
         cell = _box(phone, f"{row} td:nth-child({column})")
         assert cell["x"] + cell["width"] <= PHONE["width"], (column, cell)
         assert cell["y"] < group["y"], (column, cell, group)
-    # the owner's e-mail stays inside its card
+    # the owner's e-mail stays inside its card, the renewal date on one line
+    lines: int = phone.evaluate(  # type: ignore[attr-defined]
+        "() => { const e = document.querySelector('#renewal-date').firstChild;"
+        " const r = document.createRange(); r.setStart(e, 0); r.setEnd(e, e.length);"
+        " return r.getClientRects().length; }"
+    )
+    assert lines == 1, lines
     inside: bool = phone.evaluate(  # type: ignore[attr-defined]
         "() => { const c = document.querySelector('#attributes');"
         " return c.scrollWidth <= c.clientWidth + 1; }"
