@@ -91,3 +91,4 @@ def test_explain_never_targets_the_csm_rating_and_lists_it_apart(world: World) -
     rated = any(s.name == "csm_rating" and s.points is not None for s in body.signals)
     assert any(j.startswith("csm_rating is ") for j in body.next_band.judgements) == rated
     assert reply.json()["gate_condition"]["evaluated"] is (body.gate_condition.missing is None)
+    assert body.units["days_since_login"] == "days" and body.units["seat_utilisation"] == "share"

@@ -133,3 +133,6 @@ class ExplainBody(BaseModel):
     flags_fired: list[ConditionBody]
     next_band: NextBandBody
     notes: list[str]
+    units: dict[str, str] = Field(
+        default_factory=dict, description='Each signal\'s unit: "days", "share" or "count".'
+    )
