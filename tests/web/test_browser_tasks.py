@@ -53,7 +53,7 @@ def test_a_manager_acknowledges_several_alerts_at_once(chromium: object, world: 
     for i in range(2):
         boxes.nth(i).check()
     page.click("button.ack-selected")
-    page.wait_for_selector("text=Alert acknowledged")
+    page.wait_for_selector("text=2 alerts acknowledged.")
     for alert_id in chosen:
         status = page.locator(f"tr[data-alert='{alert_id}'] .status").inner_text()
         assert "acknowledged" in status

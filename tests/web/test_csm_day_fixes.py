@@ -18,17 +18,18 @@ def _csrf(page: str) -> str:
     return found.group(1)
 
 
-def _open_alert(world: World, account: str) -> str | None:
+def _account_with_open_alert(world: World) -> tuple[str, str]:
     row = world.workspace.duckdb.execute(
-        "SELECT alert_id FROM alerts WHERE account_id = ? AND status = 'open' ORDER BY 1 LIMIT 1",
-        [account],
+        "SELECT account_id, alert_id FROM alerts WHERE status = 'open' "
+        "ORDER BY account_id DESC, alert_id LIMIT 1"
     ).fetchone()
-    return None if row is None else str(row[0])
+    assert row is not None, "the world has open alerts"
+    return str(row[0]), str(row[1])
 
 
 def test_the_account_pages_forms_return_to_the_account_under_a_base_url(world: World) -> None:
     app = create_app(world.workspace, WebSettings(base_url="http://127.0.0.1:8791"))
-    account = world.alice_account
+    account, alert = _account_with_open_alert(world)
     with ServedApp(app) as served, httpx.Client(base_url=served.url, timeout=30) as browser:
         browser.get("/login")
         token = browser.cookies["vitalsign_login_csrf"]
@@ -39,8 +40,6 @@ def test_the_account_pages_forms_return_to_the_account_under_a_base_url(world: W
         page = browser.get(f"/accounts/{account}").text
         nexts = set(re.findall(r'name="next" value="([^"]*)"', page))
         assert nexts == {f"/accounts/{account}"}, nexts
-        alert = _open_alert(world, account)
-        assert alert is not None, "the world's alice account has an open alert"
         acked = browser.post(
             f"/alerts/{alert}/acknowledge",
             data={"next": f"/accounts/{account}", "csrf_token": _csrf(page)},

@@ -135,7 +135,7 @@ def test_score_and_band_come_first_in_the_account_list_on_a_phone(
         assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (selector, box)
     assert (
         _box(phone, "#accounts tbody tr td.band-cell")["x"]
-        < _box(phone, "#accounts tbody tr td.owner")["x"]
+        < _box(phone, "#accounts tbody tr td:nth-child(6)")["x"]
     )
     heights: list[float] = phone.evaluate(  # type: ignore[attr-defined]
         "() => [...document.querySelectorAll('#accounts td.renewal')].map(td => {"
