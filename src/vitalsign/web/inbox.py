@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vitalsign import alerts
+from vitalsign.alerts.grouping import AccountAlerts, group_by_account
 from vitalsign.web.access import HttpProblem, Principal, require_account, require_change
 
 ALL = 1_000_000  # "every row" for the alerts API's limit, before a csm's rows are filtered
@@ -239,9 +240,6 @@ def acknowledge_many(
     return done, skipped
 
 
-SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
-
-
 @dataclass(frozen=True)
 class InboxQuery:
     """The inbox's filters, as the page's form and the CSV export take them."""
@@ -251,22 +249,6 @@ class InboxQuery:
     severity: str | None = None
     rule: str | None = None
     account_id: str | None = None
-
-
-@dataclass(frozen=True)
-class AccountAlerts:
-    """One account's alerts in the inbox, with what a CSM weighs first: ARR and severity."""
-
-    account_id: str
-    name: str | None
-    owner: str | None
-    arr: float | None
-    alerts: list[alerts.Alert]
-
-    @property
-    def worst(self) -> str:
-        """The most severe severity among the account's alerts."""
-        return min((a.severity for a in self.alerts), key=lambda s: SEVERITY_ORDER.get(s, 3))
 
 
 def filter_alerts(connection: Any, principal: Principal, query: InboxQuery) -> list[alerts.Alert]:
@@ -283,36 +265,6 @@ def filter_alerts(connection: Any, principal: Principal, query: InboxQuery) -> l
         per_page=ALL,
     )
     return list(found.items)
-
-
-def group_by_account(connection: Any, found: list[alerts.Alert]) -> list[AccountAlerts]:
-    """Group alerts by account: most severe first, then the largest ARR."""
-    ids = sorted({a.account_id for a in found})
-    rows = connection.execute(
-        "SELECT account_id, name, owner, arr FROM accounts "
-        "WHERE account_id IN (SELECT UNNEST(?::VARCHAR[]))",
-        [ids],
-    ).fetchall()
-    accounts = {str(r[0]): r for r in rows}
-    by_account: dict[str, list[alerts.Alert]] = {}
-    for alert in found:
-        by_account.setdefault(alert.account_id, []).append(alert)
-    groups = []
-    for account_id, items in by_account.items():
-        row = accounts.get(account_id)
-        arr = None if row is None or row[3] is None else float(row[3])
-        groups.append(
-            AccountAlerts(
-                account_id=account_id,
-                name=(row[1] if row is not None else None) or items[0].account_name,
-                owner=(row[2] if row is not None else None) or items[0].owner,
-                arr=arr,
-                alerts=items,
-            )
-        )
-    return sorted(
-        groups, key=lambda g: (SEVERITY_ORDER.get(g.worst, 3), -(g.arr or 0.0), g.account_id)
-    )
 
 
 @dataclass(frozen=True)
