@@ -221,18 +221,14 @@ def alerts_csv(
     account_id: str | None = None,
 ) -> Response:
     """Every alert of the inbox with its filters, newest first, as CSV."""
-    listing = inbox.list_alerts_for(
-        db,
-        principal,
-        account_id=account_id or None,
-        owner=owner or None,
+    query = inbox.InboxQuery(
         status=None if status == "all" else status or "active",
-        rule=rule or None,
+        owner=owner or None,
         severity=severity or None,
-        page=1,
-        per_page=inbox.ALL,
+        rule=rule or None,
+        account_id=account_id or None,
     )
-    rows = _with_arr(db, [a.to_dict() for a in listing.items])
+    rows = _with_arr(db, [a.to_dict() for a in inbox.filter_alerts(db, principal, query)])
     return csv_response("alerts", ALERT_COLUMNS, rows)
 
 
