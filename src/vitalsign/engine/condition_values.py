@@ -15,10 +15,9 @@ from typing import Any
 import ibis
 
 from vitalsign.engine.conditions import condition_names
-from vitalsign.engine.freshness import newest_rows, signals_fed_by
 from vitalsign.engine.signals import signal_column, signal_table
 from vitalsign.model.spec import HealthModel
-from vitalsign.store.freshness import TableFreshness, midnight
+from vitalsign.store.freshness import snapshot_freshness
 
 
 def condition_values(
@@ -93,26 +92,23 @@ def _values_sql(connection: Any, model: HealthModel, day: dt.date, wanted: froze
     return sql
 
 
-def silent_inputs(connection: Any, model: HealthModel, day: dt.date) -> dict[str, str]:
-    """Return the gate's input signals that are missing on `day` (stale or empty table), why.
+def silent_inputs(
+    connection: Any, model_name: str, model: HealthModel, day: dt.date
+) -> dict[str, str]:
+    """Return the gate's input signals that were missing on `day` (stale or empty table), why.
 
-    Only the tables the gate reads are looked at (one small query each); freshness.py then
-    did not evaluate the gate, so its stored pass is no verdict.
+    Read from the freshness the snapshot recorded when it was scored (`score_freshness`):
+    the engine did not evaluate the gate then, so its stored pass is no verdict. No table is
+    scanned, and the answer is the scoring run's, whichever engine held the data.
     """
     if model.gate is None:
         return {}
     reads = condition_names(model.gate.when)
-    fed = {t: names for t, names in signals_fed_by(model).items() if reads & set(names)}
-    if not fed:
-        return {}
-    backend = ibis.duckdb.from_connection(connection)
-    newest = newest_rows(backend, list(fed), [midnight(day)])
     silent: dict[str, str] = {}
-    for table, names in fed.items():
-        seen = TableFreshness(table, day, newest[table][0], model.allowed_staleness(table), names)
-        if seen.silent:
-            reason = "no data" if seen.absent else f"{table} is stale: {seen.line()}"
-            silent.update({n: reason for n in names if n in reads})
+    for seen in snapshot_freshness(connection, model_name, [day]):
+        if seen.silent and reads & set(seen.signals):
+            reason = "no data" if seen.absent else f"{seen.table} is stale: {seen.line()}"
+            silent.update({n: reason for n in seen.signals if n in reads})
     return silent
 
 

@@ -329,7 +329,7 @@ def why_account(
     explanation = explain_account(connection, model.name, account_id, as_of, since)
     names = needed_names(model.spec, explanation)
     extra = condition_values(connection, model.spec, explanation.as_of, account_id, names)
-    silent = silent_inputs(connection, model.spec, explanation.as_of)
+    silent = silent_inputs(connection, explanation.model_name, model.spec, explanation.as_of)
     clears = flag_clearing(connection, model.spec, explanation)
     return build_why(explanation, model.spec, extra, model.hash, silent, clears)
 

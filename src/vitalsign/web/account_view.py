@@ -309,6 +309,8 @@ def why_of(connection: Any, model: LoadedModel, explanation: Explanation) -> Why
         extra = condition_values(
             connection, model.spec, explanation.as_of, explanation.account_id, names
         )
-    silent = silent_inputs(connection, model.spec, explanation.as_of)  # a gate not evaluated
+    silent = silent_inputs(
+        connection, explanation.model_name, model.spec, explanation.as_of
+    )  # a gate not evaluated
     clears = flag_clearing(connection, model.spec, explanation)
     return build_why(explanation, model.spec, extra, model.hash, silent, clears)
