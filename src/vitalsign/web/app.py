@@ -108,7 +108,16 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
     from vitalsign.ingest.http_api import BodyLimit
     from vitalsign.ingest.http_api import router as event_router
     from vitalsign.ingest.runs import ensure_ingest_tables
-    from vitalsign.web import api, exports, pages, renewals, status_page, task_routes, timeline
+    from vitalsign.web import (
+        admin_users,
+        api,
+        exports,
+        pages,
+        renewals,
+        status_page,
+        task_routes,
+        timeline,
+    )
 
     settings = settings or WebSettings.from_config(workspace.config.web)
     ensure_web_tables(workspace.duckdb)
@@ -135,6 +144,7 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
     app.add_middleware(ResponseHeaders)
     app.include_router(pages.router)
     app.include_router(status_page.router)
+    app.include_router(admin_users.router)
     app.include_router(timeline.router)
     app.include_router(renewals.router)
     app.include_router(exports.router)
