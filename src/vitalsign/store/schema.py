@@ -161,6 +161,19 @@ INTERNAL_DDL: dict[str, str] = {
             signals VARCHAR NOT NULL,
             PRIMARY KEY (snapshot_date, model_name, table_name)
         )""",
+    # Jobs the server ran (vitalsign.web.jobs): the scheduled daily job, "run now", "sync now".
+    "job_runs": """
+        CREATE TABLE IF NOT EXISTS job_runs (
+            run_id VARCHAR PRIMARY KEY,
+            job VARCHAR NOT NULL,
+            trigger VARCHAR NOT NULL,
+            started_by VARCHAR NOT NULL,
+            started_at TIMESTAMP NOT NULL,
+            finished_at TIMESTAMP,
+            status VARCHAR NOT NULL,
+            detail VARCHAR NOT NULL DEFAULT '',
+            error VARCHAR
+        )""",
 }
 
 
