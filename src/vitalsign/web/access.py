@@ -39,6 +39,8 @@ class Principal:
     user: WebUser
     via: Literal["session", "token"]
     csrf_token: str | None = None
+    scope: str = "write"  # an API token's scope: "read" may not change anything
+    token_id: str | None = None
 
     @property
     def name(self) -> str:
@@ -60,7 +62,7 @@ class Principal:
     @property
     def can_change(self) -> bool:
         """Whether the user may override, acknowledge and update tasks."""
-        return self.role in CHANGE_ROLES
+        return self.role in CHANGE_ROLES and self.scope == "write"
 
 
 def require_change(principal: Principal) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -13,10 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from vitalsign.web.access import HttpProblem, LoginRequired, Principal
 from vitalsign.web.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, find_session
 from vitalsign.web.state import WebState, web_state
-from vitalsign.web.users import credentials_generation, user_for_token, utc_now
+from vitalsign.web.users import credentials_generation, find_token, touch_token, utc_now
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
+READ_METHODS = ("GET", "HEAD", "OPTIONS")
+TOUCH_EVERY = 60.0  # seconds: a token's "last used" is written at most this often
 
 
 async def database(request: Request) -> AsyncIterator[Any]:
@@ -69,16 +72,29 @@ class SignInCache:
 
 
 _cache = SignInCache()
+_touched: dict[str, float] = {}  # token id -> time.monotonic() its last use was written
+
+
+def _touch_due(token_id: str) -> bool:
+    """Whether a token's last use should be written now (at most every TOUCH_EVERY seconds)."""
+    now = time.monotonic()
+    if now - _touched.get(token_id, -TOUCH_EVERY) < TOUCH_EVERY:
+        return False
+    _touched[token_id] = now
+    return True
 
 
 def _sign_in(db: Any, token: str | None, cookie: str | None) -> Principal | None:
     """Look a token or session up in the database (a cache miss) and cache the principal."""
     if token is not None:
-        user = user_for_token(db, token)
-        if user is None:
-            raise HttpProblem(401, "invalid_token", "the API token is unknown or revoked")
-        principal = Principal(user=user, via="token")
-        _cache.put("t:" + token, principal, None)
+        found = find_token(db, token)
+        if found is None:
+            raise HttpProblem(401, "invalid_token", "the API token is unknown, revoked or expired")
+        user, info = found
+        principal = Principal(user=user, via="token", scope=info.scope, token_id=info.token_id)
+        _cache.put("t:" + token, principal, info.expires_at)
+        if _touch_due(info.token_id):
+            touch_token(db, info.token_id, utc_now())
         return principal
     assert cookie is not None
     session: Session | None = find_session(db, cookie)
@@ -98,10 +114,16 @@ async def find_principal(request: Request, db: Database) -> Principal | None:
     cookie = None if token is not None else request.cookies.get(SESSION_COOKIE)
     if token is None and not cookie:
         return None
-    cached = _cache.get("t:" + token if token is not None else "s:" + str(cookie))
-    if cached is not None:
-        return cached
-    return await run_in_threadpool(_sign_in, db, token, cookie)
+    principal = _cache.get("t:" + token if token is not None else "s:" + str(cookie))
+    if principal is None:
+        principal = await run_in_threadpool(_sign_in, db, token, cookie)
+    elif principal.token_id is not None and _touch_due(principal.token_id):
+        await run_in_threadpool(touch_token, db, principal.token_id, utc_now())
+    if principal is not None and principal.scope != "write" and request.method not in READ_METHODS:
+        raise HttpProblem(
+            403, "read_only_token", "this API token may only read; ask an admin for a write token"
+        )
+    return principal
 
 
 OptionalPrincipal = Annotated[Principal | None, Depends(find_principal)]

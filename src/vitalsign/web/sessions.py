@@ -7,7 +7,13 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from vitalsign.web.users import WebUser, credentials_changed, secret_digest, utc_now
+from vitalsign.web.users import (
+    WebUser,
+    credentials_changed,
+    record_login,
+    secret_digest,
+    utc_now,
+)
 
 SESSION_COOKIE = "vitalsign_session"
 LOGIN_CSRF_COOKIE = "vitalsign_login_csrf"
@@ -33,6 +39,7 @@ def create_session(connection: Any, user: WebUser, hours: float) -> tuple[str, S
         "INSERT INTO web_sessions VALUES (?, ?, ?, ?, ?)",
         [secret_digest(secret), user.name, csrf, now, expires],
     )
+    record_login(connection, user.name)
     return secret, Session(user=user, csrf_token=csrf, expires_at=expires)
 
 

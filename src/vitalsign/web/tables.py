@@ -39,7 +39,13 @@ WEB_DDL: dict[str, str] = {
 }
 
 # Columns added since a table was first created (idempotent, for older workspaces).
-WEB_MIGRATIONS = ("ALTER TABLE web_users ADD COLUMN IF NOT EXISTS disabled_at TIMESTAMP",)
+WEB_MIGRATIONS = (
+    "ALTER TABLE web_users ADD COLUMN IF NOT EXISTS disabled_at TIMESTAMP",
+    "ALTER TABLE web_users ADD COLUMN IF NOT EXISTS last_login_at TIMESTAMP",
+    "ALTER TABLE web_tokens ADD COLUMN IF NOT EXISTS scope VARCHAR",  # NULL: made before, write
+    "ALTER TABLE web_tokens ADD COLUMN IF NOT EXISTS expires_at TIMESTAMP",
+    "ALTER TABLE web_tokens ADD COLUMN IF NOT EXISTS last_used_at TIMESTAMP",
+)
 
 # A single-column ART index: DuckDB answers `WHERE account_id = ?` (and nothing else in the
 # WHERE clause) with an index lookup, so the account page reads an account's history without

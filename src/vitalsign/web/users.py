@@ -26,6 +26,7 @@ from vitalsign.store.transaction import transaction
 from vitalsign.web.tables import ensure_web_tables
 
 ROLES = ("admin", "manager", "csm", "viewer")
+SCOPES = ("read", "write")  # a read token may only GET; write does what its user's role may
 MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "vst_"
 _NAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")
@@ -47,6 +48,7 @@ class WebUser:
     owner: str | None
     created_at: dt.datetime
     disabled_at: dt.datetime | None = None
+    last_login_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,17 @@ class TokenInfo:
     label: str
     created_at: dt.datetime
     revoked_at: dt.datetime | None
+    scope: str = "write"
+    expires_at: dt.datetime | None = None
+    last_used_at: dt.datetime | None = None
+
+    def state(self, now: dt.datetime) -> str:
+        """Return "revoked", "expired" or "active" at `now`."""
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and self.expires_at <= now:
+            return "expired"
+        return "active"
 
 
 def utc_now() -> dt.datetime:
@@ -93,11 +106,11 @@ def atomic(connection: Any) -> Iterator[Any]:
         credentials_changed()
 
 
-USER_COLUMNS = "name, role, owner, created_at, disabled_at"
+USER_COLUMNS = "name, role, owner, created_at, disabled_at, last_login_at"
 
 
 def _user(row: tuple[Any, ...]) -> WebUser:
-    return WebUser(name=row[0], role=row[1], owner=row[2], created_at=row[3], disabled_at=row[4])
+    return WebUser(*row[:6])
 
 
 def get_user(connection: Any, name: str) -> WebUser:
@@ -117,11 +130,7 @@ def list_users(connection: Any) -> list[WebUser]:
     return [_user(r) for r in rows]
 
 
-def _check_new_user(name: str, role: str, password: str, owner: str | None) -> None:
-    if not _NAME.match(name):
-        raise UserError(
-            f"user name {name!r}: use 1-64 letters, digits or . _ @ + - (e.g. ann or ann@acme.com)"
-        )
+def _check_role(role: str, owner: str | None) -> None:
     if role not in ROLES:
         raise UserError(f"role {role!r}: use one of {', '.join(ROLES)}")
     if role == "csm" and not (owner or "").strip():
@@ -129,6 +138,14 @@ def _check_new_user(name: str, role: str, password: str, owner: str | None) -> N
             "a csm sees only the accounts they own: give --owner, the value of "
             "accounts.owner for their accounts"
         )
+
+
+def _check_new_user(name: str, role: str, password: str, owner: str | None) -> None:
+    if not _NAME.match(name):
+        raise UserError(
+            f"user name {name!r}: use 1-64 letters, digits or . _ @ + - (e.g. ann or ann@acme.com)"
+        )
+    _check_role(role, owner)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
 
@@ -180,6 +197,8 @@ def set_disabled(connection: Any, name: str, disabled: bool, actor: str = "cli")
     """
     ensure_web_tables(connection, indexes=False)
     get_user(connection, name)
+    if disabled and actor == name:
+        raise UserError(f"{name}: you cannot disable yourself; ask another admin to do it")
     with atomic(connection):
         connection.execute(
             "UPDATE web_users SET disabled_at = ? WHERE name = ?",
@@ -204,6 +223,53 @@ def set_password(connection: Any, name: str, password: str, actor: str = "cli") 
         audit(connection, actor, "user.password", name, {})
 
 
+def set_role(
+    connection: Any, name: str, role: str, owner: str | None = None, actor: str = "cli"
+) -> WebUser:
+    """Change a user's role (a csm needs a book: `owner`, or the one they have), audited.
+
+    An admin cannot demote themselves (the admin area must keep someone who can undo it).
+    """
+    ensure_web_tables(connection, indexes=False)
+    user = get_user(connection, name)
+    owner = owner.strip() if owner and owner.strip() else user.owner
+    _check_role(role, owner)
+    if actor == name and user.role == "admin" and role != "admin":
+        raise UserError(f"{name}: you cannot demote yourself; ask another admin to do it")
+    with atomic(connection):
+        connection.execute(
+            "UPDATE web_users SET role = ?, owner = ? WHERE name = ?", [role, owner, name]
+        )
+        detail: dict[str, str | None] = {"from": user.role, "to": role}
+        if owner != user.owner:
+            detail |= {"owner_from": user.owner, "owner": owner}
+        audit(connection, actor, "user.role", name, detail)
+    return get_user(connection, name)
+
+
+def set_owner(connection: Any, name: str, owner: str | None, actor: str = "cli") -> WebUser:
+    """Assign a user's book (the accounts.owner value whose accounts a csm sees), audited."""
+    ensure_web_tables(connection, indexes=False)
+    user = get_user(connection, name)
+    owner = owner.strip() if owner and owner.strip() else None
+    if user.role == "csm" and owner is None:
+        raise UserError(f"{name} is a csm: give the owner name of their accounts (their book)")
+    with atomic(connection):
+        connection.execute("UPDATE web_users SET owner = ? WHERE name = ?", [owner, name])
+        audit(connection, actor, "user.owner", name, {"from": user.owner, "to": owner})
+    return get_user(connection, name)
+
+
+def generate_password() -> str:
+    """Return a random one-time password (shown once, e.g. by a reset in the admin area)."""
+    return secrets.token_urlsafe(12)
+
+
+def record_login(connection: Any, name: str) -> None:
+    """Remember when a user last signed in (shown in the admin area; not a credential)."""
+    connection.execute("UPDATE web_users SET last_login_at = ? WHERE name = ?", [utc_now(), name])
+
+
 def check_password(connection: Any, name: str, password: str) -> WebUser | None:
     """Return the user when `password` is theirs, else None (in about the same time).
 
@@ -213,28 +279,45 @@ def check_password(connection: Any, name: str, password: str) -> WebUser | None:
         f"SELECT {USER_COLUMNS}, password_hash FROM web_users WHERE name = ?",
         [name],
     ).fetchone()
-    stored = row[5] if row else _dummy_hash()
+    stored = row[6] if row else _dummy_hash()
     try:
         _hasher.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
-    return _user(row[:5]) if row else None
+    return _user(row) if row else None
 
 
 def create_token(
-    connection: Any, name: str, label: str = "", actor: str = "cli"
+    connection: Any,
+    name: str,
+    label: str = "",
+    actor: str = "cli",
+    scope: str = "write",
+    expires_at: dt.datetime | None = None,
 ) -> tuple[str, str]:
-    """Create an API token for `name`; return (token id, secret). Only its hash is stored."""
+    """Create an API token for `name`; return (token id, secret). Only its hash is stored.
+
+    A "read" token may only read (GET); "write" may do what the user's role may. A token
+    with `expires_at` (UTC) is refused from then on.
+    """
     ensure_web_tables(connection, indexes=False)
     get_user(connection, name)
+    if scope not in SCOPES:
+        raise UserError(f"token scope {scope!r}: use one of {', '.join(SCOPES)}")
+    now = utc_now()
+    if expires_at is not None and expires_at <= now:
+        raise UserError(f"token expiry {expires_at:%Y-%m-%d %H:%M} is not in the future")
     token_id = uuid.uuid4().hex[:12]
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with atomic(connection):
         connection.execute(
-            "INSERT INTO web_tokens VALUES (?, ?, ?, ?, ?, NULL)",
-            [token_id, secret_digest(secret), name, label, utc_now()],
+            "INSERT INTO web_tokens (token_id, token_hash, user_name, label, created_at, "
+            "revoked_at, scope, expires_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
+            [token_id, secret_digest(secret), name, label, now, scope, expires_at],
         )
-        audit(connection, actor, "user.token", name, {"token_id": token_id, "label": label})
+        expiry = expires_at.isoformat(timespec="minutes") if expires_at else None
+        detail = {"token_id": token_id, "label": label, "scope": scope, "expires_at": expiry}
+        audit(connection, actor, "user.token", name, detail)
     return token_id, secret
 
 
@@ -258,23 +341,50 @@ def revoke_token(connection: Any, token_id: str, actor: str = "cli") -> TokenInf
 def list_tokens(connection: Any, name: str | None = None) -> list[TokenInfo]:
     """Return the API tokens (of one user, or all), newest first."""
     ensure_web_tables(connection, indexes=False)
-    sql = "SELECT token_id, user_name, label, created_at, revoked_at FROM web_tokens"
+    sql = f"SELECT {_TOKEN_COLUMNS} FROM web_tokens"
     params: list[Any] = []
     if name is not None:
         sql += " WHERE user_name = ?"
         params.append(name)
     rows = connection.execute(sql + " ORDER BY created_at DESC", params).fetchall()
-    return [TokenInfo(*r) for r in rows]
+    return [_token(r) for r in rows]
+
+
+_TOKEN_COLUMNS = (
+    "token_id, user_name, label, created_at, revoked_at, scope, expires_at, last_used_at"
+)
+
+
+def _token(row: tuple[Any, ...]) -> TokenInfo:
+    token_id, user_name, label, created_at, revoked_at, scope, expires_at, last_used = row
+    return TokenInfo(  # a token made before scopes existed has none: it writes
+        token_id, user_name, label, created_at, revoked_at, scope or "write", expires_at, last_used
+    )
+
+
+def find_token(connection: Any, secret: str) -> tuple[WebUser, TokenInfo] | None:
+    """Return the (enabled) user and the token of an unrevoked, unexpired secret, or None."""
+    if not secret.startswith(TOKEN_PREFIX):
+        return None
+    users = ", ".join(f"u.{c.strip()}" for c in USER_COLUMNS.split(","))
+    tokens = ", ".join(f"t.{c.strip()}" for c in _TOKEN_COLUMNS.split(","))
+    row = connection.execute(
+        f"SELECT {users}, {tokens} FROM web_tokens t JOIN web_users u ON u.name = t.user_name "
+        "WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled_at IS NULL "
+        "AND (t.expires_at IS NULL OR t.expires_at > ?)",
+        [secret_digest(secret), utc_now()],
+    ).fetchone()
+    return (_user(row[:6]), _token(row[6:])) if row else None
 
 
 def user_for_token(connection: Any, secret: str) -> WebUser | None:
-    """Return the (enabled) user of an unrevoked API token, or None."""
-    if not secret.startswith(TOKEN_PREFIX):
-        return None
-    row = connection.execute(
-        "SELECT u.name, u.role, u.owner, u.created_at, u.disabled_at FROM web_tokens t "
-        "JOIN web_users u ON u.name = t.user_name "
-        "WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled_at IS NULL",
-        [secret_digest(secret)],
-    ).fetchone()
-    return _user(row) if row else None
+    """Return the (enabled) user of an unrevoked, unexpired API token, or None."""
+    found = find_token(connection, secret)
+    return found[0] if found else None
+
+
+def touch_token(connection: Any, token_id: str, when: dt.datetime) -> None:
+    """Record when a token was last used (the web app does it at most once a minute)."""
+    connection.execute(
+        "UPDATE web_tokens SET last_used_at = ? WHERE token_id = ?", [when, token_id]
+    )
