@@ -335,6 +335,10 @@ from vitalsign.analytics import commands as analytics_commands  # noqa: E402
 
 analytics_commands.register(app)
 
+from vitalsign.analytics import review_commands  # noqa: E402
+
+review_commands.register(app)
+
 from vitalsign.web import commands as web_commands  # noqa: E402
 
 web_commands.register(app)
