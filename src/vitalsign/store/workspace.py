@@ -43,6 +43,7 @@ from vitalsign.store.engine_config import (
     engine_section,
 )
 from vitalsign.store.schema import ensure_schema
+from vitalsign.store.sso_config import SsoConfig
 
 CONFIG_FILE = "vitalsign.yml"
 CONFIG_TEMPLATE = """\
@@ -122,6 +123,7 @@ class WebConfig(BaseModel):
     login_attempts: int = Field(default=5, ge=1, le=1000)
     login_attempts_per_address: int = Field(default=20, ge=1, le=100_000)
     lockout: str = Field(default="15m", pattern=r"^[1-9][0-9]*[smhd]$")
+    sso: SsoConfig | None = None  # OpenID Connect single sign-on (store/sso_config.py)
 
     @property
     def lockout_seconds(self) -> float:

@@ -19,6 +19,7 @@ from vitalsign.web.auth import (
 )
 from vitalsign.web.rendering import local_path, page_url, render
 from vitalsign.web.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, create_session, end_session
+from vitalsign.web.sso import SSO_COOKIE, login_options, passwords_refused
 from vitalsign.web.throttle import wait_text
 from vitalsign.web.users import check_password
 
@@ -44,6 +45,7 @@ def _login_form(
         next=next_url,
         error=error,
         username=username,
+        **login_options(request),
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
@@ -97,6 +99,9 @@ def login(
 ) -> Response:
     """Check the password (argon2), start a session and set its cookie."""
     check_login_csrf(request, csrf_token)
+    refused = passwords_refused(request)  # web.sso.local_passwords: false
+    if refused is not None:
+        return _refused(request, state, next, username, refused, 403)
     name = username.strip()
     address = request.client.host if request.client else "unknown"
     wait = state.logins.locked_for(name, address)
@@ -144,7 +149,9 @@ def logout(
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         end_session(db, cookie)
-    response = RedirectResponse(page_url(request, "login_page"), status_code=303)
+    signed_in_with_sso = request.cookies.get(SSO_COOKIE) and login_options(request)["sso_provider"]
+    after = "sso_logout" if signed_in_with_sso else "login_page"  # the provider's session too
+    response = RedirectResponse(page_url(request, after), status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Request
 
 from vitalsign.model.loader import LoadedModel
+from vitalsign.store.sso_config import SsoConfig
 from vitalsign.store.workspace import WebConfig, Workspace
 from vitalsign.web.backtest_summary import Backtests
 from vitalsign.web.catalog import CatalogView, SnapshotCatalog
@@ -29,6 +30,7 @@ class WebSettings:
     login_attempts: int = 5  # wrong passwords in a row before a user is locked out
     login_attempts_per_address: int = 20  # wrong passwords from one address within `lockout`
     lockout_seconds: float = 900.0
+    sso: SsoConfig | None = None  # OpenID Connect sign-in (web/sso.py); None: passwords only
 
     @classmethod
     def from_config(cls, config: WebConfig, **options: Any) -> WebSettings:
@@ -38,6 +40,7 @@ class WebSettings:
             "login_attempts": config.login_attempts,
             "login_attempts_per_address": config.login_attempts_per_address,
             "lockout_seconds": config.lockout_seconds,
+            "sso": config.sso,
         }
         values.update({k: v for k, v in options.items() if v is not None})
         return cls(**values)
