@@ -114,10 +114,12 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
         exports,
         pages,
         renewals,
+        sso_routes,
         status_page,
         task_routes,
         timeline,
     )
+    from vitalsign.web.sso import SingleSignOn
 
     settings = settings or WebSettings.from_config(workspace.config.web)
     ensure_web_tables(workspace.duckdb)
@@ -138,11 +140,13 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
     if settings.serving_cache:  # build the in-memory history while the server starts
         _start_serving_cache(app.state.web)
     app.state.plotly = PlotlyBundle()
+    app.state.sso = SingleSignOn(settings.sso) if settings.sso else None  # web/sso.py
     install_error_handlers(app)
 
     app.add_middleware(BodyLimit)
     app.add_middleware(ResponseHeaders)
     app.include_router(pages.router)
+    app.include_router(sso_routes.router)
     app.include_router(status_page.router)
     app.include_router(admin_users.router)
     app.include_router(timeline.router)
