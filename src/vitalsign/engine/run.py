@@ -13,6 +13,7 @@ from rich.progress import Progress
 from vitalsign.engine.backends import connect_engine
 from vitalsign.engine.backfill import BatchSignals, dates_to_score, shared_signals
 from vitalsign.engine.engine_snapshots import publish_snapshots
+from vitalsign.engine.expansion import expansion_of_scored
 from vitalsign.engine.freshness import (
     Freshness,
     mask_stale,
@@ -24,6 +25,7 @@ from vitalsign.engine.signals import signal_column, signal_table
 from vitalsign.engine.snapshots import write_snapshots
 from vitalsign.errors import VitalsignError
 from vitalsign.model.loader import LoadedModel
+from vitalsign.store.expansion import write_expansion
 from vitalsign.store.freshness import record_freshness
 from vitalsign.store.history import bring_up_to_date
 from vitalsign.store.overrides import active_overrides
@@ -64,6 +66,8 @@ def compute_scores(
         )
     if overrides is not None and not overrides.empty and model.spec.overrides.band:
         scored = _override_bands(scored, overrides, model)
+    if model.spec.expansion is not None:  # the second score kind, from the same signals
+        scored.expansion = expansion_of_scored(frame, scored.scores, model.spec)
     return scored
 
 
@@ -156,12 +160,12 @@ def _score_and_store(
     table = signals(dates) if signals is not None else None
     scored = compute_scores(engine, model, dates, overrides, freshness, table)
     connection = workspace.duckdb
-    write_snapshots(
-        connection,
-        scored,
-        model,
-        before_commit=lambda: record_freshness(connection, model.name, freshness),
-    )
+
+    def before_commit() -> None:
+        record_freshness(connection, model.name, freshness)
+        write_expansion(connection, scored, model)
+
+    write_snapshots(connection, scored, model, before_commit=before_commit)
     if workspace.config.engine.snapshots == "workspace_and_engine":
         publish_snapshots(connection, engine, model.name, dates)
     return scored

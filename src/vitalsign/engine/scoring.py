@@ -53,10 +53,14 @@ class ScoredFrame:
     """
 
     def __init__(
-        self, scores: pd.DataFrame, items: pd.DataFrame | Callable[[], list[pd.DataFrame]]
+        self,
+        scores: pd.DataFrame,
+        items: pd.DataFrame | Callable[[], list[pd.DataFrame]],
+        expansion: pd.DataFrame | None = None,
     ) -> None:
         self.scores = scores
         self._items = items
+        self.expansion = expansion  # expansion scores (engine/expansion.py), if the model has one
 
     @cached_property
     def item_frames(self) -> list[pd.DataFrame]:
@@ -71,7 +75,7 @@ class ScoredFrame:
 
     def with_scores(self, scores: pd.DataFrame) -> ScoredFrame:
         """Return the same items with other score rows (e.g. after band overrides)."""
-        return ScoredFrame(scores, self._items)
+        return ScoredFrame(scores, self._items, self.expansion)
 
 
 def score_frame(frame: pd.DataFrame, model: HealthModel) -> ScoredFrame:

@@ -34,6 +34,7 @@ def check_model(model: HealthModel, account_fields: Iterable[str] = ()) -> list[
     issues += _check_cycles(model)
     issues += _check_scorecards(model, accounts)
     issues += _check_conditions(model, accounts)
+    issues += _check_expansion(model)
     return issues
 
 
@@ -166,6 +167,17 @@ def _check_scorecards(model: HealthModel, accounts: frozenset[str]) -> Iterator[
                 f"unknown scorecard {segment.scorecard!r}; known: {', '.join(sorted(cards))}",
             )
         yield from _expression(segment.when, accounts, ("segments", i, "when"), "account column")
+
+
+def _check_expansion(model: HealthModel) -> Iterator[ModelIssue]:
+    if model.expansion is None:
+        return
+    for sname in model.expansion.signals:
+        loc = ("expansion", "signals", sname)
+        if sname not in model.signals:
+            yield ModelIssue(loc, f"unknown signal {sname!r}; define it under `signals`")
+        elif model.signals[sname].scale is None:
+            yield ModelIssue(loc, f"signal {sname!r} has no `scale`, so it cannot give points")
 
 
 def _check_conditions(model: HealthModel, accounts: frozenset[str]) -> Iterator[ModelIssue]:

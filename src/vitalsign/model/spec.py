@@ -274,6 +274,19 @@ class Overrides(_Strict):
     signals: list[str] = Field(default_factory=list)
 
 
+class Expansion(_Strict):
+    """The second score kind: how likely an account is to grow (higher = more likely).
+
+    The weighted mean of its signals' points (each signal's own scale), renormalised over the
+    signals with data, 0–100; its `candidate_min` makes an account an expansion candidate.
+    """
+
+    description: str = ""
+    signals: dict[str, Annotated[float, Field(gt=0)] | None] = Field(min_length=1)
+    min_coverage: Annotated[float, Field(ge=0, le=1)] = 0.5
+    candidate_min: Annotated[float, Field(ge=0, le=100)] = 60.0
+
+
 NEVER_STALE = "never"
 DEFAULT_FRESHNESS: dict[str, str] = {
     "events": "2d",
@@ -311,6 +324,7 @@ class HealthModel(_Strict):
     bands: list[Band] = Field(min_length=2)
     overrides: Overrides = Field(default_factory=Overrides)
     freshness: dict[str, str | int | None] = Field(default_factory=dict)
+    expansion: Expansion | None = None
 
     @field_validator("freshness")
     @classmethod

@@ -149,6 +149,16 @@ INTERNAL_DDL: dict[str, str] = {
             run_id VARCHAR NOT NULL,
             payload VARCHAR NOT NULL
         )""",
+    # The expansion score (vitalsign.store.expansion): the model's second score kind.
+    "expansion_scores": """
+        CREATE TABLE IF NOT EXISTS expansion_scores (
+            snapshot_date DATE NOT NULL,
+            model_name VARCHAR NOT NULL,
+            account_id VARCHAR NOT NULL,
+            score DOUBLE, coverage DOUBLE NOT NULL,
+            contributions VARCHAR NOT NULL,
+            PRIMARY KEY (snapshot_date, model_name, account_id)
+        )""",
     # Freshness (vitalsign.store.freshness): per snapshot, each table the model reads.
     "score_freshness": """
         CREATE TABLE IF NOT EXISTS score_freshness (
