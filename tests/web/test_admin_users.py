@@ -6,9 +6,71 @@ Uses the shared web world; the users and tokens this module creates have names s
 
 from __future__ import annotations
 
-from conftest import World
+import datetime as dt
+import json
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from conftest import PASSWORD, World
+from vitalsign.web.users import create_token
 
 SECTIONS = ("/admin/users", "/admin/tokens", "/admin/sources", "/admin/jobs", "/admin/models")
+PAGES = ("/admin", "/admin/users", "/admin/tokens")
+FORMS: tuple[tuple[str, dict[str, str]], ...] = (
+    ("/admin/users", {"name": "adm-intruder", "role": "admin", "password": PASSWORD}),
+    ("/admin/users/bob/role", {"role": "viewer"}),
+    ("/admin/users/bob/owner", {"owner": "alice@vendor.example"}),
+    ("/admin/users/bob/disable", {}),
+    ("/admin/users/bob/enable", {}),
+    ("/admin/users/bob/password", {"password": "an intruder's password"}),
+    ("/admin/tokens", {"user": "bob", "scope": "write", "label": "intruder"}),
+    ("/admin/tokens/nonexistent/revoke", {}),
+)
+
+
+def csrf(page: str) -> str:
+    """The session's CSRF token, from any signed-in page's form."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, "the page carries the session's CSRF token"
+    return found.group(1)
+
+
+def post(browser: httpx.Client, path: str, data: dict[str, str]) -> httpx.Response:
+    """Post a form of the admin area with the session's CSRF token."""
+    token = csrf(browser.get("/admin/users").text)
+    return browser.post(path, data={**data, "csrf_token": token})
+
+
+def row(page: str, user: str) -> str:
+    """The users table's row of `user`."""
+    found = re.search(rf'<tr data-user="{re.escape(user)}".*?</tr>', page, re.S)
+    assert found, f"{user} is listed"
+    return found.group(0)
+
+
+def audit(world: World, subject: str) -> list[tuple[str, str, dict[str, Any]]]:
+    rows = (
+        world.workspace.duckdb.cursor()
+        .execute(
+            "SELECT actor, action, detail FROM audit_log WHERE subject = ? ORDER BY logged_at",
+            [subject],
+        )
+        .fetchall()
+    )
+    return [(actor, action, json.loads(detail)) for actor, action, detail in rows]
+
+
+def signs_in(world: World, user: str, password: str) -> bool:
+    with httpx.Client(base_url=world.url, timeout=30) as client:
+        client.get("/login")
+        token = client.cookies["vitalsign_login_csrf"]
+        reply = client.post(
+            "/login", data={"username": user, "password": password, "csrf_token": token}
+        )
+        return reply.status_code == 303
 
 
 def test_an_admin_reaches_the_admin_area_from_the_navigation(world: World) -> None:
@@ -21,13 +83,202 @@ def test_an_admin_reaches_the_admin_area_from_the_navigation(world: World) -> No
         assert f'href="{path}"' in page.text
 
 
-def test_other_roles_neither_see_nor_open_the_admin_area(world: World) -> None:
-    for user in ("maria", "alice", "vic"):
-        with world.login(user) as browser:
-            portfolio = browser.get("/").text
-            refused = browser.get("/admin")
-        assert "nav-admin" not in portfolio, user
-        assert refused.status_code == 403, user
+def test_anonymous_callers_are_sent_to_sign_in_for_every_page_and_form(world: World) -> None:
     with world.client() as anonymous:
-        page = anonymous.get("/admin")
-    assert page.status_code == 303 and "/login" in page.headers["location"]
+        for path in PAGES:
+            page = anonymous.get(path)
+            assert page.status_code == 303 and "/login" in page.headers["location"], path
+        for path, data in FORMS:
+            refused = anonymous.post(path, data=data)
+            assert refused.status_code in (303, 401), path
+            assert refused.status_code == 401 or "/login" in refused.headers["location"]
+
+
+@pytest.mark.parametrize("user", ["maria", "alice", "vic"])
+def test_other_roles_neither_see_nor_use_the_admin_area(world: World, user: str) -> None:
+    with world.login(user) as browser:
+        for path in PAGES:
+            refused = browser.get(path)
+            assert refused.status_code == 403, path
+            assert "nav-admin" not in refused.text and ">Portfolio</a>" in refused.text
+        token = csrf(refused.text)  # the sign-out form's
+        for path, data in FORMS:  # with the session's own CSRF token: refused for the role
+            assert browser.post(path, data={**data, "csrf_token": token}).status_code == 403
+    with world.client(user) as api:  # their API token is refused too
+        assert api.post("/admin/users/bob/disable").status_code == 403
+    assert audit(world, "adm-intruder") == []
+    bob = world.workspace.duckdb.cursor().execute(
+        "SELECT role, owner, disabled_at FROM web_users WHERE name = 'bob'"
+    )
+    assert bob.fetchone() == ("csm", "bob@vendor.example", None), "bob's book is untouched"
+
+
+def test_an_admin_form_without_the_sessions_csrf_token_is_refused(world: World) -> None:
+    with world.login("root") as browser:
+        for path, data in FORMS:
+            refused = browser.post(path, data={**data, "csrf_token": "forged"})
+            assert refused.status_code == 403 and "expired" in refused.text, path
+    assert audit(world, "adm-intruder") == []
+
+
+def test_an_admin_adds_a_user_changes_their_role_and_book_and_disables_them(
+    world: World,
+) -> None:
+    with world.login("root") as browser:
+        added = post(
+            browser,
+            "/admin/users",
+            {"name": "adm-carol", "role": "viewer", "password": PASSWORD},
+        )
+        assert added.status_code == 303
+        page = browser.get(added.headers["location"]).text
+        assert "User adm-carol added." in page
+        assert "<option selected>viewer</option>" in row(page, "adm-carol")
+        assert "never" in row(page, "adm-carol")  # has not signed in yet
+        assert signs_in(world, "adm-carol", PASSWORD)
+        assert "never" not in row(browser.get("/admin/users").text, "adm-carol").split("<td>")[5]
+
+        refused = post(browser, "/admin/users/adm-carol/role", {"role": "csm"})
+        assert (
+            refused.status_code == 400 and "a csm sees only the accounts they own" in refused.text
+        )
+        assert post(browser, "/admin/users/adm-carol/owner", {"owner": "bob@vendor.example"})
+        changed = post(browser, "/admin/users/adm-carol/role", {"role": "csm"})
+        assert changed.status_code == 303
+        page = browser.get("/admin/users").text
+        assert "<option selected>csm</option>" in row(page, "adm-carol")
+        assert 'value="bob@vendor.example"' in row(page, "adm-carol")
+
+        assert post(browser, "/admin/users/adm-carol/disable", {}).status_code == 303
+        assert "disabled" in row(browser.get("/admin/users").text, "adm-carol")
+        assert not signs_in(world, "adm-carol", PASSWORD)
+        assert post(browser, "/admin/users/adm-carol/enable", {}).status_code == 303
+        assert signs_in(world, "adm-carol", PASSWORD)
+    actions = [(actor, action) for actor, action, _ in audit(world, "adm-carol")]
+    assert actions == [
+        ("root", "user.add"),
+        ("root", "user.owner"),
+        ("root", "user.role"),
+        ("root", "user.disable"),
+        ("root", "user.enable"),
+    ]
+    assert audit(world, "adm-carol")[2][2] == {"from": "viewer", "to": "csm"}
+
+
+def test_a_csm_given_a_book_by_the_admin_sees_those_accounts_at_once(world: World) -> None:
+    with world.login("root") as browser:
+        post(
+            browser,
+            "/admin/users",
+            {
+                "name": "adm-dan",
+                "role": "csm",
+                "owner": "alice@vendor.example",
+                "password": PASSWORD,
+            },
+        )
+        with world.login("adm-dan") as dan:
+            assert dan.get(f"/accounts/{world.alice_account}").status_code == 200
+            assert dan.get(f"/accounts/{world.bob_account}").status_code == 403
+            post(browser, "/admin/users/adm-dan/owner", {"owner": "bob@vendor.example"})
+            assert dan.get(f"/accounts/{world.bob_account}").status_code == 200
+            assert dan.get(f"/accounts/{world.alice_account}").status_code == 403
+
+
+def test_a_password_reset_shows_a_one_time_password_once(world: World) -> None:
+    with world.login("root") as browser:
+        post(browser, "/admin/users", {"name": "adm-erin", "role": "viewer", "password": PASSWORD})
+        reset = post(browser, "/admin/users/adm-erin/password", {})
+        assert reset.status_code == 200
+        shown = re.search(r'<code class="secret">([^<]+)</code>', reset.text)
+        assert shown and "One-time password for adm-erin" in reset.text
+        assert not signs_in(world, "adm-erin", PASSWORD)
+        assert signs_in(world, "adm-erin", shown.group(1))
+        assert shown.group(1) not in browser.get("/admin/users").text
+        typed = post(browser, "/admin/users/adm-erin/password", {"password": "short"})
+        assert typed.status_code == 400 and "at least 8 characters" in typed.text
+    changes = [a for _, a, _ in audit(world, "adm-erin") if a.startswith("user.")]
+    assert changes == ["user.add", "user.password"]
+
+
+def test_an_admin_cannot_disable_or_demote_themselves(world: World) -> None:
+    with world.login("root") as browser:
+        disable = post(browser, "/admin/users/root/disable", {})
+        demote = post(browser, "/admin/users/root/role", {"role": "manager"})
+        page = browser.get("/admin/users")
+    assert disable.status_code == 400 and "you cannot disable yourself" in disable.text
+    assert demote.status_code == 400 and "you cannot demote yourself" in demote.text
+    assert page.status_code == 200 and "(you)" in row(page.text, "root")
+    assert [a for _, a, _ in audit(world, "root") if a in ("user.disable", "user.role")] == []
+
+
+def test_a_read_token_reads_but_never_writes_and_records_its_last_use(world: World) -> None:
+    with world.login("root") as browser:
+        made = post(
+            browser,
+            "/admin/tokens",
+            {"user": "maria", "scope": "read", "label": "adm-report", "expires_on": ""},
+        )
+        assert made.status_code == 200 and 'id="new-token"' in made.text
+        secret = re.search(r'<code class="secret">(vst_[^<]+)</code>', made.text)
+        assert secret
+        token_id = re.search(r"Secret of token (\w+)", made.text)
+        assert token_id
+        listed = browser.get("/admin/tokens").text
+        assert secret.group(1) not in listed  # shown once
+        listing = re.search(rf'<tr data-token="{token_id.group(1)}".*?</tr>', listed, re.S)
+        assert (
+            listing and "<td>read</td>" in listing.group(0) and "<td>never</td>" in listing.group(0)
+        )
+        headers = {"Authorization": f"Bearer {secret.group(1)}"}
+        with httpx.Client(base_url=world.url, headers=headers, timeout=30) as api:
+            assert api.get("/api/v1/accounts").status_code == 200
+            refused = api.post(
+                f"/api/v1/accounts/{world.alice_account}/overrides",
+                json={"target": "band", "value": "red", "reason": "adm read token"},
+            )
+            assert refused.status_code == 403 and "may only read" in refused.text
+        used = re.search(
+            rf'<tr data-token="{token_id.group(1)}".*?</tr>',
+            browser.get("/admin/tokens").text,
+            re.S,
+        )
+        assert used and used.group(0).count("<td>never</td>") == 1  # expires never; used now
+
+        revoked = post(browser, f"/admin/tokens/{token_id.group(1)}/revoke", {})
+        assert revoked.status_code == 303
+        assert (
+            f"Token {token_id.group(1)} revoked." in browser.get(revoked.headers["location"]).text
+        )
+        with httpx.Client(base_url=world.url, headers=headers, timeout=30) as api:
+            assert api.get("/api/v1/accounts").status_code == 401
+
+
+def test_a_token_expires_through_its_date_and_a_past_date_is_refused(world: World) -> None:
+    with world.login("root") as browser:
+        yesterday = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=1)).isoformat()
+        refused = post(
+            browser, "/admin/tokens", {"user": "vic", "scope": "read", "expires_on": yesterday}
+        )
+        assert refused.status_code == 400 and "not in the future" in refused.text
+        typo = post(
+            browser, "/admin/tokens", {"user": "vic", "scope": "read", "expires_on": "soon"}
+        )
+        assert typo.status_code == 400 and "YYYY-MM-DD" in typo.text
+        bad = post(browser, "/admin/tokens", {"user": "vic", "scope": "admin"})
+        assert bad.status_code == 400 and "use one of read, write" in bad.text
+    con = world.workspace.duckdb.cursor()
+    later = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=3)
+    token_id, secret = create_token(con, "vic", "adm-expiring", "test", "read", later)
+    con.execute(  # as if its date had passed (before its first use, so nothing is cached)
+        "UPDATE web_tokens SET expires_at = ? WHERE token_id = ?",
+        [later - dt.timedelta(days=4), token_id],
+    )
+    with httpx.Client(
+        base_url=world.url, headers={"Authorization": f"Bearer {secret}"}, timeout=30
+    ) as api:
+        expired = api.get("/api/v1/accounts")
+    assert expired.status_code == 401 and "expired" in expired.text
+    with world.login("root") as browser:
+        page = browser.get("/admin/tokens").text
+    assert re.search(rf'<tr data-token="{token_id}" class="token-expired">', page)
