@@ -19,11 +19,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from vitalsign.analytics.bands import (
@@ -34,8 +33,10 @@ from vitalsign.analytics.bands import (
 )
 from vitalsign.analytics.diff import ModelComparison, compare_histories
 from vitalsign.analytics.history import History, history_from_scored, read_history
+from vitalsign.analytics.holdout import holdout_accounts, holdout_check
 from vitalsign.analytics.horizon import too_recent_fix
-from vitalsign.analytics.metrics import Bootstrap, Estimate, auc_estimate
+from vitalsign.analytics.learned_scales import LearnedScale, reversals
+from vitalsign.analytics.metrics import Estimate
 from vitalsign.analytics.outcomes import LABELLED, Outcomes, label_snapshots, read_outcomes
 from vitalsign.analytics.proposal import propose_text, proposed_name
 from vitalsign.analytics.protocol import (
@@ -45,11 +46,14 @@ from vitalsign.analytics.protocol import (
     Spread,
     account_folds,
     bootstrap_weights,
-    holdout_accounts,
-    holdout_check,
     over_dates,
     paired_rows,
     stability,
+)
+from vitalsign.analytics.scale_proposal import (
+    learn_for_calibration,
+    relearning,
+    with_learned_scales,
 )
 from vitalsign.analytics.segments import (
     ScorecardFit,
@@ -104,6 +108,7 @@ class Calibration:
     comparison: ModelComparison
     notes: list[str]
     comparison_sample: str = "out of time: the test dates"  # or in-sample, so labelled
+    learned_scales: list[LearnedScale] = field(default_factory=list)  # --learn-scales
 
     @property
     def verdict(self) -> str:
@@ -147,6 +152,7 @@ class Calibration:
                 "new": [b.model_dump() for b in self.new_bands],
             },
             "comparison": self.comparison.to_dict(),
+            "learned_scales": [s.to_dict() for s in self.learned_scales],
             "notes": self.notes,
         }
 
@@ -161,26 +167,6 @@ def _split(
     test = [d for d in dates if d >= split]
     train = [d for d in dates if d + dt.timedelta(days=horizon) <= split]
     return train, test
-
-
-def _reversals(
-    history: History, labelled: pd.DataFrame, use: pd.Series, boot_seed: int
-) -> set[str]:
-    """Signals whose points, on the training rows, warn of churn the wrong way round."""
-    points = history.wide("points")[use.to_numpy()].reset_index(drop=True)
-    labels = labelled.loc[use, "churned"].to_numpy(dtype=bool)
-    accounts = labelled.loc[use, "account_id"].to_numpy()
-    boot = Bootstrap.by_account(accounts, 100, boot_seed)
-    found = set()
-    for name in points.columns:
-        value = points[name].to_numpy(dtype="float64")
-        ok = ~np.isnan(value)
-        if ok.sum() < 2 or len(np.unique(value[ok])) < 2:
-            continue
-        estimate = auc_estimate(-value[ok], labels[ok], boot.subset(ok))
-        if estimate.high < 0.5:
-            found.add(name)
-    return found
 
 
 def calibrate(
@@ -202,6 +188,7 @@ def calibrate(
     today: dt.date | None = None,
     holdout_share: float = 0.0,
     by_segment: str | None = None,
+    learn_scales: bool = False,
 ) -> Calibration:
     """Propose weights and bands for `model` from the outcomes; write the proposed model file.
 
@@ -242,11 +229,17 @@ def calibrate(
     train = usable & kept & day.isin(set(train_dates))
     notes: list[str] = []
     cards: list[CardRows] = []
-    reversed_signals = _reversals(history, labelled, train, seed) if reverse else set()
+    reversed_signals = reversals(history, labelled, train, seed) if reverse else set()
+    fitted_history, data = history, None
+    learned: dict[str, LearnedScale] = {}
+    if learn_scales:  # learned on the training rows only; each account fold learns its own
+        fitted_history, learned, data, more = learn_for_calibration(history, labelled, train)
+        reversed_signals -= set(learned)
+        notes += more
     weights, fits = {}, []
     for card in spec.scorecards:
         rows = train & (labelled["scorecard"] == card)
-        fit, card_rows, note = fit_scorecard(history, labelled, rows, card, reversed_signals)
+        fit, card_rows, note = fit_scorecard(fitted_history, labelled, rows, card, reversed_signals)
         fits.append(fit)
         notes += [note] if note else []
         if card_rows is not None:
@@ -256,7 +249,7 @@ def calibrate(
     if by_segment is not None and spec.default_scorecard in weights:
         values = account_segments(workspace.duckdb, by_segment, labelled["account_id"])
         more_fits, more_cards, segments, more_notes = fit_segments(
-            history, labelled, train, values, by_segment, reversed_signals
+            fitted_history, labelled, train, values, by_segment, reversed_signals
         )
         fits += more_fits
         notes += more_notes
@@ -276,7 +269,9 @@ def calibrate(
         f"{train_dates[-1]}. Review it, then run `vitalsign diff` before deploying."
     )
     routes = [(c.scorecard, spec.default_scorecard, c.when) for c in segments]
-    draft_text = propose_text(model, weights, reversed_signals, None, flat, header, name, routes)
+    draft_text = with_learned_scales(
+        propose_text(model, weights, reversed_signals, None, flat, header, name, routes), learned
+    )
     draft = parse_model(draft_text, "<proposed model>")
     eval_dates = sorted(set(train_dates) | set(test_dates) | {history.dates[-1]})
     new_history = history_from_scored(
@@ -295,7 +290,10 @@ def calibrate(
         notes,
         held,
     )
-    text = propose_text(model, weights, reversed_signals, new_bands, flat, header, name, routes)
+    text = with_learned_scales(
+        propose_text(model, weights, reversed_signals, new_bands, flat, header, name, routes),
+        learned,
+    )
     proposed = parse_model(text, "<proposed model>")
     rebanded = new_history.scores.copy()
     rebanded["computed_band"] = assign_bands(rebanded, proposed.spec)
@@ -304,6 +302,8 @@ def calibrate(
     comparison = compare_histories(
         old_history, final, outcomes, horizon_days, replicates, seed, evaluate_dates=test_dates
     )
+    if data is not None and learned and not out_of_time:
+        cards = relearning(data, cards, labelled, reversed_signals)
     protocol = _out_of_sample(
         labelled, usable, old_history, final, cards, weights, reversed_signals, held,
         (train_dates, test_dates) if out_of_time else None, holdout_share, replicates, seed,
@@ -350,6 +350,7 @@ def calibrate(
         comparison=comparison,
         notes=notes,
         comparison_sample=sample,
+        learned_scales=list(learned.values()),
     )
 
 

@@ -27,7 +27,7 @@ How the figures are obtained (docs/backtest.md, "Out-of-sample protocol"):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +35,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from vitalsign.analytics.holdout import HoldoutCheck
+from vitalsign.analytics.holdout import holdout_accounts as holdout_accounts
+from vitalsign.analytics.holdout import holdout_check as holdout_check
 from vitalsign.analytics.metrics import (
     Bootstrap,
     Estimate,
@@ -66,6 +69,8 @@ class CardRows:
     members: list[str]
     penalty: float
     apply: npt.NDArray[np.bool_] | None = None  # which of its rows it scores (default: all)
+    relearn: Callable[[npt.NDArray[np.bool_]], Floats] | None = None  # points, scales learned
+    # on the given rows only (calibrate --learn-scales: each fold learns its own)
 
 
 @dataclass(frozen=True)
@@ -142,31 +147,6 @@ class SignalStability:
 
 
 @dataclass(frozen=True)
-class HoldoutCheck:
-    """The final model on accounts left out of everything, against the old model."""
-
-    share: float
-    accounts: int
-    rows: int
-    churned: int
-    old_auc: Estimate
-    new_auc: Estimate
-    change: Estimate
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "share": self.share,
-            "accounts": self.accounts,
-            "rows": self.rows,
-            "churned": self.churned,
-            "old_auc": self.old_auc.to_dict(),
-            "new_auc": self.new_auc.to_dict(),
-            "auc_change": self.change.to_dict(),
-        }
-
-
-@dataclass(frozen=True)
 class OutOfSample:
     """Every figure calibrate reports about the new weights, and how it was obtained."""
 
@@ -207,16 +187,6 @@ class OutOfSample:
 
 def _finite(x: float) -> float | None:
     return None if not math.isfinite(x) else round(float(x), 6)
-
-
-def holdout_accounts(accounts: Sequence[str], share: float, seed: int) -> set[str]:
-    """A fixed, seeded share of the accounts, kept out of everything for the final check."""
-    if share <= 0:
-        return set()
-    unique = np.array(sorted({str(a) for a in accounts}), dtype=object)
-    count = round(share * unique.size)
-    rng = np.random.default_rng(seed + 7919)  # not the bootstrap's stream
-    return set(rng.permutation(unique)[:count].tolist())
 
 
 def percent_weights(beta: Floats) -> Floats:
@@ -268,14 +238,13 @@ def account_folds(
             test = fold_of[rows] == k
             if not test.any() or c.churned[~test].min() == c.churned[~test].max():
                 continue
-            fit = fit_weights(
-                c.points[~test], c.churned[~test], c.tree, c.accounts[~test], c.penalty
-            )
+            points = c.points if c.relearn is None else c.relearn(~test)
+            fit = fit_weights(points[~test], c.churned[~test], c.tree, c.accounts[~test], c.penalty)
             per_fold[c.card].append(percent_weights(fit.beta))
             applies = np.ones(rows.size, dtype=bool) if c.apply is None else c.apply
             train, scored = ~test & applies, test & applies  # a fallback scores some rows
-            train_scores = weighted_score(c.points[train], c.tree, fit.beta)
-            test_scores = weighted_score(c.points[scored], c.tree, fit.beta)
+            train_scores = weighted_score(points[train], c.tree, fit.beta)
+            test_scores = weighted_score(points[scored], c.tree, fit.beta)
             probability[rows[scored]] = to_probability(train_scores, c.churned[train], test_scores)
     ok = ~np.isnan(probability) & ~np.isnan(old_scores)
     if not ok.any():
@@ -451,20 +420,3 @@ def paired_rows(
     base["as_of"] = pd.to_datetime(base["as_of"]).astype("datetime64[ns]")
     both = base.merge(scored(old).rename(columns={"score": "score_a"}), on=keys)
     return both.merge(scored(new).rename(columns={"score": "score_b"}), on=keys)
-
-
-def holdout_check(rows: pd.DataFrame, share: float, replicates: int, seed: int) -> HoldoutCheck:
-    """The old and the final model on the held-out accounts' rows (see `paired_rows`)."""
-    y = rows["churned"].to_numpy(dtype=bool)
-    boot = Bootstrap.by_account(rows["account_id"].to_numpy(), replicates, seed)
-    old = -rows["score_a"].to_numpy(dtype="float64")
-    new = -rows["score_b"].to_numpy(dtype="float64")
-    return HoldoutCheck(
-        share,
-        int(rows["account_id"].nunique()),
-        len(rows),
-        int(y.sum()),
-        auc_estimate(old, y, boot),
-        auc_estimate(new, y, boot),
-        paired_auc_difference(old, new, y, boot),
-    )

@@ -1,0 +1,455 @@
+"""Learn signals' points from the outcomes: categorical maps and monotone thresholds scales.
+
+`vitalsign calibrate --learn-scales` replaces, besides the weights, the points a person
+guessed (docs/backtest.md, "Learned scales"):
+
+- a **categorical** map gets each category's churn rate on the training rows, shrunk towards
+  the mean rate by PRIOR_ROWS pseudo-rows (additive smoothing, the empirical-Bayes estimate
+  of a beta prior centred on the mean): rate = (churned + PRIOR_ROWS × mean) / (rows +
+  PRIOR_ROWS), so a category seen on 5 rows moves a fifth of the way from the mean, one seen
+  on 500 rows nearly all the way. A value not in the map gets the mean rate (`default`);
+- a **linear** or **thresholds** scale becomes a monotone thresholds scale: an isotonic
+  regression (scikit-learn) of churn on the value in the direction of their rank correlation,
+  its steps merged to at most MAX_STEPS breakpoints (each band holding MIN_BAND_SHARE of the
+  rows or more), each band's rate shrunk as above and pooled again so it stays monotone;
+  breakpoints are rounded to the roundest number between the two bands' values.
+
+Rates become points on the model's scale (0–100, higher = healthier): the log-odds of
+staying, stretched so the best category or band gets 100 and the worst 0. The weights are
+then refitted on these points. Boolean and percentile scales are left as they are (a
+boolean has two points already; a percentile ranks peers). Nothing here reads the test rows:
+calibrate learns on the training rows, and again inside each account fold.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from vitalsign.analytics.history import History
+from vitalsign.analytics.metrics import Bootstrap, auc_estimate
+from vitalsign.analytics.protocol import CardRows
+from vitalsign.engine.points import scale_points
+from vitalsign.model.spec import (
+    CategoricalScale,
+    HealthModel,
+    LinearScale,
+    ThresholdsScale,
+    ThresholdStep,
+)
+
+Floats = npt.NDArray[np.float64]
+Bools = npt.NDArray[np.bool_]
+PRIOR_ROWS = 20.0  # prior strength: pseudo-rows at the mean rate added to every category/band
+MAX_STEPS = 4  # breakpoints of a learned thresholds scale (so at most 5 bands)
+MIN_BAND_SHARE = 0.05  # each learned band holds at least this share of the rows with a value
+MIN_ROWS = 50  # rows with a value a signal needs to have its scale learned
+MIN_CHURNED = 10  # churned rows (and as many others) it needs too
+LEARNABLE = (CategoricalScale, LinearScale, ThresholdsScale)
+
+
+@dataclass(frozen=True)
+class Level:
+    """One category or band of a learned scale: its rows, shrunk churn rate and points."""
+
+    label: str  # the category, or the value range of a band ("< 3", "3 to 10", "≥ 10")
+    rows: int
+    rate: float  # churn rate shrunk towards the mean
+    points: float
+
+
+@dataclass(frozen=True)
+class LearnedScale:
+    """A scale learned from the training rows, with what it was learned from."""
+
+    signal: str
+    scale: CategoricalScale | ThresholdsScale
+    rows: int
+    accounts: int
+    churned: int
+    mean_rate: float
+    levels: list[Level]
+    better: Literal["higher", "lower"] | None = None  # thresholds: which values earn more
+    replaced: str = ""  # the scale type it replaces
+
+    def points(self, raw_value: pd.Series, raw_text: pd.Series) -> Floats:
+        """Points of rows by this scale (NaN where the row has no value)."""
+        if isinstance(self.scale, CategoricalScale):
+            text = raw_text.astype(object)
+            if text.isna().all() and raw_value.notna().any():
+                return np.asarray(scale_points(raw_value, self.scale), dtype="float64")
+            return np.asarray(scale_points(text, self.scale), dtype="float64")
+        return np.asarray(scale_points(raw_value, self.scale), dtype="float64")
+
+    def comment(self) -> str:
+        """Say in a few short lines what the scale was learned from (for the model file)."""
+        shown = ", ".join(  # one level is never split over two lines (\x1f: a kept space)
+            f"{lv.label}: {lv.rate:.0%} → {lv.points:.0f}".replace(" ", "\x1f")
+            for lv in self.levels
+        )
+        how = (
+            f"an isotonic fit, healthier when {self.better}; each band's"
+            if self.better
+            else "each category's"
+        )
+        text = (
+            f"Learned by calibrate --learn-scales from {self.rows:,} rows ({self.accounts:,} "
+            f"accounts, {self.churned:,} churned, {self.mean_rate:.0%}), replacing a "
+            f"{self.replaced} scale: {how} churn rate shrunk towards the mean with a prior of "
+            f"{PRIOR_ROWS:.0f} rows. Churn rate → points: {shown}."
+        )
+        lines = textwrap.wrap(text, 92, break_on_hyphens=False)
+        return "\n".join(line.replace("\x1f", " ") for line in lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "signal": self.signal,
+            "scale": self.scale.model_dump(mode="json", exclude_defaults=True),
+            "replaced": self.replaced,
+            "rows": self.rows,
+            "accounts": self.accounts,
+            "churned": self.churned,
+            "mean_rate": round(self.mean_rate, 6),
+            "prior_rows": PRIOR_ROWS,
+            "better": self.better,
+            "levels": [lv.__dict__ for lv in self.levels],
+        }
+
+
+def shrunk_rate(churned: float, rows: float, mean: float, prior: float = PRIOR_ROWS) -> float:
+    """A category's churn rate shrunk towards `mean` by `prior` pseudo-rows."""
+    return (churned + prior * mean) / (rows + prior)
+
+
+def rate_points(rates: Iterable[float]) -> list[float]:
+    """Whole points 0–100 from churn rates: log-odds of staying, the lowest rate 100."""
+    values = np.clip(np.asarray(list(rates), dtype="float64"), 1e-6, 1 - 1e-6)
+    logit = np.log((1 - values) / values)
+    low, high = float(logit.min()), float(logit.max())
+    if high - low < 1e-12:
+        return [50.0] * values.size
+    return [float(round(100 * (v - low) / (high - low))) for v in logit]
+
+
+def learn_categorical(
+    keys: pd.Series, churned: Floats, prior: float = PRIOR_ROWS
+) -> tuple[CategoricalScale, list[Level]] | None:
+    """A categorical map from each category's shrunk churn rate; None with fewer than 2."""
+    ok = keys.notna().to_numpy()
+    frame = pd.DataFrame({"key": keys[ok].astype(str).to_numpy(), "y": churned[ok]})
+    table = frame.groupby("key", sort=True)["y"].agg(["count", "sum"])
+    if len(table) < 2:
+        return None
+    mean = float(frame["y"].mean())
+    rates = [
+        shrunk_rate(s, n, mean, prior) for n, s in zip(table["count"], table["sum"], strict=True)
+    ]
+    points = rate_points([*rates, mean])
+    levels = [
+        Level(str(k), int(n), r, p)
+        for k, n, r, p in zip(table.index, table["count"], rates, points, strict=False)
+    ]
+    levels.sort(key=lambda lv: -lv.points)
+    scale = CategoricalScale(
+        type="categorical", map={lv.label: lv.points for lv in levels}, default=points[-1]
+    )
+    return scale, [*levels, Level("other values", 0, mean, points[-1])]
+
+
+def _cost(a: list[float], b: list[float]) -> float:
+    """Increase of the squared error when two blocks [rows, churned] share one rate (Ward)."""
+    ra, rb = a[1] / a[0], b[1] / b[0]
+    return a[0] * b[0] / (a[0] + b[0]) * (ra - rb) ** 2
+
+
+def _join(blocks: list[list[float]], cuts: list[float], i: int) -> None:
+    """Merge band i+1 into band i (blocks are [rows, churned]; the cut between them goes)."""
+    right = blocks.pop(i + 1)
+    blocks[i] = [blocks[i][0] + right[0], blocks[i][1] + right[1]]
+    cuts.pop(i)
+
+
+def nice_cut(low: float, high: float, unit: float = 0.0) -> float:
+    """The roundest number in (low, high]: a breakpoint above `low` that `high` reaches.
+
+    With `unit` > 0, a number finer than `unit` is replaced by the midpoint rounded to `unit`
+    (a few training rows may then change band, for a file people can read).
+    """
+    if not high > low:
+        raise ValueError(f"no number in ({low}, {high}]")
+    top = math.floor(math.log10(max(abs(low), abs(high), 1e-12))) + 1
+    for power in range(top, -10, -1):
+        for step in (10.0**power, 5 * 10.0 ** (power - 1), 2 * 10.0 ** (power - 1)):
+            if step < unit * (1 - 1e-9):
+                return round(round((low + high) / 2 / unit) * unit, 10)
+            cut = round(math.floor(high / step) * step, 10)
+            if low < cut <= high:
+                return cut
+    return high
+
+
+def _label(cut: float, next_cut: float) -> str:
+    """A band's value range for people: "< 3", "3 to 10", "≥ 10"."""
+    if math.isnan(cut):
+        return f"< {next_cut:g}"
+    if math.isnan(next_cut):
+        return f"≥ {cut:g}"
+    return f"{cut:g} to {next_cut:g}"
+
+
+def _isotonic_blocks(
+    x: Floats, y: Floats, increasing: bool
+) -> tuple[list[list[float]], list[tuple[float, float]]]:
+    """The isotonic fit's runs of equal rate: [rows, churned] and (first value, last value)."""
+    from sklearn.isotonic import IsotonicRegression
+
+    unique, inverse = np.unique(x, return_inverse=True)
+    rows = np.bincount(inverse).astype("float64")
+    churn = np.bincount(inverse, weights=y)
+    fitted = IsotonicRegression(increasing=increasing).fit_transform(
+        unique, churn / rows, sample_weight=rows
+    )
+    blocks: list[list[float]] = []
+    spans: list[tuple[float, float]] = []
+    for j, value in enumerate(unique):
+        if blocks and math.isclose(fitted[j], fitted[j - 1], abs_tol=1e-12):
+            blocks[-1] = [blocks[-1][0] + rows[j], blocks[-1][1] + churn[j]]
+            spans[-1] = (spans[-1][0], float(value))
+        else:
+            blocks.append([float(rows[j]), float(churn[j])])
+            spans.append((float(value), float(value)))
+    return blocks, spans
+
+
+def learn_thresholds(
+    values: Floats,
+    churned: Floats,
+    max_steps: int = MAX_STEPS,
+    prior: float = PRIOR_ROWS,
+    min_share: float = MIN_BAND_SHARE,
+) -> tuple[ThresholdsScale, list[Level], Literal["higher", "lower"]] | None:
+    """A monotone thresholds scale for churn by value (isotonic, binned, shrunk), or None."""
+    from scipy.stats import spearmanr  # type: ignore[import-untyped]
+
+    ok = ~np.isnan(values)
+    x, y = values[ok], churned[ok]
+    if x.size < 2 or np.unique(x).size < 2 or y.min() == y.max():
+        return None
+    rho = float(spearmanr(x, y).statistic)
+    if not math.isfinite(rho) or rho == 0:
+        return None
+    increasing = rho > 0  # churn rises with the value: fewer points for more
+    blocks, spans = _isotonic_blocks(x, y, increasing)
+    cuts = [spans[i][0] for i in range(1, len(spans))]  # placeholders until the bands settle
+    least = max(1.0, min_share * x.size)
+    while len(blocks) > 1 and (len(blocks) > max_steps + 1 or min(b[0] for b in blocks) < least):
+        small = [i for i, b in enumerate(blocks) if b[0] < least]
+        pairs = [p for p in (small[0] - 1, small[0]) if 0 <= p < len(blocks) - 1] if small else (
+            list(range(len(blocks) - 1))
+        )  # fmt: skip
+        i = min(pairs, key=lambda p: _cost(blocks[p], blocks[p + 1]))
+        spans[i : i + 2] = [(spans[i][0], spans[i + 1][1])]
+        _join(blocks, cuts, i)
+    unit = 10.0 ** (math.floor(math.log10(float(x.max() - x.min()))) - 1)
+    cuts = sorted({nice_cut(spans[i - 1][1], spans[i][0], unit) for i in range(1, len(spans))})
+    band = np.searchsorted(np.asarray(cuts), x, side="right")  # the rows each band really holds
+    blocks = [[float((band == b).sum()), float(y[band == b].sum())] for b in range(len(cuts) + 1)]
+    for i in reversed(range(len(blocks))):
+        if blocks[i][0] == 0:  # a rounded cut left a band empty
+            _join(blocks, cuts, i - 1 if i > 0 else 0)
+    mean = float(y.mean())
+    sign = 1.0 if increasing else -1.0
+    i = 0
+    while i < len(blocks) - 1:  # shrinking can break monotony: pool adjacent violators
+        left, right = (shrunk_rate(b[1], b[0], mean, prior) for b in blocks[i : i + 2])
+        if sign * (right - left) < 0:
+            _join(blocks, cuts, i)
+            i = max(i - 1, 0)
+        else:
+            i += 1
+    points = rate_points(shrunk_rate(b[1], b[0], mean, prior) for b in blocks)
+    for i in reversed(range(len(blocks) - 1)):  # neighbours with equal whole points: one band
+        if points[i] == points[i + 1]:
+            _join(blocks, cuts, i)
+    if len(blocks) < 2:
+        return None
+    rates = [shrunk_rate(b[1], b[0], mean, prior) for b in blocks]
+    points = rate_points(rates)
+    scale = ThresholdsScale(
+        type="thresholds",
+        below=points[0],
+        steps=[ThresholdStep(min=c, points=p) for c, p in zip(cuts, points[1:], strict=True)],
+    )
+    edges = [math.nan, *cuts, math.nan]
+    levels = [
+        Level(_label(edges[i], edges[i + 1]), int(b[0]), rates[i], points[i])
+        for i, b in enumerate(blocks)
+    ]
+    return scale, levels, "lower" if increasing else "higher"
+
+
+def learnable_signals(spec: HealthModel) -> list[str]:
+    """Signals in some scorecard whose scale can be learned (categorical, linear, thresholds)."""
+    used: set[str] = set()
+
+    def walk(groups: dict[str, Any]) -> None:
+        for group in groups.values():
+            used.update(group.signals)
+            walk(group.groups)
+
+    for card in spec.scorecards.values():
+        walk(card)
+    return [
+        name
+        for name, signal in spec.signals.items()
+        if name in used and isinstance(signal.scale, LEARNABLE)
+    ]
+
+
+@dataclass
+class ScaleData:
+    """Each learnable signal's raw values and points, row-aligned with the labelled rows."""
+
+    raw: pd.DataFrame
+    text: pd.DataFrame
+    points: pd.DataFrame
+    replaced: dict[str, str]
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, history: History) -> ScaleData:
+        """The wide raw values, texts and points of the history's learnable signals."""
+        names = [s for s in learnable_signals(history.model.spec) if s in history.signal_names]
+        raw, text = history.wide("raw_value"), history.wide("raw_text")
+        points = history.wide("points")
+        kinds = {s: history.model.spec.signals[s].scale.type for s in names}  # type: ignore[union-attr]
+        return cls(
+            raw.reindex(columns=names), text.reindex(columns=names),
+            points.reindex(columns=names), kinds,
+        )  # fmt: skip
+
+    def learn(
+        self, rows: Bools, churned: Floats, accounts: npt.NDArray[np.object_]
+    ) -> dict[str, LearnedScale]:
+        """Learn every learnable signal's scale on `rows` (a mask over the labelled rows)."""
+        learned: dict[str, LearnedScale] = {}
+        self.notes = []
+        for name, kind in self.replaced.items():
+            value = self.raw[name].to_numpy(dtype="float64")[rows]
+            text = self.text[name][rows]
+            has = ~np.isnan(value) | text.notna().to_numpy()
+            y = churned[rows][has]
+            positives = int(y.sum())
+            if has.sum() < MIN_ROWS or min(positives, y.size - positives) < MIN_CHURNED:
+                self.notes.append(
+                    f"{name}: {int(has.sum())} training rows with a value, {positives} churned "
+                    f"(fewer than {MIN_ROWS} rows or {MIN_CHURNED} of either): scale kept"
+                )
+                continue
+            base: dict[str, Any] = {
+                "signal": name, "rows": int(has.sum()), "churned": positives,
+                "accounts": len(set(accounts[rows][has].astype(str))),
+                "mean_rate": float(y.mean()), "replaced": kind,
+            }  # fmt: skip
+            if kind == "categorical":
+                keys = text if text.notna().any() else self.raw[name][rows].map(_key)
+                found = learn_categorical(keys.reset_index(drop=True), churned[rows])
+                if found is not None:
+                    learned[name] = LearnedScale(scale=found[0], levels=found[1], **base)
+            else:
+                steps = learn_thresholds(value, churned[rows])
+                if steps is not None:
+                    learned[name] = LearnedScale(
+                        scale=steps[0], levels=steps[1], better=steps[2], **base
+                    )
+            if name not in learned:
+                self.notes.append(f"{name}: no difference in churn to learn from; scale kept")
+        return learned
+
+    def points_with(self, learned: dict[str, LearnedScale]) -> pd.DataFrame:
+        """The points under the learned scales; rows without a value keep their points."""
+        points = self.points.copy()
+        for name, scale in learned.items():
+            new = scale.points(self.raw[name], self.text[name])
+            has = ~np.isnan(new)
+            column = points[name].to_numpy(dtype="float64", copy=True)
+            column[has] = new[has]
+            points[name] = column
+        return points
+
+
+def _key(value: object) -> str | None:
+    """The categorical key of a number: 1.0 is "1" (as the engine reads it)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def history_with_scales(history: History, learned: dict[str, LearnedScale]) -> History:
+    """The history with each learned signal's points recomputed from its raw values."""
+    if not learned:
+        return history
+    items = history.items.copy()
+    points = items["points"].to_numpy(dtype="float64", copy=True)
+    for name, scale in learned.items():
+        at = np.flatnonzero((items["name"] == name).to_numpy())
+        part = items.iloc[at]
+        new = scale.points(part["raw_value"].reset_index(drop=True), part["raw_text"])
+        has = ~np.isnan(new)
+        points[at[has]] = new[has]
+    items["points"] = points
+    return replace(history, items=items)
+
+
+def relearner(
+    data: ScaleData,
+    card: CardRows,
+    churned: Floats,
+    accounts: npt.NDArray[np.object_],
+    reversed_signals: set[str],
+) -> Callable[[Bools], Floats]:
+    """A function giving the card's points with scales learned on some of its rows (a fold)."""
+    rows = np.flatnonzero(card.mask)
+    members = list(card.members)
+
+    def points(train: Bools) -> Floats:
+        mask = np.zeros(churned.size, dtype=bool)
+        mask[rows[train]] = True
+        learned = data.learn(mask, churned, accounts)
+        wide = data.points_with({k: v for k, v in learned.items() if k in members})
+        matrix = card.points.copy()
+        for j, name in enumerate(members):
+            if name not in wide.columns:
+                continue  # not learnable: the card's own (reversed where asked) points
+            column = wide[name].to_numpy(dtype="float64")[rows]  # learned, or the model's
+            turn = name not in learned and name in reversed_signals
+            matrix[:, j] = 100.0 - column if turn else column
+        return matrix
+
+    return points
+
+
+def reversals(history: History, labelled: pd.DataFrame, use: pd.Series, seed: int) -> set[str]:
+    """Signals whose points, on the training rows, warn of churn the wrong way round."""
+    points = history.wide("points")[use.to_numpy()].reset_index(drop=True)
+    labels = labelled.loc[use, "churned"].to_numpy(dtype=bool)
+    boot = Bootstrap.by_account(labelled.loc[use, "account_id"].to_numpy(), 100, seed)
+    found = set()
+    for name in points.columns:
+        value = points[name].to_numpy(dtype="float64")
+        ok = ~np.isnan(value)
+        if ok.sum() < 2 or len(np.unique(value[ok])) < 2:
+            continue
+        if auc_estimate(-value[ok], labels[ok], boot.subset(ok)).high < 0.5:
+            found.add(name)
+    return found
