@@ -149,6 +149,10 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
     app.include_router(sso_routes.router)
     app.include_router(status_page.router)
     app.include_router(admin_users.router)
+    from vitalsign.web import admin_models, admin_models_api  # /admin/models, its API
+
+    app.include_router(admin_models.router)
+    app.include_router(admin_models_api.router)
     app.include_router(timeline.router)
     app.include_router(renewals.router)
     app.include_router(exports.router)
