@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from vitalsign.analytics.learned_scales import (
     PRIOR_ROWS,
     LearnedScale,
+    ScaleData,
     learn_categorical,
     learn_thresholds,
     nice_cut,
@@ -194,3 +195,29 @@ def test_the_proposal_carries_each_learned_scale_and_its_comment() -> None:
     assert "basic:" in text and "pro: 100" in text
     assert all(len(line) <= 100 for line in text.splitlines())
     assert math.isclose(spec.signals["plan"].scale.map["pro"], 100)  # type: ignore[union-attr]
+
+
+def test_scales_are_learned_from_the_given_rows_only() -> None:
+    """Labels outside the training mask (test dates, other folds) change nothing."""
+    rng = np.random.default_rng(0)
+    n = 400
+    value = rng.uniform(0, 10, n)
+    plan = rng.choice(["pro", "basic"], n)
+    churned = (rng.uniform(size=n) < np.where(plan == "basic", 0.4, 0.1) + value / 40).astype(float)
+    data = ScaleData(
+        raw=pd.DataFrame({"plan": np.nan, "usage": value}),
+        text=pd.DataFrame({"plan": plan, "usage": None}),
+        points=pd.DataFrame({"plan": np.where(plan == "pro", 100.0, 0.0), "usage": value * 10}),
+        replaced={"plan": "categorical", "usage": "linear"},
+    )
+    train = np.arange(n) < 300
+    accounts = np.array([f"a{i}" for i in range(n)], dtype=object)
+    first = data.learn(train, churned, accounts)
+    flipped = churned.copy()
+    flipped[~train] = 1 - flipped[~train]
+    second = data.learn(train, flipped, accounts)
+    assert set(first) == {"plan", "usage"}
+    assert {k: s.scale for k, s in first.items()} == {k: s.scale for k, s in second.items()}
+    assert first["plan"].rows == 300 and first["usage"].better == "lower"
+    points = data.points_with(first)
+    assert points["plan"].tolist() == [first["plan"].scale.map[p] for p in plan]  # type: ignore[union-attr]

@@ -267,6 +267,15 @@ def calibrate(
             "least 50 churned and 50 other training rows; smaller ones keep the portfolio's.",
         ),
     ] = None,
+    learn_scales: Annotated[
+        bool,
+        typer.Option(
+            "--learn-scales",
+            help="Also learn the points: categorical maps from each category's churn rate "
+            "(shrunk towards the mean) and monotone thresholds for linear and thresholds "
+            "scales, on the training rows only; the weights are fitted on the learned points.",
+        ),
+    ] = False,
     json_: JsonOption = False,
     until: UntilOption = None,
     bootstrap: BootstrapOption = 200,
@@ -326,6 +335,7 @@ def calibrate(
         force=force,
         holdout_share=holdout_accounts,
         by_segment=by_segment,
+        learn_scales=learn_scales,
     )
     if json_:
         _emit(result.to_dict())
