@@ -149,6 +149,12 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
     app.include_router(sso_routes.router)
     app.include_router(status_page.router)
     app.include_router(admin_users.router)
+    from vitalsign.web import admin_jobs, admin_sources  # /admin/sources, /admin/jobs, API
+    from vitalsign.web.jobs import JobRunner  # run now, sync now: one background job at a time
+
+    app.state.jobs = JobRunner(workspace.root, app.state.web.cursor)
+    for admin_router in (admin_sources.pages, admin_sources.api, admin_jobs.pages, admin_jobs.api):
+        app.include_router(admin_router)
     from vitalsign.web import admin_models, admin_models_api  # /admin/models, its API
 
     app.include_router(admin_models.router)
