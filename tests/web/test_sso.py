@@ -64,7 +64,10 @@ def _csrf(page: str) -> str:
 
 def test_the_sign_in_page_offers_the_provider_and_no_password_form(sso: SsoWorld) -> None:
     with sso.client() as browser:
-        page = browser.get("/login", params={"next": "/accounts"}).text
+        reply = browser.get("/login", params={"next": "/accounts"})
+        page = reply.text
+    csp = reply.headers["content-security-policy"]
+    assert f"form-action 'self' {sso.provider.issuer};" in csp  # forms lead on to the provider
     assert f"Sign in with {PROVIDER}" in page
     assert 'action="/sso/login"' in page and 'name="next" value="/accounts"' in page
     assert 'name="password"' not in page

@@ -70,6 +70,12 @@ class SsoConfig(BaseModel):
         """The provider's OpenID Connect discovery document."""
         return self.issuer.rstrip("/") + "/.well-known/openid-configuration"
 
+    @property
+    def origin(self) -> str:
+        """The issuer's scheme, host and port (the pages' forms may lead there: CSP)."""
+        scheme, _, rest = self.issuer.partition("://")
+        return f"{scheme}://{rest.split('/')[0]}"
+
     def client_secret(self) -> str:
         """Return the client secret from its environment variable, or say how to set it."""
         secret = os.environ.get(self.client_secret_env, "")

@@ -52,9 +52,15 @@ class ResponseHeaders:
     Server-Timing as `data;desc=...` (the benchmark and the tests read it).
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, form_targets: str = "") -> None:
         self.app = app
-        self.headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        headers = dict(SECURITY_HEADERS)
+        if form_targets:  # single sign-on: sign-in and sign-out forms lead on to the provider
+            csp = headers["Content-Security-Policy"]
+            headers["Content-Security-Policy"] = csp.replace(
+                "form-action 'self'", f"form-action 'self' {form_targets}"
+            )
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -144,7 +150,7 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
     install_error_handlers(app)
 
     app.add_middleware(BodyLimit)
-    app.add_middleware(ResponseHeaders)
+    app.add_middleware(ResponseHeaders, form_targets=settings.sso.origin if settings.sso else "")
     app.include_router(pages.router)
     app.include_router(sso_routes.router)
     app.include_router(status_page.router)
