@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -234,18 +236,42 @@ def test_run_now_runs_the_daily_job_once_in_the_background_while_pages_answer(
     assert f'data-run="{run["run_id"]}"' in after.text and 'id="job-running"' not in after.text
 
 
-def test_a_second_run_now_from_the_page_says_a_job_runs(
+def test_the_scheduled_job_is_recorded_and_run_now_meanwhile_says_it_runs(
     served: AdminWorld, root: httpx.Client
 ) -> None:
+    """As `serve --schedule` wires it: the cron calls the runner, which records the run."""
+    from apscheduler.triggers.date import DateTrigger
+
+    from vitalsign.alerts.scheduler import build_scheduler
+
     served.wait_for_jobs()
-    browser = root
-    form = {"job": "daily", "csrf_token": _csrf(browser, "/admin/jobs")}
-    first = browser.post("/admin/jobs/run", data=form, follow_redirects=False)
-    second = browser.post("/admin/jobs/run", data=form, follow_redirects=False)
-    served.wait_for_jobs()
-    assert first.status_code == 303
-    assert second.status_code == 409 and "Not started: the daily job" in second.text
-    assert "still running" in second.text
+    runner = served.app.state.jobs
+    form = {"job": "daily", "csrf_token": _csrf(root, "/admin/jobs")}
+    scheduler = build_scheduler(
+        DateTrigger(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=0.5)),
+        partial(runner.run, "daily"),
+        background=True,
+    )
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 30
+        while runner.current is None:
+            assert time.monotonic() < deadline, "the scheduled job did not start"
+            time.sleep(0.02)
+        refused = root.post("/admin/jobs/run", data=form, follow_redirects=False)
+        served.wait_for_jobs()
+    finally:
+        scheduler.shutdown(wait=True)
+    assert refused.status_code == 409
+    assert "Not started: the daily job, started" in refused.text
+    assert "by scheduler, is still running" in refused.text
+    with served.client("root") as api:
+        latest = api.get("/api/v1/admin/jobs").json()["runs"][0]
+    assert (latest["trigger"], latest["started_by"], latest["status"]) == (
+        "schedule",
+        "scheduler",
+        "ok",
+    )
 
 
 def test_a_run_left_running_by_a_stopped_server_shows_as_interrupted(tmp_path: Path) -> None:

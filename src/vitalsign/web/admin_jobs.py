@@ -80,10 +80,9 @@ def next_run(runner: JobRunner) -> dt.datetime | None:
     """When the scheduled job runs next (None without a schedule)."""
     from vitalsign.alerts.scheduler import next_fire_times
 
-    trigger: Any = getattr(runner, "trigger", None)
-    if trigger is None:
+    if runner.trigger is None:
         return None
-    upcoming = next_fire_times(trigger, 1, dt.datetime.now(dt.UTC).astimezone())
+    upcoming = next_fire_times(runner.trigger, 1, dt.datetime.now(dt.UTC).astimezone())
     return upcoming[0] if upcoming else None
 
 
@@ -177,7 +176,7 @@ def api_jobs(
     runs = list_job_runs(db, limit=per_page, offset=(page - 1) * per_page)
     return JobsOut(
         running=run_out(running) if running else None,
-        schedule=getattr(runner, "schedule", None),
+        schedule=runner.schedule,
         next_run=upcoming.isoformat(timespec="seconds") if upcoming else None,
         page=page,
         per_page=per_page,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import re
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -105,9 +106,12 @@ def serve(
         base_url=_base_url(base_url, ws.config.web.base_url, host, port, root_path),
     )
     app = create_app(ws, settings)
+    jobs = app.state.jobs  # web/jobs.py: the schedule and "run now" share one queue and job_runs
+    jobs.sync, jobs.schedule, jobs.trigger = not no_sync, schedule, trigger
     scheduler = None
     if schedule and trigger is not None:
-        daily, retries = daily_jobs(ws.root, sync=not no_sync, model=None)
+        _, retries = daily_jobs(ws.root, sync=not no_sync, model=None)
+        daily = partial(jobs.run, "daily")
         scheduler = build_scheduler(trigger, daily, retries, 60.0, timezone, background=True)
         scheduler.start()
         console.print(describe_schedule(schedule, trigger))

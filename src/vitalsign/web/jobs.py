@@ -141,6 +141,7 @@ class JobRunner:
         self.sync = sync  # `serve --no-sync` turns it off for scheduled and manual runs alike
         self.model = model
         self.schedule: str | None = None  # the cron of `serve --schedule`, shown on the page
+        self.trigger: Any = None  # its APScheduler trigger (when it runs next)
         self._lock = threading.Lock()
         self._current: JobRun | None = None
         self.threads: set[threading.Thread] = set()
