@@ -360,6 +360,8 @@ def run_review(
             )  # fmt: skip
         except BacktestError as exc:
             notes.append(f"no calibrated proposal: {exc}")
+        else:
+            notes += [f"calibration: {note}" for note in calibration.notes]
     previous = previous_review(reviews_root(workspace), day, model.name, root)
     result = ReviewReport(
         model_name=model.name,

@@ -50,6 +50,12 @@ def review(
         bool,
         typer.Option("--propose/--no-propose", help="Calibrate a proposed model (the slow part)."),
     ] = True,
+    leak_dates: Annotated[
+        int,
+        typer.Option(
+            "--leak-dates", help="Snapshot dates the backtest's future-rows leak check re-scores."
+        ),
+    ] = 1,
     json_: JsonOption = False,
     bootstrap: BootstrapOption = 200,
     seed: SeedOption = 0,
@@ -77,6 +83,7 @@ def review(
             seed,
             folder=None if folder is None else folder.resolve(),
             propose=propose,
+            leak_dates=leak_dates,
             progress=step,
         )
     if json_:
