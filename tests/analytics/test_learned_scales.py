@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -221,3 +222,14 @@ def test_scales_are_learned_from_the_given_rows_only() -> None:
     assert first["plan"].rows == 300 and first["usage"].better == "lower"
     points = data.points_with(first)
     assert points["plan"].tolist() == [first["plan"].scale.map[p] for p in plan]  # type: ignore[union-attr]
+
+
+def test_the_docs_state_the_constants_the_code_uses() -> None:
+    from vitalsign.analytics import learned_scales as ls
+
+    text = (Path(__file__).parents[2] / "docs" / "backtest.md").read_text(encoding="utf-8")
+    section = text[text.index("### Learned scales") :]
+    assert f"a prior of {ls.PRIOR_ROWS:.0f} rows (`PRIOR_ROWS`)" in section
+    assert f"at most **{ls.MAX_STEPS} breakpoints** (`MAX_STEPS`)" in section
+    assert f"at least {ls.MIN_BAND_SHARE:.0%} of the rows".replace("%", " %") in section
+    assert f"at least {ls.MIN_ROWS} training rows with a value, {ls.MIN_CHURNED}" in section
