@@ -135,9 +135,32 @@ def backtest(
             "--leak-dates", help="Snapshot dates the future-rows leak check re-scores (0 skips it)."
         ),
     ] = 2,
+    outcome: Annotated[
+        str,
+        typer.Option(
+            "--outcome",
+            help="churned, or expanded/contracted: does the score (or the model's expansion "
+            "score) rank the accounts whose ARR grew (shrank)?",
+        ),
+    ] = "churned",
+    min_change: Annotated[
+        str,
+        typer.Option(
+            "--min-change", help="With expanded/contracted: the ARR change that counts, e.g. 10%."
+        ),
+    ] = "10%",
+    score: Annotated[
+        str | None,
+        typer.Option(
+            "--score",
+            help="With expanded/contracted: expansion or health (default: the expansion score "
+            "for expanded when the model has one, else health).",
+        ),
+    ] = None,
     workspace: WorkspaceOption = Path("."),
 ) -> None:
-    """Backtest the score against churn: AUCs, bands, survival, signals, CSM view, leak check."""
+    """Backtest the score against churn (or expansion): AUCs, bands, survival, signals, CSM view,
+    leak check."""
     from vitalsign.analytics.backtest import EVALUATE_STAGES, run_backtest
     from vitalsign.analytics.history import history_from_scored
     from vitalsign.analytics.progress import progress_steps
@@ -146,6 +169,10 @@ def backtest(
     from vitalsign.engine.snapshots import snapshot_dates
     from vitalsign.store.workspace import open_workspace
 
+    if outcome not in ("churned", "expanded", "contracted"):
+        raise VitalsignError(f"--outcome {outcome!r}: use churned, expanded or contracted")
+    if outcome != "churned" and html is not None:
+        raise VitalsignError("--html reports churn backtests; leave it out with --outcome")
     ws = open_workspace(workspace)
     if html is not None:  # refused before hours of work, not after
         html = check_output_path(html, "html", "--html", ws, force)
@@ -161,6 +188,14 @@ def backtest(
         )
     if dates is not None and not rescore:  # the backfill draws its own bar
         backfill(ws, dates, loaded, show_progress=not json_)
+    if outcome != "churned":
+        from vitalsign.analytics.expansion_report import growth_command
+
+        share = _pairs([f"change={min_change}"], "--min-change")["change"]
+        growth_command(ws, loaded, outcome, _days(horizon, "--horizon"), share, score, bootstrap,
+                       seed, _moment(until), dates, dates or stored if rescore else None,
+                       json_)  # fmt: skip
+        return
     stages = EVALUATE_STAGES + 2 + (html is not None)  # history (or re-score), outcomes, html
     with progress_steps("Backtest", stages, show=not json_) as step:
         history = None
