@@ -9,13 +9,26 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
+import duckdb
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import PASSWORD, World
-from vitalsign.web.users import create_token
+from vitalsign.errors import UserError
+from vitalsign.store.schema import INTERNAL_DDL
+from vitalsign.web.users import (
+    ROLES,
+    add_user,
+    create_token,
+    set_disabled,
+    set_owner,
+    set_role,
+)
 
 SECTIONS = ("/admin/users", "/admin/tokens", "/admin/sources", "/admin/jobs", "/admin/models")
 PAGES = ("/admin", "/admin/users", "/admin/tokens")
@@ -282,3 +295,72 @@ def test_a_token_expires_through_its_date_and_a_past_date_is_refused(world: Worl
     with world.login("root") as browser:
         page = browser.get("/admin/tokens").text
     assert re.search(rf'<tr data-token="{token_id}" class="token-expired">', page)
+
+
+# The rules the admin area relies on, as a property of vitalsign.web.users: whatever admins do,
+# nobody disables or demotes themselves, a csm always keeps a book, and each change is audited.
+PEOPLE = ("root", "ann", "cid")
+START = {"root": ("admin", None), "ann": ("admin", None), "cid": ("csm", "cid@vendor.example")}
+OPERATIONS = st.lists(
+    st.tuples(
+        st.sampled_from(("root", "ann")),  # the acting admin
+        st.sampled_from(("disable", "enable", "role", "owner")),
+        st.sampled_from(PEOPLE),
+        st.sampled_from((*ROLES, "", "x@vendor.example")),  # a role or a book
+    ),
+    max_size=8,
+)
+
+
+@pytest.fixture(scope="module")
+def people() -> Iterator[Any]:
+    con = duckdb.connect()
+    con.execute(INTERNAL_DDL["audit_log"])
+    for name, (role, owner) in START.items():
+        add_user(con, name, role, PASSWORD, owner, actor="test")
+    yield con
+    con.close()
+
+
+def _state(con: Any) -> dict[str, tuple[Any, ...]]:
+    rows = con.execute("SELECT name, role, owner, disabled_at FROM web_users").fetchall()
+    return {r[0]: r[1:] for r in rows}
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(operations=OPERATIONS)
+def test_admins_never_lock_themselves_out_and_every_change_is_audited(
+    people: Any, operations: list[tuple[str, str, str, str]]
+) -> None:
+    con = people
+    for name, (role, owner) in START.items():
+        con.execute(
+            "UPDATE web_users SET role = ?, owner = ?, disabled_at = NULL WHERE name = ?",
+            [role, owner, name],
+        )
+    for actor, operation, target, value in operations:
+        before = _state(con)
+        logged = con.execute("SELECT count(*) FROM audit_log").fetchone()[0]
+        try:
+            if operation == "role":
+                set_role(con, target, value, actor=actor)
+            elif operation == "owner":
+                set_owner(con, target, value, actor=actor)
+            else:
+                set_disabled(con, target, operation == "disable", actor=actor)
+        except UserError:
+            assert _state(con) == before, "a refusal changes nothing"
+            assert con.execute("SELECT count(*) FROM audit_log").fetchone()[0] == logged
+            continue
+        after = _state(con)
+        entry = con.execute(
+            "SELECT actor, subject FROM audit_log ORDER BY rowid DESC LIMIT 1"
+        ).fetchone()
+        assert con.execute("SELECT count(*) FROM audit_log").fetchone()[0] == logged + 1
+        assert entry == (actor, target)
+        if target == actor and before[actor][0] == "admin":
+            assert after[actor][0] == "admin", "no admin demotes themselves"
+            assert before[actor][2] is not None or after[actor][2] is None, "nor disables"
+        assert all(owner for role, owner, _ in after.values() if role == "csm"), "csm: a book"

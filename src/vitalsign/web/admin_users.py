@@ -307,6 +307,7 @@ def _tokens_page(
 ) -> Response:
     """Render the tokens page (with an error, or a new secret shown once, when given)."""
     today = utc_now().date()
+    users = list_users(db)
     return render(
         request,
         "admin_tokens.html",
@@ -314,7 +315,8 @@ def _tokens_page(
         status_code=status_code,
         nav="admin",
         tokens=list_tokens(db),
-        users=[u for u in list_users(db) if u.disabled_at is None],
+        users=[u for u in users if u.disabled_at is None],
+        disabled={u.name for u in users if u.disabled_at is not None},
         scopes=SCOPES,
         now=utc_now(),
         default_expiry=today + dt.timedelta(days=DEFAULT_TOKEN_DAYS),
