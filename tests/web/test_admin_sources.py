@@ -181,6 +181,17 @@ def test_retry_loads_the_rows_that_now_pass_once_and_keeps_the_others(
     assert list(rest["reasons"]) and "created_at" in next(iter(rest["reasons"]))
     assert served.count("SELECT count(*) FROM tickets WHERE ticket_id IN ('t2', 't3')") == 2
     assert served.count("SELECT count(*) FROM audit_log WHERE action = 'quarantine.retry'") == 2
+    with served.client("root") as api:
+        listed = api.get("/api/v1/admin/sources").json()["sources"]
+        runs = api.get("/api/v1/admin/sources/runs").json()
+    tickets = next(s for s in listed if s["source"].endswith("tickets.csv"))
+    # the retries are in the run history, but the source's last sync is still the file's
+    assert (tickets["last_run"]["kind"], tickets["last_run"]["read"], tickets["runs"]) == (
+        "file",
+        4,
+        1,
+    )
+    assert tickets["pending"] == 1 and [r["kind"] for r in runs[:2]] == ["retry", "retry"]
 
 
 def test_sync_now_runs_the_declared_sources_as_a_job_and_the_page_shows_it(

@@ -3,8 +3,9 @@
 `source_summaries` gives each source (a declared one of vitalsign.yml, or any file or
 database label seen in `ingest_runs`) with its last successful sync, its last run and what
 that run read, inserted, updated and quarantined, its failure if it failed, and its pending
-quarantined rows. `list_runs` is the run history; `quarantine_page` the rows with reasons.
-The web's /admin/sources page and its JSON are shells over these.
+quarantined rows (retries of quarantined rows are runs of the history, not syncs).
+`list_runs` is the run history; `quarantine_page` the rows with reasons. The web's
+/admin/sources page and its JSON are shells over these.
 
 >>> [s.source for s in source_summaries(ws.duckdb, ws)]  # doctest: +SKIP
 ['desk', '/data/accounts.csv']
@@ -121,8 +122,9 @@ def source_summaries(connection: Any, workspace: Workspace) -> list[SourceSummar
     """Return every source seen in `ingest_runs` or declared in vitalsign.yml, by table."""
     ensure_ingest_tables(connection)
     seen = connection.execute(
-        "SELECT source, target_table, count(*), max(finished_at) FILTER (WHERE status = 'ok'), "
-        "arg_max(run_id, started_at) FROM ingest_runs GROUP BY ALL"
+        "SELECT source, target_table, count(*) FILTER (WHERE kind <> 'retry'), "
+        "max(finished_at) FILTER (WHERE status = 'ok' AND kind <> 'retry'), "
+        "arg_max(run_id, started_at) FILTER (WHERE kind <> 'retry') FROM ingest_runs GROUP BY ALL"
     ).fetchall()
     last_ids = [row[4] for row in seen]
     last = {

@@ -92,9 +92,9 @@ def _run_daily(root: Path, sync: bool, model: str | None) -> tuple[bool, str, st
 
     quiet = Console(file=io.StringIO(), width=120)
     report = run_daily_in(root, sync=sync, model_path=model, console=quiet, show_progress=False)
-    detail = "; ".join(f"{s.name} {s.status}: {s.detail}" for s in report.steps)
+    detail = "\n".join(f"{s.name} {s.status}: {s.detail}" for s in report.steps)
     failed = "; ".join(f"{s.name}: {s.detail}" for s in report.steps if s.failed)
-    return report.ok, f"as of {report.as_of}: {detail}", failed or None
+    return report.ok, f"as of {report.as_of}\n{detail}", failed or None
 
 
 def _run_sync(root: Path) -> tuple[bool, str, str | None]:
@@ -109,7 +109,7 @@ def _run_sync(root: Path) -> tuple[bool, str, str | None]:
         workspace.close()
     if not report.results:
         return True, "no sources declared in vitalsign.yml", None
-    detail = "; ".join(
+    detail = "\n".join(
         f"{r.source} → {r.table}: read {r.read}, inserted {r.inserted}, updated {r.updated}, "
         f"quarantined {r.quarantined}" + (f" (failed: {r.error})" if r.error else "")
         for r in report.results
