@@ -354,6 +354,19 @@ RULE_TYPES: tuple[type[_Rule], ...] = (
 )
 
 
+class ReviewReminder(_Strict):
+    """When the quarterly review is due, one reminder to `owners` (docs/backtest.md)."""
+
+    every: Days = "90d"
+    owners: list[str] = Field(default_factory=list)  # empty: the fallback_owner
+    channels: list[ChannelName] | None = None  # default: every configured channel
+
+    @property
+    def every_days(self) -> int:
+        """Days from one review to the next."""
+        return parse_days(self.every)
+
+
 class AlertConfig(_Strict):
     """The whole alerts.yml."""
 
@@ -366,6 +379,7 @@ class AlertConfig(_Strict):
     playbooks: dict[str, Playbook] = Field(default_factory=dict)
     baseline: bool = True
     steady: Steady = Field(default_factory=Steady)
+    review: ReviewReminder | None = None
     rules: dict[str, Rule] = Field(min_length=1)
 
     @field_validator("rules")

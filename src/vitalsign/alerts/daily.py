@@ -220,6 +220,16 @@ def run_daily(
 
     _attempt(report, "digest", digests, one_transaction=True)
 
+    def review_reminder() -> tuple[bool, str]:
+        from vitalsign.alerts.review_reminder import queue_review_reminder
+        from vitalsign.analytics.review_store import last_review_date, reviews_root
+
+        last = last_review_date(reviews_root(workspace))
+        return True, queue_review_reminder(connection, config, last, day, now=clock()).line()
+
+    if config.review is not None:
+        _attempt(report, "review", review_reminder, one_transaction=True)
+
     def delivery() -> tuple[bool, str]:
         channels = build_channels(config.channels, console)
         result = drain(connection, channels, config.outbox, wait_seconds, clock=clock)

@@ -15,7 +15,7 @@ class Message:
     message_id: str
     channel: str
     recipient: str
-    kind: str  # "alert" or "digest"
+    kind: str  # "alert", "digest" or "review" (the review reminder)
     subject: str
     payload: dict[str, Any]
 

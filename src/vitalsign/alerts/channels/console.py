@@ -24,6 +24,8 @@ class ConsoleChannel:
         """Print the message."""
         if message.kind == "digest":
             lines, style = digest_lines(message.payload["digest"]), "cyan"
+        elif message.kind == "review":  # alerts/review_reminder.py
+            lines, style = list(message.payload["review"]["lines"]), "magenta"
         else:
             alert = message.payload["alert"]
             lines, style = alert_lines(alert), STYLES.get(alert["severity"], "white")

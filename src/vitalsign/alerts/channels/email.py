@@ -17,6 +17,8 @@ def build_email(message: Message, sender: str) -> EmailMessage:
     """Return the e-mail of an outbox message: plain text with an HTML alternative."""
     if message.kind == "digest":
         lines = digest_lines(message.payload["digest"])
+    elif message.kind == "review":  # alerts/review_reminder.py
+        lines = list(message.payload["review"]["lines"])
     else:
         lines = alert_lines(message.payload["alert"])
     email = EmailMessage()

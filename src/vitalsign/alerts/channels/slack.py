@@ -100,7 +100,11 @@ def digest_blocks(message: Message) -> list[dict[str, Any]]:
 
 def slack_payload(message: Message) -> dict[str, Any]:
     """Return the JSON body posted to the webhook: fallback text and blocks."""
-    blocks = alert_blocks(message) if message.kind == "alert" else digest_blocks(message)
+    if message.kind == "review":  # alerts/review_reminder.py
+        lines = message.payload["review"]["lines"]
+        blocks = [_header(message.subject), _section("\n".join(lines))]
+    else:
+        blocks = alert_blocks(message) if message.kind == "alert" else digest_blocks(message)
     return {"text": message.subject, "blocks": blocks}
 
 
