@@ -298,3 +298,19 @@ def test_a_run_left_running_by_a_stopped_server_shows_as_interrupted(tmp_path: P
     (run,) = list_job_runs(workspace.duckdb)
     assert run.status == "interrupted" and "stopped" in (run.error or "")
     workspace.close()
+
+
+def test_the_admin_pages_and_their_api_routes_are_documented() -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    web, api = ((docs / name).read_text(encoding="utf-8") for name in ("web.md", "api.md"))
+    missing = [f"web.md: {p}" for m, p, _ in ROUTES if m == "GET" and "/api/" not in p]
+    missing = [m for m in missing if f"`{m.split(': ')[1]}`" not in web]
+    for router in (admin_sources.api, admin_jobs.api):
+        for route in router.routes:
+            assert isinstance(route, APIRoute)
+            missing += [
+                f"api.md: {method} {route.path}"
+                for method in route.methods
+                if f"`{method} {route.path}" not in api
+            ]
+    assert missing == []
