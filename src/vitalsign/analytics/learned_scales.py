@@ -91,7 +91,7 @@ class LearnedScale:
     def comment(self) -> str:
         """Say in a few short lines what the scale was learned from (for the model file)."""
         shown = ", ".join(  # one level is never split over two lines (\x1f: a kept space)
-            f"{lv.label}: {lv.rate:.0%} → {lv.points:.0f}".replace(" ", "\x1f")
+            f"{lv.label}: {_rate(lv.rate)} → {lv.points:.0f}".replace(" ", "\x1f")
             for lv in self.levels
         )
         how = (
@@ -101,7 +101,7 @@ class LearnedScale:
         )
         text = (
             f"Learned by calibrate --learn-scales from {self.rows:,} rows ({self.accounts:,} "
-            f"accounts, {self.churned:,} churned, {self.mean_rate:.0%}), replacing a "
+            f"accounts; {self.churned:,} rows churned, {_rate(self.mean_rate)}), replacing a "
             f"{self.replaced} scale: {how} churn rate shrunk towards the mean with a prior of "
             f"{PRIOR_ROWS:.0f} rows. Churn rate → points: {shown}."
         )
@@ -122,6 +122,11 @@ class LearnedScale:
             "better": self.better,
             "levels": [lv.__dict__ for lv in self.levels],
         }
+
+
+def _rate(rate: float) -> str:
+    """A churn rate for people: one decimal below 10 %, so 1.6 % and 2.4 % differ."""
+    return f"{rate:.1%}" if rate < 0.1 else f"{rate:.0%}"
 
 
 def shrunk_rate(churned: float, rows: float, mean: float, prior: float = PRIOR_ROWS) -> float:
