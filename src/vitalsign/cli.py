@@ -346,3 +346,7 @@ web_commands.register(app)
 from vitalsign.engine import commands as engine_commands  # noqa: E402
 
 engine_commands.register(app)
+
+from vitalsign.store import model_commands  # noqa: E402
+
+model_commands.register(app)
