@@ -12,6 +12,7 @@ from rich.progress import Progress
 
 from vitalsign.engine.backends import connect_engine
 from vitalsign.engine.backfill import BatchSignals, dates_to_score, shared_signals
+from vitalsign.engine.engine_scoring import SCORING_MODES, score_in_engine, stale_signals
 from vitalsign.engine.engine_snapshots import publish_snapshots
 from vitalsign.engine.expansion import expansion_of_scored
 from vitalsign.engine.freshness import (
@@ -39,6 +40,7 @@ def compute_scores(
     overrides: pd.DataFrame | None = None,
     freshness: Freshness | None = None,
     signals: ir.Table | None = None,
+    scoring: str = "driver",
 ) -> ScoredFrame:
     """Compute scores for every active account at each date, without storing them.
 
@@ -46,9 +48,17 @@ def compute_scores(
     The signals of a table that is stale at a date are missing on that date (`freshness`,
     computed here unless given; engine/freshness.py). `signals` is the dates' signal table
     when already built (a backfill's batch of its one-pass query, engine/backfill.py).
+    `scoring="engine"` evaluates points, groups, gate, flags and bands inside the engine
+    too (engine/engine_scoring.py); "driver" (the default) scores in pandas/NumPy here.
     """
+    if scoring not in SCORING_MODES:
+        raise VitalsignError(f"scoring must be one of {', '.join(SCORING_MODES)}, not {scoring!r}")
     if signals is None:
         signals = signal_table(backend, model.spec, dates)
+    if scoring == "engine":
+        if freshness is None:
+            freshness = table_freshness(backend, model.spec, dates)
+        return score_in_engine(signals, model.spec, stale_signals(freshness), overrides)
     frame = signals.execute()
     frame["as_of"] = pd.to_datetime(frame["as_of"])
     if freshness is None:
