@@ -258,6 +258,15 @@ def test_a_read_token_reads_but_never_writes_and_records_its_last_use(world: Wor
         )
         assert used and used.group(0).count("<td>never</td>") == 1  # expires never; used now
 
+        with world.client("root") as api:
+            listed_api = api.get("/api/v1/users").json()
+        by_id = {t["token_id"]: t for t in listed_api["tokens"]}
+        assert by_id[token_id.group(1)]["scope"] == "read"
+        assert by_id[token_id.group(1)]["last_used_at"] is not None
+        assert by_id[token_id.group(1)]["expires_at"] is None
+        root = next(u for u in listed_api["items"] if u["name"] == "root")
+        assert root["last_login_at"] is not None
+
         revoked = post(browser, f"/admin/tokens/{token_id.group(1)}/revoke", {})
         assert revoked.status_code == 303
         assert (

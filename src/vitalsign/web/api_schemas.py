@@ -7,7 +7,7 @@ to an answer reaches clients before its schema is written, and never breaks the 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -350,6 +350,7 @@ class UserOut(_Out):
     owner: str | None
     created_at: Moment
     disabled_at: Moment | None
+    last_login_at: Moment | None = None
 
 
 class TokenOut(_Out):
@@ -360,6 +361,9 @@ class TokenOut(_Out):
     label: str | None
     created_at: Moment
     revoked_at: Moment | None
+    scope: Literal["read", "write"] = "write"
+    expires_at: Moment | None = None
+    last_used_at: Moment | None = None
 
 
 class UsersOut(_Out):

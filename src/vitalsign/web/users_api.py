@@ -8,6 +8,7 @@ process, which drops cached sign-ins: the change applies from the next request.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -46,8 +47,13 @@ def _user_dict(user: WebUser) -> dict[str, Any]:
         "role": user.role,
         "owner": user.owner,
         "created_at": user.created_at.isoformat(),
-        "disabled_at": user.disabled_at.isoformat() if user.disabled_at else None,
+        "disabled_at": _iso(user.disabled_at),
+        "last_login_at": _iso(user.last_login_at),
     }
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def users(request: Request, db: Database, principal: CurrentPrincipal) -> dict[str, Any]:
@@ -59,7 +65,10 @@ def users(request: Request, db: Database, principal: CurrentPrincipal) -> dict[s
             "user_name": t.user_name,
             "label": t.label,
             "created_at": t.created_at.isoformat(),
-            "revoked_at": t.revoked_at.isoformat() if t.revoked_at else None,
+            "revoked_at": _iso(t.revoked_at),
+            "scope": t.scope,
+            "expires_at": _iso(t.expires_at),
+            "last_used_at": _iso(t.last_used_at),
         }
         for t in list_tokens(db)
     ]
