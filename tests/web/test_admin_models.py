@@ -6,16 +6,19 @@ import datetime as dt
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from admin_models_world import heavier_usage, served_copy
+from fastapi.routing import APIRoute
 
 from conftest import World
 from vitalsign.engine.run import compute_scores
 from vitalsign.model.loader import parse_model
 from vitalsign.store.model_history import model_versions
+from vitalsign.web import admin_models_api
 
 API = "/api/v1/admin/models"
 PAGES_GET = ["/admin/models", "/admin/models/candidates/any"]
@@ -208,3 +211,16 @@ def test_a_proposal_beside_the_model_can_be_picked(served: World) -> None:
             "/admin/models/pick", data={"csrf_token": token, "name": "../vitalsign.yml"}
         )
         assert outside.status_code == 400 and "no model file" in outside.text
+
+
+def test_every_route_is_documented() -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    api_md = (docs / "api.md").read_text(encoding="utf-8")
+    web_md = (docs / "web.md").read_text(encoding="utf-8")
+    for route in admin_models_api.router.routes:
+        assert isinstance(route, APIRoute)
+        for method in route.methods:
+            assert f"`{method} {route.path}" in api_md, f"{method} {route.path} in docs/api.md"
+    assert "`/admin/models`" in web_md
+    for button in ("Upload and check", "Activate", "Re-activate"):  # the page's actions
+        assert f"**{button}**" in web_md, button
