@@ -206,6 +206,10 @@ def test_the_sso_routes_refuse_a_forged_or_stale_callback(sso: SsoWorld) -> None
         denied = browser.get("/sso/callback", params={"error": "access_denied"})
         assert "vitalsign_session" not in browser.cookies
     assert forged.status_code == 400 and "did not start here" in forged.text
+    with sso.client() as browser:  # signing out at the provider needs no vitalsign session
+        out = browser.get("/sso/logout")
+        assert out.status_code == 303 and "vitalsign_session" not in browser.cookies
+    assert out.headers["location"].startswith(sso.provider.issuer + "/session/end?")
     assert denied.status_code == 400 and "access_denied" in denied.text
 
 
@@ -246,10 +250,14 @@ def test_a_client_secret_in_the_file_is_refused_with_how_to_fix_it() -> None:
         SsoConfig.model_validate(_config(allowed_domains=["acme"]))
 
 
-def test_a_missing_secret_variable_is_named_when_the_server_starts() -> None:
+def test_a_missing_secret_variable_is_named_when_the_server_starts(sso: SsoWorld) -> None:
     config = SsoConfig.model_validate(_config())
     with pytest.raises(WorkspaceError, match="VITALSIGN_SSO_SECRET_UNSET is not set"):
         config.client_secret()
+    with pytest.raises(
+        WorkspaceError, match=r"web\.sso\.client_secret_env: .*SECRET_UNSET is not set"
+    ):
+        create_app(sso.workspace, WebSettings(serving_cache=False, sso=config))
 
 
 def test_the_highest_mapped_role_wins_and_domains_match_exactly() -> None:
