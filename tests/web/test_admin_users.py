@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 from conftest import PASSWORD, World
 from vitalsign.errors import UserError
 from vitalsign.store.schema import INTERNAL_DDL
+from vitalsign.web.admin_users import router
 from vitalsign.web.users import (
     ROLES,
     add_user,
@@ -373,3 +375,27 @@ def test_admins_never_lock_themselves_out_and_every_change_is_audited(
             assert after[actor][0] == "admin", "no admin demotes themselves"
             assert before[actor][2] is not None or after[actor][2] is None, "nor disables"
         assert all(owner for role, owner, _ in after.values() if role == "csm"), "csm: a book"
+
+
+def test_the_web_docs_describe_every_page_and_form_of_the_admin_users_area() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "web.md").read_text(encoding="utf-8")
+    section = docs.split("## Admin: users and API tokens", 1)[1].split("\n## ", 1)[0]
+    for path in ("/admin", "/admin/users", "/admin/tokens"):
+        assert f"`{path}`" in section, path
+    buttons = {"Add a user", "Change", "Assign", "Disable", "Enable", "Reset", "Revoke"}
+    for button in buttons | {"Create a token"}:
+        assert f"**{button}**" in section, button
+    actions = {"user.add", "user.role", "user.owner", "user.disable", "user.enable"}
+    for action in actions | {"user.password", "user.token", "user.revoke_token"}:
+        assert f"`{action}`" in section, action
+    assert {r.path for r in router.routes} <= {  # type: ignore[attr-defined]
+        "/admin",
+        "/admin/users",
+        "/admin/users/{name}/role",
+        "/admin/users/{name}/owner",
+        "/admin/users/{name}/disable",
+        "/admin/users/{name}/enable",
+        "/admin/users/{name}/password",
+        "/admin/tokens",
+        "/admin/tokens/{token_id}/revoke",
+    }, "a new admin route: describe it in docs/web.md and add it here"
