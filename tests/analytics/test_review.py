@@ -145,3 +145,14 @@ def test_a_review_without_a_quarter_before_it_says_how_to_get_one(
     early = dt.date.fromisoformat(first) - dt.timedelta(days=420)
     with pytest.raises(BacktestError, match=r"vitalsign backfill --from|pick a later --as-of"):
         run_review(reviewed.workspace, as_of=early, propose=False, folder=tmp_path)
+
+
+def test_every_option_of_review_is_explained_in_the_docs() -> None:
+    import typer.main
+
+    command = typer.main.get_command(app).commands["review"]  # type: ignore[attr-defined]
+    options = {opt for param in command.params for opt in param.opts if opt.startswith("--")}
+    text = (Path(__file__).parents[2] / "docs" / "backtest.md").read_text(encoding="utf-8")
+    section = text.split("## Quarterly review", 1)[1].split("\n## ", 1)[0]
+    missing = sorted(o for o in options - {"--workspace", "--help"} if o not in section)
+    assert not missing, f"docs/backtest.md, Quarterly review, does not mention {missing}"

@@ -167,6 +167,10 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
     app.include_router(admin_models_api.router)
     app.include_router(timeline.router)
     app.include_router(renewals.router)
+    from vitalsign.web import review_page  # /review, /api/v1/review: the quarterly review
+
+    app.include_router(review_page.pages)
+    app.include_router(review_page.api)
     app.include_router(exports.router)
     app.include_router(task_routes.pages)
     app.include_router(task_routes.api)
