@@ -66,6 +66,8 @@ ACCESS: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/accounts/{account_id}/notes"): Access("one", body={"body": "mine now"}),
     ("GET", "/api/v1/accounts/{account_id}/contacts"): Access("one"),
     ("GET", "/api/v1/renewals"): Access("list", {"owner": ALICE}),
+    ("GET", "/api/v1/expansion"): Access("list", {"limit": "200"}),
+    ("GET", "/api/v1/accounts/{account_id}/expansion"): Access("one"),
     ("GET", "/api/v1/accounts.csv"): Access("csv", {"owner": ALICE}),
     ("GET", "/api/v1/alerts.csv"): Access("csv", {"owner": ALICE, "status": "all"}),
     ("GET", "/api/v1/tasks.csv"): Access("csv", {"status": "all"}),

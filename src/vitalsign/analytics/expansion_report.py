@@ -94,7 +94,8 @@ def growth_renderable(report: GrowthReport) -> RenderableType:
     )
     head.add_row(
         "outcome",
-        f"an {report.outcome} row whose ARR {moved} by {sign}{report.min_change:.0%} or more "
+        f"{'an' if report.outcome == 'expanded' else 'a'} {report.outcome} row whose ARR "
+        f"{moved} by {sign}{report.min_change:.0%} or more "
         f"(--min-change) in [T, T + {report.horizon_days} days), half-open",
     )
     direction = (

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from vitalsign.engine.why import why_account
 from vitalsign.model.canonical import ACCOUNTS, DELETED_AT
-from vitalsign.web import api_inbox, exports, renewals, timeline, users_api
+from vitalsign.web import api_inbox, expansion, exports, renewals, timeline, users_api
 from vitalsign.web.access import Principal, book_key, require_account, require_backtester
 from vitalsign.web.account_view import (
     account_attributes,
@@ -340,4 +340,5 @@ api_inbox.add_routes(router, ERRORS)  # alerts and tasks
 users_api.add_routes(router, ERRORS)
 timeline.add_api_routes(router, ERRORS)  # account 360: timeline, notes, contacts
 renewals.add_api_routes(router, ERRORS)
+expansion.add_api_routes(router, ERRORS)  # expansion candidates (web/expansion.py)
 exports.add_api_routes(router, ERRORS)  # every list as CSV

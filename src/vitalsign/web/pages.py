@@ -13,6 +13,7 @@ from vitalsign.web.access import Principal, book_key, require_account, require_b
 from vitalsign.web.account_view import account_activity, account_view
 from vitalsign.web.accounts import MAX_PAGE, SORTS, AccountQuery, filter_choices, list_accounts
 from vitalsign.web.auth import CurrentPrincipal, Database, State, check_form_csrf
+from vitalsign.web.expansion import account_expansion, portfolio_expansion
 from vitalsign.web.login import router as login_router
 from vitalsign.web.model_info import model_summary, start_backtest
 from vitalsign.web.overrides import create_override, end_override, override_choices
@@ -55,7 +56,8 @@ def portfolio_page(
 ) -> Response:
     """Bands by count and ARR, their trend, ARR at risk, by segment and owner, movers."""
     _seen(request, principal)
-    model = state.model().spec
+    loaded = state.model()
+    model = loaded.spec
     catalog = state.catalog.at(db)
     dates = catalog.dates(model.name)
     if not dates:
@@ -86,6 +88,10 @@ def portfolio_page(
         else charts.trend_figure(trend, report.band_order, colours),
         by_segment=breakdown_table(report, "segment"),
         by_owner=breakdown_table(report, "owner"),
+        expansion=catalog.memo(
+            ("expansion", loaded.name, day, book_key(db, principal)),
+            lambda: portfolio_expansion(db, loaded, principal, day),
+        ),
     )
 
 
@@ -186,6 +192,8 @@ def account_page(
         tasks=open_tasks,
         today=dt.date.today(),
         **account_360(request, db, loaded.name, account_id, view.as_of),
+        account_expansion=account_expansion(db, loaded, account_id, view.as_of),
+        expansion=portfolio_expansion(db, loaded, principal, view.as_of, limit=5),
     )
 
 
