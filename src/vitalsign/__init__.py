@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from vitalsign.analytics.outcomes import derive_outcomes
     from vitalsign.analytics.portfolio import PortfolioReport, portfolio_report
     from vitalsign.analytics.renewals import renewals_report
+    from vitalsign.analytics.review import run_review
     from vitalsign.analytics.timeline import account_timeline
     from vitalsign.engine.explain import Explanation, explain_account
     from vitalsign.engine.rescore import record_override
@@ -50,6 +51,7 @@ _LAZY = {
     "calibrate": "vitalsign.analytics.calibrate",
     "account_contacts": "vitalsign.analytics.contacts",
     "renewals_report": "vitalsign.analytics.renewals",
+    "run_review": "vitalsign.analytics.review",
     "account_timeline": "vitalsign.analytics.timeline",
     "add_note": "vitalsign.store.notes",
     "list_notes": "vitalsign.store.notes",
@@ -121,5 +123,6 @@ __all__ = [
     "record_override",
     "renewals_report",
     "run_backtest",
+    "run_review",
     "score",
 ]
