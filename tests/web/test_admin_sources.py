@@ -229,6 +229,9 @@ def test_run_now_runs_the_daily_job_once_in_the_background_while_pages_answer(
     with served.client("root") as api:
         first = api.post("/api/v1/admin/jobs/daily/run")
         second = api.post("/api/v1/admin/jobs/daily/run")  # while the first runs
+        sync = browser.post(
+            "/admin/sources/sync", data={"csrf_token": _csrf(browser, "/admin/sources")}
+        )
         started = time.perf_counter()
         during = browser.get("/admin/jobs")
         answered_in = time.perf_counter() - started
@@ -237,6 +240,7 @@ def test_run_now_runs_the_daily_job_once_in_the_background_while_pages_answer(
         listed = api.get("/api/v1/admin/jobs").json()
     assert first.status_code == 202 and first.json()["status"] == "running"
     assert second.status_code == 409 and "still running" in second.json()["error"]["message"]
+    assert sync.status_code == 409 and "Not started: the daily job, started" in sync.text
     assert during.status_code == 200 and answered_in < 10
     assert 'id="job-running"' in during.text or first.json()["run_id"] in after.text
     assert served.count("SELECT count(*) FROM job_runs WHERE job = 'daily'") == before + 1

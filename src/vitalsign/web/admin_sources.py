@@ -43,6 +43,7 @@ from vitalsign.web.auth import (
     check_api_csrf,
     check_form_csrf,
 )
+from vitalsign.web.jobs import JobBusy
 from vitalsign.web.rendering import page_url, render
 from vitalsign.web.state import WebState
 
@@ -250,21 +251,37 @@ def admin_sources_page(
 ) -> Response:
     """Sources, their runs and quarantined rows (with retry), and sync now."""
     require_admin(request, principal)
+    return _render(request, state, db, principal, source, status, page, runs_page)
+
+
+def _render(
+    request: Request,
+    state: WebState,
+    db: Any,
+    principal: Principal,
+    source: str = "",
+    status: str = "pending",
+    page: int = 1,
+    runs_page: int = 1,
+    status_code: int = 200,
+    flash: str | None = None,
+) -> Response:
     rows, total = quarantine_page(
         db, source or None, _status(status), ROWS_PER_PAGE, (page - 1) * ROWS_PER_PAGE
     )
     runs_total = count_runs(db, source or None)
     runs = list_runs(db, source or None, RUNS_PER_PAGE, (runs_page - 1) * RUNS_PER_PAGE)
-    flashes = []
+    flashes = [flash] if flash else []
     params = request.query_params
-    if params.get("retried") is not None:
+    if params.get("retried") is not None and not flash:
         flashes.append(_retry_summary(params))
-    if params.get("sync"):
+    if params.get("sync") and not flash:
         flashes.append("Sync started in the background; this page refreshes until it ends.")
     return render(
         request,
         "admin_sources.html",
         principal,
+        status_code=status_code,
         nav="admin",
         sources=sources(db, state),
         running=job_runner(request).current,
@@ -279,7 +296,7 @@ def admin_sources_page(
         source=source,
         status=status,
         statuses=("all", *QUARANTINE_STATUSES),
-        flashes=[f for f in flashes if f],
+        flashes=flashes,
     )
 
 
@@ -314,12 +331,20 @@ def admin_sources_retry(
 
 @pages.post("/admin/sources/sync", name="admin_sources_sync")
 def admin_sources_sync(
-    request: Request, principal: CurrentPrincipal, csrf_token: Annotated[str, Form()] = ""
+    request: Request,
+    state: State,
+    db: Database,
+    principal: CurrentPrincipal,
+    csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Sync now: start `vitalsign sync` in the background (refused while a job runs)."""
     require_admin(request, principal)
     check_form_csrf(principal, csrf_token)
-    run = start_job(job_runner(request), "sync", principal)
+    try:
+        run = job_runner(request).start("sync", principal.name)
+    except JobBusy as exc:
+        flash = f"Not started: {exc}."
+        return _render(request, state, db, principal, status_code=409, flash=flash)
     url = page_url(request, "admin_sources_page")
     return RedirectResponse(f"{url}?sync={run.run_id}", status_code=303)
 
