@@ -134,8 +134,10 @@ def sso_sign_in(
     """
     start = browser.get("/sso/login", params={"next": next_url})
     assert start.status_code == 302, start.text
-    assert start.headers["location"].startswith(provider.issuer + "/auth?")
-    reply = follow(browser, browser.get(start.headers["location"]))
+    to_provider = start.headers["location"]
+    assert to_provider.startswith(provider.issuer + "/auth?")
+    assert "code_challenge_method=S256" in to_provider and "nonce=" in to_provider  # PKCE
+    reply = follow(browser, browser.get(to_provider))
     if "/interaction/" not in str(reply.url):
         return reply
     assert "Sign in to the test provider" in reply.text
