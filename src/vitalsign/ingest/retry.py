@@ -75,14 +75,14 @@ def _retryable(
     return " AND ".join(where), params
 
 
-def declared_source(workspace: Workspace, label: str) -> SourceBase | None:
-    """The source of `vitalsign.yml` that quarantined rows labelled `label` came from, if any.
+def declared_sources(workspace: Workspace) -> dict[str, SourceBase]:
+    """The sources of `vitalsign.yml` by the label their rows carry (each glob expanded once).
 
     Database sources label their rows with their name; file sources with each file's path.
     """
+    found: dict[str, SourceBase] = {}
     for source in workspace.config.sources:
-        if source.name == label:
-            return source
+        found.setdefault(source.name, source)
         path = getattr(source, "path", None)
         if path is None:
             continue
@@ -90,9 +90,14 @@ def declared_source(workspace: Workspace, label: str) -> SourceBase | None:
             files = expand_paths(path, workspace.root)
         except VitalsignError:  # the source's files are gone: nothing of it to match
             continue
-        if Path(label) in files:
-            return source
-    return None
+        for file in files:
+            found.setdefault(str(file), source)
+    return found
+
+
+def declared_source(workspace: Workspace, label: str) -> SourceBase | None:
+    """The source of `vitalsign.yml` that quarantined rows labelled `label` came from, if any."""
+    return declared_sources(workspace).get(str(Path(label)))
 
 
 def retry_mapping(workspace: Workspace, label: str, table: str, stored: str) -> Mapping:

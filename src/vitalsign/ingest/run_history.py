@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from vitalsign.ingest.quarantine import QuarantinedRow
-from vitalsign.ingest.retry import declared_source
+from vitalsign.ingest.retry import declared_sources
 from vitalsign.ingest.runs import ensure_ingest_tables
 from vitalsign.store.workspace import Workspace
 
@@ -146,8 +146,9 @@ def source_summaries(connection: Any, workspace: Workspace) -> list[SourceSummar
         ).fetchall()
     }
     summaries: dict[tuple[str, str], SourceSummary] = {}
+    declared_by_label = declared_sources(workspace)
     for source, table, runs, last_ok, last_id in seen:
-        found = declared_source(workspace, source)
+        found = declared_by_label.get(str(source))
         summaries[(source, table)] = SourceSummary(
             str(source),
             str(table),
