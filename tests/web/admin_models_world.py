@@ -17,6 +17,7 @@ import duckdb
 from conftest import ServedApp, World
 from vitalsign.store.workspace import open_workspace
 from vitalsign.web import WebSettings, create_app
+from vitalsign.web.admin_models import Previews
 
 
 @contextmanager
@@ -28,6 +29,7 @@ def served_copy(world: World, folder: Path) -> Iterator[World]:
     shutil.copytree(world.workspace.root, root)
     workspace = open_workspace(root)
     app = create_app(workspace, WebSettings(page_size=20, serving_cache=False))
+    app.state.model_previews = Previews(dates=2, replicates=20)  # the comparison, kept small
     try:
         with ServedApp(app) as served:
             yield dataclasses.replace(world, workspace=workspace, url=served.url)

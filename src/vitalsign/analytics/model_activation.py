@@ -131,16 +131,18 @@ def preview_activation(
     horizon_days: int = PREVIEW_HORIZON_DAYS,
     replicates: int = PREVIEW_REPLICATES,
     dates: list[dt.date] | None = None,
+    count: int = PREVIEW_DATES,
     progress: Step = no_progress,
 ) -> ActivationPreview:
     """Compare `candidate` with `active`: weights, and the backtest on capped dates.
 
-    A comparison the data cannot support (no outcomes, no churners on the dates) is reported
-    in `error`, with the weight changes still there.
+    Without `dates`, `count` dates from `comparison_dates`. A comparison the data cannot
+    support (no outcomes, no churners on the dates) is reported in `error`, with the weight
+    changes still there.
     """
     weights = weight_changes(active.spec, candidate.spec)
     try:
-        days = dates if dates is not None else comparison_dates(workspace, active, horizon_days)
+        days = dates or comparison_dates(workspace, active, horizon_days, count)
         comparison = diff_models(
             workspace,
             active,

@@ -21,6 +21,8 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from vitalsign.analytics.model_activation import (
+    PREVIEW_DATES,
+    PREVIEW_REPLICATES,
     ActivationPreview,
     preview_activation,
     weight_changes,
@@ -60,9 +62,14 @@ class PreviewJob:
 
 
 class Previews:
-    """Comparison jobs by (active hash, candidate hash); each runs once in a background thread."""
+    """Comparison jobs by (active hash, candidate hash); each runs once in a background thread.
 
-    def __init__(self) -> None:
+    `dates` and `replicates` cap each comparison (analytics/model_activation.py).
+    """
+
+    def __init__(self, dates: int = PREVIEW_DATES, replicates: int = PREVIEW_REPLICATES) -> None:
+        self.dates = dates
+        self.replicates = replicates
         self._lock = threading.Lock()
         self._jobs: dict[tuple[str, str], PreviewJob] = {}
 
@@ -91,7 +98,10 @@ class Previews:
                 _backend=ibis.duckdb.from_connection(cursor),
             )
             try:
-                result = PreviewJob("done", started, preview_activation(view, active, candidate))
+                found = preview_activation(
+                    view, active, candidate, replicates=self.replicates, count=self.dates
+                )
+                result = PreviewJob("done", started, found)
             except VitalsignError as exc:
                 result = PreviewJob("failed", started, error=str(exc))
             except Exception as exc:  # a bug: logged with its traceback, shown as failed
