@@ -257,7 +257,7 @@ def test_the_scheduled_job_is_recorded_and_run_now_meanwhile_says_it_runs(
     """As `serve --schedule` wires it: the cron calls the runner, which records the run."""
     from apscheduler.triggers.date import DateTrigger
 
-    from vitalsign.alerts.scheduler import build_scheduler
+    from vitalsign.alerts.scheduler import build_scheduler, parse_cron
 
     served.wait_for_jobs()
     runner = served.app.state.jobs
@@ -280,8 +280,16 @@ def test_the_scheduled_job_is_recorded_and_run_now_meanwhile_says_it_runs(
     assert refused.status_code == 409
     assert "Not started: the daily job, started" in refused.text
     assert "by scheduler, is still running" in refused.text
-    with served.client("root") as api:
-        latest = api.get("/api/v1/admin/jobs").json()["runs"][0]
+    runner.schedule, runner.trigger = "0 6 * * *", parse_cron("0 6 * * *", "UTC")
+    try:
+        page = root.get("/admin/jobs").text
+        with served.client("root") as api:
+            listed = api.get("/api/v1/admin/jobs").json()
+    finally:
+        runner.schedule = runner.trigger = None
+    assert 'vitalsign serve --schedule "0 6 * * *"' in page and "; next run " in page
+    assert listed["schedule"] == "0 6 * * *" and listed["next_run"].endswith("T06:00:00+00:00")
+    latest = listed["runs"][0]
     assert (latest["trigger"], latest["started_by"], latest["status"]) == (
         "schedule",
         "scheduler",
