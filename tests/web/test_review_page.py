@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import World
+from conftest import ARTIFACTS, World, needs_chromium, sign_in
 from vitalsign.analytics.review_store import REVIEW_FILE, reviews_root
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -89,6 +89,10 @@ def test_the_page_shows_what_the_review_stored(world: World, reviewed: dict[str,
     for drift in reviewed["signal_drift"]:
         assert f'data-signal="{drift["signal"]}"' in page
     assert 'id="chart-review-psi"' in page
+    if reviewed["weight_stability"]:
+        assert 'id="no-stability"' not in page
+    else:  # the web world's few churners: calibrate kept the weights
+        assert 'id="no-stability"' in page and "weights kept" in " ".join(reviewed["notes"])
     for band in reviewed["band_drift"]:
         assert f'data-band="{band["band"]}"' in page
     assert report.status_code == 200 and report.headers["content-type"].startswith("text/html")
@@ -109,3 +113,17 @@ def test_the_api_answers_the_stored_review_typed(world: World, reviewed: dict[st
 def test_the_review_page_and_route_are_documented() -> None:
     assert "`/review`" in (DOCS / "web.md").read_text(encoding="utf-8")
     assert "`GET /api/v1/review`" in (DOCS / "api.md").read_text(encoding="utf-8")
+
+
+@needs_chromium
+def test_the_review_page_in_chromium_draws_the_psi_chart(
+    chromium: object, world: World, reviewed: dict[str, Any]
+) -> None:
+    page: Any = sign_in(chromium, world.url, "vic")
+    page.click("nav >> text=Review")
+    page.wait_for_selector("#chart-review-psi .main-svg")
+    bars = page.locator("#chart-review-psi .bars .point").count()
+    assert bars == len(reviewed["signal_drift"]) + 1  # the signals and the score
+    assert page.locator("#run-review").count() == 0  # a viewer reads only
+    page.screenshot(path=str(ARTIFACTS / "review.png"), full_page=True)
+    page.close()
