@@ -61,7 +61,7 @@ def test_every_rule_type_has_its_own_section() -> None:
     headings = set(re.findall(r"^### `([a-z_]+)`$", DOC.read_text("utf-8"), flags=re.MULTILINE))
     types = {typing.get_args(t.model_fields["type"].annotation)[0] for t in RULE_TYPES}
     assert types <= headings, f"no section for {sorted(types - headings)}"
-    assert len(types) == 11
+    assert len(types) == 12
 
 
 def test_every_alerts_and_tasks_command_is_documented() -> None:
@@ -85,7 +85,7 @@ def test_the_documented_example_is_valid_for_the_starter_model(
     config = parse_alert_config(
         "\n".join(lines[start:end]), "docs/alerts.md", load_model(workspace.model_path).spec
     )
-    assert len(config.rules) == 11
+    assert len(config.rules) == 12
     assert {r.type for r in config.rules.values()} == {
         typing.get_args(t.model_fields["type"].annotation)[0] for t in RULE_TYPES
     }

@@ -296,6 +296,16 @@ class GateFailed(_Rule):
     type: Literal["gate_failed"]
 
 
+class ExpansionCandidate(_Rule):
+    """The account's expansion score reached `min_score` (the model's candidate_min by default).
+
+    An upsell candidate: the model needs an `expansion:` section (docs/model.md).
+    """
+
+    type: Literal["expansion_candidate"]
+    min_score: Annotated[float, Field(ge=0, le=100)] | None = None
+
+
 class CommercialDisagreement(_Rule):
     """A healthy band while billing says otherwise (failed payment, downgrade, ...)."""
 
@@ -336,7 +346,8 @@ Rule = Annotated[
     | GateFailed
     | CommercialDisagreement
     | DataStale
-    | CsmRatingStale,
+    | CsmRatingStale
+    | ExpansionCandidate,
     Field(discriminator="type"),
 ]
 RULE_TYPES: tuple[type[_Rule], ...] = (
@@ -351,6 +362,7 @@ RULE_TYPES: tuple[type[_Rule], ...] = (
     CommercialDisagreement,
     DataStale,
     CsmRatingStale,
+    ExpansionCandidate,
 )
 
 

@@ -20,6 +20,7 @@ from vitalsign.alerts.config import (
     BandLeft,
     CommercialDisagreement,
     DataStale,
+    ExpansionCandidate,
     FlagRaised,
     GateFailed,
     SignalChange,
@@ -202,4 +203,12 @@ def _check_against_model(loc: Loc, rule: Any, model: HealthModel) -> list[ModelI
                 )
     if isinstance(rule, GateFailed) and model.gate is None:
         issues.append(ModelIssue((*loc, "type"), f"model {model.name!r} has no `gate`"))
+    if isinstance(rule, ExpansionCandidate) and model.expansion is None:
+        issues.append(
+            ModelIssue(
+                (*loc, "type"),
+                f"model {model.name!r} has no `expansion:` score; add one "
+                "(docs/model.md#expansion-the-second-score-kind) or remove this rule",
+            )
+        )
     return issues

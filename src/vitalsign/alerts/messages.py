@@ -99,6 +99,11 @@ def describe(rule_type: str, values: dict[str, Any]) -> str:
             f"{v.get('band')} but {', '.join(v.get('signs') or [])}: "
             f"{'; '.join(v.get('details') or [])}"
         )
+    if rule_type == "expansion_candidate":
+        return (
+            f"expansion score {_one(v.get('expansion_score'))} reaches "
+            f"{_num(v.get('threshold'))}: an upsell candidate"
+        )
     if rule_type in ("data_stale", "csm_rating_stale"):
         what = "CSM rating" if rule_type == "csm_rating_stale" else f"{v.get('source')} data"
         if v.get("last_seen") is None:

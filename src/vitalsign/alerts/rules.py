@@ -33,6 +33,7 @@ from vitalsign.alerts.config import (
     CommercialDisagreement,
     CsmRatingStale,
     DataStale,
+    ExpansionCandidate,
     FlagRaised,
     GateFailed,
     ScoreBelow,
@@ -326,6 +327,23 @@ def _gate_failed(connection: Any, rule: GateFailed, ctx: RuleContext) -> pd.Data
     return _query(connection, sql, _params(rule, ctx, gate=gate))
 
 
+def _expansion_candidate(
+    connection: Any, rule: ExpansionCandidate, ctx: RuleContext
+) -> pd.DataFrame:
+    expansion = ctx.model.expansion
+    minimum = rule.min_score if rule.min_score is not None else 101.0
+    if rule.min_score is None and expansion is not None:
+        minimum = expansion.candidate_min
+    sql = f"""
+        WITH {POPULATION}
+        SELECT p.account_id, TRUE AS fired, e.score AS expansion_score,
+               $minimum::DOUBLE AS threshold, p.arr
+        FROM pop p JOIN expansion_scores e ON e.model_name = $model
+             AND e.snapshot_date = $day AND e.account_id = p.account_id
+        WHERE e.score >= $minimum::DOUBLE"""
+    return _query(connection, sql, _params(rule, ctx, minimum=minimum))
+
+
 _SIGN_SQL = {
     "failed_payment": """
         SELECT account_id, 'failed_payment' AS sign,
@@ -423,6 +441,7 @@ EVALUATORS: dict[str, Callable[[Any, Any, RuleContext], pd.DataFrame]] = {
     "commercial_disagreement": _commercial,
     "data_stale": _data_stale,
     "csm_rating_stale": _csm_stale,
+    "expansion_candidate": _expansion_candidate,
 }
 
 
