@@ -157,3 +157,30 @@ def test_a_broken_file_in_place_is_replaced_but_not_kept(workspace: Workspace) -
     workspace.model_path.write_text("name: [", encoding="utf-8")
     history.activate_model(workspace, workspace.duckdb, TINY, "root", "tiny.yml")
     assert [v.source for v in history.model_versions(workspace.duckdb)] == ["tiny.yml"]
+
+
+def test_activations_at_the_same_moment_leave_the_file_and_its_record_agreeing(
+    workspace: Workspace,
+) -> None:
+    texts = [renamed(TINY, f"at_once_{i}") for i in range(4)]
+    failures: list[BaseException] = []
+
+    def activate(text: str) -> None:
+        cursor = workspace.duckdb.cursor()
+        try:
+            history.activate_model(workspace, cursor, text, "root", "at-once.yml")
+        except BaseException as exc:  # noqa: BLE001 - collected and reported below
+            failures.append(exc)
+        finally:
+            cursor.close()
+
+    threads = [threading.Thread(target=activate, args=(t,)) for t in texts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    versions = history.model_versions(workspace.duckdb)
+    assert [v.version for v in versions] == [5, 4, 3, 2, 1]
+    assert workspace.model_path.read_text(encoding="utf-8") == versions[0].text
+    assert {v.text for v in versions[:4]} == set(texts)

@@ -20,6 +20,7 @@ import datetime as dt
 import os
 import secrets
 import tempfile
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,7 @@ MODEL_TABLES = {
             added_at TIMESTAMP NOT NULL
         )""",
 }
+_ACTIVATION = threading.Lock()
 FOUND_IN_PLACE = "found in place"  # the source of a file that was active before any activation
 MAX_MODEL_BYTES = 1_000_000  # a model file is a few kB; refuse anything near a megabyte
 
@@ -296,37 +298,55 @@ def activate_model(
     model = checked_model(text, source, workspace)
     path = workspace.model_path
     ensure_model_tables(connection)
-    previous_text = path.read_text(encoding="utf-8") if path.exists() else None
-    previous = checked_or_none(previous_text, workspace)
-    if previous is not None and previous.hash == model.hash and previous_text == text:
-        raise ModelError(
-            f"{source}: model {model.name!r} ({model.hash}) is the active model already"
-        )
-    now = _now()
-    with transaction(connection):
-        number = _next_version(connection)
-        known = {v.model_hash: v.text for v in model_versions(connection)}
-        if (
-            previous is not None
-            and previous_text is not None
-            and (known.get(previous.hash) != previous_text)
-        ):
-            kept = ModelVersion(
-                number, previous.name, previous.hash, previous_text, FOUND_IN_PLACE, None, now
+    with _ACTIVATION:  # one activation at a time: the file and its record change together
+        previous_text = path.read_text(encoding="utf-8") if path.exists() else None
+        previous = checked_or_none(previous_text, workspace)
+        if previous is not None and previous.hash == model.hash and previous_text == text:
+            raise ModelError(
+                f"{source}: model {model.name!r} ({model.hash}) is the active model already"
             )
-            _insert(connection, kept)
-            number += 1
-        version = ModelVersion(number, model.name, model.hash, text, source, actor, now)
-        _insert(connection, version)
-        detail = {
-            "version": number,
-            "hash": model.hash,
-            "from": source,
-            "previous": None if previous is None else f"{previous.name} {previous.hash}",
-            "file": str(path),
-        }
-        audit(connection, actor, "model.activate", model.name, detail)
-        _replace_file(path, text)  # last: a failed record leaves the old file in place
+        replaced = False
+        try:
+            with transaction(connection):
+                version = _record(connection, model, text, source, actor, previous, previous_text)
+                detail = {
+                    "version": version.version,
+                    "hash": model.hash,
+                    "from": source,
+                    "previous": None if previous is None else f"{previous.name} {previous.hash}",
+                    "file": str(path),
+                }
+                audit(connection, actor, "model.activate", model.name, detail)
+                _replace_file(path, text)  # last: a failed record leaves the old file in place
+                replaced = True
+        except BaseException:
+            if replaced and previous_text is not None:  # the COMMIT failed: put the old file back
+                _replace_file(path, previous_text)
+            raise
+    return version
+
+
+def _record(
+    connection: Any,
+    model: LoadedModel,
+    text: str,
+    source: str,
+    actor: str,
+    previous: LoadedModel | None,
+    previous_text: str | None,
+) -> ModelVersion:
+    """Insert the new version, after the file in place when no version holds its text."""
+    now = _now()
+    number = _next_version(connection)
+    known = {v.text for v in model_versions(connection)}
+    if previous is not None and previous_text is not None and previous_text not in known:
+        kept = ModelVersion(
+            number, previous.name, previous.hash, previous_text, FOUND_IN_PLACE, None, now
+        )
+        _insert(connection, kept)
+        number += 1
+    version = ModelVersion(number, model.name, model.hash, text, source, actor, now)
+    _insert(connection, version)
     return version
 
 
