@@ -59,8 +59,12 @@ class Served:
         )
 
     def daily_runs(self) -> int:
-        """How many scheduled daily jobs the server has reported so far."""
-        return self.log.read_text(encoding="utf-8", errors="replace").count("vitalsign run ")
+        """How many scheduled daily jobs the server has finished so far (its job_runs)."""
+        with self.api() as api:
+            runs = api.get("/api/v1/admin/jobs", params={"per_page": 200}).json()["runs"]
+        done = [r for r in runs if r["trigger"] == "schedule" and r["status"] != "running"]
+        assert all(r["status"] == "ok" for r in done), done
+        return len(done)
 
 
 def _login(url: str, user: str, password: str) -> int:
@@ -245,20 +249,28 @@ def test_the_scheduled_job_web_users_and_cli_writers_at_once_lose_nothing(
     note_accounts = [a for a, _ in served.accounts[22:28]]
     users = [f"writer{i}" for i in range(3)]
     ticket_accounts = [a for a, _ in served.accounts[28:38]]
-    tickets = tmp_path / "at_once_tickets.csv"
+    header = "ticket_id,account_id,created_at,priority,status,subject,solved_at\n"
     created = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).strftime("%Y-%m-%d %H:%M:%S")
-    rows = [f"once-{i},{a},{created},low,open,At once {i}" for i, a in enumerate(ticket_accounts)]
-    tickets.write_text(
-        "ticket_id,account_id,created_at,priority,status,subject\n" + "\n".join(rows)
-    )
+    solved = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+    before = tmp_path / "open_tickets.csv"  # loaded first; the file at once solves them
+    opened = [f"upd-{i},{a},{created},high,open,Update {i}," for i, a in enumerate(ticket_accounts)]
+    before.write_text(header + "\n".join(opened))
+    _ok(served.cli("ingest", str(before), "--into", "tickets"))
+    tickets = tmp_path / "at_once_tickets.csv"
+    rows = [f"once-{i},{a},{created},low,open,At once {i}," for i, a in enumerate(ticket_accounts)]
+    rows += [
+        f"upd-{i},{a},{created},high,solved,Update {i},{solved}"
+        for i, a in enumerate(ticket_accounts)
+    ]
+    tickets.write_text(header + "\n".join(rows))
     backfilled = served.dates[1:4]
     jobs: list[tuple[str, Any]] = []
     answers: dict[str, Any] = {}
     lock = threading.Lock()
     stop = threading.Event()
     pages = [a for a, _ in served.accounts[40:80]]
-    with ThreadPoolExecutor(max_workers=30) as pool:
-        loaders = [pool.submit(_load_pages, served, pages[i::4], stop) for i in range(4)]
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        loaders = [pool.submit(_load_pages, served, pages[i::20], stop) for i in range(20)]
         first, last = backfilled[0].isoformat(), backfilled[-1].isoformat()
         jobs.append(
             ("backfill", pool.submit(served.cli, "backfill", "--from", first, "--to", last))
@@ -306,6 +318,8 @@ def test_the_scheduled_job_web_users_and_cli_writers_at_once_lose_nothing(
             items = api.get(path, params={"kind": "ticket"}).json()["items"]
             titles = [f"{e['title']} {e.get('detail') or ''}" for e in items]
             assert sum(f"At once {i} " in f"{t} " for t in titles) == 1, (account, titles)
+            assert sum(f"Ticket opened: Update {i} " in f"{t} " for t in titles) == 1, titles
+            assert sum(f"Ticket solved: Update {i} " in f"{t} " for t in titles) == 1, titles
         for account in [a for a, _ in served.accounts[:5]]:
             history = api.get(f"/api/v1/accounts/{account}/history").json()
             days = [h["snapshot_date"] for h in history["items"]]

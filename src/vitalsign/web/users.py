@@ -17,10 +17,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import duckdb
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from vitalsign.errors import UserError
+from vitalsign.store.conflicts import is_write_conflict
 from vitalsign.store.overrides import audit
 from vitalsign.store.transaction import transaction
 from vitalsign.web.tables import ensure_web_tables
@@ -266,8 +268,19 @@ def generate_password() -> str:
 
 
 def record_login(connection: Any, name: str) -> None:
-    """Remember when a user last signed in (shown in the admin area; not a credential)."""
-    connection.execute("UPDATE web_users SET last_login_at = ? WHERE name = ?", [utc_now(), name])
+    """Remember when a user last signed in (shown in the admin area; not a credential).
+
+    Two sign-ins of one user at the same moment both update the user's row; the one that
+    loses DuckDB's write conflict keeps the other's time (the same moment) instead of
+    failing the sign-in.
+    """
+    try:
+        connection.execute(
+            "UPDATE web_users SET last_login_at = ? WHERE name = ?", [utc_now(), name]
+        )
+    except duckdb.TransactionException as error:
+        if not is_write_conflict(error):
+            raise
 
 
 def check_password(connection: Any, name: str, password: str) -> WebUser | None:
@@ -319,6 +332,13 @@ def create_token(
         detail = {"token_id": token_id, "label": label, "scope": scope, "expires_at": expiry}
         audit(connection, actor, "user.token", name, detail)
     return token_id, secret
+
+
+def token_expiry(last_day: dt.date | None) -> dt.datetime | None:
+    """Return when a token valid through `last_day` (UTC) expires: the next day's start."""
+    if last_day is None:
+        return None
+    return dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time())
 
 
 def revoke_token(connection: Any, token_id: str, actor: str = "cli") -> TokenInfo:
