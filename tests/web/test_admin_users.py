@@ -18,15 +18,19 @@ import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from conftest import PASSWORD, World
+from vitalsign.cli import app
 from vitalsign.errors import UserError
 from vitalsign.store.schema import INTERNAL_DDL
+from vitalsign.store.workspace import Workspace, open_workspace
 from vitalsign.web.admin_users import router
 from vitalsign.web.users import (
     ROLES,
     add_user,
     create_token,
+    find_token,
     set_disabled,
     set_owner,
     set_role,
@@ -399,3 +403,43 @@ def test_the_web_docs_describe_every_page_and_form_of_the_admin_users_area() -> 
         "/admin/tokens",
         "/admin/tokens/{token_id}/revoke",
     }, "a new admin route: describe it in docs/web.md and add it here"
+
+
+def test_the_users_commands_change_a_role_and_a_book_and_make_scoped_expiring_tokens(
+    workspace: Workspace,
+) -> None:
+    runner = CliRunner()
+    root = str(workspace.root)
+    workspace.close()
+
+    def run(*args: str) -> str:
+        done = runner.invoke(app, ["users", *args, "-w", root, "--by", "ops"])
+        assert done.exit_code == 0, done.output
+        return done.output
+
+    runner.invoke(
+        app,
+        ["users", "add", "ann", "--role", "viewer", "-w", root],
+        env={"VITALSIGN_PASSWORD": PASSWORD},
+    )
+    refused = runner.invoke(app, ["users", "role", "ann", "csm", "-w", root])
+    assert "a csm sees only the accounts they own" in str(refused.exception)
+    assert "ann is now csm, accounts of ann@acme.com" in run(
+        "role", "ann", "csm", "--owner", "ann@acme.com"
+    )
+    assert "Book of ann: bo@acme.com" in run("owner", "ann", "bo@acme.com")
+    last_day = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=30)
+    secret = run("token", "ann", "--scope", "read", "--expires", last_day.isoformat())
+    listed = runner.invoke(app, ["users", "list", "--tokens", "-w", root]).output
+    assert "scope" in listed and "read" in listed and "last sign-in" in listed
+    past = runner.invoke(app, ["users", "token", "ann", "--expires", "2020-01-01", "-w", root])
+    assert "not in the future" in str(past.exception)
+    reopened = open_workspace(root)
+    found = find_token(reopened.duckdb, secret.strip().splitlines()[-1])
+    assert found is not None and found[1].scope == "read"
+    assert found[1].expires_at == dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time())
+    assert found[0].role == "csm" and found[0].owner == "bo@acme.com"
+    actions = reopened.duckdb.execute(
+        "SELECT actor, action FROM audit_log WHERE actor = 'ops' ORDER BY rowid"
+    ).fetchall()
+    assert actions == [("ops", "user.role"), ("ops", "user.owner"), ("ops", "user.token")]

@@ -33,6 +33,7 @@ from vitalsign.web.users import (
     set_owner,
     set_password,
     set_role,
+    token_expiry,
     utc_now,
 )
 
@@ -324,13 +325,6 @@ def _tokens_page(
         flashes=context.pop("flashes", _flashes(request)),
         **context,
     )
-
-
-def token_expiry(expires_on: dt.date | None) -> dt.datetime | None:
-    """A token valid through `expires_on` (UTC) expires at the start of the next day."""
-    if expires_on is None:
-        return None
-    return dt.datetime.combine(expires_on + dt.timedelta(days=1), dt.time())
 
 
 @router.get("/admin/tokens", name="admin_tokens", response_class=HTMLResponse)

@@ -1,4 +1,4 @@
-"""`vitalsign serve` and `vitalsign users add/remove/list/password/token/revoke`."""
+"""`vitalsign serve` and `vitalsign users add/remove/role/owner/list/password/token/revoke`."""
 
 from __future__ import annotations
 
@@ -199,6 +199,40 @@ def users_remove(
     console.print(f"Removed {name}; their tokens are revoked and sessions ended")
 
 
+@users_app.command("role")
+def users_role(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str, typer.Argument(help="admin, manager, csm or viewer.")],
+    owner: Annotated[
+        str | None, typer.Option(help="For a csm: their name in accounts.owner (their book).")
+    ] = None,
+    by: ActorOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Change a user's role (a csm needs a book: --owner, or the one they have)."""
+    from vitalsign.store.workspace import open_workspace
+    from vitalsign.web.users import set_role
+
+    user = set_role(open_workspace(workspace).duckdb, name, role, owner, _actor(by))
+    scope = f", accounts of {user.owner}" if user.role == "csm" else ""
+    console.print(f"{user.name} is now {user.role}{scope}")
+
+
+@users_app.command("owner")
+def users_owner(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    owner: Annotated[str, typer.Argument(help="Their name in accounts.owner ('' for none).")],
+    by: ActorOption = None,
+    workspace: WorkspaceOption = Path("."),
+) -> None:
+    """Assign a user's book: the accounts.owner value whose accounts a csm sees."""
+    from vitalsign.store.workspace import open_workspace
+    from vitalsign.web.users import set_owner
+
+    user = set_owner(open_workspace(workspace).duckdb, name, owner, _actor(by))
+    console.print(f"Book of {user.name}: {user.owner or 'none'}")
+
+
 @users_app.command("disable")
 def users_disable(
     name: Annotated[str, typer.Argument(help="User name.")],
@@ -238,21 +272,34 @@ def users_list(
 
     connection = open_workspace(workspace).duckdb
     table = Table(title="Web users", title_justify="left")
-    for column in ("user", "role", "owner", "created", "disabled"):
+    for column in ("user", "role", "owner", "created", "disabled", "last sign-in"):
         table.add_column(column)
     for user in list_users(connection):
         disabled = f"{user.disabled_at:%Y-%m-%d %H:%M}" if user.disabled_at else ""
         created = f"{user.created_at:%Y-%m-%d}"
-        table.add_row(user.name, user.role, user.owner or "", created, disabled)
+        login = f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "never"
+        table.add_row(user.name, user.role, user.owner or "", created, disabled, login)
     console.print(table)
     if tokens:
         listing = Table(title="API tokens", title_justify="left")
-        for column in ("id", "user", "label", "created", "revoked"):
+        columns = ("id", "user", "label", "scope", "created", "valid until", "last used", "revoked")
+        for column in columns:
             listing.add_column(column)
         for token in list_tokens(connection):
             revoked = f"{token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else ""
             created = f"{token.created_at:%Y-%m-%d}"
-            listing.add_row(token.token_id, token.user_name, token.label, created, revoked)
+            until = f"{token.expires_at:%Y-%m-%d %H:%M}" if token.expires_at else "never"
+            used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
+            listing.add_row(
+                token.token_id,
+                token.user_name,
+                token.label,
+                token.scope,
+                created,
+                until,
+                used,
+                revoked,
+            )
         console.print(listing)
 
 
@@ -284,14 +331,24 @@ def users_password(
 def users_token(
     name: Annotated[str, typer.Argument(help="User the token acts as.")],
     label: Annotated[str, typer.Option(help="What the token is for.")] = "",
+    scope: Annotated[
+        str, typer.Option(help="read (GET only) or write (what the user's role may).")
+    ] = "write",
+    expires: Annotated[
+        str | None, typer.Option(help="Last valid day, YYYY-MM-DD (UTC); default: never.")
+    ] = None,
     by: ActorOption = None,
     workspace: WorkspaceOption = Path("."),
 ) -> None:
     """Create an API token (shown once; only its hash is stored)."""
     from vitalsign.store.workspace import open_workspace
-    from vitalsign.web.users import create_token
+    from vitalsign.web.rendering import form_date
+    from vitalsign.web.users import create_token, token_expiry
 
-    token_id, secret = create_token(open_workspace(workspace).duckdb, name, label, _actor(by))
+    until = token_expiry(form_date(expires, "--expires"))
+    token_id, secret = create_token(
+        open_workspace(workspace).duckdb, name, label, _actor(by), scope, until
+    )
     console.print(f"Token {token_id} for {name}. Copy it now, it is not shown again:")
     typer.echo(secret)
 
