@@ -62,6 +62,7 @@ MODEL_TABLES = {
         )""",
 }
 _ACTIVATION = threading.Lock()
+_TABLES = threading.Lock()
 FOUND_IN_PLACE = "found in place"  # the source of a file that was active before any activation
 MAX_MODEL_BYTES = 1_000_000  # a model file is a few kB; refuse anything near a megabyte
 
@@ -121,9 +122,19 @@ class Candidate:
 
 
 def ensure_model_tables(connection: Any) -> None:
-    """Create `model_versions` and `model_candidates` when missing (idempotent)."""
-    for statement in MODEL_TABLES.values():
-        connection.execute(statement)
+    """Create `model_versions` and `model_candidates` when missing (idempotent).
+
+    Created under a lock: two cursors creating a table at once is a catalog write conflict.
+    """
+    present = connection.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name IN "
+        "('model_versions', 'model_candidates')"
+    ).fetchone()[0]
+    if present == len(MODEL_TABLES):
+        return
+    with _TABLES:
+        for statement in MODEL_TABLES.values():
+            connection.execute(statement)
 
 
 def _now() -> dt.datetime:
