@@ -224,3 +224,22 @@ def test_every_route_is_documented() -> None:
     assert "`/admin/models`" in web_md
     for button in ("Upload and check", "Activate", "Re-activate"):  # the page's actions
         assert f"**{button}**" in web_md, button
+
+
+def test_a_model_file_that_does_not_load_is_shown_and_can_be_replaced(served: World) -> None:
+    path = served.workspace.model_path
+    kept = path.read_text(encoding="utf-8")
+    path.write_text(kept.replace("window: 30d", "window: 30x", 1), encoding="utf-8")
+    with served.login("root") as admin:
+        page = admin.get("/admin/models")
+        assert page.status_code == 200 and 'id="active-broken"' in page.text
+        assert "window" in page.text.split('id="active-broken"', 1)[1].split("</p>", 1)[0]
+    with served.client("root") as api:
+        assert api.get(API).json()["active"]["problem"]
+        fixed = api.post(f"{API}/candidates", json={"text": kept, "source": "fixed.yml"})
+        candidate_id = fixed.json()["candidate_id"]
+        assert api.get(f"{API}/candidates/{candidate_id}/preview").json()["state"] == "failed"
+        made = api.post(f"{API}/activate", json={"candidate_id": candidate_id})
+        assert made.status_code == 200 and made.json()["source"] == "fixed.yml"
+    assert path.read_text(encoding="utf-8") == kept
+    assert served.workspace.load_model().hash == made.json()["model_hash"]
