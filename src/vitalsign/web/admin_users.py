@@ -20,20 +20,16 @@ from vitalsign.errors import VitalsignError
 from vitalsign.web.access import HttpProblem, Principal
 from vitalsign.web.auth import CurrentPrincipal, Database, check_form_csrf
 from vitalsign.web.rendering import audit_detail, form_date, render
+from vitalsign.web.tokens import SCOPES, create_token, list_tokens, revoke_token, token_expiry
 from vitalsign.web.users import (
     ROLES,
-    SCOPES,
     add_user,
-    create_token,
     generate_password,
-    list_tokens,
     list_users,
-    revoke_token,
     set_disabled,
     set_owner,
     set_password,
     set_role,
-    token_expiry,
     utc_now,
 )
 

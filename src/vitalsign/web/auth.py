@@ -14,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from vitalsign.web.access import HttpProblem, LoginRequired, Principal
 from vitalsign.web.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, find_session
 from vitalsign.web.state import WebState, web_state
-from vitalsign.web.users import credentials_generation, find_token, touch_token, utc_now
+from vitalsign.web.tokens import find_token, touch_token
+from vitalsign.web.users import credentials_generation, utc_now
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"

@@ -268,7 +268,8 @@ def users_list(
 ) -> None:
     """List the web users (and their API tokens)."""
     from vitalsign.store.workspace import open_workspace
-    from vitalsign.web.users import list_tokens, list_users
+    from vitalsign.web.tokens import list_tokens
+    from vitalsign.web.users import list_users
 
     connection = open_workspace(workspace).duckdb
     table = Table(title="Web users", title_justify="left")
@@ -343,7 +344,7 @@ def users_token(
     """Create an API token (shown once; only its hash is stored)."""
     from vitalsign.store.workspace import open_workspace
     from vitalsign.web.rendering import form_date
-    from vitalsign.web.users import create_token, token_expiry
+    from vitalsign.web.tokens import create_token, token_expiry
 
     until = token_expiry(form_date(expires, "--expires"))
     token_id, secret = create_token(
@@ -361,7 +362,7 @@ def users_revoke(
 ) -> None:
     """Revoke an API token."""
     from vitalsign.store.workspace import open_workspace
-    from vitalsign.web.users import revoke_token
+    from vitalsign.web.tokens import revoke_token
 
     token = revoke_token(open_workspace(workspace).duckdb, token_id, _actor(by))
     console.print(f"Token {token.token_id} of {token.user_name} revoked")

@@ -1,7 +1,9 @@
-"""Web users with roles, argon2 password hashes, and API tokens stored hashed; all audited.
+"""Web users with roles, books and argon2 password hashes; every change audited.
+
+API tokens are in vitalsign.web.tokens (their names still import from here).
 
 >>> add_user(ws.duckdb, "ann", "csm", "correct horse", owner="ann@vendor.example")  # doctest: +SKIP
->>> token_id, secret = create_token(ws.duckdb, "ann", "nightly export")  # doctest: +SKIP
+>>> set_role(ws.duckdb, "ann", "manager", actor="root")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import functools
 import hashlib
 import re
 import secrets
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,9 +29,7 @@ from vitalsign.store.transaction import transaction
 from vitalsign.web.tables import ensure_web_tables
 
 ROLES = ("admin", "manager", "csm", "viewer")
-SCOPES = ("read", "write")  # a read token may only GET; write does what its user's role may
 MIN_PASSWORD_LENGTH = 8
-TOKEN_PREFIX = "vst_"
 _NAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")
 _hasher = PasswordHasher()
 
@@ -51,28 +50,6 @@ class WebUser:
     created_at: dt.datetime
     disabled_at: dt.datetime | None = None
     last_login_at: dt.datetime | None = None
-
-
-@dataclass(frozen=True)
-class TokenInfo:
-    """An API token, without its secret."""
-
-    token_id: str
-    user_name: str
-    label: str
-    created_at: dt.datetime
-    revoked_at: dt.datetime | None
-    scope: str = "write"
-    expires_at: dt.datetime | None = None
-    last_used_at: dt.datetime | None = None
-
-    def state(self, now: dt.datetime) -> str:
-        """Return "revoked", "expired" or "active" at `now`."""
-        if self.revoked_at is not None:
-            return "revoked"
-        if self.expires_at is not None and self.expires_at <= now:
-            return "expired"
-        return "active"
 
 
 def utc_now() -> dt.datetime:
@@ -111,7 +88,8 @@ def atomic(connection: Any) -> Iterator[Any]:
 USER_COLUMNS = "name, role, owner, created_at, disabled_at, last_login_at"
 
 
-def _user(row: tuple[Any, ...]) -> WebUser:
+def user_from_row(row: tuple[Any, ...]) -> WebUser:
+    """Return the user of a row selected with USER_COLUMNS."""
     return WebUser(*row[:6])
 
 
@@ -122,14 +100,14 @@ def get_user(connection: Any, name: str) -> WebUser:
     ).fetchone()
     if row is None:
         raise UserError(f"no web user {name!r}; list them with `vitalsign users list`")
-    return _user(row)
+    return user_from_row(row)
 
 
 def list_users(connection: Any) -> list[WebUser]:
     """Return every user, by name."""
     ensure_web_tables(connection, indexes=False)
     rows = connection.execute(f"SELECT {USER_COLUMNS} FROM web_users ORDER BY name").fetchall()
-    return [_user(r) for r in rows]
+    return [user_from_row(r) for r in rows]
 
 
 def _check_role(role: str, owner: str | None) -> None:
@@ -297,114 +275,20 @@ def check_password(connection: Any, name: str, password: str) -> WebUser | None:
         _hasher.verify(stored, password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
-    return _user(row) if row else None
+    return user_from_row(row) if row else None
 
 
-def create_token(
-    connection: Any,
-    name: str,
-    label: str = "",
-    actor: str = "cli",
-    scope: str = "write",
-    expires_at: dt.datetime | None = None,
-) -> tuple[str, str]:
-    """Create an API token for `name`; return (token id, secret). Only its hash is stored.
-
-    A "read" token may only read (GET); "write" may do what the user's role may. A token
-    with `expires_at` (UTC) is refused from then on.
-    """
-    ensure_web_tables(connection, indexes=False)
-    get_user(connection, name)
-    if scope not in SCOPES:
-        raise UserError(f"token scope {scope!r}: use one of {', '.join(SCOPES)}")
-    now = utc_now()
-    if expires_at is not None and expires_at <= now:
-        raise UserError(f"token expiry {expires_at:%Y-%m-%d %H:%M} is not in the future")
-    token_id = uuid.uuid4().hex[:12]
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    with atomic(connection):
-        connection.execute(
-            "INSERT INTO web_tokens (token_id, token_hash, user_name, label, created_at, "
-            "revoked_at, scope, expires_at) VALUES (?, ?, ?, ?, ?, NULL, ?, ?)",
-            [token_id, secret_digest(secret), name, label, now, scope, expires_at],
-        )
-        expiry = expires_at.isoformat(timespec="minutes") if expires_at else None
-        detail = {"token_id": token_id, "label": label, "scope": scope, "expires_at": expiry}
-        audit(connection, actor, "user.token", name, detail)
-    return token_id, secret
-
-
-def token_expiry(last_day: dt.date | None) -> dt.datetime | None:
-    """Return when a token valid through `last_day` (UTC) expires: the next day's start."""
-    if last_day is None:
-        return None
-    return dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time())
-
-
-def revoke_token(connection: Any, token_id: str, actor: str = "cli") -> TokenInfo:
-    """Revoke an API token by id, audited; raise UserError when it is unknown."""
-    ensure_web_tables(connection, indexes=False)
-    tokens = [t for t in list_tokens(connection) if t.token_id == token_id]
-    if not tokens:
-        raise UserError(f"no API token {token_id!r}; see `vitalsign users list --tokens`")
-    if tokens[0].revoked_at is not None:
-        return tokens[0]
-    now = utc_now()
-    with atomic(connection):
-        connection.execute(
-            "UPDATE web_tokens SET revoked_at = ? WHERE token_id = ?", [now, token_id]
-        )
-        audit(connection, actor, "user.revoke_token", tokens[0].user_name, {"token_id": token_id})
-    return TokenInfo(**{**tokens[0].__dict__, "revoked_at": now})
-
-
-def list_tokens(connection: Any, name: str | None = None) -> list[TokenInfo]:
-    """Return the API tokens (of one user, or all), newest first."""
-    ensure_web_tables(connection, indexes=False)
-    sql = f"SELECT {_TOKEN_COLUMNS} FROM web_tokens"
-    params: list[Any] = []
-    if name is not None:
-        sql += " WHERE user_name = ?"
-        params.append(name)
-    rows = connection.execute(sql + " ORDER BY created_at DESC", params).fetchall()
-    return [_token(r) for r in rows]
-
-
-_TOKEN_COLUMNS = (
-    "token_id, user_name, label, created_at, revoked_at, scope, expires_at, last_used_at"
+# The API tokens' functions live in vitalsign.web.tokens; these names still import from here.
+_MOVED = frozenset(
+    {"SCOPES", "TOKEN_PREFIX", "TokenInfo", "create_token", "find_token", "list_tokens"}
+    | {"revoke_token", "token_expiry", "touch_token", "user_for_token"}
 )
 
 
-def _token(row: tuple[Any, ...]) -> TokenInfo:
-    token_id, user_name, label, created_at, revoked_at, scope, expires_at, last_used = row
-    return TokenInfo(  # a token made before scopes existed has none: it writes
-        token_id, user_name, label, created_at, revoked_at, scope or "write", expires_at, last_used
-    )
+def __getattr__(name: str) -> Any:
+    """Answer the token names that moved to vitalsign.web.tokens (imported on first use)."""
+    if name in _MOVED:
+        from vitalsign.web import tokens
 
-
-def find_token(connection: Any, secret: str) -> tuple[WebUser, TokenInfo] | None:
-    """Return the (enabled) user and the token of an unrevoked, unexpired secret, or None."""
-    if not secret.startswith(TOKEN_PREFIX):
-        return None
-    users = ", ".join(f"u.{c.strip()}" for c in USER_COLUMNS.split(","))
-    tokens = ", ".join(f"t.{c.strip()}" for c in _TOKEN_COLUMNS.split(","))
-    row = connection.execute(
-        f"SELECT {users}, {tokens} FROM web_tokens t JOIN web_users u ON u.name = t.user_name "
-        "WHERE t.token_hash = ? AND t.revoked_at IS NULL AND u.disabled_at IS NULL "
-        "AND (t.expires_at IS NULL OR t.expires_at > ?)",
-        [secret_digest(secret), utc_now()],
-    ).fetchone()
-    return (_user(row[:6]), _token(row[6:])) if row else None
-
-
-def user_for_token(connection: Any, secret: str) -> WebUser | None:
-    """Return the (enabled) user of an unrevoked, unexpired API token, or None."""
-    found = find_token(connection, secret)
-    return found[0] if found else None
-
-
-def touch_token(connection: Any, token_id: str, when: dt.datetime) -> None:
-    """Record when a token was last used (the web app does it at most once a minute)."""
-    connection.execute(
-        "UPDATE web_tokens SET last_used_at = ? WHERE token_id = ?", [when, token_id]
-    )
+        return getattr(tokens, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,14 +17,8 @@ from pydantic import BaseModel
 from vitalsign.web.access import HttpProblem, Principal
 from vitalsign.web.api_schemas import TokenRevoked, UserOut, UserRemoved, UsersOut
 from vitalsign.web.auth import CurrentPrincipal, Database, check_api_csrf
-from vitalsign.web.users import (
-    WebUser,
-    list_tokens,
-    list_users,
-    remove_user,
-    revoke_token,
-    set_disabled,
-)
+from vitalsign.web.tokens import list_tokens, revoke_token
+from vitalsign.web.users import WebUser, list_users, remove_user, set_disabled
 
 
 def _admin(request: Request, principal: Principal, changing: bool = True) -> None:
