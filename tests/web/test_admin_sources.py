@@ -297,6 +297,28 @@ def test_the_scheduled_job_is_recorded_and_run_now_meanwhile_says_it_runs(
     )
 
 
+def test_a_failed_sync_shows_its_error_and_the_other_sources_still_sync(
+    served: AdminWorld, root: httpx.Client
+) -> None:
+    served.wait_for_jobs()
+    config = served.workspace.root / "vitalsign.yml"
+    before = config.read_text()
+    config.write_text(before + "  - name: gone\n    path: gone.csv\n    into: tickets\n")
+    try:
+        with served.client("root") as api:
+            started = api.post("/api/v1/admin/sources/sync")
+            served.wait_for_jobs()
+            run = api.get("/api/v1/admin/jobs").json()["runs"][0]
+        page = root.get("/admin/jobs").text
+    finally:
+        config.write_text(before)
+    assert started.status_code == 202 and run["run_id"] == started.json()["run_id"]
+    assert run["status"] == "failed" and "gone: gone.csv: no such file" in run["error"]
+    assert "desk → tickets" in run["detail"]  # the declared source that works still synced
+    assert f'<tr class="job-failed" data-run="{run["run_id"]}">' in page
+    assert 'class="outcome error">failed' in page
+
+
 def test_a_run_left_running_by_a_stopped_server_shows_as_interrupted(tmp_path: Path) -> None:
     from vitalsign.store.workspace import init_workspace
     from vitalsign.web.jobs import JobRunner, list_job_runs
