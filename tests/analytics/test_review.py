@@ -44,7 +44,7 @@ class Reviewed:
 @pytest.fixture(scope="module")
 def reviewed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reviewed]:
     world = generate_world(accounts=ACCOUNTS, seed=11)
-    dates = snapshot_dates(world)
+    dates = snapshot_dates(world, every_days=28)
     end = dates[-1]
     start_of_shift = end - dt.timedelta(days=90 + 30)
     events = world.tables["events"]
@@ -52,8 +52,8 @@ def reviewed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reviewed]:
         events["timestamp"] >= dt.datetime.combine(start_of_shift, dt.time())
     )
     events.loc[views, "event"] = "report_created"  # a key action now
-    workspace = build(tmp_path_factory.mktemp("review") / "ws", world)
-    first_day = dates[-6]
+    workspace = build(tmp_path_factory.mktemp("review") / "ws", world, every_days=28)
+    first_day = dates[-5]
     answer = CliRunner().invoke(
         app,
         ["review", "-w", str(workspace.root), "--as-of", first_day.isoformat(), "--no-propose",
