@@ -19,7 +19,7 @@ import pytest
 from pydantic import ValidationError
 from sso_world import PROVIDER, SsoWorld, served_sso_world, sso_sign_in
 
-from conftest import PASSWORD, ServedApp
+from conftest import PASSWORD, ServedApp, free_port
 from vitalsign.errors import WorkspaceError
 from vitalsign.store.sso_config import SsoConfig
 from vitalsign.web import WebSettings, create_app
@@ -228,6 +228,18 @@ def test_without_web_sso_the_routes_are_not_found(sso: SsoWorld) -> None:
             reply = browser.get(path)
             assert reply.status_code == 404 and "single sign-on is not configured" in reply.text
     assert "Sign in with" not in page and 'name="password"' in page
+
+
+def test_an_unreachable_provider_gets_a_page_naming_it(sso: SsoWorld) -> None:
+    settings = WebSettings.from_config(sso.workspace.config.web, serving_cache=False)
+    assert settings.sso is not None
+    gone = settings.sso.model_copy(update={"issuer": f"http://127.0.0.1:{free_port()}"})
+    app = create_app(sso.workspace, WebSettings(serving_cache=False, sso=gone))
+    with ServedApp(app) as served, sso.client(served.url) as browser:
+        reply = browser.get("/sso/login")
+    assert reply.status_code == 502 and 'data-code="sso_unreachable"' in reply.text
+    assert f"{PROVIDER} could not be reached at {gone.discovery_url}" in reply.text
+    assert "check web.sso.issuer" in reply.text
 
 
 def _config(**changes: Any) -> dict[str, Any]:
