@@ -292,7 +292,14 @@ def test_the_one_pass_table_is_the_same_on_every_engine(
         assert_equal_frames(got, _alone(workspace, model, chosen))
 
 
-def test_a_backfill_too_big_for_one_pass_scores_batches_by_the_date_join(
+def _signal_tables(ws: Workspace) -> list[str]:
+    found = ws.duckdb.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'vitalsign_signals_%'"
+    ).fetchall()
+    return [row[0] for row in found]
+
+
+def test_a_backfill_too_big_for_one_pass_runs_it_in_account_shards(
     workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from vitalsign.engine import backfill as backfill_module
@@ -302,11 +309,17 @@ def test_a_backfill_too_big_for_one_pass_scores_batches_by_the_date_join(
     dates = [LAST - dt.timedelta(weeks=k) for k in range(3, -1, -1)]
     rows = backfill_module.grid_rows(model, dates, 6)
     assert rows == 6 * ((21 + 90) // 7 + 2)  # the furthest back: 2 baseline windows of 30d
+    whole = one_pass_signal_table(workspace.backend, model.spec, dates)
+    expected = _sorted(whole.filter(whole.as_of.isin([MIDNIGHT])).execute())
+    monkeypatch.setattr(backfill_module, "MAX_GRID_ROWS", rows // 3)  # 3 shards of 2 accounts
+    assert backfill_module.shard_bounds(workspace.backend, 3) == [None, "acct-2", "acct-4", None]
     with backfill_module.shared_signals(workspace.backend, model, dates, 6) as signals:
-        assert signals(dates[:2]) is not None
-    monkeypatch.setattr(backfill_module, "MAX_GRID_ROWS", rows - 1)
-    with backfill_module.shared_signals(workspace.backend, model, dates, 6) as signals:
-        assert signals(dates[:2]) is None
+        table = signals([LAST])
+        assert table is not None
+        kept = _signal_tables(workspace)
+        assert len(kept) == 1  # the shards went into one temporary table
+        assert_equal_frames(_sorted(table.execute()), expected)
+    assert not _signal_tables(workspace)  # dropped at the end
     assert backfill(workspace, dates, model, batch_size=2, show_progress=False) == dates
     stored = _stored(workspace)
     for day in dates:
