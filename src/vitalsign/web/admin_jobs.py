@@ -12,12 +12,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import Field
 
 from vitalsign.web.access import HttpProblem, Principal
+from vitalsign.web.admin_schemas import JobRunOut, JobsOut
 from vitalsign.web.admin_users import require_admin
 from vitalsign.web.api_params import ERRORS
-from vitalsign.web.api_schemas import Moment, _Out
 from vitalsign.web.auth import CurrentPrincipal, Database, check_api_csrf, check_form_csrf
 from vitalsign.web.jobs import JOBS, JobBusy, JobRun, JobRunner, count_job_runs, list_job_runs
 from vitalsign.web.rendering import page_url, render
@@ -25,33 +24,6 @@ from vitalsign.web.rendering import page_url, render
 pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 PER_PAGE = 20
-
-
-class JobRunOut(_Out):
-    """One run of a server job."""
-
-    run_id: str
-    job: str = Field(description='"daily" (vitalsign run) or "sync".')
-    trigger: str = Field(description='"schedule" (serve --schedule) or "web" (run now).')
-    started_by: str
-    started_at: Moment
-    finished_at: Moment | None
-    duration_seconds: float | None = Field(description="None while it runs.")
-    status: str = Field(description="running, ok, failed or interrupted.")
-    detail: str = Field(description="What each step did.")
-    error: str | None = Field(description="Why a failed run failed.")
-
-
-class JobsOut(_Out):
-    """The server's jobs: what runs now, the schedule, and the last runs (newest first)."""
-
-    running: JobRunOut | None
-    schedule: str | None = Field(description="The cron of `serve --schedule`, if any.")
-    next_run: Moment | None
-    page: int
-    per_page: int
-    total: int
-    runs: list[JobRunOut]
 
 
 def job_runner(request: Request) -> JobRunner:

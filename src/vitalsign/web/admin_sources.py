@@ -17,7 +17,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import BaseModel, Field
 
 from vitalsign.errors import VitalsignError
 from vitalsign.ingest.retry import RetryOutcome, retry_quarantined
@@ -32,10 +31,19 @@ from vitalsign.ingest.run_history import (
 from vitalsign.store.overrides import audit
 from vitalsign.store.workspace import open_workspace
 from vitalsign.web.access import HttpProblem, Principal
-from vitalsign.web.admin_jobs import JobRunOut, job_runner, run_out, start_job
+from vitalsign.web.admin_jobs import job_runner, run_out, start_job
+from vitalsign.web.admin_schemas import (
+    JobRunOut,
+    QuarantinedOut,
+    QuarantineOut,
+    RetryIn,
+    RetryOut,
+    RunOut,
+    SourceOut,
+    SourcesOut,
+)
 from vitalsign.web.admin_users import require_admin
 from vitalsign.web.api_params import ERRORS
-from vitalsign.web.api_schemas import Moment, _Out
 from vitalsign.web.auth import (
     CurrentPrincipal,
     Database,
@@ -51,89 +59,6 @@ pages = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1/admin", tags=["admin"])
 RUNS_PER_PAGE = 20
 ROWS_PER_PAGE = 50
-
-
-class RunOut(_Out):
-    """One ingest run: what it read and did with each row."""
-
-    run_id: str
-    source: str
-    table: str
-    kind: str = Field(description="file, database, event_api or retry.")
-    started_at: Moment
-    finished_at: Moment | None
-    duration_seconds: float | None
-    status: str = Field(description="ok or failed (a failed run changed nothing).")
-    read: int
-    inserted: int
-    updated: int
-    unchanged: int
-    quarantined: int
-    deleted: int
-    error: str | None
-
-
-class SourceOut(_Out):
-    """A source and its table: freshness, syncs, last run, pending quarantined rows."""
-
-    source: str
-    table: str
-    declared: str | None = Field(description="Its name in vitalsign.yml, when declared there.")
-    freshness: str | None = Field(description="fresh, stale, empty or untracked (the model's).")
-    newest_row: Moment | None
-    last_sync: Moment | None = Field(description="End of the last successful run.")
-    runs: int
-    last_run: RunOut | None
-    pending: int = Field(description="Quarantined rows waiting for a retry.")
-
-
-class SourcesOut(_Out):
-    """Every source, and the job running now (a sync or the daily job), if any."""
-
-    sources: list[SourceOut]
-    running: JobRunOut | None
-
-
-class QuarantinedOut(_Out):
-    """One quarantined row with its reason."""
-
-    quarantine_id: int
-    run_id: str
-    source: str
-    table: str
-    line: int | None
-    raw: dict[str, Any]
-    reason: str
-    status: str = Field(description="pending, loaded or duplicate.")
-    quarantined_at: Moment
-
-
-class QuarantineOut(_Out):
-    """A page of quarantined rows, newest first."""
-
-    page: int
-    per_page: int
-    total: int
-    items: list[QuarantinedOut]
-
-
-class RetryIn(BaseModel):
-    """Which pending rows to retry: these ids, or every pending row (of a source, a table)."""
-
-    ids: list[int] | None = None
-    source: str | None = None
-    table: str | None = None
-
-
-class RetryOut(_Out):
-    """What a retry did to the rows it tried."""
-
-    retried: int
-    loaded: int
-    duplicates: int = Field(description="Rows whose key was already in the table.")
-    kept: int = Field(description="Rows still quarantined.")
-    reasons: dict[str, int] = Field(description="Why the kept rows are still quarantined.")
-    summary: str
 
 
 def _moment(value: dt.datetime | None) -> str | None:
