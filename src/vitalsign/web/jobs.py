@@ -249,7 +249,14 @@ class JobRunner:
                 "WHERE run_id = ?",
                 [finished.finished_at, finished.status, detail, error, run.run_id],
             )
-        log.info("job %s %s in %.1f s", run.job, finished.status, finished.duration_seconds or 0)
+        log.info(  # the terminal of `vitalsign serve` shows what each step did, as `run` prints
+            "job %s %s in %.1f s: %s%s",
+            run.job,
+            finished.status,
+            finished.duration_seconds or 0,
+            detail.replace("\n", "; "),
+            f"; error: {error}" if error else "",
+        )
         return finished
 
 
