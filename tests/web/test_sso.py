@@ -22,7 +22,7 @@ from sso_world import PROVIDER, SsoWorld, served_sso_world, sso_sign_in
 from conftest import PASSWORD, ServedApp, free_port
 from vitalsign.errors import WorkspaceError
 from vitalsign.store.sso_config import SsoConfig
-from vitalsign.web import WebSettings, create_app
+from vitalsign.web import WebSettings, create_app, sso_routes
 from vitalsign.web.users import add_user, set_disabled
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "web.md"
@@ -285,6 +285,7 @@ def test_every_sso_key_is_documented_and_the_example_parses() -> None:
     text = DOCS.read_text(encoding="utf-8")
     section = text[text.index("## Single sign-on") :]
     missing = [key for key in SsoConfig.model_fields if f"`{key}`" not in section]
+    missing += [r.path for r in sso_routes.router.routes if f"`{r.path}`" not in section]  # type: ignore[attr-defined]
     assert not missing, f"docs/web.md, Single sign-on, does not mention {missing}"
     example = re.search(r"```yaml\n(web:\n  sso:\n.*?)```", section, re.DOTALL)
     assert example, "the section has a ```yaml example starting with web: sso:"
