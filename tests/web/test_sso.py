@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 from sso_world import PROVIDER, SsoWorld, served_sso_world, sso_sign_in
 
 from conftest import PASSWORD, ServedApp, free_port
 from vitalsign.errors import WorkspaceError
-from vitalsign.store.sso_config import SsoConfig
+from vitalsign.store.sso_config import ROLE_RANK, SsoConfig
 from vitalsign.web import WebSettings, create_app, sso_routes
 from vitalsign.web.users import add_user, set_disabled
 
@@ -231,9 +233,9 @@ def test_without_web_sso_the_routes_are_not_found(sso: SsoWorld) -> None:
 
 
 def test_an_unreachable_provider_gets_a_page_naming_it(sso: SsoWorld) -> None:
-    settings = WebSettings.from_config(sso.workspace.config.web, serving_cache=False)
-    assert settings.sso is not None
-    gone = settings.sso.model_copy(update={"issuer": f"http://127.0.0.1:{free_port()}"})
+    configured = WebSettings.from_config(sso.workspace.config.web, serving_cache=False)
+    assert configured.sso is not None
+    gone = configured.sso.model_copy(update={"issuer": f"http://127.0.0.1:{free_port()}"})
     app = create_app(sso.workspace, WebSettings(serving_cache=False, sso=gone))
     with ServedApp(app) as served, sso.client(served.url) as browser:
         reply = browser.get("/sso/login")
@@ -279,6 +281,36 @@ def test_the_highest_mapped_role_wins_and_domains_match_exactly() -> None:
     assert config.domain_allowed("Ann@ACME.example")
     assert not config.domain_allowed("ann@evil-acme.example")
     assert not config.domain_allowed("ann@acme.example.evil.example")
+
+
+GROUPS = st.sampled_from(["a", "b", "c", "d", "e"])
+ROLES = st.sampled_from(["admin", "manager", "csm", "viewer"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.dictionaries(GROUPS, ROLES), st.lists(GROUPS, max_size=6))
+def test_the_mapped_role_is_the_highest_whatever_the_order_of_groups(
+    roles: dict[str, str], groups: list[str]
+) -> None:
+    config = SsoConfig.model_validate(_config(roles=roles))
+    got = config.role_for(groups)
+    mapped = [roles[g] for g in groups if g in roles]
+    assert got == config.role_for(list(reversed(groups)))
+    if not mapped:
+        assert got is None
+    else:
+        assert got in mapped and all(ROLE_RANK[got] <= ROLE_RANK[r] for r in mapped)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.from_regex(r"[a-z]{1,8}(\.[a-z]{1,8}){0,2}", fullmatch=True))
+@example("acme.example")
+@example("example")
+@example("eu.acme.example")
+def test_only_an_allowed_domain_exactly_may_sign_in(domain: str) -> None:
+    config = SsoConfig.model_validate(_config(allowed_domains=["acme.example"]))
+    assert config.domain_allowed(f"ann@{domain}") == (domain == "acme.example")
+    assert config.domain_allowed(f"Ann@{domain.upper()}") == (domain == "acme.example")
 
 
 def test_every_sso_key_is_documented_and_the_example_parses() -> None:
