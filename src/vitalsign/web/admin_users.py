@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -68,6 +69,7 @@ DONE = {  # what a redirect after a change says (`?done=...&user=...`)
     "add": "User {user} added.",
     "revoke": "Token {user} revoked.",
 }
+_SUBJECT = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")  # a user name (web.users) or a token id
 DEFAULT_TOKEN_DAYS = 90
 AUDIT_ROWS = 20
 
@@ -92,8 +94,17 @@ def _done(path: str, what: str, user: str) -> RedirectResponse:
 
 
 def _flashes(request: Request) -> list[str]:
-    what = request.query_params.get("done", "")
-    return [DONE[what].format(user=request.query_params.get("user", ""))] if what in DONE else []
+    """The notice a redirect asked for, naming a user or token (never arbitrary text)."""
+    what, subject = request.query_params.get("done", ""), request.query_params.get("user", "")
+    if what not in DONE or not _SUBJECT.match(subject):
+        return []
+    return [DONE[what].format(user=subject)]
+
+
+def _private(response: Response) -> Response:
+    """Keep an admin page (which may show a secret once) out of every cache."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.get("/admin", name="admin_page", response_class=HTMLResponse)
@@ -149,19 +160,21 @@ def _users_page(
     for token in tokens:
         if token.state(now) == "active":
             active[token.user_name] = active.get(token.user_name, 0) + 1
-    return render(
-        request,
-        "admin_users.html",
-        principal,
-        status_code=status_code,
-        nav="admin",
-        users=list_users(db),
-        roles=ROLES,
-        owners=known_owners(db),
-        active_tokens=active,
-        changes=recent_changes(db),
-        flashes=context.pop("flashes", _flashes(request)),
-        **context,
+    return _private(
+        render(
+            request,
+            "admin_users.html",
+            principal,
+            status_code=status_code,
+            nav="admin",
+            users=list_users(db),
+            roles=ROLES,
+            owners=known_owners(db),
+            active_tokens=active,
+            changes=recent_changes(db),
+            flashes=context.pop("flashes", _flashes(request)),
+            **context,
+        )
     )
 
 
@@ -305,21 +318,23 @@ def _tokens_page(
     """Render the tokens page (with an error, or a new secret shown once, when given)."""
     today = utc_now().date()
     users = list_users(db)
-    return render(
-        request,
-        "admin_tokens.html",
-        principal,
-        status_code=status_code,
-        nav="admin",
-        tokens=list_tokens(db),
-        users=[u for u in users if u.disabled_at is None],
-        disabled={u.name for u in users if u.disabled_at is not None},
-        scopes=SCOPES,
-        now=utc_now(),
-        default_expiry=today + dt.timedelta(days=DEFAULT_TOKEN_DAYS),
-        changes=recent_changes(db, "user.token") + recent_changes(db, "user.revoke_token"),
-        flashes=context.pop("flashes", _flashes(request)),
-        **context,
+    return _private(
+        render(
+            request,
+            "admin_tokens.html",
+            principal,
+            status_code=status_code,
+            nav="admin",
+            tokens=list_tokens(db),
+            users=[u for u in users if u.disabled_at is None],
+            disabled={u.name for u in users if u.disabled_at is not None},
+            scopes=SCOPES,
+            now=utc_now(),
+            default_expiry=today + dt.timedelta(days=DEFAULT_TOKEN_DAYS),
+            changes=recent_changes(db, "user.token") + recent_changes(db, "user.revoke_token"),
+            flashes=context.pop("flashes", _flashes(request)),
+            **context,
+        )
     )
 
 
