@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import ibis
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from vitalsign.analytics.model_activation import (
     PREVIEW_DATES,
@@ -212,7 +213,7 @@ async def upload_model(
         text = raw.decode("utf-8", "replace")
     if not text.strip():
         raise ModelError("choose a model file to upload (or paste its text)")
-    return _add(request, state, db, principal, text, source)
+    return await run_in_threadpool(_add, request, state, db, principal, text, source)
 
 
 @router.post("/admin/models/pick", name="admin_models_pick", include_in_schema=False)
