@@ -1,6 +1,7 @@
 """/admin/sources and /admin/jobs in headless Debian Chromium: retry a row, run the job now.
 
-Screenshots in tests/artifacts/ (admin-sources.png, admin-sources-retried.png, admin-jobs.png).
+Screenshots in tests/artifacts/: admin-sources.png, admin-sources-retried.png,
+admin-jobs-running.png (while the job runs) and admin-jobs.png.
 """
 
 from __future__ import annotations
@@ -54,6 +55,10 @@ def test_an_admin_retries_a_quarantined_row_and_runs_the_daily_job_from_the_brow
     page.goto(f"{served.url}/admin/jobs")  # type: ignore[attr-defined]
     assert page.locator("#no-runs").count() == 1  # type: ignore[attr-defined]
     page.click("#run-now button")  # type: ignore[attr-defined]
+    page.wait_for_selector("#job-running, #job-runs tr.job-ok")  # type: ignore[attr-defined]
+    if page.locator("#job-running").count():  # type: ignore[attr-defined]
+        assert "The daily job, started" in page.inner_text("#job-running")  # type: ignore[attr-defined]
+        page.screenshot(path=str(ARTIFACTS / "admin-jobs-running.png"), full_page=True)  # type: ignore[attr-defined]
     # the page shows the run in progress and reloads itself until it ends
     page.wait_for_selector("#job-runs tr.job-ok", timeout=120_000)  # type: ignore[attr-defined]
     assert page.locator("#job-running").count() == 0  # type: ignore[attr-defined]
