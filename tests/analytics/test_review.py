@@ -156,3 +156,16 @@ def test_every_option_of_review_is_explained_in_the_docs() -> None:
     section = text.split("## Quarterly review", 1)[1].split("\n## ", 1)[0]
     missing = sorted(o for o in options - {"--workspace", "--help"} if o not in section)
     assert not missing, f"docs/backtest.md, Quarterly review, does not mention {missing}"
+
+
+def test_a_review_dated_after_the_data_reads_the_outcomes_only_to_the_datas_end(
+    reviewed: Reviewed, tmp_path: Path
+) -> None:
+    later = reviewed.second.as_of + dt.timedelta(days=40)  # after the data ends
+    review = run_review(
+        reviewed.workspace, as_of=later, propose=False, replicates=10, leak_dates=0,
+        folder=tmp_path,
+    )  # fmt: skip
+    assert review.observed_until == reviewed.second.observed_until
+    assert review.folder == tmp_path.resolve() and (tmp_path / "review.json").exists()
+    assert review.previous is not None and review.previous["as_of"] == str(reviewed.second.as_of)

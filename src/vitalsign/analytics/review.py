@@ -252,6 +252,18 @@ def _values(history: History) -> pd.DataFrame:
     return numbers
 
 
+def _observed_until(workspace: Workspace, as_of: dt.date) -> dt.datetime:
+    """The data as it stood on `as_of`: its start, or the data's end when that is earlier.
+
+    Never later than the data's end: a period scheduled to end after the data would count
+    as a churn that nobody saw.
+    """
+    from vitalsign.store.data_end import data_end
+
+    end = data_end(workspace.duckdb).at.to_pydatetime()
+    return min(dt.datetime.combine(as_of, dt.time()), end)
+
+
 def run_review(
     workspace: Workspace,
     model: LoadedModel | None = None,
@@ -308,7 +320,7 @@ def run_review(
         "score", history.scores["score"][in_last], history.scores["score"][in_this]
     )
     progress("reading the outcomes")
-    until = None if as_of is None else dt.datetime.combine(as_of, dt.time())
+    until = None if as_of is None else _observed_until(workspace, as_of)
     outcomes = read_outcomes(workspace.duckdb, until)
     labelled = label_snapshots(
         history.scores.assign(band=history.scores["computed_band"]), outcomes, horizon_days
