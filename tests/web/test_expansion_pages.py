@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import ALICE, World
+from conftest import ALICE, ARTIFACTS, World, needs_chromium, sign_in
 
 
 def _expected(world: World, owner: str | None = None) -> list[tuple[str, float, float]]:
@@ -121,3 +121,22 @@ def test_anonymous_visitors_are_sent_to_the_login_page(world: World) -> None:
     with httpx.Client(base_url=world.url, timeout=30) as anonymous:
         reply = anonymous.get("/", follow_redirects=False)
     assert reply.status_code in (302, 303, 307) and "/login" in reply.headers["location"]
+
+
+@needs_chromium
+def test_a_csm_follows_an_expansion_candidate_in_chromium(world: World, chromium: object) -> None:
+    account = _expected(world, ALICE)[0][0]
+    page = sign_in(chromium, world.url, "alice")
+    table = page.locator("#expansion-table")  # type: ignore[attr-defined]
+    table.scroll_into_view_if_needed()
+    assert table.locator("tbody tr").count() == len(_expected(world, ALICE))
+    page.locator("#expansion-candidates").screenshot(  # type: ignore[attr-defined]
+        path=str(ARTIFACTS / "expansion-candidates.png")
+    )
+    table.locator(f"a[href$='/accounts/{account}']").click()
+    page.wait_for_url(f"**/accounts/{account}")  # type: ignore[attr-defined]
+    panel = page.locator("#account-expansion")  # type: ignore[attr-defined]
+    assert panel.locator("#expansion-candidate").is_visible()
+    assert panel.locator("#expansion-signals tbody tr").count() >= 3
+    panel.screenshot(path=str(ARTIFACTS / "account-expansion.png"))
+    page.close()  # type: ignore[attr-defined]
