@@ -98,6 +98,11 @@ def test_an_admin_reaches_the_admin_area_from_the_navigation(world: World) -> No
         page = browser.get("/admin")
     assert 'id="nav-admin">Admin</a>' in portfolio
     assert page.status_code == 200
+    cursor = world.workspace.duckdb.cursor()
+    users, admins = cursor.execute(
+        "SELECT count(*), count(*) FILTER (role = 'admin' AND disabled_at IS NULL) FROM web_users"
+    ).fetchone()
+    assert f"{users} users ({admins} enabled admin" in page.text
     for path in SECTIONS:
         assert f'href="{path}"' in page.text
 

@@ -41,24 +41,16 @@ SECTIONS = (
     (
         "/admin/users",
         "Users and roles",
-        "Add people, change their role or book, disable them, reset a password.",
+        "Add people; change a role or book; disable; reset a password.",
     ),
-    (
-        "/admin/tokens",
-        "API tokens",
-        "Create a token with a scope and an expiry, see when it was last used, revoke it.",
-    ),
+    ("/admin/tokens", "API tokens", "Create with a scope and an expiry, see the last use, revoke."),
     (
         "/admin/sources",
         "Sources",
         "Freshness, syncs and quarantined rows of each source; sync now.",
     ),
     ("/admin/jobs", "Scheduled job", "The last runs with their outcome and duration; run now."),
-    (
-        "/admin/models",
-        "Models",
-        "The active model, proposed ones, their check and backtest; activate one.",
-    ),
+    ("/admin/models", "Models", "The active model, proposed ones, check, backtest; activate one."),
 )
 DONE = {  # what a redirect after a change says (`?done=...&user=...`)
     "role": "Role of {user} changed.",
@@ -71,6 +63,7 @@ DONE = {  # what a redirect after a change says (`?done=...&user=...`)
 }
 _SUBJECT = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")  # a user name (web.users) or a token id
 DEFAULT_TOKEN_DAYS = 90
+EXPIRING_DAYS = 14  # the landing page counts the active tokens expiring this soon
 AUDIT_ROWS = 20
 
 
@@ -108,10 +101,21 @@ def _private(response: Response) -> Response:
 
 
 @router.get("/admin", name="admin_page", response_class=HTMLResponse)
-def admin_page(request: Request, principal: CurrentPrincipal) -> Response:
-    """The admin area's landing page: a link to each section."""
+def admin_page(request: Request, db: Database, principal: CurrentPrincipal) -> Response:
+    """The admin area's landing page: a link to each section, and who may sign in."""
     require_admin(request, principal)
-    return render(request, "admin.html", principal, nav="admin", sections=SECTIONS)
+    now = utc_now()
+    users = list_users(db)
+    active = [t for t in list_tokens(db) if t.state(now) == "active"]
+    soon = now + dt.timedelta(days=EXPIRING_DAYS)
+    summary = {
+        "users": len(users),
+        "disabled": sum(u.disabled_at is not None for u in users),
+        "admins": sum(u.role == "admin" and u.disabled_at is None for u in users),
+        "tokens": len(active),
+        "expiring": sum(t.expires_at is not None and t.expires_at <= soon for t in active),
+    }
+    return render(request, "admin.html", principal, nav="admin", sections=SECTIONS, summary=summary)
 
 
 def known_owners(connection: Any) -> list[str]:
