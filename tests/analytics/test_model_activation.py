@@ -10,12 +10,13 @@ from hypothesis import strategies as st
 from vitalsign.analytics.model_activation import (
     PREVIEW_DATES,
     comparison_dates,
+    data_findings,
     preview_activation,
     weight_changes,
 )
 from vitalsign.analytics.outcomes import observed_until
 from vitalsign.engine.snapshots import snapshot_dates
-from vitalsign.model.loader import LoadedModel
+from vitalsign.model.loader import LoadedModel, parse_model
 from vitalsign.model.spec import HealthModel
 from vitalsign.store.workspace import Workspace
 
@@ -82,3 +83,17 @@ def test_the_preview_compares_on_the_same_dates_and_says_why_not(
     recent = preview_activation(demo_workspace, starter, bad_model, dates=stored[-1:], replicates=5)
     assert recent.comparison is None and "no labelled rows" in str(recent.error)
     assert recent.weights == preview.weights  # the weights need no history
+
+
+def test_the_check_against_the_data_names_the_line_of_a_gate_nobody_passes(
+    demo_workspace: Workspace,
+) -> None:
+    text = demo_workspace.model_path.read_text(encoding="utf-8")
+    assert '  when: "invoices_90d >= 1"' in text
+    failing = text.replace('  when: "invoices_90d >= 1"', '  when: "seats < 0"', 1)
+    model = parse_model(failing, "impossible.yml")
+    findings = data_findings(demo_workspace, model, failing)
+    line = failing.splitlines().index('  when: "seats < 0"') + 1
+    errors = [f for f in findings if f.severity == "error"]
+    assert errors and (errors[0].key, errors[0].line) == ("gate.when", line)
+    assert findings[0] == errors[0]  # errors first

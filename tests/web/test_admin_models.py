@@ -144,6 +144,8 @@ def test_a_candidate_is_compared_activated_audited_and_reactivated(served: World
         usage = {w["signal"]: w for w in preview["weights"] if w["scorecard"] == "default"}
         assert usage["logins_30d"]["after"] > usage["logins_30d"]["before"]
         assert usage["nps_latest"]["after"] < usage["nps_latest"]["before"]
+        keyed = [f for f in preview["findings"] if f["key"].split(".")[0] in ("signals", "gate")]
+        assert all(f["line"] for f in keyed)  # `check` against the data, located in the file
         found = preview["comparison"]
         assert found is not None and found["rows"] > 0 and found["churned"] > 0
         latest = dt.date.fromisoformat(found["latest"])

@@ -16,17 +16,19 @@ their outcomes are known), plus the latest snapshot date for the band moves.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from vitalsign.analytics.diff import ModelComparison, diff_models
 from vitalsign.analytics.outcomes import observed_until
 from vitalsign.analytics.progress import Step, no_progress
 from vitalsign.analytics.segments import nominal_weights
+from vitalsign.engine.profile import profile_workspace
 from vitalsign.engine.snapshots import snapshot_dates
 from vitalsign.errors import BacktestError
 from vitalsign.model.loader import LoadedModel
 from vitalsign.model.spec import HealthModel
+from vitalsign.store.model_history import key_line
 from vitalsign.store.workspace import Workspace
 
 PREVIEW_DATES = 6  # labelled dates re-scored under both models (the cap that keeps it quick)
@@ -97,6 +99,34 @@ def comparison_dates(
 
 
 @dataclass(frozen=True)
+class DataFinding:
+    """What `vitalsign check` says of the candidate against the data, at a line of its file."""
+
+    severity: str  # error or warning
+    line: int | None
+    key: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return dict(self.__dict__)
+
+
+def data_findings(workspace: Workspace, model: LoadedModel, text: str) -> list[DataFinding]:
+    """Profile `model` against the workspace's data as `vitalsign check` does (errors first).
+
+    Empty when no account is loaded; a key without a line (a table) has line None.
+    """
+    profile = profile_workspace(workspace, model.spec)
+    if profile is None:
+        return []
+    found = [
+        DataFinding(f.severity, key_line(text, f.loc), f.loc, f.message) for f in profile.findings
+    ]
+    return sorted(found, key=lambda f: f.severity != "error")
+
+
+@dataclass(frozen=True)
 class ActivationPreview:
     """What activating `candidate` instead of `active` would change."""
 
@@ -106,6 +136,7 @@ class ActivationPreview:
     dates: list[dt.date]
     comparison: ModelComparison | None  # None when it could not be computed: see `error`
     error: str | None = None
+    findings: list[DataFinding] = field(default_factory=list)  # `check` against the data
 
     @property
     def changed_weights(self) -> list[WeightChange]:
@@ -121,6 +152,7 @@ class ActivationPreview:
             "dates": [d.isoformat() for d in self.dates],
             "comparison": None if self.comparison is None else self.comparison.to_dict(),
             "error": self.error,
+            "findings": [f.to_dict() for f in self.findings],
         }
 
 
@@ -132,15 +164,18 @@ def preview_activation(
     replicates: int = PREVIEW_REPLICATES,
     dates: list[dt.date] | None = None,
     count: int = PREVIEW_DATES,
+    text: str | None = None,
     progress: Step = no_progress,
 ) -> ActivationPreview:
     """Compare `candidate` with `active`: weights, and the backtest on capped dates.
 
-    Without `dates`, `count` dates from `comparison_dates`. A comparison the data cannot
+    Without `dates`, `count` dates from `comparison_dates`. With the candidate's `text`, its
+    profile against the data (`data_findings`) comes too. A comparison the data cannot
     support (no outcomes, no churners on the dates) is reported in `error`, with the weight
-    changes still there.
+    changes and findings still there.
     """
     weights = weight_changes(active.spec, candidate.spec)
+    findings = [] if text is None else data_findings(workspace, candidate, text)
     try:
         days = dates or comparison_dates(workspace, active, horizon_days, count)
         comparison = diff_models(
@@ -153,5 +188,5 @@ def preview_activation(
             progress=progress,
         )
     except BacktestError as exc:
-        return ActivationPreview(active, candidate, weights, dates or [], None, str(exc))
-    return ActivationPreview(active, candidate, weights, days, comparison)
+        return ActivationPreview(active, candidate, weights, dates or [], None, str(exc), findings)
+    return ActivationPreview(active, candidate, weights, days, comparison, None, findings)

@@ -179,6 +179,18 @@ def check_model_text(text: str, source: str, account_fields: Iterable[str] = ())
     return ModelCheck(source, LoadedModel(spec=spec, path=None, hash=model_hash(spec)), [])
 
 
+def key_line(text: str, key: str) -> int | None:
+    """The 1-based line of a dotted key path (`gate.when`, `signals.x.scale`) in model text."""
+    yaml = YAML(typ="rt")
+    try:
+        document = yaml.load(text)
+    except YAMLError:
+        return None
+    parts: list[str | int] = [int(p) if p.isdigit() else p for p in key.split(".")]
+    line, found = locate(document, tuple(parts))
+    return line if found else None
+
+
 def checked_model(text: str, source: str, workspace: Workspace) -> LoadedModel:
     """Return the model of `text`, or raise ModelError listing every problem with its line."""
     found = check_model_text(text, source, [f.name for f in workspace.config.account_fields])

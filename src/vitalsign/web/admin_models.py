@@ -80,9 +80,12 @@ class Previews:
             return self._jobs.get((active, candidate))
 
     def start(
-        self, workspace: Workspace, active: LoadedModel, candidate: LoadedModel
+        self, workspace: Workspace, active: LoadedModel, candidate: LoadedModel, text: str
     ) -> PreviewJob:
-        """Start comparing (unless it runs or is done already); return the job."""
+        """Start comparing (unless it runs or is done already); return the job.
+
+        `text` is the candidate's file, whose lines the findings against the data name.
+        """
         key = (active.hash, candidate.hash)
         started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         with self._lock:
@@ -100,7 +103,12 @@ class Previews:
             )
             try:
                 found = preview_activation(
-                    view, active, candidate, replicates=self.replicates, count=self.dates
+                    view,
+                    active,
+                    candidate,
+                    replicates=self.replicates,
+                    count=self.dates,
+                    text=text,
                 )
                 result = PreviewJob("done", started, found)
             except VitalsignError as exc:
@@ -147,7 +155,7 @@ def candidate_preview(
     active, _ = active_model(state)
     if active is None:
         return model, None
-    return model, previews(request).start(state.workspace, active, model)
+    return model, previews(request).start(state.workspace, active, model, candidate.text)
 
 
 def _redirect(request: Request, name: str, notice: str, **params: Any) -> RedirectResponse:

@@ -126,12 +126,22 @@ class ComparisonOut(BaseModel):
     changed: list[ChangedOut]
 
 
+class FindingOut(BaseModel):
+    """What `vitalsign check` says of the candidate against the workspace's data."""
+
+    severity: str = Field(description="error or warning")
+    line: int | None
+    key: str
+    message: str
+
+
 class PreviewOut(BaseModel):
-    """A candidate's weight changes and its comparison (a job: poll while `running`)."""
+    """A candidate's weight changes, check against the data, comparison (poll while running)."""
 
     candidate: CandidateOut
     state: str = Field(description="running, done or failed")
     weights: list[WeightOut]
+    findings: list[FindingOut]
     comparison: ComparisonOut | None
     error: str | None
 
@@ -243,6 +253,7 @@ def preview(
         "candidate": _candidate(found),
         "state": job.state if job is not None else "failed",
         "weights": [w.to_dict() for w in done.weights] if done else [],
+        "findings": [f.to_dict() for f in done.findings] if done else [],
         "comparison": _comparison(done) if done else None,
         "error": (done.error if done else job.error) if job else "the active model does not load",
     }
