@@ -45,6 +45,7 @@ from rich.table import Table
 
 from backfill_floor import time_floor_and_cpu
 from vitalsign.engine.backfill import shared_signals
+from vitalsign.engine.engine_scoring import score_in_engine
 from vitalsign.engine.run import backfill as run_backfill
 from vitalsign.engine.run import batch_size_for, compute_scores
 from vitalsign.engine.scoring import ScoredFrame, score_frame
@@ -55,7 +56,7 @@ from vitalsign.store.workspace import Workspace, init_workspace, open_workspace
 AS_OF = dt.date(2025, 6, 2)  # the scoring date (a Monday); data covers the 2 years before it
 HISTORY_DAYS = 730
 GENERATOR_VERSION = 2  # bump when the generated data changes, so old databases are rebuilt
-CHILD_MODES = ("score", "baseline", "batch", "writes", "onepass")
+CHILD_MODES = ("score", "baseline", "batch", "writes", "onepass", "onepass_engine")
 TARGET_ENGINE_RATIO = 1.5
 TARGET_BACKFILL_RATIO = 12.0  # the one-pass backfill against one date
 TARGET_FLOOR_RATIO = 2.5  # the one-pass backfill against the floor query
@@ -735,9 +736,12 @@ def child_main(workdir: Path, mode: str, dates: int = 52) -> None:
         rows = len(compute_scores(ws.backend, model, [AS_OF]).scores)
     elif mode == "baseline":
         rows = len(ws.duckdb.sql(baseline_sql(AS_OF)).df())
-    elif mode == "onepass":
-        size = batch_size_for(_counts(ws)["accounts"])
-        run = time_one_pass(ws, model, backfill_dates(dates), size, quiet=True)
+    elif mode in ("onepass", "onepass_engine"):
+        accounts = _counts(ws)["accounts"]
+        scoring = "engine" if mode == "onepass_engine" else "driver"
+        run = time_one_pass(
+            ws, model, backfill_dates(dates), batch_size_for(accounts), True, accounts, scoring
+        )
         detail = {"query": run.query_seconds, "scoring": run.scoring_seconds}
         rows = len(run.last.scores)
     else:  # the last backfill batch, its query and its scoring timed apart
@@ -861,25 +865,38 @@ class OnePassRun:
 
 
 def time_one_pass(
-    ws: Workspace, model: LoadedModel, dates: Sequence[dt.date], batch_size: int, quiet: bool
+    ws: Workspace,
+    model: LoadedModel,
+    dates: Sequence[dt.date],
+    batch_size: int,
+    quiet: bool,
+    accounts: int = 0,
+    scoring: str = "driver",
 ) -> OnePassRun:
-    """Score `dates` as `backfill` does (one query kept in the engine), without writing."""
+    """Score `dates` as `backfill` does (one query kept in the engine, in account shards
+    past MAX_GRID_ROWS for `accounts`), without writing; `scoring` "engine" scores each
+    batch inside the engine (engine/engine_scoring.py) instead of in pandas."""
     ordered = sorted(set(dates))
     batches = [ordered[i : i + batch_size] for i in range(0, len(ordered), batch_size)]
     query = scoring = 0.0
     last: ScoredFrame | None = None
     started, cpu = time.perf_counter(), time.process_time()
-    with shared_signals(ws.backend, model, ordered) as signals:
+    with shared_signals(ws.backend, model, ordered, accounts) as signals:
         for number, batch in enumerate(batches, 1):
             step = time.perf_counter()
             label = f"One-pass backfill: batch {number}/{len(batches)} ..."
             with console.status(label) if not quiet else contextlib.nullcontext():
                 table = signals(batch)  # the first batch runs the one-pass query
                 assert table is not None
-                frame = table.execute()
-                queried = time.perf_counter()
-                frame["as_of"] = pd.to_datetime(frame["as_of"])  # as compute_scores does
-                last = score_frame(frame, model.spec)
+                if scoring == "engine":  # the query's time is the first batch's read
+                    queried = time.perf_counter()
+                    last = score_in_engine(table, model.spec)
+                    last.items  # noqa: B018 - spelt out, as a snapshot write would
+                else:
+                    frame = table.execute()
+                    queried = time.perf_counter()
+                    frame["as_of"] = pd.to_datetime(frame["as_of"])  # as compute_scores does
+                    last = score_frame(frame, model.spec)
             query += queried - step
             scoring += time.perf_counter() - queried
             if number == 1 and not quiet:
@@ -930,6 +947,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--with-writes",
         action="store_true",
         help="also time `backfill` writing its snapshots (into a copy of the data)",
+    )
+    parser.add_argument(
+        "--scoring",
+        choices=["driver", "engine"],
+        default="driver",
+        help="where the one-pass backfill scores its batches: pandas on the driver, or "
+        "inside the engine (compute_scores(..., scoring='engine'))",
     )
     child = parser.add_mutually_exclusive_group()
     for mode in CHILD_MODES:
@@ -1010,7 +1034,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with console.status("Timing the floor: per-account, per-week aggregates ..."):
             floor, floor_cpu = time_floor_and_cpu(ws.duckdb, dates)
         console.log(f"floor: weekly aggregates {floor:.1f}s (CPU {floor_cpu:.1f}s)")
-        passes = time_one_pass(ws, model, dates, batch_size_for(data.accounts), quiet=False)
+        passes = time_one_pass(
+            ws, model, dates, batch_size_for(data.accounts), False, data.accounts, args.scoring
+        )
         console.log(
             f"one-pass backfill: {passes.seconds:.1f}s (query and read-back "
             f"{passes.query_seconds:.1f}s, scoring {passes.scoring_seconds:.1f}s)"
@@ -1053,7 +1079,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.log(f"peak RSS of this process: {peak_rss_bytes() / 2**30:.2f} GiB")
     elif backfill is not None:
         with console.status("Peak memory of the one-pass backfill in a child process ..."):
-            one_pass_child = run_child(workdir, "onepass", args.dates)
+            mode = "onepass_engine" if args.scoring == "engine" else "onepass"
+            one_pass_child = run_child(workdir, mode, args.dates)
         backfill["one_pass"]["child"] = vars(one_pass_child)
         console.log(
             f"one-pass backfill (child): {one_pass_child.seconds:.1f}s, "

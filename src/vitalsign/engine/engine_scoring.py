@@ -100,7 +100,8 @@ def score_in_engine(
         wide, names = _override_table(signals, overrides, model)
         if names:
             signals = _with_overrides(signals, wide, names, model)
-    table, layout = scored_table(signals, model, stale, masked=True)
+    fence = getattr(signals._find_backend(), "name", "") == "postgres"
+    table, layout = scored_table(signals, model, stale, masked=True, fence=fence)
     if "band" in names:
         override = table[names["band"]].cast("string")
         table = table.mutate(band=ibis.ifelse(override.notnull(), override, table.computed_band))

@@ -73,9 +73,23 @@ def signals_in(groups: Mapping[str, Group], path: str = "") -> list[tuple[str, s
     return found
 
 
+def _real(value: float) -> Any:
+    """A double literal on every engine: PostgreSQL reads a bare 2.0 as NUMERIC, and a
+    CASE of NUMERIC literals comes back as Python decimals (Ibis elides a float64 cast of
+    a float64 literal, not of a float32 one; the text keeps every digit of the double)."""
+    return ibis.literal(float(value), "float32").cast("float64")
+
+
+def _fenced(t: ir.Table, fence: bool) -> ir.Table:
+    """Add a window column (row_number) so that the stage stays a subquery: PostgreSQL's
+    planner otherwise pulls each stage up into the next, copying its expressions into every
+    reference (30 s of planning for the starter model). Not on DuckDB or Spark."""
+    return t.mutate(fence__=ibis.row_number().over(ibis.window())) if fence else t
+
+
 def _clip(value: Any, low: float, high: float) -> Any:
     """Clamp without GREATEST/LEAST (PostgreSQL's ignore NULL): NULL stays NULL."""
-    return ibis.ifelse(value < low, low, ibis.ifelse(value > high, high, value))
+    return ibis.ifelse(value < low, _real(low), ibis.ifelse(value > high, _real(high), value))
 
 
 def _category_key(value: str, dtype: Any) -> Any:
@@ -101,8 +115,8 @@ def scale_points(table: ir.Table, column: str, scale: Scale) -> Any:
     if isinstance(scale, CategoricalScale):
         dtype = raw.type()
         pairs = [(key, _category_key(k, dtype), v) for key, (k, v) in enumerate(scale.map.items())]
-        cases = [(raw == lit, ibis.literal(float(v))) for _, lit, v in pairs if lit is not None]
-        other = ibis.literal(float(scale.default)) if scale.default is not None else None
+        cases = [(raw == lit, _real(v)) for _, lit, v in pairs if lit is not None]
+        other = _real(scale.default) if scale.default is not None else None
         otherwise = other if other is not None else ibis.null("float64")
         mapped = ibis.cases(*cases, else_=otherwise) if cases else otherwise
         return ibis.ifelse(raw.isnull(), ibis.null("float64"), mapped)
@@ -117,10 +131,10 @@ def scale_points(table: ir.Table, column: str, scale: Scale) -> Any:
         reached = sum(
             (ibis.ifelse(value >= s.min, 1, 0) for s in scale.steps), start=ibis.literal(0)
         )
-        chosen = ibis.cases(*[(reached == i, p) for i, p in enumerate(points)])
-        return ibis.ifelse(value.isnull(), ibis.null("float64"), chosen.cast("float64"))
+        chosen = ibis.cases(*[(reached == i, _real(p)) for i, p in enumerate(points)])
+        return ibis.ifelse(value.isnull(), ibis.null("float64"), chosen)
     if isinstance(scale, BooleanScale):
-        points_if = ibis.ifelse(value != 0, float(scale.if_true), float(scale.if_false))
+        points_if = ibis.ifelse(value != 0, _real(scale.if_true), _real(scale.if_false))
         return ibis.ifelse(value.isnull(), ibis.null("float64"), points_if)
     if isinstance(scale, PercentileScale):  # pragma: no cover - ranked in _ranked_points
         raise TypeError("percentile points are ranked over the table")
@@ -182,8 +196,8 @@ def _ranked_points(table: ir.Table, ranked: dict[str, bool], keys: list[str]) ->
         size, n = t[f"{c}__size"].cast("float64"), t[f"{c}__n"].cast("float64")
         first = before if higher else n - before - size + 2.0  # 1-based first rank of the run
         average = first - 1.0 + (size + 1.0) / 2.0
-        points = ibis.ifelse(n > 1, average / n * 100.0, LONE_ACCOUNT_POINTS)
-        points = ibis.ifelse(ungrouped, LONE_ACCOUNT_POINTS, points)
+        points = ibis.ifelse(n > 1, average / n * 100.0, _real(LONE_ACCOUNT_POINTS))
+        points = ibis.ifelse(ungrouped, _real(LONE_ACCOUNT_POINTS), points)
         stage[f"{c}__p"] = ibis.ifelse(t[f"{c}__x"].isnull(), ibis.null("float64"), points)
     scratch = [
         f"{c}__{part}" for c in ranked for part in ("x", "null", "new", "row", "run", "before")
@@ -216,13 +230,14 @@ def _depth_first(nodes: list[Node]) -> list[tuple[int, Node]]:
     return found
 
 
-def _verdict(t: ir.Table, model: HealthModel) -> ir.Table:
+def _verdict(t: ir.Table, model: HealthModel, fence: bool) -> ir.Table:
     """Add the final score (gate and flags applied), the band and the flags' JSON."""
     raised = [t[f"{FLAG_PREFIX}{f}"] for f in model.flags]
-    penalty: Any = ibis.literal(0.0)
+    penalty: Any = _real(0.0)
     for flag, hit in zip(model.flags.values(), raised, strict=True):
-        penalty = penalty + ibis.ifelse(hit, float(flag.subtract), 0.0)
-    t = t.mutate(score=ibis.ifelse(t.gate_pass, _clip(t.base_score - penalty, 0.0, 100.0), 0.0))
+        penalty = penalty + ibis.ifelse(hit, _real(flag.subtract), _real(0.0))
+    final = _clip(t.base_score - penalty, 0.0, 100.0)
+    t = _fenced(t.mutate(score=ibis.ifelse(t.gate_pass, final, _real(0.0))), fence)
     # a weighted mean can land a hair below a band's minimum (69.99999999999999 for 70)
     floor = t.score.fill_null(-1.0).round(9)
     bands = model.bands
@@ -233,6 +248,7 @@ def _verdict(t: ir.Table, model: HealthModel) -> ir.Table:
             cap = ibis.ifelse(hit & (cap < level), level, cap)
     reached = [(floor >= band.min, i) for i, band in enumerate(bands)]
     t = t.mutate(index__=ibis.cases(*reached, else_=len(bands) - 1), cap__=cap)
+    t = _fenced(t, fence)
     index = ibis.ifelse(t.index__ < t.cap__, t.cap__, t.index__)
     band = ibis.cases(*[(index == i, label) for i, label in enumerate(model.band_names)])
     # below the minimum coverage the band says so whatever the score, a failed gate's 0 too
@@ -259,13 +275,15 @@ def scored_table(
     model: HealthModel,
     stale: Mapping[Any, Collection[str]] | None = None,
     masked: bool = False,
+    fence: bool = False,
 ) -> tuple[ir.Table, Layout]:
     """Return the signal table scored under `model` (one wide row per account-date).
 
     `stale` maps a date's midnight to the signals missing on it (engine/freshness.py): they
     are NULL, earn no points from their missing policy, and a gate or flag reading them is
     not evaluated (`masked`: the caller did that already, with `mask_stale`). Rows whose
-    scorecard the model lacks are left out, as on the driver.
+    scorecard the model lacks are left out, as on the driver. `fence` keeps each stage a
+    subquery (for PostgreSQL's planner, `_fenced`).
     """
     cards = list(model.scorecards)
     t = signals.filter(signals.scorecard.isin(cards))
@@ -298,15 +316,15 @@ def scored_table(
         )
         if signal.missing != "skip":
             fill = 0.0 if signal.missing == "zero" else float(signal.missing)
-            filled = raw.fill_null(fill)
+            filled = raw.fill_null(_real(fill))
             skipped = [day for day, names in stale_sets.items() if sname in names]
             raw = ibis.ifelse(t.as_of.isin(skipped), raw, filled) if skipped else filled
         points[layout.points[sname]] = raw.cast("float64")
     t = t.mutate(**points)
-    t = t.drop(*[c for c in t.columns if c.endswith("__p") and c.startswith("s__")])
-    t = _score_cards(t, model, layout)
-    t = _verdict(t, model)
-    return t, layout
+    t = _fenced(t.drop(*[c for c in t.columns if c.endswith("__p") and c.startswith("s__")]), fence)
+    t = _score_cards(t, model, layout, fence)
+    t = _verdict(t, model, fence)
+    return (t.drop("fence__") if fence else t), layout
 
 
 def mask_stale(t: ir.Table, model: HealthModel, stale: Mapping[Any, Collection[str]]) -> ir.Table:
@@ -372,8 +390,8 @@ class _Card:
         """The weight of the available parts of each group."""
         return {
             f"{node.column}__d": sum(
-                (ibis.ifelse(avail, w, 0.0) for avail, w, _ in self._parts(t, node)),
-                start=ibis.literal(0.0),
+                (ibis.ifelse(avail, _real(w), _real(0.0)) for avail, w, _ in self._parts(t, node)),
+                start=_real(0.0),
             )
             for _, node in self.nodes
         }
@@ -381,7 +399,7 @@ class _Card:
     def shares(self, t: ir.Table) -> dict[str, Any]:
         """Each part's weight over its group's denominator where it has data, else 0."""
         return {
-            share: ibis.ifelse(avail, w / t[f"{node.column}__d"], 0.0)
+            share: ibis.ifelse(avail, w / t[f"{node.column}__d"], _real(0.0))
             for _, node in self.nodes
             for avail, w, share in self._parts(t, node)
         }
@@ -404,7 +422,7 @@ class _Card:
         coverage; a group without data has a NULL score."""
         found: dict[str, Any] = {}
         for _, node in self.nodes:
-            total = sum(self._terms(t, node, None), start=ibis.literal(0.0))
+            total = sum(self._terms(t, node, None), start=_real(0.0))
             has_data = t[f"{node.column}__d"] > 0
             found[node.column] = ibis.ifelse(has_data, total, ibis.null("float64"))
         number = self.number
@@ -425,10 +443,10 @@ class _Card:
 
         walk(self.top, None)
         nominal = nominal_weights(self.groups, {})
-        coverage: Any = ibis.literal(0.0)
+        coverage: Any = _real(0.0)
         for sname, _, _ in self.members:
             points = t[self.layout.points[sname]]
-            coverage = coverage + ibis.ifelse(points.isnull(), 0.0, nominal[sname])
+            coverage = coverage + ibis.ifelse(points.isnull(), _real(0.0), _real(nominal[sname]))
         found[f"c__{number}"] = coverage
         return found
 
@@ -442,7 +460,7 @@ class _Card:
         return found
 
 
-def _score_cards(t: ir.Table, model: HealthModel, layout: Layout) -> ir.Table:
+def _score_cards(t: ir.Table, model: HealthModel, layout: Layout, fence: bool) -> ir.Table:
     """Add every scorecard's group scores, item weights, base score and coverage.
 
     Three projections shared by all scorecards: denominators (the weight of a group's parts
@@ -452,13 +470,13 @@ def _score_cards(t: ir.Table, model: HealthModel, layout: Layout) -> ir.Table:
     of times, so the query (and Ibis's compile) stays small.
     """
     cards = [_Card(model, card, i, layout) for i, card in enumerate(model.scorecards)]
-    t = t.mutate(**{k: v for c in cards for k, v in c.denominators(t).items()})
-    t = t.mutate(**{k: v for c in cards for k, v in c.shares(t).items()})
-    t = t.mutate(**{k: v for c in cards for k, v in c.scores(t).items()})
+    t = _fenced(t.mutate(**{k: v for c in cards for k, v in c.denominators(t).items()}), fence)
+    t = _fenced(t.mutate(**{k: v for c in cards for k, v in c.shares(t).items()}), fence)
+    t = _fenced(t.mutate(**{k: v for c in cards for k, v in c.scores(t).items()}), fence)
     t = t.drop(*[column for card in cards for column in card.columns()])
     for name, card in zip(model.scorecards, cards, strict=True):
         layout.cards[name] = CardLayout(card.members, card.group_columns)
     names = list(model.scorecards)
     base = ibis.cases(*[(t.scorecard == c, t[f"b__{i}"]) for i, c in enumerate(names)])
     coverage = ibis.cases(*[(t.scorecard == c, t[f"c__{i}"]) for i, c in enumerate(names)])
-    return t.mutate(base_score=base.cast("float64"), coverage=coverage.round(10))
+    return _fenced(t.mutate(base_score=base.cast("float64"), coverage=coverage.round(10)), fence)
