@@ -267,6 +267,11 @@ def test_a_read_token_reads_but_never_writes_and_records_its_last_use(world: Wor
                 json={"target": "band", "value": "red", "reason": "adm read token"},
             )
             assert refused.status_code == 403 and "may only read" in refused.text
+            page = api.get(f"/accounts/{world.alice_account}")  # read: no change forms shown
+        with world.client("maria") as writer:  # maria's own write token
+            writable = writer.get(f"/accounts/{world.alice_account}")
+        assert page.status_code == 200 and "override-form" not in page.text
+        assert "override-form" in writable.text
         used = re.search(
             rf'<tr data-token="{token_id.group(1)}".*?</tr>',
             browser.get("/admin/tokens").text,
