@@ -41,7 +41,7 @@ log = logging.getLogger("vitalsign.web")
 router = APIRouter()
 NOTICES = {
     "activated": "Model activated: the next scoring run and every page use it now.",
-    "candidate": "The file passed `check`; compare it with the active model, then activate it.",
+    "candidate": "The file passes check: compare it with the active model, then activate it.",
 }
 
 
