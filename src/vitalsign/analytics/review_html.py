@@ -84,9 +84,12 @@ the interval of its change excludes 0.</p>
 <p>{{ c.verdict }}. Proposal: <code>{{ c.path }}</code>; review it, then
 <code>vitalsign diff</code> before deploying.</p>
 {% if r.stability %}
-<table><tr><th>scorecard</th><th>signal</th><th>final weight</th><th>over folds</th><th></th></tr>
+<table><tr><th>scorecard</th><th>signal</th><th>final weight</th>
+<th>over folds or refits (mean ± sd, range)</th><th></th></tr>
 {% for s in r.stability %}<tr><td>{{ s.scorecard }}</td><td>{{ s.signal }}</td>
-<td>{{ '%.0f'|format(s.weight) if s.weight == s.weight else '—' }}%</td><td>{{ s.spread }}</td>
+<td>{{ '%.0f'|format(s.weight) if s.weight == s.weight else '—' }}%</td>
+<td>{% if s.spread.count %}{{ '%.0f ± %.0f%% (%.0f–%.0f%%)'|format(s.spread.mean, s.spread.sd,
+s.spread.low, s.spread.high) }}{% else %}—{% endif %}</td>
 <td class="bad">{{ s.flags|join('; ') }}</td></tr>{% endfor %}</table>
 {% else %}<p class="note">No weight was refitted (see the notes): no weight stability.</p>
 {% endif %}
