@@ -141,32 +141,33 @@ def scale_points(table: ir.Table, column: str, scale: Scale) -> Any:
     raise TypeError(f"unknown scale {scale!r}")  # pragma: no cover - pydantic guards
 
 
-def _ranked_points(table: ir.Table, ranked: dict[str, bool], keys: list[str]) -> ir.Table:
+def _ranked_points(
+    table: ir.Table, ranked: dict[str, bool], keys: list[str], snap_by: list[str]
+) -> ir.Table:
     """Add each ranked column's percentile points as `<column>__p` (`ranked`: column ->
     higher is better): the average rank among the rows of the same `keys`.
 
-    As engine/points.py: values within TIE_RTOL (relative) of the next rank as ties, a lone
-    value and a value without a segment get 50 points, a missing value gets NULL. Missing
-    values are ranked apart (Spark sorts NULL first, DuckDB last). All columns share each
-    of the four projections, which keeps the query (and Ibis's compile) small.
+    As engine/points.py: values are first snapped to the smallest of their run of near-equal
+    values (each within TIE_RTOL, relative, of the next) among the rows of the same
+    `snap_by` (the scorecard: the driver snaps a scorecard's rows together), then ranked;
+    a lone value and a value without a segment get 50 points, a missing value gets NULL.
+    Missing values are ranked apart (Spark sorts NULL first, DuckDB last). All columns
+    share each projection, which keeps the query (and Ibis's compile) small.
     """
     t = table.mutate(
         **{
             f"{c}__{part}": value
             for c in ranked
-            for part, value in (
-                ("x", table[c].cast("float64")),
-                ("null", table[c].isnull()),
-            )
+            for part, value in (("x", table[c].cast("float64")), ("null", table[c].isnull()))
         }
     )
 
-    def within(c: str, *extra: str) -> list[Any]:
-        return [t[k] for k in [*keys, f"{c}__null", *extra]]
+    def within(c: str, by: list[str], *extra: str) -> list[Any]:
+        return [t[k] for k in [*by, f"{c}__null", *extra]]
 
     stage: dict[str, Any] = {}
-    for c in ranked:
-        ordered = ibis.window(group_by=within(c), order_by=t[f"{c}__x"])
+    for c in ranked:  # a run starts where a value is not near the one before it
+        ordered = ibis.window(group_by=within(c, snap_by), order_by=t[f"{c}__x"])
         x, previous = t[f"{c}__x"], t[f"{c}__x"].lag().over(ordered)
         scale = ibis.ifelse(x.abs() > previous.abs(), x.abs(), previous.abs())
         near = ((x - previous) <= scale * TIE_RTOL).fill_null(False)
@@ -175,34 +176,37 @@ def _ranked_points(table: ir.Table, ranked: dict[str, bool], keys: list[str]) ->
     t = t.mutate(**stage)
     stage = {}
     for c in ranked:
-        running = ibis.window(
-            group_by=within(c), order_by=[t[f"{c}__x"], t[f"{c}__row"]], rows=(None, 0)
-        )
+        order = [t[f"{c}__x"], t[f"{c}__row"]]
+        running = ibis.window(group_by=within(c, snap_by), order_by=order, rows=(None, 0))
         stage[f"{c}__run"] = t[f"{c}__new"].sum().over(running)
     t = t.mutate(**stage)
     stage = {}
     for c in ranked:
-        run, whole = ibis.window(group_by=within(c, f"{c}__run")), ibis.window(group_by=within(c))
-        stage[f"{c}__before"] = t[f"{c}__row"].min().over(run)
-        stage[f"{c}__size"] = t[f"{c}__row"].count().over(run)
-        stage[f"{c}__n"] = t[f"{c}__row"].count().over(whole)
+        run = ibis.window(group_by=within(c, snap_by, f"{c}__run"))
+        stage[f"{c}__snap"] = t[f"{c}__x"].min().over(run)
+    t = t.mutate(**stage)
+    stage = {}
+    for c in ranked:
+        ordered = ibis.window(group_by=within(c, keys), order_by=t[f"{c}__snap"])
+        ties = ibis.window(group_by=within(c, keys, f"{c}__snap"))
+        stage[f"{c}__below"] = ibis.rank().over(ordered)  # values below: 0-based rank
+        stage[f"{c}__size"] = t[f"{c}__row"].count().over(ties)
+        stage[f"{c}__n"] = t[f"{c}__row"].count().over(ibis.window(group_by=within(c, keys)))
     t = t.mutate(**stage)
     ungrouped: Any = ibis.literal(False)
     for key in keys:
         ungrouped = ungrouped | t[key].isnull()
     stage = {}
     for c, higher in ranked.items():
-        before = t[f"{c}__before"].cast("float64") + 1.0  # row_number is 0-based in Ibis
+        below = t[f"{c}__below"].cast("float64")
         size, n = t[f"{c}__size"].cast("float64"), t[f"{c}__n"].cast("float64")
-        first = before if higher else n - before - size + 2.0  # 1-based first rank of the run
+        first = below + 1.0 if higher else n - below - size + 1.0  # first rank of the ties
         average = first - 1.0 + (size + 1.0) / 2.0
         points = ibis.ifelse(n > 1, average / n * 100.0, _real(LONE_ACCOUNT_POINTS))
         points = ibis.ifelse(ungrouped, _real(LONE_ACCOUNT_POINTS), points)
         stage[f"{c}__p"] = ibis.ifelse(t[f"{c}__x"].isnull(), ibis.null("float64"), points)
-    scratch = [
-        f"{c}__{part}" for c in ranked for part in ("x", "null", "new", "row", "run", "before")
-    ] + [f"{c}__{part}" for c in ranked for part in ("size", "n")]
-    return t.mutate(**stage).drop(*scratch)
+    parts = ("x", "null", "new", "row", "run", "snap", "below", "size", "n")
+    return t.mutate(**stage).drop(*[f"{c}__{part}" for c in ranked for part in parts])
 
 
 def _plan(groups: Mapping[str, Group], path: str, prefix: str, count: list[int]) -> list[Node]:
@@ -303,7 +307,7 @@ def scored_table(
         if isinstance(scale := model.signals[s].scale, PercentileScale)
     }
     if ranked:
-        t = _ranked_points(t, ranked, ["as_of", "model_segment", "scorecard"])
+        t = _ranked_points(t, ranked, ["as_of", "model_segment", "scorecard"], ["scorecard"])
     points: dict[str, Any] = {}
     for sname in used:
         signal = model.signals[sname]

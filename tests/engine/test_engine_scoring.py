@@ -1,0 +1,76 @@
+"""Scoring inside the engine equals the driver's pandas/NumPy scoring.
+
+The engine matrix (test_engine_matrix.py) compares whole worlds on DuckDB, PostgreSQL and
+Spark; here: percentile ranks (with near ties, NULLs and accounts without a segment)
+against engine/points.py's on random columns, and the refusal of an unknown mode.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from vitalsign.engine.points import percentile_points
+from vitalsign.engine.run import compute_scores
+from vitalsign.engine.score_expressions import _ranked_points
+from vitalsign.errors import VitalsignError
+from vitalsign.model.loader import parse_model
+
+DAYS = [dt.datetime(2025, 6, 2), dt.datetime(2025, 6, 9)]
+
+# a value, or one a hair above another (ties within 1e-12 relative), or missing
+values = st.one_of(
+    st.none(),
+    st.sampled_from([0.0, 1.0, 2.5, 3.0, 1e6]),
+    st.builds(
+        lambda v, k: v * (1 + k * 4e-13), st.sampled_from([1.0, 2.5, 1e6]), st.integers(1, 5)
+    ),
+    st.floats(-1e3, 1e3, allow_nan=False),
+)
+rows = st.lists(
+    st.tuples(values, st.sampled_from([None, "smb", "mid"]), st.sampled_from(DAYS)),
+    min_size=1,
+    max_size=40,
+)
+
+
+@pytest.fixture(scope="module")
+def duck() -> ibis.BaseBackend:
+    return ibis.duckdb.connect()
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(rows=rows, higher=st.booleans())
+def test_percentile_points_in_the_engine_equal_the_drivers(
+    duck: ibis.BaseBackend, rows: list[tuple[float | None, str | None, dt.datetime]], higher: bool
+) -> None:
+    frame = pd.DataFrame(rows, columns=["s__x", "model_segment", "as_of"])
+    frame["s__x"] = frame["s__x"].astype("float64")
+    frame["scorecard"] = "default"
+    frame["row"] = np.arange(len(frame))
+    keys = ["as_of", "model_segment", "scorecard"]
+    table = _ranked_points(ibis.memtable(frame), {"s__x": higher}, keys, ["scorecard"])
+    got = duck.execute(table.order_by("row"))["s__x__p"].to_numpy(dtype="float64")
+    dates = pd.factorize(frame["as_of"])[0]
+    segments, names = pd.factorize(frame["model_segment"])
+    codes = np.where(segments < 0, -1, dates * max(len(names), 1) + segments)
+    expected = percentile_points(frame["s__x"].to_numpy(), codes, ascending=higher)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, equal_nan=True)
+
+
+def test_an_unknown_scoring_mode_is_refused(duck: ibis.BaseBackend) -> None:
+    model = parse_model(
+        "name: m\nsignals: {seats: {attribute: seats, scale: {type: linear, low: 0, high: 9}}}\n"
+        "scorecards: {default: {g: {signals: {seats: 1}}}}\n"
+        "bands: [{name: ok, min: 50}, {name: bad, min: 0}]\n"
+    )
+    with pytest.raises(VitalsignError, match="scoring must be one of driver, engine"):
+        compute_scores(duck, model, [dt.date(2025, 6, 2)], scoring="warehouse")
