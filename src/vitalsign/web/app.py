@@ -190,7 +190,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """
     from vitalsign.web.relay_server import CommandRelay
 
-    relay = CommandRelay(app.state.workspace.root)
+    relay = CommandRelay(app.state.workspace.root, app.state.jobs)  # run, sync: as jobs
     relay.start()
     try:
         yield

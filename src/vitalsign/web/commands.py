@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import getpass
 import re
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from vitalsign.web.jobs import JobRun
 
 console = Console(highlight=False)
 users_app = typer.Typer(help="Web users, roles and API tokens.", no_args_is_help=True)
@@ -108,6 +112,7 @@ def serve(
     app = create_app(ws, settings)
     jobs = app.state.jobs  # web/jobs.py: the schedule and "run now" share one queue and job_runs
     jobs.sync, jobs.schedule, jobs.trigger = not no_sync, schedule, trigger
+    jobs.on_finish.append(_log_line())
     scheduler = None
     if schedule and trigger is not None:
         _, retries = daily_jobs(ws.root, sync=not no_sync, model=None)
@@ -131,6 +136,29 @@ def serve(
             scheduler.shutdown(wait=False)
         checkpoint(ws)  # the app's shutdown did it too, unless uvicorn stopped before it
         ws.close()
+
+
+def _log_line() -> Callable[[JobRun], None]:
+    """Print one line per finished job run on the server's own output (its log).
+
+    The run may end on the thread of a relayed command, whose `sys.stdout` goes to that
+    terminal: the line goes to the process's stdout all the same.
+    """
+    import sys
+
+    stream = getattr(sys.stdout, "default", sys.stdout)  # relay_server.ThreadStreams
+    log = Console(file=stream, highlight=False, soft_wrap=True)
+
+    def line(run: JobRun) -> None:
+        from vitalsign.web.jobs import describe_finished
+
+        log.print(
+            f"{run.finished_at or run.started_at:%H:%M:%S} UTC {describe_finished(run)}",
+            markup=False,
+        )
+        stream.flush()
+
+    return line
 
 
 def _base_url(

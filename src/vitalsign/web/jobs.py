@@ -5,8 +5,10 @@ start it, or a sync of the sources, from /admin/jobs and /admin/sources. Each jo
 thread of the server with its own connection to the workspace's database, as a relayed
 command does (web/relay_server.py), so pages keep answering while it runs. One job runs at a
 time: a click while one runs is refused and says which one runs (the scheduled job waits
-for it instead). Every run is a row of `job_runs`: who or what started it, when, how long it
-took, its outcome, what each step did and the error of a failed one.
+for it instead), and so does a `vitalsign run` or `vitalsign sync` typed in a terminal and
+relayed into the server (web/relay_server.py). Every run is a row of `job_runs`: who or what
+started it, when, how long it took, its outcome, what each step did and the error of a failed
+one; `vitalsign serve` prints one line per finished run (web/commands.py).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class JobRun:
 
     run_id: str
     job: str
-    trigger: str  # schedule or web
+    trigger: str  # schedule, web or cli
     started_by: str
     started_at: dt.datetime
     finished_at: dt.datetime | None
@@ -59,6 +61,26 @@ class JobRun:
         if self.finished_at is None:
             return None
         return round((self.finished_at - self.started_at).total_seconds(), 1)
+
+
+Work = Callable[[], tuple[bool, str, str | None]]
+"""A job's body: (ok, what it did, the error of a failed run)."""
+
+
+def describe_run(run: JobRun) -> str:
+    """Name a run in progress, e.g. "daily job, started 17:25:47 UTC by root"."""
+    return f"{run.job} job, started {run.started_at:%H:%M:%S} UTC by {run.started_by}"
+
+
+def describe_finished(run: JobRun) -> str:
+    """One line for the server's log: the job, its trigger, who, outcome, duration, error."""
+    line = (
+        f"job {run.job} ({run.trigger}, by {run.started_by}) {run.status} "
+        f"in {run.duration_seconds or 0:.1f} s"
+    )
+    if run.error:
+        line += f": {' '.join(run.error.split())}"
+    return line
 
 
 def _now() -> dt.datetime:
@@ -145,6 +167,7 @@ class JobRunner:
         self._lock = threading.Lock()
         self._current: JobRun | None = None
         self.threads: set[threading.Thread] = set()
+        self.on_finish: list[Callable[[JobRun], None]] = []  # e.g. serve's log line
         self._mark_interrupted()
 
     def _mark_interrupted(self) -> None:
@@ -168,12 +191,7 @@ class JobRunner:
         _check_job(job)
         if not self._lock.acquire(blocking=False):
             running = self._current
-            what = (
-                f"{running.job} job, started {running.started_at:%H:%M:%S} UTC by "
-                f"{running.started_by},"
-                if running
-                else "other job"
-            )
+            what = f"{describe_run(running)}," if running else "other job"
             raise JobBusy(
                 f"the {what} is still running; wait for it to finish (this page shows it), "
                 "then start the job again"
@@ -191,15 +209,33 @@ class JobRunner:
             raise
         return run
 
-    def run(self, job: str, by: str = "scheduler", trigger: str = "schedule") -> JobRun:
-        """Run `job` on the calling thread, after the job in progress if any (the schedule)."""
+    def run(
+        self,
+        job: str,
+        by: str = "scheduler",
+        trigger: str = "schedule",
+        work: Work | None = None,
+        waiting: Callable[[JobRun | None], None] | None = None,
+    ) -> JobRun:
+        """Run `job` on the calling thread, after the job in progress if any.
+
+        The schedule runs the job itself; a relayed `vitalsign run` or `sync` passes its
+        command as `work`, and `waiting` is told which run it waits for (None: one that just
+        ended).
+        """
         _check_job(job)
-        with self._lock:
+        if not self._lock.acquire(blocking=False):
+            if waiting is not None:
+                waiting(self._current)
+            self._lock.acquire()
+        try:
             run = self._begin(job, by, trigger)
             try:
-                return self._execute(run)
+                return self._execute(run, work)
             finally:
                 self._current = None
+        finally:
+            self._lock.release()
 
     def _begin(self, job: str, by: str, trigger: str) -> JobRun:
         run = JobRun(uuid.uuid4().hex[:16], job, trigger, by, _now(), None, "running", "", None)
@@ -219,11 +255,13 @@ class JobRunner:
             self._lock.release()
             self.threads.discard(threading.current_thread())
 
-    def _execute(self, run: JobRun) -> JobRun:
+    def _execute(self, run: JobRun, work: Work | None = None) -> JobRun:
         """Run the job, then record its outcome (a bug fails the run with its traceback logged)."""
         log.info("job %s started (%s, by %s)", run.job, run.trigger, run.started_by)
         try:
-            if run.job == "daily":
+            if work is not None:
+                ok, detail, error = work()
+            elif run.job == "daily":
                 ok, detail, error = _run_daily(self.root, self.sync, self.model)
             else:
                 ok, detail, error = _run_sync(self.root)
@@ -249,7 +287,7 @@ class JobRunner:
                 "WHERE run_id = ?",
                 [finished.finished_at, finished.status, detail, error, run.run_id],
             )
-        log.info(  # the terminal of `vitalsign serve` shows what each step did, as `run` prints
+        log.debug(  # serve prints one line per run (on_finish); this one has each step too
             "job %s %s in %.1f s: %s%s",
             run.job,
             finished.status,
@@ -257,6 +295,8 @@ class JobRunner:
             detail.replace("\n", "; "),
             f"; error: {error}" if error else "",
         )
+        for listener in self.on_finish:
+            listener(finished)
         return finished
 
 

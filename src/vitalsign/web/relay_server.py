@@ -7,6 +7,9 @@ database with the pages and the scheduled job: DuckDB's transactions keep each w
 work whole, and a page reads the result on its next request (the serving cache and the
 sign-in cache follow the versions they already check). What the command prints goes back
 to the terminal that started it: `sys.stdout` and `sys.stderr` are routed per thread.
+`vitalsign run` and `vitalsign sync` go through the server's job runner (web/jobs.py), as the
+browser's "Run now" and the schedule do: they wait for the job in progress, saying which, and
+each is a row of `job_runs` (trigger "cli", started by the peer's OS user).
 """
 
 from __future__ import annotations
@@ -15,17 +18,28 @@ import contextlib
 import io
 import logging
 import os
+import pwd
+import re
 import socket
 import struct
 import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vitalsign.web.relay import NOT_RELAYED, frames, send_frame, socket_name
 
+if TYPE_CHECKING:
+    from vitalsign.web.jobs import JobRun, JobRunner
+
 log = logging.getLogger("vitalsign.web")
+RELAYED_JOBS = {"run": "daily", "sync": "sync"}
+"""Commands that run as a job of the server's runner (one job at a time, in job_runs)."""
+BORDERS = "─━┏┓┗┛┡┩└┘┌┐├┤┼╇╈┳┻┠┨╋┬┴ "
+"""The characters of a table's border lines (Rich's default box)."""
+KEPT_CHARS = 4000
+"""How much of a job command's output its job_runs row keeps (the end of it)."""
 
 
 class SocketStream(io.TextIOBase):
@@ -36,6 +50,7 @@ class SocketStream(io.TextIOBase):
         self._kind = kind
         self._lock = lock
         self.gone = False
+        self.kept: list[str] = []  # what was written, for the job_runs row of a job command
 
     def writable(self) -> bool:
         """Always: this is an output stream."""
@@ -49,6 +64,7 @@ class SocketStream(io.TextIOBase):
         """Send `text`; a client that went away no longer gets it (the command carries on)."""
         if not isinstance(text, str):  # click probes with b"" whether a stream is binary
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        self.kept.append(text)
         if text and not self.gone:
             with self._lock:
                 try:
@@ -64,6 +80,11 @@ class ThreadStreams:
     def __init__(self, default: Any) -> None:
         self._default = default
         self._local = threading.local()
+
+    @property
+    def default(self) -> Any:
+        """The process's own stream (the server's log), whichever thread asks."""
+        return self._default
 
     @property
     def target(self) -> Any:
@@ -121,6 +142,55 @@ def _peer_uid(sock: socket.socket) -> int:
     raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     _pid, uid, _gid = struct.unpack("3i", raw)
     return int(uid)
+
+
+def os_user(uid: int) -> str:
+    """The login name of user id `uid`, or "cli" when the system does not know it."""
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return "cli"
+
+
+def plain_output(text: str) -> str:
+    """A command's printed output as lines: a table's rows as their cells, borders dropped."""
+    lines: list[str] = []
+    in_row = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not any(bar in line for bar in "│┃"):
+            in_row = False
+            if line.strip(BORDERS):
+                lines.append(line)
+            continue
+        cells = [c.strip() for c in re.split("[│┃]", line.strip("│┃"))]
+        words = " ".join(c for c in cells if c)
+        if in_row and lines and not cells[0]:  # a wrapped row: its cells go on
+            lines[-1] += " " + words
+        else:
+            lines.append(words)
+        in_row = True
+    return "\n".join(lines)
+
+
+def job_outcome(argv: list[str], code: int, out: str, err: str) -> tuple[bool, str, str | None]:
+    """A job command's (ok, detail, error) for job_runs, from its exit code and output."""
+    shown: list[str] = []
+    skip = False
+    for token in argv:  # the workspace is the server's: not worth repeating
+        if skip:
+            skip = False
+        elif token in ("-w", "--workspace"):
+            skip = True
+        elif not token.startswith("--workspace="):
+            shown.append(token)
+    detail = f"vitalsign {' '.join(shown)}\n{plain_output(out)}".strip()
+    if len(detail) > KEPT_CHARS:
+        detail = "…" + detail[-KEPT_CHARS:]
+    if code == 0:
+        return True, detail, None
+    said = plain_output(err).strip()[-KEPT_CHARS:]
+    return False, detail, f"exit code {code}" + (f": {said}" if said else "")
 
 
 RERUN_ON_CONFLICT = frozenset({"backfill", "score", "ingest", "sync", "derive-outcomes"})
@@ -191,8 +261,9 @@ def _run_once(argv: list[str]) -> tuple[int, str | None]:
 class CommandRelay:
     """Listens for `vitalsign` commands on the workspace's socket and runs each on a thread."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, jobs: JobRunner | None = None) -> None:
         self.root = root
+        self.jobs = jobs  # `run` and `sync` go through it; without one they run as others do
         self._sock: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self.running: set[threading.Thread] = set()
@@ -240,7 +311,8 @@ class CommandRelay:
         lock = threading.Lock()
         try:
             with conn:
-                if _peer_uid(conn) != os.getuid():
+                uid = _peer_uid(conn)
+                if uid != os.getuid():
                     send_frame(
                         conn, {"err": "error: only the server's own user may run commands\n"}
                     )
@@ -264,7 +336,11 @@ class CommandRelay:
                     routed.route(stream)
                 log.info("relayed command: vitalsign %s", " ".join(argv[:2]))
                 try:
-                    code = run_command(argv)
+                    job = RELAYED_JOBS.get(argv[0]) if argv and "--help" not in argv else None
+                    if job is not None and self.jobs is not None:
+                        code = self._run_as_job(job, argv, os_user(uid), out, err)
+                    else:
+                        code = run_command(argv)
                     sys.stdout.flush()
                 finally:
                     for routed in streams:
@@ -275,3 +351,33 @@ class CommandRelay:
             log.warning("relayed command: connection lost: %s", exc)
         finally:
             self.running.discard(threading.current_thread())
+
+    def _run_as_job(
+        self, job: str, argv: list[str], by: str, out: SocketStream, err: SocketStream
+    ) -> int:
+        """Run a `run` or `sync` command as a job of the runner: queued, recorded, logged."""
+        import sys
+
+        assert self.jobs is not None
+        codes: list[int] = []
+
+        def work() -> tuple[bool, str, str | None]:
+            out.kept.clear()  # what it printed while it waited is not the job's
+            err.kept.clear()
+            code = run_command(argv)
+            sys.stdout.flush()
+            codes.append(code)
+            return job_outcome(argv, code, "".join(out.kept), "".join(err.kept))
+
+        def waiting(running: JobRun | None) -> None:
+            from vitalsign.web.jobs import describe_run
+
+            what = f"the {describe_run(running)} ({running.trigger})" if running else "a job"
+            sys.stderr.write(
+                f"note: the server runs one job at a time: `vitalsign {argv[0]}` waits for "
+                f"{what} to finish, then runs (/admin/jobs shows both)\n"
+            )
+            sys.stderr.flush()
+
+        finished = self.jobs.run(job, by, "cli", work=work, waiting=waiting)
+        return codes[0] if codes else (0 if finished.status == "ok" else 1)
