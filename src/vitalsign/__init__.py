@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from vitalsign.analytics.calibrate import calibrate
     from vitalsign.analytics.contacts import account_contacts
     from vitalsign.analytics.diff import diff_models
+    from vitalsign.analytics.expansion_report import run_growth_backtest
     from vitalsign.analytics.outcomes import derive_outcomes
     from vitalsign.analytics.portfolio import PortfolioReport, portfolio_report
     from vitalsign.analytics.renewals import renewals_report
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from vitalsign.engine.scoring import ScoredFrame
     from vitalsign.ingest.files import load_file
     from vitalsign.model import HealthModel, LoadedModel, load_model, parse_model
+    from vitalsign.store.expansion import expansion_candidates
     from vitalsign.store.notes import add_note, list_notes
     from vitalsign.store.overrides import add_override
     from vitalsign.store.workspace import Workspace, init_workspace, open_workspace
@@ -56,6 +58,8 @@ _LAZY = {
     "add_note": "vitalsign.store.notes",
     "list_notes": "vitalsign.store.notes",
     "diff_models": "vitalsign.analytics.diff",
+    "run_growth_backtest": "vitalsign.analytics.expansion_report",
+    "expansion_candidates": "vitalsign.store.expansion",
     "derive_outcomes": "vitalsign.analytics.outcomes",
     "PortfolioReport": "vitalsign.analytics.portfolio",
     "portfolio_report": "vitalsign.analytics.portfolio",
@@ -112,6 +116,7 @@ __all__ = [
     "date_range",
     "derive_outcomes",
     "diff_models",
+    "expansion_candidates",
     "explain_account",
     "init_workspace",
     "list_notes",
@@ -123,6 +128,7 @@ __all__ = [
     "record_override",
     "renewals_report",
     "run_backtest",
+    "run_growth_backtest",
     "run_review",
     "score",
 ]
