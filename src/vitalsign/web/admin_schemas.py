@@ -18,7 +18,9 @@ class JobRunOut(_Out):
 
     run_id: str
     job: str = Field(description='"daily" (vitalsign run) or "sync".')
-    trigger: str = Field(description='"schedule" (serve --schedule) or "web" (run now).')
+    trigger: str = Field(
+        description='"schedule" (serve --schedule), "web" (run now) or "cli" (a relayed command).'
+    )
     started_by: str
     started_at: Moment
     finished_at: Moment | None
