@@ -63,7 +63,10 @@ class PreviewJob:
 
 
 class Previews:
-    """Comparison jobs by (active hash, candidate hash); each runs once in a background thread.
+    """Comparison jobs by (history version, active hash, candidate hash), each run once.
+
+    A new scoring run or backfill changes the history version (web/catalog.py), so the next
+    visit compares again on the new history.
 
     `dates` and `replicates` cap each comparison (analytics/model_activation.py).
     """
@@ -72,21 +75,26 @@ class Previews:
         self.dates = dates
         self.replicates = replicates
         self._lock = threading.Lock()
-        self._jobs: dict[tuple[str, str], PreviewJob] = {}
+        self._jobs: dict[tuple[Any, str, str], PreviewJob] = {}
 
-    def get(self, active: str, candidate: str) -> PreviewJob | None:
-        """The job comparing these two models, if one was started."""
+    def get(self, version: Any, active: str, candidate: str) -> PreviewJob | None:
+        """The job comparing these two models on this history, if one was started."""
         with self._lock:
-            return self._jobs.get((active, candidate))
+            return self._jobs.get((version, active, candidate))
 
     def start(
-        self, workspace: Workspace, active: LoadedModel, candidate: LoadedModel, text: str
+        self,
+        workspace: Workspace,
+        version: Any,
+        active: LoadedModel,
+        candidate: LoadedModel,
+        text: str,
     ) -> PreviewJob:
         """Start comparing (unless it runs or is done already); return the job.
 
         `text` is the candidate's file, whose lines the findings against the data name.
         """
-        key = (active.hash, candidate.hash)
+        key = (version, active.hash, candidate.hash)
         started = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         with self._lock:
             if key in self._jobs and self._jobs[key].state != "failed":
@@ -148,14 +156,16 @@ def active_model(state: WebState) -> tuple[LoadedModel | None, str | None]:
 
 
 def candidate_preview(
-    request: Request, state: WebState, candidate: history.Candidate
+    request: Request, state: WebState, db: Any, candidate: history.Candidate
 ) -> tuple[LoadedModel, PreviewJob | None]:
     """The candidate's model and its comparison job, started when the active model loads."""
     model = history.checked_model(candidate.text, candidate.source, state.workspace)
     active, _ = active_model(state)
     if active is None:
         return model, None
-    return model, previews(request).start(state.workspace, active, model, candidate.text)
+    version = state.catalog.at(db).version
+    jobs = previews(request)
+    return model, jobs.start(state.workspace, version, active, model, candidate.text)
 
 
 def _redirect(request: Request, name: str, notice: str, **params: Any) -> RedirectResponse:
@@ -263,7 +273,7 @@ def candidate_page(
     """A candidate: its weight changes, the backtest comparison and band moves, activate."""
     require_admin(request, principal)
     found = history.candidate(db, candidate_id)
-    model, job = candidate_preview(request, state, found)
+    model, job = candidate_preview(request, state, db, found)
     active, _ = active_model(state)
     weights = weight_changes(active.spec, model.spec) if active else []
     path = state.workspace.model_path

@@ -247,7 +247,7 @@ def preview(
     """A candidate's weight changes and backtest comparison; starts it if needed (admin)."""
     require_admin(request, principal)
     found = history.candidate(db, candidate_id)
-    _, job = candidate_preview(request, state, found)
+    _, job = candidate_preview(request, state, db, found)
     done = job.preview if job is not None else None
     return {
         "candidate": _candidate(found),
