@@ -1,7 +1,7 @@
 """The quarterly review on a demo world whose key actions jump in the last quarter.
 
 Builds the world of tests/analytics/test_review.py (seed 11, snapshots every 28 days,
-dashboard views renamed to report exports from 120 days before the last snapshot, so
+dashboard views renamed to reports created from 120 days before the last snapshot, so
 `key_actions_30d` quadruples in the last quarter) and runs `run_review` twice: a quarter
 and a bit before the end (without a proposal) and at the end (with one). Prints each
 review's PSI of the shifted and of an unchanged signal, the backtest's ROC-AUC, the
