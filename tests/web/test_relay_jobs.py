@@ -26,6 +26,8 @@ from typing import Any
 import httpx
 import pytest
 from admin_world import ACCOUNTS, DESK, SOURCES
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import PASSWORD, free_port
 from vitalsign.ingest.files import load_file
@@ -212,3 +214,30 @@ def test_a_commands_output_is_kept_as_lines_without_the_table_borders() -> None:
     assert lines[4] == "score ok two accounts scored " + " ".join(["and a detail that wraps"] * 4)
     failed = job_outcome(["sync"], 2, "", "error: the file is gone\n")
     assert failed == (False, "vitalsign sync", "exit code 2: error: the file is gone")
+
+
+WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABC0123456789-.", min_size=1, max_size=8)
+CELL = st.lists(WORD, max_size=6).map(" ".join)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    rows=st.lists(st.tuples(WORD, CELL, CELL), min_size=1, max_size=5),
+    width=st.integers(min_value=50, max_value=120),
+)
+def test_a_printed_table_keeps_each_row_once_with_its_words_in_order(
+    rows: list[tuple[str, str, str]], width: int
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from vitalsign.web.relay_server import plain_output
+
+    printed = io.StringIO()
+    table = Table("step", "status", "detail", title="the title")
+    for row in rows:
+        table.add_row(*row)
+    Console(file=printed, width=width).print(table)
+    lines = plain_output(printed.getvalue()).splitlines()
+    assert lines[:2] == ["the title", "step status detail"]
+    assert lines[2:] == [" ".join(" ".join(row).split()) for row in rows]

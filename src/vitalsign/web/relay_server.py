@@ -153,23 +153,33 @@ def os_user(uid: int) -> str:
 
 
 def plain_output(text: str) -> str:
-    """A command's printed output as lines: a table's rows as their cells, borders dropped."""
+    """A command's printed output as lines: a table's rows as their cells, borders dropped.
+
+    A cell wrapped over several lines is put back together column by column.
+    """
     lines: list[str] = []
-    in_row = False
+    row: list[list[str]] = []  # the words of each cell of the row being read
+
+    def end_row() -> None:
+        if row:
+            lines.append(" ".join(" ".join(cell) for cell in row if cell))
+            row.clear()
+
     for raw in text.splitlines():
         line = raw.strip()
         if not any(bar in line for bar in "│┃"):
-            in_row = False
+            end_row()
             if line.strip(BORDERS):
                 lines.append(line)
             continue
         cells = [c.strip() for c in re.split("[│┃]", line.strip("│┃"))]
-        words = " ".join(c for c in cells if c)
-        if in_row and lines and not cells[0]:  # a wrapped row: its cells go on
-            lines[-1] += " " + words
-        else:
-            lines.append(words)
-        in_row = True
+        if not row or cells[0] or len(cells) != len(row):  # a new row, not a wrapped one
+            end_row()
+            row.extend([] for _ in cells)
+        for words, cell in zip(row, cells, strict=True):
+            if cell:
+                words.append(cell)
+    end_row()
     return "\n".join(lines)
 
 
