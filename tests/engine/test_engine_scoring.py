@@ -2,7 +2,8 @@
 
 The engine matrix (test_engine_matrix.py) compares whole worlds on DuckDB, PostgreSQL and
 Spark; here: percentile ranks (with near ties, NULLs and accounts without a segment)
-against engine/points.py's on random columns, and the refusal of an unknown mode.
+against engine/points.py's on random columns, a backfill's stored snapshots, and the
+refusal of an unknown mode.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vitalsign.engine.points import percentile_points
-from vitalsign.engine.run import compute_scores
+from vitalsign.engine.run import backfill, compute_scores
 from vitalsign.engine.score_expressions import _ranked_points
 from vitalsign.errors import VitalsignError
-from vitalsign.model.loader import parse_model
+from vitalsign.model.loader import LoadedModel, parse_model
+from vitalsign.store.workspace import Workspace
+from world import T
 
 DAYS = [dt.datetime(2025, 6, 2), dt.datetime(2025, 6, 9)]
 
@@ -74,3 +77,25 @@ def test_an_unknown_scoring_mode_is_refused(duck: ibis.BaseBackend) -> None:
     )
     with pytest.raises(VitalsignError, match="scoring must be one of driver, engine"):
         compute_scores(duck, model, [dt.date(2025, 6, 2)], scoring="warehouse")
+
+
+def test_a_backfill_scored_in_the_engine_stores_the_drivers_snapshots(
+    tiny_workspace: Workspace, tiny_model: LoadedModel
+) -> None:
+    dates = [T - dt.timedelta(weeks=1), T]
+    stored = {}
+    for scoring in ("driver", "engine"):
+        done = backfill(tiny_workspace, dates, tiny_model, show_progress=False, scoring=scoring)
+        assert done == dates
+        stored[scoring] = {
+            table: tiny_workspace.duckdb.execute(
+                f"SELECT * EXCLUDE (computed_at) FROM {table} ORDER BY ALL"
+                if table == "scores"
+                else f"SELECT * FROM {table} ORDER BY snapshot_date, account_id, kind, path, name"
+            ).df()
+            for table in ("scores", "score_items")
+        }
+    driver, engine = stored["driver"], stored["engine"]
+    assert len(driver["scores"]) == 3 * len(dates) and len(driver["score_items"]) > 0
+    pd.testing.assert_frame_equal(driver["scores"], engine["scores"], rtol=1e-9)
+    pd.testing.assert_frame_equal(driver["score_items"], engine["score_items"], rtol=1e-9)

@@ -159,8 +159,17 @@ def _read_columns(
 
 
 def _batches(table: ir.Table) -> Iterator[pd.DataFrame]:
-    """The table's rows as pandas frames of at most BATCH_ROWS rows (Arrow underneath)."""
-    reader = table.to_pyarrow_batches(chunk_size=BATCH_ROWS)
+    """The table's rows as pandas frames of at most BATCH_ROWS rows (Arrow underneath).
+
+    On DuckDB the query's Arrow reader is read directly: Ibis 12 calls a DuckDB method
+    (`fetch_record_batch`) that DuckDB 1.5 deprecates.
+    """
+    backend = table._find_backend()
+    if getattr(backend, "name", "") == "duckdb":
+        backend._run_pre_execute_hooks(table)  # registers the overrides' memtable
+        reader = backend.con.execute(str(backend.compile(table))).to_arrow_reader(BATCH_ROWS)
+    else:
+        reader = table.to_pyarrow_batches(chunk_size=BATCH_ROWS)
     for batch in reader:
         if batch.num_rows:
             yield batch.to_pandas()

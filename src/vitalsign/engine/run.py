@@ -144,17 +144,23 @@ def _override_bands(
     return scored.with_scores(scores)
 
 
-def score(workspace: Workspace, as_of: dt.date, model: LoadedModel | None = None) -> ScoredFrame:
+def score(
+    workspace: Workspace,
+    as_of: dt.date,
+    model: LoadedModel | None = None,
+    scoring: str = "driver",
+) -> ScoredFrame:
     """Score every account as of `as_of` and store (replace) that date's snapshot.
 
-    Scoring runs on the workspace's engine (vitalsign.yml `engine:`, engine/backends.py).
+    Scoring runs on the workspace's engine (vitalsign.yml `engine:`, engine/backends.py);
+    `scoring="engine"` computes points and bands there too (compute_scores).
 
     >>> score(open_workspace("acme"), dt.date(2025, 6, 2))  # doctest: +SKIP
     """
     model = model or workspace.load_model()
     bring_up_to_date(workspace.duckdb)  # attributes are read from account_history
     overrides = active_overrides(workspace.duckdb, [as_of])
-    return _score_and_store(workspace, model, [as_of], overrides)
+    return _score_and_store(workspace, model, [as_of], overrides, scoring=scoring)
 
 
 def _score_and_store(
@@ -163,12 +169,13 @@ def _score_and_store(
     dates: Sequence[dt.date],
     overrides: pd.DataFrame,
     signals: BatchSignals | None = None,
+    scoring: str = "driver",
 ) -> ScoredFrame:
     """Score `dates` on the workspace's engine; store the snapshots and freshness atomically."""
     engine = connect_engine(workspace)
     freshness = table_freshness(engine, model.spec, dates)
     table = signals(dates) if signals is not None else None
-    scored = compute_scores(engine, model, dates, overrides, freshness, table)
+    scored = compute_scores(engine, model, dates, overrides, freshness, table, scoring)
     connection = workspace.duckdb
 
     def before_commit() -> None:
@@ -218,13 +225,15 @@ def backfill(
     batch_size: int | None = None,
     show_progress: bool = True,
     new_only: bool = False,
+    scoring: str = "driver",
 ) -> list[dt.date]:
     """Score many dates from one pass over each table; store each batch atomically.
 
     Scoring runs on the workspace's engine (vitalsign.yml `engine:`, engine/backends.py);
     one query computes every date's signals (engine/one_pass.py) and the driver scores and
     stores them `batch_size` dates at a time (default: `batch_size_for` the number of
-    accounts). `new_only` skips dates that already have a snapshot of this model version.
+    accounts). `new_only` skips dates that already have a snapshot of this model version;
+    `scoring="engine"` scores each batch inside the engine (compute_scores).
     Returns the dates scored.
     """
     model = model or workspace.load_model()
@@ -242,7 +251,7 @@ def backfill(
         task = progress.add_task(f"Backfilling {len(ordered)} dates", total=len(ordered))
         for batch in batches:
             overrides = active_overrides(workspace.duckdb, batch)
-            _score_and_store(workspace, model, batch, overrides, signals)
+            _score_and_store(workspace, model, batch, overrides, signals, scoring)
             done += batch
             progress.advance(task, len(batch))
     return done

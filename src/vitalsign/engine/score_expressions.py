@@ -87,6 +87,13 @@ def _fenced(t: ir.Table, fence: bool) -> ir.Table:
     return t.mutate(fence__=ibis.row_number().over(ibis.window())) if fence else t
 
 
+def _as_double(value: Any) -> Any:
+    """A column as double; booleans through integers (PostgreSQL casts no boolean to double)."""
+    if value.type().is_boolean():
+        return value.cast("int32").cast("float64")
+    return value.cast("float64")
+
+
 def _clip(value: Any, low: float, high: float) -> Any:
     """Clamp without GREATEST/LEAST (PostgreSQL's ignore NULL): NULL stays NULL."""
     return ibis.ifelse(value < low, _real(low), ibis.ifelse(value > high, _real(high), value))
@@ -120,7 +127,7 @@ def scale_points(table: ir.Table, column: str, scale: Scale) -> Any:
         otherwise = other if other is not None else ibis.null("float64")
         mapped = ibis.cases(*cases, else_=otherwise) if cases else otherwise
         return ibis.ifelse(raw.isnull(), ibis.null("float64"), mapped)
-    value = raw.cast("float64")
+    value = _as_double(raw)
     if isinstance(scale, LinearScale):
         share = _clip((value - scale.low) / (scale.high - scale.low), 0.0, 1.0)
         if scale.better == "lower":
@@ -158,7 +165,7 @@ def _ranked_points(
         **{
             f"{c}__{part}": value
             for c in ranked
-            for part, value in (("x", table[c].cast("float64")), ("null", table[c].isnull()))
+            for part, value in (("x", _as_double(table[c])), ("null", table[c].isnull()))
         }
     )
 
