@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import numpy as np
 import pandas as pd
@@ -73,20 +72,24 @@ def test_expansion_points_stay_in_0_100_and_contributions_add_up(
 ) -> None:
     result = expansion_scores(_frame(rows), _model(weights, min_coverage))
     total = sum(weights)
-    for row, raw in zip(result.itertuples(), rows, strict=True):
-        parts = json.loads(row.contributions)
+    for (_, row), raw in zip(result.iterrows(), rows, strict=True):
+        parts = {
+            n: (row[f"points__{n}"], row[f"weight__{n}"], row[f"points__{n}"] * row[f"weight__{n}"])
+            for n in NAMES
+        }
         present = [w for w, v in zip(weights, raw, strict=True) if v is not None]
-        assert row.coverage == pytest.approx(sum(present) / total, abs=1e-9)
-        if not present or row.coverage < min_coverage:
-            assert np.isnan(row.score)
+        assert row["coverage"] == pytest.approx(sum(present) / total, abs=1e-9)
+        if not present or row["coverage"] < min_coverage:
+            assert np.isnan(row["score"])
             continue
-        assert -1e-9 <= row.score <= 100 + 1e-9
-        assert sum(c for _, _, c in parts.values()) == pytest.approx(row.score, abs=1e-4)
+        assert -1e-9 <= row["score"] <= 100 + 1e-9
+        added = sum(0.0 if np.isnan(p) else c for p, _, c in parts.values())
+        assert added == pytest.approx(row["score"], abs=1e-6)
         assert sum(w for _, w, _ in parts.values()) == pytest.approx(1.0, abs=1e-5)
         for name, value in zip(NAMES, raw, strict=True):
             points, weight, _ = parts[name]
             if value is None:
-                assert points is None and weight == 0
+                assert np.isnan(points) and weight == 0
             else:
                 assert points == pytest.approx(min(max(value, 0), 100), abs=1e-5)
 

@@ -9,8 +9,6 @@ adds up to the score. Below `expansion.min_coverage` the score is missing. docs/
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 
@@ -18,7 +16,8 @@ from vitalsign.engine.points import fill_missing, to_points
 from vitalsign.engine.signals import signal_column
 from vitalsign.model.spec import Expansion, HealthModel, PercentileScale
 
-EXPANSION_COLUMNS = ["account_id", "as_of", "score", "coverage", "contributions"]
+EXPANSION_COLUMNS = ["account_id", "as_of", "score", "coverage"]
+POINTS, WEIGHT = "points__", "weight__"  # prefixes of each signal's columns
 
 
 def expansion_points(frame: pd.DataFrame, model: HealthModel) -> pd.DataFrame:
@@ -58,38 +57,25 @@ def weighted(points: pd.DataFrame, expansion: Expansion) -> tuple[np.ndarray, ..
 
 
 def expansion_scores(frame: pd.DataFrame, model: HealthModel) -> pd.DataFrame:
-    """Return the expansion score of every row of a signal frame (EXPANSION_COLUMNS).
+    """Return the expansion score of every row of a signal frame, vectorised.
 
-    `contributions` is a JSON object: signal → [points, weight, contribution], the points
-    missing (null) when the signal had no data.
+    Columns: EXPANSION_COLUMNS, then per signal `points__<name>` (NaN without data) and
+    `weight__<name>` (its effective weight; the weights of a row add up to 1, and points ×
+    weight add up to the score). The store turns them into one JSON column.
     """
     expansion = _section(model)
     points = expansion_points(frame, model)
     score, coverage, shares = weighted(points, expansion)
-    names = list(expansion.signals)
-    values = points[names].to_numpy(dtype="float64")
-    texts = [
-        json.dumps(
-            {
-                n: [_num(p), round(float(w), 6), round(float(np.nan_to_num(p) * w), 6)]
-                for n, p, w in zip(names, row_points, row_shares, strict=True)
-            }
-        )
-        for row_points, row_shares in zip(values, shares, strict=True)
-    ]
-    return pd.DataFrame(
-        {
-            "account_id": frame["account_id"].astype(str).to_numpy(),
-            "as_of": pd.to_datetime(frame["as_of"]).to_numpy(),
-            "score": score,
-            "coverage": coverage,
-            "contributions": texts,
-        }
-    )
-
-
-def _num(value: float) -> float | None:
-    return None if np.isnan(value) else round(float(value), 6)
+    columns: dict[str, object] = {
+        "account_id": frame["account_id"].astype(str).to_numpy(),
+        "as_of": pd.to_datetime(frame["as_of"]).to_numpy(),
+        "score": score,
+        "coverage": coverage,
+    }
+    for i, name in enumerate(expansion.signals):
+        columns[f"{POINTS}{name}"] = points[name].to_numpy(dtype="float64")
+        columns[f"{WEIGHT}{name}"] = shares[:, i]
+    return pd.DataFrame(columns)
 
 
 def _section(model: HealthModel) -> Expansion:
@@ -108,4 +94,4 @@ def expansion_of_scored(
     )
     result = expansion_scores(frame, model)
     result["as_of"] = result["as_of"].astype("datetime64[ns]")
-    return keys.merge(result, on=["account_id", "as_of"], how="inner")[EXPANSION_COLUMNS]
+    return keys.merge(result, on=["account_id", "as_of"], how="inner")

@@ -23,6 +23,16 @@ DEFAULT_CANDIDATES = 10
 
 
 @dataclass(frozen=True)
+class Contribution:
+    """One signal of an expansion score: its points (None: no data), weight and share."""
+
+    signal: str
+    points: float | None
+    weight: float
+    contribution: float
+
+
+@dataclass(frozen=True)
 class Candidate:
     """An account likely to grow: its expansion score, ARR and health band at a snapshot."""
 
@@ -36,6 +46,7 @@ class Candidate:
     health_score: float | None
     band: str
     top_signals: list[str]  # the signals that add most to the expansion score, largest first
+    contributions: list[Contribution]  # every signal of the score, in the model's order
 
 
 def write_expansion(connection: Any, scored: ScoredFrame, model: LoadedModel) -> int:
@@ -52,12 +63,19 @@ def write_expansion(connection: Any, scored: ScoredFrame, model: LoadedModel) ->
     frame = scored.expansion
     if frame is None or frame.empty:
         return 0
+    assert model.spec.expansion is not None  # scored frames carry expansion scores only then
+    parts = ", ".join(
+        f'\'{name}\', [round("points__{name}", 6), round("weight__{name}", 6), '
+        f'round(coalesce("points__{name}", 0) * "weight__{name}", 6)]'
+        for name in model.spec.expansion.signals  # lower_snake_case names (spec.py)
+    )
     try:
         connection.register("_new_expansion", frame)
         connection.execute(
             "INSERT INTO expansion_scores (snapshot_date, model_name, account_id, score, "
             "coverage, contributions) SELECT CAST(as_of AS DATE), $name, account_id, score, "
-            "coverage, contributions FROM _new_expansion ORDER BY account_id",
+            f"coverage, CAST(json_object({parts}) AS VARCHAR) FROM _new_expansion "
+            "ORDER BY account_id",
             {"name": model.name},
         )
     finally:
@@ -91,6 +109,10 @@ def read_expansion_history(
     return frame
 
 
+def _contributions(text: str) -> list[Contribution]:
+    return [Contribution(name, p, w, c) for name, (p, w, c) in json.loads(text).items()]
+
+
 def _top_signals(text: str, count: int = 3) -> list[str]:
     parts = json.loads(text)
     ranked = sorted(
@@ -100,37 +122,40 @@ def _top_signals(text: str, count: int = 3) -> list[str]:
     return [name for name, _ in ranked[:count]]
 
 
+Scope = tuple[str, list[Any]]
+EVERYONE: Scope = ("TRUE", [])
+
+
 def expansion_candidates(
     connection: Any,
     model_name: str,
     as_of: dt.date,
     minimum: float,
     limit: int = DEFAULT_CANDIDATES,
-    owner: str | None = None,
+    scope: Scope = EVERYONE,
     account_id: str | None = None,
 ) -> list[Candidate]:
     """Return the accounts whose expansion score reaches `minimum`, highest first (then ARR).
 
-    `owner` keeps one CSM's book; `account_id` one account, whatever its score.
+    `scope` is an SQL condition on `e.account_id` with its parameters (a csm's book, from
+    web/access.py `scope_filter`); `account_id` picks one account, whatever its score.
     """
-    where = ["e.model_name = $name", "e.snapshot_date = $day", "e.score IS NOT NULL"]
-    params: dict[str, Any] = {"name": model_name, "day": as_of, "limit": limit}
+    condition, args = scope
+    where = f"e.model_name = ? AND e.snapshot_date = ? AND e.score IS NOT NULL AND {condition}"
+    params: list[Any] = [model_name, as_of, *args]
     if account_id is not None:
-        where.append("e.account_id = $account")
-        params["account"] = account_id
+        where += " AND e.account_id = ?"
+        params.append(account_id)
     else:
-        where.append("e.score >= $minimum")
-        params["minimum"] = minimum
-    if owner is not None:
-        where.append("s.owner = $owner")
-        params["owner"] = owner
+        where += " AND e.score >= ?"
+        params.append(minimum)
     rows = connection.execute(
         "SELECT e.account_id, s.name, s.owner, s.segment, s.arr, e.score, e.coverage, "
         "s.score AS health, s.band, e.contributions FROM expansion_scores e "
         "JOIN scores s ON s.model_name = e.model_name AND s.snapshot_date = e.snapshot_date "
-        f"AND s.account_id = e.account_id WHERE {' AND '.join(where)} "
-        "ORDER BY e.score DESC, s.arr DESC NULLS LAST, e.account_id LIMIT $limit",
-        params,
+        f"AND s.account_id = e.account_id WHERE {where} "
+        "ORDER BY e.score DESC, s.arr DESC NULLS LAST, e.account_id LIMIT ?",
+        [*params, limit],
     ).fetchall()
     return [
         Candidate(
@@ -144,24 +169,22 @@ def expansion_candidates(
             health_score=None if r[7] is None else float(r[7]),
             band=str(r[8]),
             top_signals=_top_signals(r[9]),
+            contributions=_contributions(r[9]),
         )
         for r in rows
     ]
 
 
 def count_candidates(
-    connection: Any, model_name: str, as_of: dt.date, minimum: float, owner: str | None = None
+    connection: Any, model_name: str, as_of: dt.date, minimum: float, scope: Scope = EVERYONE
 ) -> tuple[int, float]:
     """Return how many accounts are expansion candidates at `as_of`, and their summed ARR."""
-    sql = (
+    condition, args = scope
+    row = connection.execute(
         "SELECT count(*), coalesce(sum(s.arr), 0) FROM expansion_scores e JOIN scores s "
         "ON s.model_name = e.model_name AND s.snapshot_date = e.snapshot_date "
-        "AND s.account_id = e.account_id WHERE e.model_name = $name AND e.snapshot_date = $day "
-        "AND e.score >= $minimum"
-    )
-    params: dict[str, Any] = {"name": model_name, "day": as_of, "minimum": minimum}
-    if owner is not None:
-        sql += " AND s.owner = $owner"
-        params["owner"] = owner
-    row = connection.execute(sql, params).fetchone()
+        "AND s.account_id = e.account_id WHERE e.model_name = ? AND e.snapshot_date = ? "
+        f"AND e.score >= ? AND {condition}",
+        [model_name, as_of, minimum, *args],
+    ).fetchone()
     return int(row[0]), float(row[1])
