@@ -50,7 +50,7 @@ class SocketStream(io.TextIOBase):
         self._kind = kind
         self._lock = lock
         self.gone = False
-        self.kept: list[str] = []  # what was written, for the job_runs row of a job command
+        self.kept: list[str] | None = None  # a list: what is written, for a job's job_runs row
 
     def writable(self) -> bool:
         """Always: this is an output stream."""
@@ -64,7 +64,8 @@ class SocketStream(io.TextIOBase):
         """Send `text`; a client that went away no longer gets it (the command carries on)."""
         if not isinstance(text, str):  # click probes with b"" whether a stream is binary
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        self.kept.append(text)
+        if self.kept is not None:
+            self.kept.append(text)
         if text and not self.gone:
             with self._lock:
                 try:
@@ -372,8 +373,7 @@ class CommandRelay:
         codes: list[int] = []
 
         def work() -> tuple[bool, str, str | None]:
-            out.kept.clear()  # what it printed while it waited is not the job's
-            err.kept.clear()
+            out.kept, err.kept = [], []  # from here: what it printed while it waited is not kept
             code = run_command(argv)
             sys.stdout.flush()
             codes.append(code)
