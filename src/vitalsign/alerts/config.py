@@ -189,6 +189,7 @@ class _Rule(_Strict):
     playbook: str | None = None
     segments: list[str] = Field(default_factory=list)
     min_arr: Annotated[float, Field(ge=0)] | None = None
+    renewal_within: Days | None = None  # only accounts renewing within this (renewal.py)
 
     @field_validator("cooldown")
     @classmethod

@@ -41,6 +41,7 @@ from vitalsign.alerts.config import (
     SignalChange,
     SignalThreshold,
 )
+from vitalsign.alerts.renewal import renewing
 from vitalsign.model.canonical import CANONICAL_TABLES
 from vitalsign.model.spec import HealthModel, parse_days
 
@@ -452,6 +453,8 @@ def evaluate_rule(connection: Any, rule: Any, ctx: RuleContext) -> pd.DataFrame:
     missing.
     """
     frame = EVALUATORS[rule.type](connection, rule, ctx)
+    if rule.renewal_within is not None:
+        frame = renewing(connection, frame, ctx.day, parse_days(rule.renewal_within))
     held = frame["held_back"] if "held_back" in frame else pd.Series(False, index=frame.index)
     value_columns = [c for c in frame.columns if c not in ("account_id", "fired", "held_back")]
     records = frame[value_columns].to_dict("records") if len(frame) else []
