@@ -42,6 +42,13 @@ def test_the_starter_expansion_score_ranks_the_accounts_that_grew(
     first, last = report.quintiles.iloc[0], report.quintiles.iloc[-1]
     assert first["rate"] > report.base_rate > last["rate"]  # likeliest fifth grows most
     assert report.quintiles["rows"].sum() == report.counts["evaluated"]
+    signals = report.signals.set_index(["score", "signal"])
+    model = demo_workspace.load_model().spec
+    assert model.expansion is not None
+    for name in model.expansion.signals:  # each expansion signal, its points read back
+        assert 0 < signals.loc[("expansion", name), "coverage"] <= 1
+    assert signals.loc[("expansion", "renewal_due"), "auc"] > 0.6  # the demo's cause
+    assert ("health", "logins_30d") in signals.index
     payload = report.to_dict()
     assert payload["score"] == "expansion" and payload["window"] == "[T, T + 90 days)"
     assert payload["other"]["score"] == "health"

@@ -52,6 +52,7 @@ class GrowthReport:
     other_kind: str | None  # the other score, reported beside it on the same rows
     other_auc: Estimate | None
     quintiles: pd.DataFrame  # quintile, rows, positives, rate, lift, low, high
+    signals: pd.DataFrame  # signal, score, coverage, auc: each signal's points against the outcome
     by_date: pd.DataFrame  # as_of, rows, positives, rate, auc
     notes: list[str]
 
@@ -80,6 +81,7 @@ class GrowthReport:
             if self.other_kind is None or self.other_auc is None
             else {"score": self.other_kind, "roc_auc": self.other_auc.to_dict()},
             "quintiles": records(self.quintiles),
+            "signals": records(self.signals),
             "by_date": records(self.by_date),
             "notes": self.notes,
         }
@@ -154,7 +156,8 @@ def _scores_for(
     has_expansion = expansion is not None and not expansion.empty
     if has_expansion:
         assert expansion is not None
-        extra = expansion[["account_id", "as_of", "expansion_score"]].copy()
+        keep = [c for c in expansion.columns if c.startswith("points__")]
+        extra = expansion[["account_id", "as_of", "expansion_score", *keep]].copy()
         extra["account_id"] = extra["account_id"].astype(str)
         extra["as_of"] = pd.to_datetime(extra["as_of"]).astype("datetime64[ns]")
         rows = rows.merge(extra, on=["account_id", "as_of"], how="left")
@@ -211,6 +214,35 @@ def _quintiles(
     )
 
 
+def _signals(
+    history: History, evaluated: pd.DataFrame, use: np.ndarray, outcome: str
+) -> pd.DataFrame:
+    """Each signal's points against the outcome: the expansion score's, then the health score's.
+
+    `auc` above 0.5: more points go with the outcome for expanded (fewer for contracted), as
+    the score that holds the signal means them to.
+    """
+    labels = evaluated["grew"].to_numpy(dtype=bool)
+    rows = []
+    expansion = history.model.spec.expansion
+    for name in expansion.signals if expansion is not None else {}:
+        column = f"points__{name}"
+        if column in evaluated:
+            rows.append(("expansion", name, evaluated[column].to_numpy(dtype="float64")))
+    health = history.wide("points")
+    if not health.empty:
+        health = health[use].reset_index(drop=True)
+        rows += [("health", n, health[n].to_numpy(dtype="float64")) for n in health.columns]
+    table = []
+    for score, name, points in rows:
+        present = ~np.isnan(points)
+        auc = roc_auc(_direction(outcome, points[present]), labels[present])
+        table.append(
+            {"signal": name, "score": score, "coverage": float(present.mean()), "auc": auc}
+        )
+    return pd.DataFrame(table, columns=["signal", "score", "coverage", "auc"])
+
+
 def _by_date(rows: pd.DataFrame, outcome: str) -> pd.DataFrame:
     parts = []
     for key, part in rows.groupby("as_of"):
@@ -249,6 +281,7 @@ def evaluate_growth(
     scored = labelled["tested"].notna()
     use = (labelled["status"] == LABELLED) & scored
     evaluated = labelled[use].reset_index(drop=True)
+    aligned = use.to_numpy()  # history.scores' rows (label_growth keeps their order)
     labels = evaluated["grew"].to_numpy(dtype=bool)
     counts = {
         "rows": len(labelled),
@@ -289,6 +322,7 @@ def evaluate_growth(
         other_kind=other,
         other_auc=other_auc,
         quintiles=_quintiles(risk, values, labels, base),
+        signals=_signals(history, evaluated, aligned, outcome),
         by_date=_by_date(evaluated, outcome),
         notes=_notes(labelled[use], horizon_days, outcome, counts, outcomes),
     )

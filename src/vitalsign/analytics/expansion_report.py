@@ -51,8 +51,9 @@ def run_growth_backtest(
     if history is None:
         progress("reading the score history")
         history = read_history(workspace.duckdb, model, dates)
+        names = list(model.spec.expansion.signals) if model.spec.expansion else []
         expansion = read_expansion_history(
-            workspace.duckdb, model.name, None if dates is None else list(dates)
+            workspace.duckdb, model.name, None if dates is None else list(dates), names
         )
     progress("reading the outcomes")
     outcomes = read_outcomes(workspace.duckdb, until)
@@ -122,8 +123,17 @@ def growth_renderable(report: GrowthReport) -> RenderableType:
             _pct(row.rate),
             f"{row.lift:.2f}×",
         )
+    signals = Table(
+        title=f"Signals: each one's points against {report.outcome} (AUC above 0.5: as its score "
+        "means them)",
+        title_justify="left",
+    )
+    for column in ("signal", "score", "coverage", "points AUC"):
+        signals.add_column(column, justify="left" if column in ("signal", "score") else "right")
+    for row in report.signals.itertuples():
+        signals.add_row(str(row.signal), str(row.score), _pct(row.coverage), f"{row.auc:.3f}")
     notes = [f"note: {n}" for n in report.notes]
-    return Stack(head, table, *notes)
+    return Stack(head, table, signals, *notes)
 
 
 def growth_command(

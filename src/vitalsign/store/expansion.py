@@ -93,17 +93,29 @@ def has_expansion(connection: Any, model_name: str, as_of: dt.date) -> bool:
 
 
 def read_expansion_history(
-    connection: Any, model_name: str, dates: list[dt.date] | None = None
+    connection: Any,
+    model_name: str,
+    dates: list[dt.date] | None = None,
+    signals: list[str] | tuple[str, ...] = (),
 ) -> pd.DataFrame:
-    """Return account_id, as_of, expansion_score, coverage of the stored dates (all, or `dates`)."""
+    """Return account_id, as_of, expansion_score, coverage of the stored dates (all, or `dates`).
+
+    Each of `signals` (lower_snake_case names) adds its points as `points__<name>`, read from
+    the contributions JSON inside DuckDB.
+    """
     where = "model_name = ?"
     params: list[Any] = [model_name]
     if dates is not None:
         where += " AND snapshot_date IN (SELECT UNNEST(?::DATE[]))"
         params.append(list(dates))
+    points = "".join(
+        f", CAST(json_extract(contributions, '$.{name}[0]') AS DOUBLE) AS \"points__{name}\""
+        for name in signals
+    )
     frame: pd.DataFrame = connection.execute(
         "SELECT account_id, CAST(snapshot_date AS TIMESTAMP) AS as_of, score AS expansion_score, "
-        f"coverage FROM expansion_scores WHERE {where} ORDER BY snapshot_date, account_id",
+        f"coverage{points} FROM expansion_scores WHERE {where} "
+        "ORDER BY snapshot_date, account_id",
         params,
     ).df()
     return frame
