@@ -43,7 +43,8 @@ def _build(root: Path, accounts: int, weeks: int) -> tuple[list[str], str]:
     """The demo workspace, an admin and their token; the account ids."""
     from vitalsign.demo.build import build_demo
     from vitalsign.store.workspace import open_workspace
-    from vitalsign.web.users import add_user, create_token
+    from vitalsign.web.tokens import create_token
+    from vitalsign.web.users import add_user
 
     build_demo(root, accounts=accounts, weeks=weeks, console=Console(file=io.StringIO()))
     workspace = open_workspace(root)

@@ -46,7 +46,8 @@ from rich.table import Table
 
 from vitalsign.store.workspace import Workspace, init_workspace, open_workspace
 from vitalsign.web.tables import ensure_web_tables
-from vitalsign.web.users import add_user, create_token
+from vitalsign.web.tokens import create_token
+from vitalsign.web.users import add_user
 
 GENERATOR_VERSION = 1  # bump when the generated data changes, so old workspaces are rebuilt
 LAST_DATE = dt.date(2025, 5, 26)

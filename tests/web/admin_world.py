@@ -20,7 +20,8 @@ from conftest import OWNERS, PASSWORD, ROLES, ServedApp
 from vitalsign.ingest.files import load_file
 from vitalsign.store.workspace import Workspace, init_workspace, open_workspace
 from vitalsign.web import WebSettings, create_app
-from vitalsign.web.users import add_user, create_token
+from vitalsign.web.tokens import create_token
+from vitalsign.web.users import add_user
 
 ACCOUNTS = "Id,Name,Owner,Since\na1,Acme,alice@vendor.example,2023-01-01\n"
 ACCOUNTS += "a2,Beta,bob@vendor.example,2023-01-01\n"

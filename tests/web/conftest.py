@@ -27,7 +27,8 @@ from vitalsign.demo.build import build_demo
 from vitalsign.engine.run import score
 from vitalsign.store.workspace import Workspace, open_workspace
 from vitalsign.web import WebSettings, create_app
-from vitalsign.web.users import add_user, create_token
+from vitalsign.web.tokens import create_token
+from vitalsign.web.users import add_user
 
 PASSWORD = "correct horse battery"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from conftest import ALICE, BOB, PASSWORD, World
-from vitalsign.web.users import add_user, create_token
+from vitalsign.web.tokens import create_token
+from vitalsign.web.users import add_user
 
 HUGE = "9999999999999999999999"
 

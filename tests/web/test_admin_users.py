@@ -26,16 +26,8 @@ from vitalsign.errors import UserError
 from vitalsign.store.schema import INTERNAL_DDL
 from vitalsign.store.workspace import Workspace, open_workspace
 from vitalsign.web.admin_users import router
-from vitalsign.web.users import (
-    ROLES,
-    add_user,
-    check_password,
-    create_token,
-    find_token,
-    set_disabled,
-    set_owner,
-    set_role,
-)
+from vitalsign.web.tokens import create_token, find_token
+from vitalsign.web.users import ROLES, add_user, check_password, set_disabled, set_owner, set_role
 
 SECTIONS = ("/admin/users", "/admin/tokens", "/admin/sources", "/admin/jobs", "/admin/models")
 PAGES = ("/admin", "/admin/users", "/admin/tokens")

@@ -8,7 +8,7 @@ import httpx
 
 from conftest import ALICE, BOB, PASSWORD, ServedApp, World
 from vitalsign.web import WebSettings, create_app
-from vitalsign.web.users import create_token, revoke_token
+from vitalsign.web.tokens import create_token, revoke_token
 
 
 def _csrf(page: str) -> str:

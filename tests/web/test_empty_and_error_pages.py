@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 
 from conftest import BOB, PASSWORD, World
-from vitalsign.web.users import add_user, create_token
+from vitalsign.web.tokens import create_token
+from vitalsign.web.users import add_user
 
 NOBODY = "zoe@nowhere.example"  # no account has this owner
 FIGURE = re.compile(r'<script type="application/json" id="figure-')

@@ -18,7 +18,8 @@ from conftest import ServedApp, free_port
 from vitalsign.ingest.write_keys import ensure_write_key
 from vitalsign.store.workspace import Workspace, init_workspace, open_workspace
 from vitalsign.web import WebSettings, create_app
-from vitalsign.web.users import add_user, create_token
+from vitalsign.web.tokens import create_token
+from vitalsign.web.users import add_user
 
 PASSWORD = "correct horse battery"
 WRONG = "not the password"

@@ -20,7 +20,8 @@ from live_world import live_workspace, load_export
 from vitalsign.engine.run import score
 from vitalsign.store.workspace import Workspace
 from vitalsign.web import WebSettings, create_app
-from vitalsign.web.users import add_user, create_token
+from vitalsign.web.tokens import create_token
+from vitalsign.web.users import add_user
 
 MODEL = """\
 name: live

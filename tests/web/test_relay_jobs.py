@@ -32,7 +32,8 @@ from hypothesis import strategies as st
 from conftest import PASSWORD, free_port
 from vitalsign.ingest.files import load_file
 from vitalsign.store.workspace import init_workspace
-from vitalsign.web.users import add_user, create_token
+from vitalsign.web.tokens import create_token
+from vitalsign.web.users import add_user
 
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "120"}
 OS_USER = pwd.getpwuid(os.getuid()).pw_name

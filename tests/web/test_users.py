@@ -10,17 +10,8 @@ from typer.testing import CliRunner
 from vitalsign.cli import app
 from vitalsign.errors import UserError
 from vitalsign.store.workspace import Workspace, open_workspace
-from vitalsign.web.users import (
-    add_user,
-    check_password,
-    create_token,
-    list_tokens,
-    list_users,
-    remove_user,
-    revoke_token,
-    set_password,
-    user_for_token,
-)
+from vitalsign.web.tokens import create_token, list_tokens, revoke_token, user_for_token
+from vitalsign.web.users import add_user, check_password, list_users, remove_user, set_password
 
 PASSWORD = "a long enough password"
 

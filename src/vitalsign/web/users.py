@@ -276,19 +276,3 @@ def check_password(connection: Any, name: str, password: str) -> WebUser | None:
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return None
     return user_from_row(row) if row else None
-
-
-# The API tokens' functions live in vitalsign.web.tokens; these names still import from here.
-_MOVED = frozenset(
-    {"SCOPES", "TOKEN_PREFIX", "TokenInfo", "create_token", "find_token", "list_tokens"}
-    | {"revoke_token", "token_expiry", "touch_token", "user_for_token"}
-)
-
-
-def __getattr__(name: str) -> Any:
-    """Answer the token names that moved to vitalsign.web.tokens (imported on first use)."""
-    if name in _MOVED:
-        from vitalsign.web import tokens
-
-        return getattr(tokens, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
