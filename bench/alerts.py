@@ -36,6 +36,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rich.console import Console
 
 from vitalsign.alerts.evaluation import evaluate_history
@@ -55,6 +56,24 @@ def _starter() -> str:
 def _before() -> str:
     """The "before" rules, pinned in bench/alerts_before.yml (not derived from the starter)."""
     return BEFORE.read_text(encoding="utf-8")
+
+
+def _fitted(text: str, spec: Any) -> str:
+    """Drop the expansion_candidate rules when the demo's model has no expansion score.
+
+    A demo built before the starter model had `expansion:` cannot run them; they alert
+    upsell candidates, not risk, so the figures then leave them out (and say so).
+    """
+    if spec.expansion is not None:
+        return text
+    document = yaml.safe_load(text)
+    rules = document.get("rules") or {}
+    dropped = [name for name, rule in rules.items() if rule.get("type") == "expansion_candidate"]
+    if not dropped:
+        return text
+    print(f"the demo's model has no expansion score: left out {', '.join(dropped)}")
+    document["rules"] = {k: v for k, v in rules.items() if k not in dropped}
+    return str(yaml.safe_dump(document, sort_keys=False))
 
 
 def _alerted_churners(connection: Any, horizon: int, later: bool = False) -> set[str]:
@@ -98,6 +117,7 @@ def replay(demo: Path, folder: Path, text: str, horizon: int) -> dict[str, Any]:
     (folder / "alerts.yml").write_text(text, encoding="utf-8")
     workspace = open_workspace(folder)
     model = workspace.load_model()
+    text = _fitted(text, model.spec)
     config = parse_alert_config(text, "alerts.yml", model.spec)
     connection = workspace.duckdb
     dates = [

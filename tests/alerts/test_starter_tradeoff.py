@@ -1,9 +1,9 @@
-"""The starter alerts.yml's trade-off: a first week in red or a one-week dip alerts at once.
+"""The starter alerts.yml's trade-off: a first week in red alerts at once, a dip does not.
 
-Persistence 2 on the score rules cost the demo 53 churners alerted before churning
-(docs/alerts.md, "Measured on the demo's replayed year"), so the starter opens
-`entered_red` and `dropped_fast` on the first snapshot and waits five silent weeks for
-`usage_went_quiet`.
+On the demo's replayed year (docs/alerts.md, "Measured on the demo's replayed year") a
+score-drop rule fired on weekly noise; the starter alerts on risk instead: `entered_red` on
+the first snapshot, `renewal_at_risk` once per renewal (tests/alerts/test_renewal_risk.py),
+and five silent weeks for `usage_went_quiet`.
 """
 
 from __future__ import annotations
@@ -34,7 +34,12 @@ def test_the_starter_rules_alert_a_single_week_in_red(workspace: Workspace) -> N
         "SELECT rule, CAST(snapshot_date AS VARCHAR) FROM alerts WHERE account_id = 'A' "
         "ORDER BY rule"
     ).fetchall()
-    assert opened == [("dropped_fast", day(21).isoformat()), ("entered_red", day(21).isoformat())]
+    assert opened == [("entered_red", day(21).isoformat())]  # the 44-point dip itself: no
+
+
+def test_the_starter_has_no_score_drop_rule(workspace: Workspace) -> None:
+    config = alert_config(_starter_text(), load_model(workspace.model_path))
+    assert not [r for r in config.rules.values() if r.type == "score_dropped"]
 
 
 def test_the_starter_waits_five_silent_weeks_before_usage_went_quiet(
@@ -55,6 +60,9 @@ def test_the_measured_figures_name_the_starter_they_were_measured_with(
     rules = alert_config(_starter_text(), load_model(workspace.model_path)).rules
     days = parse_days(rules["usage_went_quiet"].days)
     assert f"`usage_went_quiet` waits {days} days" in measured
-    for name in ("entered_red", "dropped_fast"):
-        assert rules[name].persistence == 1 and f"`{name}`" in measured
-    assert "`persistence: 1`" in measured
+    assert rules["entered_red"].persistence == 1 and "`entered_red`" in measured
+    risk = rules["renewal_at_risk"]
+    assert risk.type == "score_below" and risk.persistence == 1
+    assert risk.renewal_within is not None
+    within = parse_days(risk.renewal_within)
+    assert f"below {risk.value:g} renewing within {within} days" in measured
