@@ -14,14 +14,13 @@ from hypothesis import strategies as st
 from vitalsign.analytics.learned_scales import (
     PRIOR_ROWS,
     LearnedScale,
-    ScaleData,
     learn_categorical,
     learn_thresholds,
     nice_cut,
     rate_points,
     shrunk_rate,
 )
-from vitalsign.analytics.scale_proposal import with_learned_scales
+from vitalsign.analytics.scale_proposal import ScaleData, with_learned_scales
 from vitalsign.engine.points import scale_points
 from vitalsign.model.loader import parse_model
 from vitalsign.model.spec import ThresholdsScale

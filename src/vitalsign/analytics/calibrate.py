@@ -35,7 +35,7 @@ from vitalsign.analytics.diff import ModelComparison, compare_histories
 from vitalsign.analytics.history import History, history_from_scored, read_history
 from vitalsign.analytics.holdout import holdout_accounts, holdout_check
 from vitalsign.analytics.horizon import too_recent_fix
-from vitalsign.analytics.learned_scales import LearnedScale, reversals
+from vitalsign.analytics.learned_scales import LearnedScale
 from vitalsign.analytics.metrics import Estimate
 from vitalsign.analytics.outcomes import LABELLED, Outcomes, label_snapshots, read_outcomes
 from vitalsign.analytics.proposal import propose_text, proposed_name
@@ -53,6 +53,7 @@ from vitalsign.analytics.protocol import (
 from vitalsign.analytics.scale_proposal import (
     learn_for_calibration,
     relearning,
+    reversals,
     with_learned_scales,
 )
 from vitalsign.analytics.segments import (

@@ -25,17 +25,14 @@ from __future__ import annotations
 
 import math
 import textwrap
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from vitalsign.analytics.history import History
-from vitalsign.analytics.metrics import Bootstrap, auc_estimate
-from vitalsign.analytics.protocol import CardRows
 from vitalsign.engine.points import scale_points
 from vitalsign.model.spec import (
     CategoricalScale,
@@ -46,7 +43,6 @@ from vitalsign.model.spec import (
 )
 
 Floats = npt.NDArray[np.float64]
-Bools = npt.NDArray[np.bool_]
 PRIOR_ROWS = 20.0  # prior strength: pseudo-rows at the mean rate added to every category/band
 MAX_STEPS = 4  # breakpoints of a learned thresholds scale (so at most 5 bands)
 MIN_BAND_SHARE = 0.05  # each learned band holds at least this share of the rows with a value
@@ -317,144 +313,3 @@ def learnable_signals(spec: HealthModel) -> list[str]:
         for name, signal in spec.signals.items()
         if name in used and isinstance(signal.scale, LEARNABLE)
     ]
-
-
-@dataclass
-class ScaleData:
-    """Each learnable signal's raw values and points, row-aligned with the labelled rows."""
-
-    raw: pd.DataFrame
-    text: pd.DataFrame
-    points: pd.DataFrame
-    replaced: dict[str, str]
-    notes: list[str] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, history: History) -> ScaleData:
-        """The wide raw values, texts and points of the history's learnable signals."""
-        names = [s for s in learnable_signals(history.model.spec) if s in history.signal_names]
-        raw, text = history.wide("raw_value"), history.wide("raw_text")
-        points = history.wide("points")
-        kinds = {s: history.model.spec.signals[s].scale.type for s in names}  # type: ignore[union-attr]
-        return cls(
-            raw.reindex(columns=names), text.reindex(columns=names),
-            points.reindex(columns=names), kinds,
-        )  # fmt: skip
-
-    def learn(
-        self, rows: Bools, churned: Floats, accounts: npt.NDArray[np.object_]
-    ) -> dict[str, LearnedScale]:
-        """Learn every learnable signal's scale on `rows` (a mask over the labelled rows)."""
-        learned: dict[str, LearnedScale] = {}
-        self.notes = []
-        for name, kind in self.replaced.items():
-            value = self.raw[name].to_numpy(dtype="float64")[rows]
-            text = self.text[name][rows]
-            has = ~np.isnan(value) | text.notna().to_numpy()
-            y = churned[rows][has]
-            positives = int(y.sum())
-            if has.sum() < MIN_ROWS or min(positives, y.size - positives) < MIN_CHURNED:
-                self.notes.append(
-                    f"{name}: {int(has.sum())} training rows with a value, {positives} churned "
-                    f"(fewer than {MIN_ROWS} rows or {MIN_CHURNED} of either): scale kept"
-                )
-                continue
-            base: dict[str, Any] = {
-                "signal": name, "rows": int(has.sum()), "churned": positives,
-                "accounts": len(set(accounts[rows][has].astype(str))),
-                "mean_rate": float(y.mean()), "replaced": kind,
-            }  # fmt: skip
-            if kind == "categorical":
-                keys = text if text.notna().any() else self.raw[name][rows].map(_key)
-                found = learn_categorical(keys.reset_index(drop=True), churned[rows])
-                if found is not None:
-                    learned[name] = LearnedScale(scale=found[0], levels=found[1], **base)
-            else:
-                steps = learn_thresholds(value, churned[rows])
-                if steps is not None:
-                    learned[name] = LearnedScale(
-                        scale=steps[0], levels=steps[1], better=steps[2], **base
-                    )
-            if name not in learned:
-                self.notes.append(f"{name}: no difference in churn to learn from; scale kept")
-        return learned
-
-    def points_with(self, learned: dict[str, LearnedScale]) -> pd.DataFrame:
-        """The points under the learned scales; rows without a value keep their points."""
-        points = self.points.copy()
-        for name, scale in learned.items():
-            new = scale.points(self.raw[name], self.text[name])
-            has = ~np.isnan(new)
-            column = points[name].to_numpy(dtype="float64", copy=True)
-            column[has] = new[has]
-            points[name] = column
-        return points
-
-
-def _key(value: object) -> str | None:
-    """The categorical key of a number: 1.0 is "1" (as the engine reads it)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def history_with_scales(history: History, learned: dict[str, LearnedScale]) -> History:
-    """The history with each learned signal's points recomputed from its raw values."""
-    if not learned:
-        return history
-    items = history.items.copy()
-    points = items["points"].to_numpy(dtype="float64", copy=True)
-    for name, scale in learned.items():
-        at = np.flatnonzero((items["name"] == name).to_numpy())
-        part = items.iloc[at]
-        new = scale.points(part["raw_value"].reset_index(drop=True), part["raw_text"])
-        has = ~np.isnan(new)
-        points[at[has]] = new[has]
-    items["points"] = points
-    return replace(history, items=items)
-
-
-def relearner(
-    data: ScaleData,
-    card: CardRows,
-    churned: Floats,
-    accounts: npt.NDArray[np.object_],
-    reversed_signals: set[str],
-) -> Callable[[Bools], Floats]:
-    """A function giving the card's points with scales learned on some of its rows (a fold)."""
-    rows = np.flatnonzero(card.mask)
-    members = list(card.members)
-
-    def points(train: Bools) -> Floats:
-        mask = np.zeros(churned.size, dtype=bool)
-        mask[rows[train]] = True
-        learned = data.learn(mask, churned, accounts)
-        wide = data.points_with({k: v for k, v in learned.items() if k in members})
-        matrix = card.points.copy()
-        for j, name in enumerate(members):
-            if name not in wide.columns:
-                continue  # not learnable: the card's own (reversed where asked) points
-            column = wide[name].to_numpy(dtype="float64")[rows]  # learned, or the model's
-            turn = name not in learned and name in reversed_signals
-            matrix[:, j] = 100.0 - column if turn else column
-        return matrix
-
-    return points
-
-
-def reversals(history: History, labelled: pd.DataFrame, use: pd.Series, seed: int) -> set[str]:
-    """Signals whose points, on the training rows, warn of churn the wrong way round."""
-    points = history.wide("points")[use.to_numpy()].reset_index(drop=True)
-    labels = labelled.loc[use, "churned"].to_numpy(dtype=bool)
-    boot = Bootstrap.by_account(labelled.loc[use, "account_id"].to_numpy(), 100, seed)
-    found = set()
-    for name in points.columns:
-        value = points[name].to_numpy(dtype="float64")
-        ok = ~np.isnan(value)
-        if ok.sum() < 2 or len(np.unique(value[ok])) < 2:
-            continue
-        if auc_estimate(-value[ok], labels[ok], boot.subset(ok)).high < 0.5:
-            found.add(name)
-    return found
