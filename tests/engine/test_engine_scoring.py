@@ -49,7 +49,7 @@ def duck() -> ibis.BaseBackend:
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(rows=rows, higher=st.booleans())
 def test_percentile_points_in_the_engine_equal_the_drivers(
