@@ -3,101 +3,35 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from vitalsign.analytics.cli_options import (
+    BootstrapOption,
+    EveryOption,
+    FromOption,
+    HorizonOption,
+    JsonOption,
+    ModelOption,
+    SeedOption,
+    ToOption,
+    UntilOption,
+    WorkspaceOption,
+    date_list,
+    emit_json,
+    parse_date,
+    parse_days_option,
+    print_data_end,
+    share_pairs,
+    until_moment,
+)
 from vitalsign.errors import VitalsignError
 from vitalsign.store.output_paths import check_output_path
 
 console = Console()
-
-WorkspaceOption = Annotated[
-    Path,
-    typer.Option("--workspace", "-w", envvar="VITALSIGN_WORKSPACE", help="Workspace folder."),
-]
-ModelOption = Annotated[
-    str | None, typer.Option("--model", "-m", help="Model file (default: the workspace's).")
-]
-HorizonOption = Annotated[
-    str, typer.Option("--horizon", help="Churn within this long after a snapshot, e.g. 90d.")
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for machines.")]
-FromOption = Annotated[str | None, typer.Option("--from", help="First date to score.")]
-ToOption = Annotated[str | None, typer.Option("--to", help="Last date to score (included).")]
-EveryOption = Annotated[str, typer.Option("--every", help="Step between dates, e.g. 7d.")]
-UntilOption = Annotated[
-    str | None,
-    typer.Option(
-        "--until",
-        help="End of the observed data (default: the latest event, ticket, invoice or "
-        "subscription start; never a scheduled period end).",
-    ),
-]
-BootstrapOption = Annotated[int, typer.Option("--bootstrap", help="Bootstrap replicates.")]
-SeedOption = Annotated[int, typer.Option("--seed", help="Bootstrap random seed.")]
-
-
-def _date(text: str | None, option: str) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise VitalsignError(f"{option} {text!r} is not a date (use YYYY-MM-DD)") from exc
-
-
-def _moment(text: str | None) -> dt.datetime | None:
-    day = _date(text, "--until")
-    if day is not None and day > dt.date.today():
-        raise VitalsignError(
-            f"--until {day} is in the future: the data cannot end after today, and every "
-            "period scheduled to end before it would count as a churn; pass the day your "
-            "data ends (or leave --until out to take it from the data)"
-        )
-    return None if day is None else dt.datetime.combine(day, dt.time())
-
-
-def _days(text: str, option: str) -> int:
-    from vitalsign.model.spec import parse_days
-
-    try:
-        return parse_days(text)
-    except ValueError as exc:
-        raise VitalsignError(f"{option} {exc}") from exc
-
-
-def _dates(start: str | None, end: str | None, every: str) -> list[dt.date] | None:
-    from vitalsign.engine.run import date_range
-
-    if start is None and end is None:
-        return None
-    first, last = _date(start, "--from"), _date(end, "--to")
-    if first is None or last is None:
-        raise VitalsignError("give both --from and --to (and optionally --every)")
-    return date_range(first, last, _days(every, "--every"))
-
-
-def _pairs(items: list[str] | None, option: str) -> dict[str, float]:
-    pairs: dict[str, float] = {}
-    for item in items or []:
-        name, sep, value = item.partition("=")
-        text = value.strip()
-        try:
-            number = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
-        except ValueError:
-            number = -1.0
-        if not sep or not 0 <= number <= 1:
-            raise VitalsignError(f"{option} {item!r}: use BAND=SHARE, e.g. red=0.1 or red=10%")
-        pairs[name.strip()] = number
-    return pairs
-
-
-def _emit(payload: dict[str, Any]) -> None:
-    typer.echo(json.dumps(payload, indent=2, default=str))
 
 
 def backtest(
@@ -177,11 +111,11 @@ def backtest(
     if html is not None:  # refused before hours of work, not after
         html = check_output_path(html, "html", "--html", ws, force)
     loaded = ws.load_model(model)
-    dates = _dates(from_, to, every)
+    dates = date_list(from_, to, every)
     stored = snapshot_dates(ws.duckdb, loaded.name)
-    observed = _print_data_end(ws.duckdb, until, json_)
+    observed = print_data_end(ws.duckdb, until, json_)
     if dates is None and not stored:
-        end = (_moment(until) or observed.to_pydatetime()).date()
+        end = (until_moment(until) or observed.to_pydatetime()).date()
         dates = [end - dt.timedelta(weeks=w) for w in range(52, 0, -1)]
         Console(stderr=True).print(
             f"No stored snapshots of {loaded.name}: backfilling 52 weekly dates to {dates[-1]}"
@@ -191,10 +125,11 @@ def backtest(
     if outcome != "churned":
         from vitalsign.analytics.expansion_report import growth_command
 
-        share = _pairs([f"change={min_change}"], "--min-change")["change"]
-        growth_command(ws, loaded, outcome, _days(horizon, "--horizon"), share, score, bootstrap,
-                       seed, _moment(until), dates, dates or stored if rescore else None,
-                       json_)  # fmt: skip
+        share = share_pairs([f"change={min_change}"], "--min-change")["change"]
+        horizon_days = parse_days_option(horizon, "--horizon")
+        rescored = dates or stored if rescore else None
+        growth_command(ws, loaded, outcome, horizon_days, share, score, bootstrap, seed,
+                       until_moment(until), dates, rescored, json_)  # fmt: skip
         return
     stages = EVALUATE_STAGES + 2 + (html is not None)  # history (or re-score), outcomes, html
     with progress_steps("Backtest", stages, show=not json_) as step:
@@ -207,10 +142,10 @@ def backtest(
         report = run_backtest(
             ws,
             loaded,
-            _days(horizon, "--horizon"),
+            parse_days_option(horizon, "--horizon"),
             bootstrap,
             seed,
-            _moment(until),
+            until_moment(until),
             dates=dates,
             history=history,
             leak_dates=leak_dates,
@@ -222,7 +157,7 @@ def backtest(
             step("writing the HTML report")
             html = write_html(report, html, ws, force)
     if json_:
-        _emit({**report.to_dict(), **({"html_report": str(html)} if html else {})})
+        emit_json({**report.to_dict(), **({"html_report": str(html)} if html else {})})
         return
     from vitalsign.analytics.renderables import backtest_renderable
 
@@ -329,8 +264,8 @@ def calibrate(
     ws = open_workspace(workspace)
     loaded = ws.load_model(model)
     output = check_output_path(proposal_path(output, loaded, ws), "model", "--output", ws, force)
-    shares = _pairs(band_share, "--band-share")
-    rates = _pairs(band_rate, "--band-rate")
+    shares = share_pairs(band_share, "--band-share")
+    rates = share_pairs(band_rate, "--band-rate")
     if alert_share is not None:
         if not 0 < alert_share < 1:
             raise VitalsignError(f"--alert-share {alert_share}: give a share between 0 and 1")
@@ -356,9 +291,9 @@ def calibrate(
     result = run_calibrate(
         ws,
         loaded,
-        _days(horizon, "--horizon"),
+        parse_days_option(horizon, "--horizon"),
         test_share,
-        _date(split, "--split"),
+        parse_date(split, "--split"),
         shares or None,
         rates or None,
         flat,
@@ -366,14 +301,14 @@ def calibrate(
         output,
         bootstrap,
         seed,
-        _moment(until),
+        until_moment(until),
         force=force,
         holdout_share=holdout_accounts,
         by_segment=by_segment,
         learn_scales=learn_scales,
     )
     if json_:
-        _emit(result.to_dict())
+        emit_json(result.to_dict())
         return
     from vitalsign.analytics.renderables import calibration_renderable
 
@@ -405,108 +340,25 @@ def diff(
             ws,
             a,
             b,
-            _dates(from_, to, every),
-            _days(horizon, "--horizon"),
+            date_list(from_, to, every),
+            parse_days_option(horizon, "--horizon"),
             bootstrap,
             seed,
-            _moment(until),
+            until_moment(until),
             progress=step,
         )
     if json_:
-        _emit(result.to_dict())
+        emit_json(result.to_dict())
         return
     from vitalsign.analytics.renderables import comparison_renderable
 
     console.print(comparison_renderable(result))
 
 
-def outcomes(
-    derive: Annotated[
-        bool, typer.Option("--derive", help="Derive outcomes from subscriptions.")
-    ] = False,
-    write: Annotated[
-        bool, typer.Option("--write", help="Store the derived outcomes in the outcomes table.")
-    ] = False,
-    grace: Annotated[
-        str,
-        typer.Option("--grace", help="Gap between subscriptions that still counts as a renewal."),
-    ] = "30d",
-    until: UntilOption = None,
-    json_: JsonOption = False,
-    workspace: WorkspaceOption = Path("."),
-) -> None:
-    """Show the outcomes a backtest uses, or derive them from subscriptions (and store them)."""
-    import pandas as pd
-
-    from vitalsign.analytics.outcomes import (
-        derive_outcomes,
-        pending_churns,
-        read_outcomes,
-        write_outcomes,
-    )
-    from vitalsign.store.workspace import open_workspace
-
-    ws = open_workspace(workspace)
-    end = _moment(until)
-    grace_days = _days(grace, "--grace")
-    stop = _print_data_end(ws.duckdb, until, json_)
-    if derive or write:
-        frame = derive_outcomes(ws.duckdb, stop, grace_days)
-        source = "derived from subscriptions"
-        pending = len(pending_churns(ws.duckdb, stop, grace_days))
-    else:
-        result = read_outcomes(ws.duckdb, end, grace_days)
-        frame, source, pending = result.frame, result.source, len(result.pending)
-    counts = {str(k): int(v) for k, v in frame["kind"].value_counts().items()}
-    stored = write_outcomes(ws.duckdb, frame) if write else 0
-    if json_:
-        _emit(
-            {
-                "source": source,
-                "data_end": pd.Timestamp(stop).isoformat(),
-                "counts": counts,
-                "pending": pending,
-                "written": stored,
-            }
-        )
-        return
-    shown = ", ".join(f"{n} {k}" for k, n in counts.items()) or "none"
-    console.print(f"Outcomes ({source}): {shown}")
-    if pending:
-        console.print(
-            f"{pending} tenure{'s' if pending != 1 else ''} ended less than {grace_days} days "
-            f"before {pd.Timestamp(stop):%Y-%m-%d}: not counted as churn yet (a backtest leaves "
-            "out the snapshots whose horizon reaches them as too recent)"
-        )
-    if write:
-        console.print(f"Stored {stored} new rows in the outcomes table")
-
-
-def _print_data_end(connection: Any, until: str | None, quiet: bool = False) -> Any:
-    """Print (on stderr) where the data ends and warn when the tables disagree; return it.
-
-    With `quiet` (--json) only the warning is printed.
-    """
-    import pandas as pd
-
-    from vitalsign.store.data_end import data_end
-
-    err = Console(stderr=True)
-    given = _moment(until)
-    if given is not None:
-        if not quiet:
-            err.print(f"Data ends {given:%Y-%m-%d %H:%M} (--until)", highlight=False)
-        return pd.Timestamp(given)
-    found = data_end(connection)
-    if not quiet:
-        err.print(found.summary(), highlight=False, soft_wrap=True)
-    if found.warning:
-        err.print(f"[bold red]Warning:[/] {found.warning}", highlight=False, soft_wrap=True)
-    return found.at
-
-
 def register(app: typer.Typer) -> None:
     """Add backtest, calibrate, diff and outcomes to the CLI."""
+    from vitalsign.analytics.outcome_commands import outcomes
+
     app.command()(backtest)
     app.command()(calibrate)
     app.command()(diff)

@@ -9,15 +9,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from vitalsign.analytics.commands import (
+from vitalsign.analytics.cli_options import (
     BootstrapOption,
     HorizonOption,
     JsonOption,
     ModelOption,
     SeedOption,
     WorkspaceOption,
-    _date,
-    _days,
+    parse_date,
+    parse_days_option,
 )
 
 if TYPE_CHECKING:
@@ -76,9 +76,9 @@ def review(
         result = run_review(
             ws,
             loaded,
-            _date(as_of, "--as-of"),
-            _days(period, "--period"),
-            _days(horizon, "--horizon"),
+            parse_date(as_of, "--as-of"),
+            parse_days_option(period, "--period"),
+            parse_days_option(horizon, "--horizon"),
             bootstrap,
             seed,
             folder=None if folder is None else folder.resolve(),
