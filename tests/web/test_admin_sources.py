@@ -288,6 +288,8 @@ def test_the_scheduled_job_is_recorded_and_run_now_meanwhile_says_it_runs(
     finally:
         runner.schedule = runner.trigger = None
     assert 'vitalsign serve --schedule "0 6 * * *"' in page and "; next run " in page
+    assert "runs the daily job (vitalsign run: sync" in page
+    assert "the daily job (the daily job" not in page  # said once
     assert listed["schedule"] == "0 6 * * *" and listed["next_run"].endswith("T06:00:00+00:00")
     latest = listed["runs"][0]
     assert (latest["trigger"], latest["started_by"], latest["status"]) == (

@@ -159,6 +159,7 @@ def test_an_admin_adds_a_user_changes_their_role_and_book_and_disables_them(
         assert (
             refused.status_code == 400 and "a csm sees only the accounts they own" in refused.text
         )
+        assert "give the Book (owner) field" in refused.text and "--owner" not in refused.text
         assert post(browser, "/admin/users/adm-carol/owner", {"owner": "bob@vendor.example"})
         changed = post(browser, "/admin/users/adm-carol/role", {"role": "csm"})
         assert changed.status_code == 303
@@ -282,6 +283,8 @@ def test_a_read_token_reads_but_never_writes_and_records_its_last_use(world: Wor
 
         revoked = post(browser, f"/admin/tokens/{token_id.group(1)}/revoke", {})
         assert revoked.status_code == 303
+        assert f"token={token_id.group(1)}" in revoked.headers["location"]
+        assert "user=" not in revoked.headers["location"]  # it names a token, not a user
         assert (
             f"Token {token_id.group(1)} revoked." in browser.get(revoked.headers["location"]).text
         )
@@ -431,6 +434,7 @@ def test_the_users_commands_change_a_role_and_a_book_and_make_scoped_expiring_to
     )
     refused = runner.invoke(app, ["users", "role", "ann", "csm", "-w", root])
     assert "a csm sees only the accounts they own" in str(refused.exception)
+    assert "give --owner" in str(refused.exception)  # the CLI names its option
     assert "ann is now csm, accounts of ann@acme.com" in run(
         "role", "ann", "csm", "--owner", "ann@acme.com"
     )

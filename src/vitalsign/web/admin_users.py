@@ -52,15 +52,17 @@ SECTIONS = (
     ("/admin/jobs", "Scheduled job", "The last runs with their outcome and duration; run now."),
     ("/admin/models", "Models", "The active model, proposed ones, check, backtest; activate one."),
 )
-DONE = {  # what a redirect after a change says (`?done=...&user=...`)
+DONE = {  # what a redirect after a change says (`?done=...&user=...`, `&token=...` for tokens)
     "role": "Role of {user} changed.",
     "owner": "Book of {user} changed.",
     "disable": "{user} is disabled: their sessions ended and their tokens are refused.",
     "enable": "{user} is enabled again.",
     "password": "Password of {user} changed; their sessions ended.",
     "add": "User {user} added.",
-    "revoke": "Token {user} revoked.",
+    "revoke": "Token {token} revoked.",
 }
+_SUBJECT_PARAM = {"revoke": "token"}  # the query parameter naming what changed (else `user`)
+BOOK_FIELD = "the Book (owner) field"  # how a csm-without-a-book refusal names the form field
 _SUBJECT = re.compile(r"^[A-Za-z0-9_.@+-]{1,64}$")  # a user name (web.users) or a token id
 DEFAULT_TOKEN_DAYS = 90
 EXPIRING_DAYS = 14  # the landing page counts the active tokens expiring this soon
@@ -82,16 +84,20 @@ def _admin_form(request: Request, principal: Principal, csrf_token: str) -> Prin
     return principal
 
 
-def _done(path: str, what: str, user: str) -> RedirectResponse:
-    return RedirectResponse(f"{path}?{urlencode({'done': what, 'user': user})}", status_code=303)
+def _done(path: str, what: str, subject: str) -> RedirectResponse:
+    """Redirect after a change, naming the user (`user=`) or token (`token=`) it changed."""
+    param = _SUBJECT_PARAM.get(what, "user")
+    return RedirectResponse(f"{path}?{urlencode({'done': what, param: subject})}", status_code=303)
 
 
 def _flashes(request: Request) -> list[str]:
     """The notice a redirect asked for, naming a user or token (never arbitrary text)."""
-    what, subject = request.query_params.get("done", ""), request.query_params.get("user", "")
+    what = request.query_params.get("done", "")
+    param = _SUBJECT_PARAM.get(what, "user")
+    subject = request.query_params.get(param, "")
     if what not in DONE or not _SUBJECT.match(subject):
         return []
-    return [DONE[what].format(user=subject)]
+    return [DONE[what].format(**{param: subject})]
 
 
 def _private(response: Response) -> Response:
@@ -204,7 +210,7 @@ def admin_user_add(
     _admin_form(request, principal, csrf_token)
     given = password or generate_password()
     try:
-        add_user(db, name.strip(), role, given, owner or None, actor=principal.name)
+        add_user(db, name.strip(), role, given, owner or None, principal.name, BOOK_FIELD)
     except VitalsignError as exc:
         return _users_page(request, db, principal, 400, error=str(exc), flashes=[])
     if password:
@@ -231,7 +237,7 @@ def admin_user_role(
     """Change a user's role (a csm keeps, or is given, a book); not your own admin role."""
     _admin_form(request, principal, csrf_token)
     try:
-        set_role(db, name, role, owner or None, actor=principal.name)
+        set_role(db, name, role, owner or None, principal.name, BOOK_FIELD)
     except VitalsignError as exc:
         return _users_page(request, db, principal, 400, error=str(exc), flashes=[])
     return _done("/admin/users", "role", name)

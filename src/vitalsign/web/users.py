@@ -110,22 +110,28 @@ def list_users(connection: Any) -> list[WebUser]:
     return [user_from_row(r) for r in rows]
 
 
-def _check_role(role: str, owner: str | None) -> None:
+BOOK_OPTION = "--owner"
+"""How the CLI names the book; the web form passes its field's label instead."""
+
+
+def _check_role(role: str, owner: str | None, book_field: str = BOOK_OPTION) -> None:
     if role not in ROLES:
         raise UserError(f"role {role!r}: use one of {', '.join(ROLES)}")
     if role == "csm" and not (owner or "").strip():
         raise UserError(
-            "a csm sees only the accounts they own: give --owner, the value of "
+            f"a csm sees only the accounts they own: give {book_field}, the value of "
             "accounts.owner for their accounts"
         )
 
 
-def _check_new_user(name: str, role: str, password: str, owner: str | None) -> None:
+def _check_new_user(
+    name: str, role: str, password: str, owner: str | None, book_field: str = BOOK_OPTION
+) -> None:
     if not _NAME.match(name):
         raise UserError(
             f"user name {name!r}: use 1-64 letters, digits or . _ @ + - (e.g. ann or ann@acme.com)"
         )
-    _check_role(role, owner)
+    _check_role(role, owner, book_field)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
 
@@ -137,10 +143,14 @@ def add_user(
     password: str,
     owner: str | None = None,
     actor: str = "cli",
+    book_field: str = BOOK_OPTION,
 ) -> WebUser:
-    """Create a user with an argon2 password hash, audited; raise UserError if it exists."""
+    """Create a user with an argon2 password hash, audited; raise UserError if it exists.
+
+    `book_field` names where the caller takes the book from, for the refusal of a csm without one.
+    """
     ensure_web_tables(connection, indexes=False)
-    _check_new_user(name, role, password, owner)
+    _check_new_user(name, role, password, owner, book_field)
     owner = owner.strip() if owner and owner.strip() else None
     created = utc_now()
     with atomic(connection):
@@ -204,7 +214,12 @@ def set_password(connection: Any, name: str, password: str, actor: str = "cli") 
 
 
 def set_role(
-    connection: Any, name: str, role: str, owner: str | None = None, actor: str = "cli"
+    connection: Any,
+    name: str,
+    role: str,
+    owner: str | None = None,
+    actor: str = "cli",
+    book_field: str = BOOK_OPTION,
 ) -> WebUser:
     """Change a user's role (a csm needs a book: `owner`, or the one they have), audited.
 
@@ -213,7 +228,7 @@ def set_role(
     ensure_web_tables(connection, indexes=False)
     user = get_user(connection, name)
     owner = owner.strip() if owner and owner.strip() else user.owner
-    _check_role(role, owner)
+    _check_role(role, owner, book_field)
     if actor == name and user.role == "admin" and role != "admin":
         raise UserError(f"{name}: you cannot demote yourself; ask another admin to do it")
     with atomic(connection):
