@@ -304,11 +304,14 @@ def main() -> None:
     While `vitalsign serve` holds the workspace, the command runs in the server instead
     (web/relay.py; docs/workspace.md).
     """
-    from vitalsign.web.relay import forward_if_served
+    from vitalsign.store.workspace import EXCLUSIVE_COMMAND
+    from vitalsign.web.relay import NOT_RELAYED, forward_if_served
 
     relayed = forward_if_served(sys.argv[1:])
     if relayed is not None:
         sys.exit(relayed)
+    if sys.argv[1:2] and sys.argv[1] in NOT_RELAYED:
+        EXCLUSIVE_COMMAND.set(sys.argv[1])  # its lock error says: stop the server first
     try:
         app()
     except VitalsignError as exc:

@@ -16,7 +16,7 @@ from vitalsign.engine.run import backfill
 from vitalsign.engine.why import why_account
 from vitalsign.errors import WorkspaceError
 from vitalsign.rendering import report_renderable, why_renderable
-from vitalsign.store.workspace import CONFIG_FILE, init_workspace
+from vitalsign.store.workspace import CONFIG_FILE, ensure_not_open, init_workspace
 
 
 def riskiest_account(connection: object, model_name: str, as_of: dt.date) -> str:
@@ -66,6 +66,7 @@ def build_demo(
             raise WorkspaceError(
                 f"{directory} exists and is not a vitalsign workspace; pick another folder"
             )
+        ensure_not_open(directory)  # a served or open workspace is never deleted under it
         shutil.rmtree(directory)
     workspace = init_workspace(directory)
     with console.status(f"Generating a world of {accounts} accounts (seed {seed})"):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -254,6 +256,8 @@ class Workspace:
 
 LOCK_WAIT_ENV = "VITALSIGN_LOCK_WAIT"
 DEFAULT_LOCK_WAIT = 30.0
+EXCLUSIVE_COMMAND: ContextVar[str | None] = ContextVar("exclusive_command", default=None)
+"""The command being run when it is one a server never runs for you (init, demo, serve…)."""
 
 
 def lock_wait_seconds() -> float:
@@ -286,11 +290,38 @@ def _connect_waiting(path: Path, wait: float) -> Any:
                 continue
             raise WorkspaceError(
                 f"{path}: another process has the workspace open (DuckDB allows one "
-                f"process to write) and kept it for {wait:g} s. {_holder(exc)}If it is "
-                "`vitalsign serve`, run `vitalsign` commands as usual (the server runs "
-                "them) or use its REST API from Python; otherwise wait for it to finish, "
-                f"or raise {LOCK_WAIT_ENV} (seconds)."
+                f"process to write) and kept it for {wait:g} s. {_holder(exc)}"
+                + _lock_advice(EXCLUSIVE_COMMAND.get())
             ) from exc
+
+
+def _lock_advice(command: str | None) -> str:
+    """How to get past the lock: a server runs other commands, never `command` (init, demo…)."""
+    if command is not None:
+        return (
+            f"`vitalsign {command}` never runs inside a server: if that process is "
+            "`vitalsign serve` (or `schedule`), stop it first (Ctrl-C in its terminal), run "
+            f"`vitalsign {command}` again, then start the server again; otherwise wait for it "
+            f"to finish, or raise {LOCK_WAIT_ENV} (seconds)."
+        )
+    return (
+        "If it is `vitalsign serve`, run `vitalsign` commands as usual (the server runs "
+        "them) or use its REST API from Python; otherwise wait for it to finish, "
+        f"or raise {LOCK_WAIT_ENV} (seconds)."
+    )
+
+
+def ensure_not_open(root: Path) -> None:
+    """Wait (as any command does) until no process has the workspace in `root` open, else raise.
+
+    `vitalsign demo` calls it before deleting a folder: a server keeps its handle on a deleted
+    file and later writes would go there, lost.
+    """
+    database = root / WorkspaceConfig().database
+    with contextlib.suppress(WorkspaceError):  # no or a bad vitalsign.yml: the default name
+        database = open_workspace(root).database_path
+    if database.exists():
+        _connect_waiting(database, lock_wait_seconds()).disconnect()
 
 
 def _holder(exc: Exception) -> str:
