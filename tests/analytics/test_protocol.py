@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 
 from vitalsign.analytics.calibrate import Calibration, calibrate
 from vitalsign.analytics.datasets.saas_churn import load_saas_churn
+from vitalsign.analytics.holdout import holdout_accounts
 from vitalsign.analytics.protocol import (
     CardRows,
     Spread,
-    holdout_accounts,
     stability,
     to_probability,
     unstable,

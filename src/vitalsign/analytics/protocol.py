@@ -36,8 +36,6 @@ import numpy.typing as npt
 import pandas as pd
 
 from vitalsign.analytics.holdout import HoldoutCheck
-from vitalsign.analytics.holdout import holdout_accounts as holdout_accounts
-from vitalsign.analytics.holdout import holdout_check as holdout_check
 from vitalsign.analytics.metrics import (
     Bootstrap,
     Estimate,
