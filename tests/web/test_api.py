@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 
 import pytest
 
@@ -93,7 +95,7 @@ def test_the_portfolio_summary_matches_the_portfolio_report(world: World) -> Non
     assert [b["band"] for b in reply["bands"]] == [b["band"] for b in expected]
     for got, want in zip(reply["bands"], expected, strict=True):
         assert got == {k: pytest.approx(v) if isinstance(v, float) else v for k, v in want.items()}
-    dates = {t["snapshot_date"][:10] for t in trend}
+    dates = {t["snapshot_date"] for t in trend}
     assert world.latest.isoformat() in dates and len(dates) == 8
 
 
@@ -234,3 +236,37 @@ def test_the_openapi_document_describes_every_api_route(world: World) -> None:
 def test_a_write_conflict_that_outlasted_its_retries_maps_to_409() -> None:
     error = WriteConflictError("alerts: another writer kept changing the same rows")
     assert vitalsign_status(error) == (409, "conflict")
+
+
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+DAY_KEYS = ("_date", "as_of", "latest", "since", "previous", "day")  # keys that hold a date
+
+
+def _date_fields(value: object, where: str = "") -> Iterator[tuple[str, object]]:
+    """Every (path, value) in a JSON answer whose key names a date."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if key.endswith(DAY_KEYS) and not isinstance(inner, dict | list):
+                yield f"{where}.{key}", inner
+            yield from _date_fields(inner, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from _date_fields(inner, f"{where}[{index}]")
+
+
+def test_every_date_an_api_route_answers_is_a_day_without_a_time(world: World) -> None:
+    with world.client("root") as api:
+        paths = api.get("/api/v1/openapi.json").json()["paths"]
+        account = api.get("/api/v1/accounts").json()["items"][0]["account_id"]
+        answers = {}
+        for path, operations in paths.items():
+            if "get" not in operations or "openapi" in path:
+                continue
+            reply = api.get(path.replace("{account_id}", account))
+            if reply.status_code == 200 and "json" in reply.headers["content-type"]:
+                answers[path] = reply.json()
+    assert "/api/v1/portfolio/trend" in answers and len(answers) > 10
+    found = [(p, f, v) for p, a in answers.items() for f, v in _date_fields(a) if v is not None]
+    assert any(p == "/api/v1/portfolio/trend" for p, _, _ in found)
+    wrong = [(p, f, v) for p, f, v in found if not (isinstance(v, str) and DAY.match(v))]
+    assert not wrong, wrong[:5]

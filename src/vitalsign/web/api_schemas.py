@@ -1,17 +1,32 @@
 """Typed bodies of the REST API's answers, so /api/v1/openapi.json describes every response.
 
 Dates and times travel as ISO text (`YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS`), as the routes have
-always sent them, so they are typed `str` here. Each model allows extra keys: a field added
+always sent them, so they are typed `str` here; a `Day` is cut to its date whatever the route
+hands it (a date, a midnight datetime from a TIMESTAMP column, or its ISO text). Each model allows extra keys: a field added
 to an answer reaches clients before its schema is written, and never breaks the route.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import datetime as dt
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-Day = str  # YYYY-MM-DD
+
+def as_day(value: object) -> object:
+    """A date as YYYY-MM-DD (a datetime or ISO date-time text keeps its date only)."""
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, str) and len(value) > 10 and value[10] in "T ":
+        return dt.datetime.fromisoformat(value).date().isoformat()
+    return value
+
+
+Day = Annotated[str, BeforeValidator(as_day), Field(json_schema_extra={"format": "date"})]
+"""YYYY-MM-DD."""
 Moment = str  # ISO 8601 time, UTC
 
 
@@ -224,7 +239,7 @@ class PortfolioOut(_Out):
 class TrendRow(_Out):
     """Accounts and ARR in one band on one snapshot."""
 
-    snapshot_date: str
+    snapshot_date: Day
     band: str
     accounts: int
     arr: float | None
