@@ -2,8 +2,9 @@
 
 Dates and times travel as ISO text (`YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS`), as the routes have
 always sent them, so they are typed `str` here; a `Day` is cut to its date whatever the route
-hands it (a date, a midnight datetime from a TIMESTAMP column, or its ISO text). Each model allows extra keys: a field added
-to an answer reaches clients before its schema is written, and never breaks the route.
+hands it (a date, a midnight datetime from a TIMESTAMP column, or its ISO text). Each model
+allows extra keys: a field added to an answer reaches clients before its schema is written,
+and never breaks the route.
 """
 
 from __future__ import annotations
