@@ -120,6 +120,20 @@ def relayed_argv(argv: Sequence[str], root: Path, cwd: Path, leaf: Any) -> list[
     return out
 
 
+def client_columns(environ: dict[str, str] | None = None) -> int:
+    """The width a console of this terminal has, as Rich works it out: $COLUMNS, else the tty."""
+    env = os.environ if environ is None else environ
+    text = env.get("COLUMNS", "")
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    for descriptor in (0, 1, 2):
+        try:
+            return os.get_terminal_size(descriptor).columns or 80
+        except OSError:
+            continue
+    return 80
+
+
 def connect(root: Path, timeout: float = 2.0) -> socket.socket | None:
     """A connection to the server of workspace `root`, or None when none listens."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -168,6 +182,7 @@ def forward_if_served(
         request = {
             "argv": relayed_argv(argv, root, Path.cwd(), leaf),
             "user": getpass.getuser(),
+            "columns": client_columns(),  # the server's console prints at this width
         }
         send_frame(sock, request)
         for frame in frames(sock):

@@ -38,6 +38,8 @@ RELAYED_JOBS = {"run": "daily", "sync": "sync"}
 """Commands that run as a job of the server's runner (one job at a time, in job_runs)."""
 BORDERS = "─━┏┓┗┛┡┩└┘┌┐├┤┼╇╈┳┻┠┨╋┬┴ "
 """The characters of a table's border lines (Rich's default box)."""
+PROGRESS_BAR = re.compile("[━╸╺]{5,}")
+"""A run of a Rich progress bar's characters (table borders use them only between corners)."""
 KEPT_CHARS = 4000
 """How much of a job command's output its job_runs row keeps (the end of it)."""
 
@@ -138,6 +140,46 @@ def _routed(name: str) -> ThreadStreams:
         return current
 
 
+_client = threading.local()
+"""Per relayed command thread: `columns`, the width of the terminal that sent the command."""
+
+
+def _install_client_width() -> None:
+    """Make Rich consoles printing on a relayed command's thread as wide as its terminal.
+
+    Rich works a console's width out from the process's own terminal and $COLUMNS, which are
+    the server's; a console given an explicit `width=` keeps it.
+    """
+    from rich.console import Console, ConsoleDimensions
+
+    with _install_lock:
+        if getattr(Console, "_vitalsign_client_width", False):
+            return
+        size: Any = Console.__dict__["size"]  # the property itself
+        init = Console.__init__
+
+        def own_init(self: Console, *args: Any, **kwargs: Any) -> None:
+            init(self, *args, **kwargs)
+            self._vitalsign_fixed_width = kwargs.get("width") is not None  # type: ignore[attr-defined]
+
+        def client_size(self: Console) -> ConsoleDimensions:
+            dimensions: ConsoleDimensions = size.fget(self)
+            columns = getattr(_client, "columns", None)
+            if columns is None or getattr(self, "_vitalsign_fixed_width", False):
+                return dimensions
+            return ConsoleDimensions(columns, dimensions.height)
+
+        setattr(Console, "__init__", own_init)  # noqa: B010
+        setattr(Console, "size", property(client_size, size.fset))  # noqa: B010
+        setattr(Console, "_vitalsign_client_width", True)  # noqa: B010
+
+
+def _columns(request: Any) -> int | None:
+    """The client's terminal width from its request (None: an older client sent none)."""
+    value = request.get("columns") if isinstance(request, dict) else None
+    return value if isinstance(value, int) and 20 <= value <= 1000 else None
+
+
 def _peer_uid(sock: socket.socket) -> int:
     """The user id of the process at the other end of a Unix socket."""
     raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
@@ -156,7 +198,8 @@ def os_user(uid: int) -> str:
 def plain_output(text: str) -> str:
     """A command's printed output as lines: a table's rows as their cells, borders dropped.
 
-    A cell wrapped over several lines is put back together column by column.
+    A cell wrapped over several lines is put back together column by column; progress bars
+    are left out.
     """
     lines: list[str] = []
     row: list[list[str]] = []  # the words of each cell of the row being read
@@ -168,6 +211,8 @@ def plain_output(text: str) -> str:
 
     for raw in text.splitlines():
         line = raw.strip()
+        if PROGRESS_BAR.search(line) and line.strip(BORDERS):
+            continue  # a progress bar's last frame (a job's detail keeps what it did)
         if not any(bar in line for bar in "│┃"):
             end_row()
             if line.strip(BORDERS):
@@ -292,6 +337,7 @@ class CommandRelay:
         self._sock = sock
         for name in ("stdout", "stderr", "stdin"):
             _routed(name)
+        _install_client_width()
         self._thread = threading.Thread(target=self._accept, name="command-relay", daemon=True)
         self._thread.start()
         return True
@@ -346,6 +392,7 @@ class CommandRelay:
                 for routed, stream in zip(streams, (out, err, io.StringIO()), strict=True):
                     routed.route(stream)
                 log.info("relayed command: vitalsign %s", " ".join(argv[:2]))
+                _client.columns = _columns(request)
                 try:
                     job = RELAYED_JOBS.get(argv[0]) if argv and "--help" not in argv else None
                     if job is not None and self.jobs is not None:
@@ -354,6 +401,7 @@ class CommandRelay:
                         code = run_command(argv)
                     sys.stdout.flush()
                 finally:
+                    _client.columns = None
                     for routed in streams:
                         routed.route(None)
                 with lock:
