@@ -27,6 +27,7 @@ from vitalsign.alerts.tasks import utc_now
 from vitalsign.errors import VitalsignError
 from vitalsign.model.loader import LoadedModel
 from vitalsign.store.conflicts import retry_on_conflict
+from vitalsign.store.output_paths import DEMO_MARK
 from vitalsign.store.workspace import Workspace
 
 
@@ -117,6 +118,23 @@ def _sync(workspace: Workspace, show_progress: bool) -> tuple[bool, str]:
     return result.ok, detail
 
 
+def demo_date(connection: Any, today: dt.date) -> tuple[dt.date, str | None]:
+    """The day a demo workspace's `run` scores: its data's last day, which is long past.
+
+    Scored today, every demo account would be `insufficient_data` (its data stopped when the
+    demo world was generated): docs/alerts.md, "The data date".
+    """
+    from vitalsign.store.data_end import data_end
+
+    end = data_end(connection).at.date()
+    if end >= today:
+        return today, None
+    return end, (
+        f"a demo workspace (built by `vitalsign demo`) whose data ends on {end}: scoring as "
+        f"of {end}, not today (give --as-of DATE to choose the day)"
+    )
+
+
 def run_daily(
     workspace: Workspace,
     as_of: dt.date | None = None,
@@ -159,6 +177,8 @@ def run_daily(
         lines = []
         if as_of is None:
             chosen, reason = data_date(connect_engine(workspace), model[0].spec, day)
+            if reason is None and (workspace.root / DEMO_MARK).exists():
+                chosen, reason = demo_date(connection, day)
             if reason is not None:
                 day = report.as_of = chosen
                 lines.append(reason)
