@@ -299,6 +299,22 @@ def test_a_token_expires_through_its_date_and_a_past_date_is_refused(world: Worl
             browser, "/admin/tokens", {"user": "vic", "scope": "read", "expires_on": yesterday}
         )
         assert refused.status_code == 400 and "not in the future" in refused.text
+        assert f"valid through {yesterday} is not" in refused.text  # the day entered
+        last_day = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=40)).isoformat()
+        made = post(
+            browser,
+            "/admin/tokens",
+            {"user": "vic", "scope": "read", "label": "adm-through", "expires_on": last_day},
+        )
+        shown = re.search(r'<tr data-token="(\w+)".*?adm-through.*?</tr>', made.text, re.S)
+        assert made.status_code == 200 and shown and f"<td>{last_day}</td>" in shown.group(0)
+    with world.client("root") as api:
+        listed = {t["token_id"]: t for t in api.get("/api/v1/users").json()["tokens"]}
+    assert listed[shown.group(1)]["valid_through"] == last_day
+    assert listed[shown.group(1)]["expires_at"].startswith(  # the stored instant is kept
+        (dt.date.fromisoformat(last_day) + dt.timedelta(days=1)).isoformat()
+    )
+    with world.login("root") as browser:
         typo = post(
             browser, "/admin/tokens", {"user": "vic", "scope": "read", "expires_on": "soon"}
         )
@@ -444,7 +460,9 @@ def test_the_users_commands_change_a_role_and_a_book_and_make_scoped_expiring_to
     listed = runner.invoke(app, ["users", "list", "--tokens", "-w", root]).output
     assert "scope" in listed and "read" in listed and "last sign-in" in listed
     past = runner.invoke(app, ["users", "token", "ann", "--expires", "2020-01-01", "-w", root])
-    assert "not in the future" in str(past.exception)
+    assert "valid through 2020-01-01 is not in the future" in str(past.exception)
+    assert f"valid through {last_day}" in secret
+    assert f"│ {last_day} " in listed  # the valid-through column shows the day given
     reopened = open_workspace(root)
     found = find_token(reopened.duckdb, secret.strip().splitlines()[-1])
     assert found is not None and found[1].scope == "read"

@@ -378,7 +378,8 @@ class TokenOut(_Out):
     created_at: Moment
     revoked_at: Moment | None
     scope: Literal["read", "write"] = "write"
-    expires_at: Moment | None = None
+    expires_at: Moment | None = Field(None, description="When it stops working (exclusive).")
+    valid_through: Day | None = Field(None, description="Its last working day (UTC), as given.")
     last_used_at: Moment | None = None
 
 

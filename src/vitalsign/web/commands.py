@@ -311,13 +311,23 @@ def users_list(
     console.print(table)
     if tokens:
         listing = Table(title="API tokens", title_justify="left")
-        columns = ("id", "user", "label", "scope", "created", "valid until", "last used", "revoked")
+        columns = (
+            "id",
+            "user",
+            "label",
+            "scope",
+            "created",
+            "valid through",
+            "last used",
+            "revoked",
+        )
+        whole = {"id": 12, "created": 10, "valid through": 10}  # never cut (revoke needs the id)
         for column in columns:
-            listing.add_column(column)
+            listing.add_column(column, min_width=whole.get(column))
         for token in list_tokens(connection):
             revoked = f"{token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else ""
             created = f"{token.created_at:%Y-%m-%d}"
-            until = f"{token.expires_at:%Y-%m-%d %H:%M}" if token.expires_at else "never"
+            until = str(token.valid_through or "never")
             used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
             listing.add_row(
                 token.token_id,
@@ -372,13 +382,14 @@ def users_token(
     """Create an API token (shown once; only its hash is stored)."""
     from vitalsign.store.workspace import open_workspace
     from vitalsign.web.rendering import form_date
-    from vitalsign.web.tokens import create_token, token_expiry
+    from vitalsign.web.tokens import create_token, token_expiry, valid_through
 
     until = token_expiry(form_date(expires, "--expires"))
     token_id, secret = create_token(
         open_workspace(workspace).duckdb, name, label, _actor(by), scope, until
     )
-    console.print(f"Token {token_id} for {name}. Copy it now, it is not shown again:")
+    through = f", valid through {valid_through(until)}" if until else ", never expires"
+    console.print(f"Token {token_id} for {name}{through}. Copy it now, it is not shown again:")
     typer.echo(secret)
 
 

@@ -44,6 +44,11 @@ class TokenInfo:
     expires_at: dt.datetime | None = None
     last_used_at: dt.datetime | None = None
 
+    @property
+    def valid_through(self) -> dt.date | None:
+        """The last day (UTC) the token works, as the user gave it; None: never expires."""
+        return valid_through(self.expires_at)
+
     def state(self, now: dt.datetime) -> str:
         """Return "revoked", "expired" or "active" at `now`."""
         if self.revoked_at is not None:
@@ -72,7 +77,10 @@ def create_token(
         raise UserError(f"token scope {scope!r}: use one of {', '.join(SCOPES)}")
     now = utc_now()
     if expires_at is not None and expires_at <= now:
-        raise UserError(f"token expiry {expires_at:%Y-%m-%d %H:%M} is not in the future")
+        raise UserError(
+            f"a token valid through {valid_through(expires_at)} is not in the future: "
+            "give today or a later day (YYYY-MM-DD, UTC)"
+        )
     token_id = uuid.uuid4().hex[:12]
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with atomic(connection):
@@ -92,6 +100,13 @@ def token_expiry(last_day: dt.date | None) -> dt.datetime | None:
     if last_day is None:
         return None
     return dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time())
+
+
+def valid_through(expires_at: dt.datetime | None) -> dt.date | None:
+    """The last day a token expiring at `expires_at` works: the day before a midnight expiry."""
+    if expires_at is None:
+        return None
+    return (expires_at - dt.timedelta(microseconds=1)).date()
 
 
 def revoke_token(connection: Any, token_id: str, actor: str = "cli") -> TokenInfo:

@@ -46,7 +46,7 @@ def _user_dict(user: WebUser) -> dict[str, Any]:
     }
 
 
-def _iso(moment: dt.datetime | None) -> str | None:
+def _iso(moment: dt.date | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
@@ -62,6 +62,7 @@ def users(request: Request, db: Database, principal: CurrentPrincipal) -> dict[s
             "revoked_at": _iso(t.revoked_at),
             "scope": t.scope,
             "expires_at": _iso(t.expires_at),
+            "valid_through": _iso(t.valid_through),
             "last_used_at": _iso(t.last_used_at),
         }
         for t in list_tokens(db)
