@@ -84,7 +84,10 @@ def alerts_evaluate(
         reports = evaluate_history(ws.duckdb, config, loaded, start, end, notify=not quiet)
         for report in reports:
             console.print(report.line(), highlight=False)
-        console.print(f"Replayed {plural(len(reports), 'snapshot')}", highlight=False)
+        replayed = f"Replayed {plural(len(reports), 'snapshot')}"
+        if not reports:
+            replayed += ": " + nothing_replayed(ws.duckdb, loaded.name, start, end)
+        console.print(replayed, highlight=False)
     else:
         date = parse_date(as_of, "--as-of")
         reports = [evaluate_alerts(ws.duckdb, config, loaded, date, notify=not quiet)]
@@ -93,6 +96,31 @@ def alerts_evaluate(
         console.print(f"warning: {warning}", style="yellow", highlight=False)
     if any(report.queued for report in reports):
         console.print("Send them with `vitalsign alerts deliver`.", highlight=False)
+
+
+def nothing_replayed(connection: Any, model_name: str, start: dt.date, end: dt.date) -> str:
+    """Why a replay of [start, end] found no snapshot to evaluate, and what to do instead."""
+    from vitalsign.alerts.evaluation import last_evaluated
+    from vitalsign.alerts.messages import plural
+    from vitalsign.engine.snapshots import snapshot_dates
+
+    dates = snapshot_dates(connection, model_name)
+    inside = [d for d in dates if start <= d <= end]
+    last = last_evaluated(connection, model_name)
+    if not inside:
+        stored = f"its snapshots run from {dates[0]} to {dates[-1]}" if dates else "it has none"
+        return (
+            f"model {model_name!r} has no snapshot in that range ({stored}). To fix this, "
+            "give dates with snapshots, or score them first with `vitalsign backfill`"
+        )
+    verb = "is" if len(inside) == 1 else "are"
+    return (
+        f"the {plural(len(inside), 'snapshot')} in that range ({inside[0]} to {inside[-1]}) "
+        f"{verb} not after {last}, the last date already evaluated, and alerts are "
+        "evaluated oldest first (docs/alerts.md, 'In date order'). To fix this, replay "
+        f"dates after {last}, or replay the range on a copy of the workspace made before "
+        "its alerts were evaluated"
+    )
 
 
 @alerts_app.command("list")
