@@ -10,7 +10,9 @@ the /sso routes refusing forged or unconfigured use.
 from __future__ import annotations
 
 import json
+import logging
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -265,6 +267,20 @@ def test_a_missing_secret_variable_is_named_when_the_server_starts(sso: SsoWorld
         WorkspaceError, match=r"web\.sso\.client_secret_env: .*SECRET_UNSET is not set"
     ):
         create_app(sso.workspace, WebSettings(serving_cache=False, sso=config))
+
+
+def test_serve_refuses_a_missing_secret_before_building_the_serving_cache(
+    sso: SsoWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = SsoConfig.model_validate(_config())
+    caplog.set_level(logging.INFO, logger="vitalsign.web")
+    before = set(threading.enumerate())
+    with pytest.raises(WorkspaceError, match="SECRET_UNSET is not set"):
+        create_app(sso.workspace, WebSettings(serving_cache=True, sso=config))
+    for thread in set(threading.enumerate()) - before:
+        if thread.name == "serving-cache":
+            thread.join(60)
+    assert not [r.getMessage() for r in caplog.records if "serving cache" in r.getMessage()]
 
 
 def test_the_highest_mapped_role_wins_and_domains_match_exactly() -> None:

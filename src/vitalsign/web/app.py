@@ -128,6 +128,7 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
     from vitalsign.web.sso import SingleSignOn
 
     settings = settings or WebSettings.from_config(workspace.config.web)
+    sso = SingleSignOn(settings.sso) if settings.sso else None  # its secret's check: before work
     ensure_web_tables(workspace.duckdb)
     ensure_ingest_tables(workspace.duckdb)
     ensure_alert_tables(workspace.duckdb)
@@ -146,7 +147,7 @@ def create_app(workspace: Workspace, settings: WebSettings | None = None) -> Fas
     if settings.serving_cache:  # build the in-memory history while the server starts
         _start_serving_cache(app.state.web)
     app.state.plotly = PlotlyBundle()
-    app.state.sso = SingleSignOn(settings.sso) if settings.sso else None  # web/sso.py
+    app.state.sso = sso  # web/sso.py
     install_error_handlers(app)
 
     app.add_middleware(BodyLimit)
