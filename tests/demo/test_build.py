@@ -25,6 +25,11 @@ def test_the_demo_builds_backfills_reports_and_explains(tmp_path: Path) -> None:
     # the same why as `vitalsign explain`: losses first and what it would take
     assert "What it would take" in text and "Signals (largest loss first)" in text
     assert "largest contribution first" not in text
+    hints = text.split("Try:")[1].splitlines()
+    tried = [line.strip().split("   ")[0] for line in hints if line.strip()]
+    assert any("users add NAME --role admin" in line for line in tried), tried
+    for line in tried:  # every command but --help names the demo's workspace (trial 12.17)
+        assert line.endswith("--help") or f"-w {root}" in line, line
     workspace = open_workspace(root)
     dates = workspace.duckdb.execute("SELECT count(DISTINCT snapshot_date) FROM scores").fetchone()
     assert dates == (5,)

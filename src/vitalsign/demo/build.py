@@ -99,7 +99,8 @@ def build_demo(
         f"Try:\n  {command} --help\n  {command} report -w {root}\n"
         f"  {command} explain {account} -w {root}{since_option}\n"
         f"  {command} backtest --html backtest.html -w {root}\n"
-        f"  {command} serve -w {root}   (after `{command} users add NAME --role admin`)"
+        f"  {command} users add NAME --role admin -w {root}   (then sign in with it)\n"
+        f"  {command} serve -w {root}"
     )
     workspace.close()
     return root
