@@ -9,6 +9,7 @@ refusal of an unknown mode.
 from __future__ import annotations
 
 import datetime as dt
+from unittest import mock
 
 import ibis
 import numpy as np
@@ -16,14 +17,18 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
+from vitalsign.cli import app
+from vitalsign.engine import run as run_module
+from vitalsign.engine.engine_scoring import score_in_engine
 from vitalsign.engine.points import percentile_points
 from vitalsign.engine.run import backfill, compute_scores
 from vitalsign.engine.score_expressions import _ranked_points
 from vitalsign.errors import VitalsignError
 from vitalsign.model.loader import LoadedModel, parse_model
-from vitalsign.store.workspace import Workspace
-from world import T
+from vitalsign.store.workspace import Workspace, open_workspace
+from world import FIXTURES, T
 
 DAYS = [dt.datetime(2025, 6, 2), dt.datetime(2025, 6, 9)]
 
@@ -99,3 +104,30 @@ def test_a_backfill_scored_in_the_engine_stores_the_drivers_snapshots(
     assert len(driver["scores"]) == 3 * len(dates) and len(driver["score_items"]) > 0
     pd.testing.assert_frame_equal(driver["scores"], engine["scores"], rtol=1e-9)
     pd.testing.assert_frame_equal(driver["score_items"], engine["score_items"], rtol=1e-9)
+
+
+def test_vitalsign_yml_scoring_engine_makes_the_cli_score_in_the_engine(
+    tiny_workspace: Workspace, tiny_model: LoadedModel
+) -> None:
+    """`engine: {scoring: engine}` in vitalsign.yml reaches `vitalsign score`, same snapshot."""
+    root = tiny_workspace.root
+    model_file = FIXTURES / "models" / "tiny.yml"
+    tiny_workspace.close()
+    config = root / "vitalsign.yml"
+    plain = config.read_text()
+    runner = CliRunner()
+    snapshots = {}
+    for scoring in ("driver", "engine"):
+        config.write_text(plain + f"engine: {{type: duckdb, scoring: {scoring}}}\n")
+        with mock.patch.object(run_module, "score_in_engine", wraps=score_in_engine) as spy:
+            args = ["score", "--as-of", T.isoformat(), "-w", str(root), "--model", str(model_file)]
+            result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        assert spy.called == (scoring == "engine")
+        ws = open_workspace(root)
+        snapshots[scoring] = ws.duckdb.execute(
+            "SELECT * EXCLUDE (computed_at) FROM scores ORDER BY ALL"
+        ).df()
+        ws.close()
+    assert len(snapshots["driver"]) == 3
+    pd.testing.assert_frame_equal(snapshots["driver"], snapshots["engine"], rtol=1e-9)

@@ -148,12 +148,13 @@ def score(
     workspace: Workspace,
     as_of: dt.date,
     model: LoadedModel | None = None,
-    scoring: str = "driver",
+    scoring: str | None = None,
 ) -> ScoredFrame:
     """Score every account as of `as_of` and store (replace) that date's snapshot.
 
     Scoring runs on the workspace's engine (vitalsign.yml `engine:`, engine/backends.py);
-    `scoring="engine"` computes points and bands there too (compute_scores).
+    `scoring="engine"` computes points and bands there too (compute_scores); None takes
+    vitalsign.yml `engine: {scoring: ...}` (default "driver").
 
     >>> score(open_workspace("acme"), dt.date(2025, 6, 2))  # doctest: +SKIP
     """
@@ -169,9 +170,11 @@ def _score_and_store(
     dates: Sequence[dt.date],
     overrides: pd.DataFrame,
     signals: BatchSignals | None = None,
-    scoring: str = "driver",
+    scoring: str | None = None,
 ) -> ScoredFrame:
     """Score `dates` on the workspace's engine; store the snapshots and freshness atomically."""
+    if scoring is None:  # vitalsign.yml engine: {scoring: driver|engine}
+        scoring = workspace.config.engine.scoring
     engine = connect_engine(workspace)
     freshness = table_freshness(engine, model.spec, dates)
     table = signals(dates) if signals is not None else None
@@ -225,7 +228,7 @@ def backfill(
     batch_size: int | None = None,
     show_progress: bool = True,
     new_only: bool = False,
-    scoring: str = "driver",
+    scoring: str | None = None,
 ) -> list[dt.date]:
     """Score many dates from one pass over each table; store each batch atomically.
 
@@ -233,8 +236,8 @@ def backfill(
     one query computes every date's signals (engine/one_pass.py) and the driver scores and
     stores them `batch_size` dates at a time (default: `batch_size_for` the number of
     accounts). `new_only` skips dates that already have a snapshot of this model version;
-    `scoring="engine"` scores each batch inside the engine (compute_scores).
-    Returns the dates scored.
+    `scoring="engine"` scores each batch inside the engine (compute_scores; None takes
+    vitalsign.yml `engine: {scoring: ...}`). Returns the dates scored.
     """
     model = model or workspace.load_model()
     bring_up_to_date(workspace.duckdb)  # attributes are read from account_history

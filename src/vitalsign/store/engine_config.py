@@ -18,6 +18,8 @@ from vitalsign.model.canonical import CANONICAL_TABLES
 
 ENGINE_TYPES = ("duckdb", "spark", "postgres")
 SnapshotPlace = Literal["workspace", "workspace_and_engine"]
+ScoringPlace = Literal["driver", "engine"]
+"""Where points, groups, gate, flags and bands are computed (engine/engine_scoring.py)."""
 _NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 HISTORY_TABLE = "account_history"
 
@@ -29,6 +31,7 @@ class DuckDBEngine(BaseModel):
 
     type: Literal["duckdb"] = "duckdb"
     snapshots: Literal["workspace"] = "workspace"
+    scoring: ScoringPlace = "driver"
 
 
 class TablePath(BaseModel):
@@ -65,6 +68,7 @@ class SparkEngine(BaseModel):
     database: str | None = Field(default=None, pattern=_NAME)
     tables: dict[str, TablePath] = Field(default_factory=dict)
     snapshots: SnapshotPlace = "workspace"
+    scoring: ScoringPlace = "driver"
 
     @field_validator("tables", mode="before")
     @classmethod
@@ -86,6 +90,7 @@ class PostgresEngine(BaseModel):
     url_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     db_schema: str = Field(default="public", alias="schema", pattern=_NAME)
     snapshots: SnapshotPlace = "workspace"
+    scoring: ScoringPlace = "driver"
 
     @field_validator("url_env")
     @classmethod
