@@ -18,13 +18,30 @@ from vitalsign.web.api_params import (
     page_body,
 )
 from vitalsign.web.api_schemas import AlertOut, AlertPage, TaskOut, TaskPage
+from vitalsign.web.access import HttpProblem
 from vitalsign.web.auth import CurrentPrincipal, Database, check_api_csrf
+
+AccountAlias = Annotated[
+    str | None, Query(description="The same as account_id (the name the /alerts page uses).")
+]
+
+
+def _account(account_id: str | None, account: str | None) -> str | None:
+    """The account asked for by `account_id` or its alias `account`; both must agree."""
+    if account_id and account and account_id != account:
+        raise HttpProblem(
+            400,
+            "bad_request",
+            f"account_id={account_id!r} and account={account!r} disagree: give one of them",
+        )
+    return account_id or account
 
 
 def alerts_route(
     db: Database,
     principal: CurrentPrincipal,
     account_id: str | None = None,
+    account: AccountAlias = None,
     owner: str | None = None,
     status: Annotated[
         str, Query(description="active (default), open, acknowledged, resolved or all.")
@@ -38,7 +55,7 @@ def alerts_route(
     listing = inbox.list_alerts_for(
         db,
         principal,
-        account_id=account_id,
+        account_id=_account(account_id, account),
         owner=owner,
         status=None if status == "all" else status,
         rule=rule,
@@ -86,6 +103,7 @@ def tasks_route(
     db: Database,
     principal: CurrentPrincipal,
     account_id: str | None = None,
+    account: AccountAlias = None,
     assignee: str | None = None,
     status: Annotated[
         str, Query(description="active (default), open, in_progress, closed or all.")
@@ -97,7 +115,7 @@ def tasks_route(
     listing = inbox.list_tasks_for(
         db,
         principal,
-        account_id=account_id,
+        account_id=_account(account_id, account),
         assignee=assignee,
         status=None if status == "all" else status,
         page=page,
