@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from vitalsign.web import inbox
+from vitalsign.web.access import HttpProblem
 from vitalsign.web.api_params import (
     AcknowledgeIn,
     FeedbackIn,
@@ -18,7 +19,6 @@ from vitalsign.web.api_params import (
     page_body,
 )
 from vitalsign.web.api_schemas import AlertOut, AlertPage, TaskOut, TaskPage
-from vitalsign.web.access import HttpProblem
 from vitalsign.web.auth import CurrentPrincipal, Database, check_api_csrf
 
 AccountAlias = Annotated[
