@@ -298,6 +298,19 @@ def demo(
     mark_demo(folder)
 
 
+def _piped_secret(prompt: str = "Password: ", stream: object = None) -> str:
+    """A hidden prompt's answer read from a pipe: the prompt on a line of its own, no warnings.
+
+    getpass would warn that it cannot hide input and run the prompts together on one line.
+    """
+    sys.stdout.write(prompt.rstrip() + "\n")
+    sys.stdout.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError  # click answers it with "Aborted!"
+    return line.rstrip("\r\n")
+
+
 def main() -> None:
     """Run the CLI; a VitalsignError becomes one line on stderr and exit code 1.
 
@@ -307,6 +320,10 @@ def main() -> None:
     from vitalsign.store.workspace import EXCLUSIVE_COMMAND
     from vitalsign.web.relay import NOT_RELAYED, forward_if_served
 
+    if sys.stdin is not None and not sys.stdin.isatty():
+        import getpass
+
+        getpass.getpass = _piped_secret  # hidden prompts fed by a pipe: `printf 'pw\npw\n' | …`
     relayed = forward_if_served(sys.argv[1:])
     if relayed is not None:
         sys.exit(relayed)

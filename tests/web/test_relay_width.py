@@ -1,6 +1,7 @@
-"""A relayed command prints at its terminal's width; a job's detail has no progress bars.
+"""A relayed command prints at its terminal's width and asks a piped password line by line;
+a job's detail has no progress bars.
 
-Trial of issue 12, items 8 and 10. The relay's server side (web/relay_server.py) listens on
+Trial of issue 12, items 8, 10 and 18. The relay's server side (web/relay_server.py) listens on
 the workspace's real socket in this process (whose own $COLUMNS is 100) and a real
 `vitalsign users list --tokens` process sends its command to it, with its own $COLUMNS.
 """
@@ -77,3 +78,25 @@ def test_a_jobs_detail_leaves_out_progress_bars() -> None:
     assert "━" in stream.getvalue()  # the bar was printed
     assert (ok, error) == (True, None)
     assert detail == "vitalsign run --no-sync\nScored 3 dates"
+
+
+def test_a_password_piped_into_a_relayed_users_add_is_asked_line_by_line(
+    relayed: tuple[Path, str],
+) -> None:
+    root, _ = relayed
+    env = {**os.environ, "PYTHONWARNINGS": "default", "COLUMNS": "100"}
+    env.pop("VITALSIGN_PASSWORD", None)
+    command = [sys.executable, "-m", "vitalsign", "users", "add", "zed", "--role", "viewer"]
+    done = subprocess.run(
+        [*command, "-w", str(root)],
+        input="zed pw one two\nzed pw one two\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split()[0].rstrip(":") for line in lines[:2]] == ["Password", "Repeat"], lines
+    assert lines[2].startswith("Added zed"), lines  # each on its own line (trial 12.18)
+    assert "GetPassWarning" not in done.stderr and "may be echoed" not in done.stderr
