@@ -17,9 +17,8 @@ from vitalsign.store.workspace import init_workspace
 
 HOLD = """
 import sys, time
-import vitalsign as vs
-ws = vs.open_workspace(sys.argv[1])
-ws.duckdb.execute("SELECT 1")
+import duckdb
+connection = duckdb.connect(sys.argv[1])  # as `vitalsign serve` holds it, all along
 print("holding", flush=True)
 time.sleep(60)
 """
@@ -34,7 +33,7 @@ def test_demo_refuses_to_replace_a_workspace_another_process_holds(tmp_path: Pat
     inode = database.stat().st_ino
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "VITALSIGN_LOCK_WAIT": "0.5"}
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(root)], stdout=subprocess.PIPE, text=True, env=env
+        [sys.executable, "-c", HOLD, str(database)], stdout=subprocess.PIPE, text=True, env=env
     )
     try:
         assert holder.stdout is not None
