@@ -100,3 +100,49 @@ def test_a_source_with_a_known_format_needs_no_table(tmp_path: Path) -> None:
     )
     report = sync_workspace(open_workspace(root), show_progress=False)
     assert report.ok and [(r.table, r.loaded) for r in report.results] == [("accounts", 1)]
+
+
+def test_a_declared_source_s_runs_and_quarantined_rows_go_by_its_name(tmp_path: Path) -> None:
+    """Trial 12 #3: under its name on /admin/sources, in `quarantine list --source`, in runs."""
+    from vitalsign.ingest.files import load_file
+    from vitalsign.ingest.run_history import source_summaries
+
+    outside = tmp_path / "elsewhere" / "desk.csv"  # a file outside the workspace, absolute path
+    outside.parent.mkdir()
+    outside.write_text("Id,Org,Opened\nd1,a1,2024-02-01\nd2,nobody,2024-02-02\n")
+    root = tmp_path / "ws"
+    init_workspace(root).close()
+    (root / "vitalsign.yml").write_text(
+        (root / "vitalsign.yml").read_text()
+        + f"sources:\n  - name: desk\n    path: {outside}\n    into: tickets\n"
+        "    columns: {ticket_id: Id, account_id: Org, created_at: Opened}\n"
+    )
+    workspace = open_workspace(root)
+    (root / "accounts.csv").write_text("Id,Name,Since\na1,Acme,2023-01-01\n")
+    load_file(
+        workspace,
+        root / "accounts.csv",
+        "accounts",
+        {"account_id": "Id", "name": "Name", "created_at": "Since"},
+    )
+    (root / "other.csv").write_text("Id,Org,Opened\nt1,ghost,2024-01-01\n")  # loaded by hand
+    load_file(
+        workspace,
+        root / "other.csv",
+        "tickets",
+        {"ticket_id": "Id", "account_id": "Org", "created_at": "Opened"},
+    )
+    sync_workspace(workspace, show_progress=False)
+    outside.write_text(outside.read_text() + "d3,nobody,2024-02-03\n")  # a second sync reads it
+    sync_workspace(workspace, show_progress=False)
+    desk = next(s for s in source_summaries(workspace.duckdb, workspace) if s.declared == "desk")
+    assert (desk.source, desk.table, desk.runs, desk.pending) == ("desk", "tickets", 2, 2)
+    sources = {r[0] for r in workspace.duckdb.execute("SELECT source FROM quarantine").fetchall()}
+    assert sources == {"desk", str(root / "other.csv")}
+    workspace.close()
+    listed = runner.invoke(app, ["quarantine", "list", "--source", "desk", "-w", str(root)])
+    assert listed.exit_code == 0, listed.output
+    assert listed.output.count("nobody") == 2 and "ghost" not in listed.output
+    assert listed.output.strip().endswith("2 pending")  # the count follows the filter (not 3)
+    none = runner.invoke(app, ["quarantine", "list", "--source", "crm", "-w", str(root)])
+    assert "No quarantined rows match" in none.output

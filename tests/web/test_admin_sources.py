@@ -214,6 +214,10 @@ def test_sync_now_runs_the_declared_sources_as_a_job_and_the_page_shows_it(
         jobs = api.get("/api/v1/admin/jobs").json()
     assert desk["last_run"]["read"] == 3 and desk["last_run"]["inserted"] == 2
     assert desk["pending"] == 1 and desk["runs"] == 1
+    assert desk["source"] == "desk"  # under its name, not its file's path
+    with served.client("root") as api:
+        rows = api.get("/api/v1/admin/quarantine", params={"source": "desk"}).json()
+    assert rows["total"] == 1 and rows["items"][0]["source"] == "desk"
     sync = next(r for r in jobs["runs"] if r["job"] == "sync")
     assert sync["status"] == "ok" and sync["started_by"] == "root" and sync["trigger"] == "web"
     assert sync["duration_seconds"] is not None and "desk → tickets: read 3" in sync["detail"]

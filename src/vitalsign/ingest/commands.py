@@ -121,8 +121,9 @@ def quarantine_list(
     for r in rows:
         out.add_row(str(r.quarantine_id), r.table, r.source, str(r.line or ""), r.status, r.reason)
     console.print(out)
-    counts = count_quarantine(ws)
-    console.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "Quarantine is empty")
+    counts = count_quarantine(ws, source, table)
+    empty = "No quarantined rows match" if source or table else "Quarantine is empty"
+    console.print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or empty)
 
 
 @quarantine_app.command("show")

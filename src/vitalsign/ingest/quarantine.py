@@ -67,11 +67,20 @@ def list_quarantine(
     return [_row(r) for r in rows]
 
 
-def count_quarantine(workspace: Workspace) -> dict[str, int]:
-    """Return the number of quarantined rows by status."""
+def count_quarantine(
+    workspace: Workspace, source: str | None = None, table: str | None = None
+) -> dict[str, int]:
+    """Return the number of quarantined rows by status (of one source or table when given)."""
     con = workspace.duckdb
     ensure_ingest_tables(con)
-    rows = con.execute("SELECT status, count(*) FROM quarantine GROUP BY 1").fetchall()
+    where, params = ["1 = 1"], []
+    for column, value in (("source", source), ("target_table", table)):
+        if value is not None:
+            where.append(f"{column} = ?")
+            params.append(value)
+    rows = con.execute(
+        f"SELECT status, count(*) FROM quarantine WHERE {' AND '.join(where)} GROUP BY 1", params
+    ).fetchall()
     return {status: int(n) for status, n in rows}
 
 

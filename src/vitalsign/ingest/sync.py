@@ -16,7 +16,7 @@ import duckdb
 import psycopg
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from vitalsign.errors import VitalsignError
+from vitalsign.errors import IngestError, VitalsignError
 from vitalsign.ingest.billing import BillingReport, derive_billing
 from vitalsign.ingest.database import load_database, read_watermark, write_watermark
 from vitalsign.ingest.files import expand_paths, load_file
@@ -121,9 +121,14 @@ def _sync_files(
             def remember(inner: Any, item: str = item, value: str = fingerprint) -> None:
                 write_watermark(inner, source.name, value, item)
 
-            reports.append(
-                load_file(workspace, file, table, mapping, None, remember, load_options(source))
-            )
+            try:  # runs and quarantined rows carry the source's name; errors name the file
+                reports.append(
+                    load_file(
+                        workspace, file, table, mapping, source.name, remember, load_options(source)
+                    )
+                )
+            except IngestError as exc:
+                raise IngestError(f"{file}: {exc}") from exc
         if progress is not None and task is not None:
             progress.advance(task)
     return _sum(source, table, reports, len(reports))
