@@ -100,7 +100,8 @@ def build_demo(
         f"  {command} explain {account} -w {root}{since_option}\n"
         f"  {command} backtest --html backtest.html -w {root}\n"
         f"  {command} users add NAME --role admin -w {root}   (then sign in with it)\n"
-        f"  {command} serve -w {root}"
+        f"  {command} serve -w {root}",
+        soft_wrap=True,  # whole command lines, to copy, whatever the width
     )
     workspace.close()
     return root
