@@ -132,11 +132,16 @@ def test_a_declared_source_s_runs_and_quarantined_rows_go_by_its_name(tmp_path: 
         "tickets",
         {"ticket_id": "Id", "account_id": "Org", "created_at": "Opened"},
     )
-    sync_workspace(workspace, show_progress=False)
+    desk_map = {"ticket_id": "Id", "account_id": "Org", "created_at": "Opened"}
+    load_file(workspace, outside, "tickets", desk_map)  # as a sync before names were labels did
+    sync_workspace(workspace, show_progress=False)  # adopts that run and its quarantined row
     outside.write_text(outside.read_text() + "d3,nobody,2024-02-03\n")  # a second sync reads it
     sync_workspace(workspace, show_progress=False)
     desk = next(s for s in source_summaries(workspace.duckdb, workspace) if s.declared == "desk")
-    assert (desk.source, desk.table, desk.runs, desk.pending) == ("desk", "tickets", 2, 2)
+    # the adopted load and two syncs; d2 re-read is found already quarantined (not pending twice)
+    assert (desk.source, desk.table, desk.runs, desk.pending) == ("desk", "tickets", 3, 2)
+    labels = workspace.duckdb.execute("SELECT DISTINCT source FROM ingest_runs").fetchall()
+    assert str(outside) not in {label for (label,) in labels}
     sources = {r[0] for r in workspace.duckdb.execute("SELECT source FROM quarantine").fetchall()}
     assert sources == {"desk", str(root / "other.csv")}
     workspace.close()

@@ -22,7 +22,7 @@ from vitalsign.ingest.database import load_database, read_watermark, write_water
 from vitalsign.ingest.files import expand_paths, load_file
 from vitalsign.ingest.formats import resolve_mapping
 from vitalsign.ingest.mapping import Mapping, load_mapping, parse_mapping
-from vitalsign.ingest.runs import LoadReport
+from vitalsign.ingest.runs import LoadReport, ensure_ingest_tables
 from vitalsign.ingest.staging import LoadOptions
 from vitalsign.store.workspace import DatabaseSource, FileSource, SourceBase, Workspace
 
@@ -104,6 +104,20 @@ def load_options(source: SourceBase) -> LoadOptions:
     return LoadOptions(snapshot=source.mode == "snapshot", max_delete_share=source.max_delete_share)
 
 
+def _adopt(con: Any, name: str, paths: list[str]) -> None:
+    """Put the runs and quarantined rows labelled with a source's file paths under its name.
+
+    Syncs before the name was their label (and `vitalsign ingest` of the same files) join the
+    source's history, and a re-read file finds its quarantined rows as already quarantined.
+    """
+    ensure_ingest_tables(con)
+    for table in ("ingest_runs", "quarantine"):
+        con.execute(
+            f"UPDATE {table} SET source = ? WHERE source IN (SELECT unnest(?::VARCHAR[]))",
+            [name, paths],
+        )
+
+
 def _sync_files(
     workspace: Workspace, source: FileSource, progress: Progress | None
 ) -> SourceResult:
@@ -112,6 +126,7 @@ def _sync_files(
     task = progress.add_task(source.name, total=len(files)) if progress else None
     reports: list[LoadReport] = []
     con = workspace.duckdb
+    _adopt(con, source.name, [str(file) for file in files])
     for file in files:
         stat = file.stat()
         fingerprint = f"{stat.st_size}:{stat.st_mtime_ns}"
