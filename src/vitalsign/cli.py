@@ -11,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from vitalsign.cli_values import parse_date, parse_days_option
 from vitalsign.errors import VitalsignError
 
 app = typer.Typer(
@@ -28,24 +29,6 @@ WorkspaceOption = Annotated[
 ModelOption = Annotated[
     str | None, typer.Option("--model", "-m", help="Model file (default: the workspace's).")
 ]
-
-
-def _date(text: str | None, option: str) -> dt.date | None:
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise VitalsignError(f"{option} {text!r} is not a date (use YYYY-MM-DD)") from exc
-
-
-def _days(text: str) -> int:
-    from vitalsign.model.spec import parse_days
-
-    try:
-        return parse_days(text)
-    except ValueError as exc:
-        raise VitalsignError(f"--every {exc}") from exc
 
 
 @app.command()
@@ -119,7 +102,7 @@ def check(
     else:
         ws = open_workspace(workspace)
         loaded = ws.load_model(model)
-        profile = profile_workspace(ws, loaded.spec, _date(as_of, "--as-of"))
+        profile = profile_workspace(ws, loaded.spec, parse_date(as_of, "--as-of"))
     valid = (
         f"{loaded.path}: model {loaded.name!r} is valid (hash {loaded.hash}, "
         f"{len(loaded.spec.signals)} signals)"
@@ -158,7 +141,7 @@ def score(
 
     ws = open_workspace(workspace)
     loaded = ws.load_model(model)
-    day = _date(as_of, "--as-of") or dt.date.today()
+    day = parse_date(as_of, "--as-of") or dt.date.today()
     scored = run_score(ws, day, loaded)
     counts = scored.scores["band"].value_counts().to_dict()
     console.print(
@@ -208,10 +191,12 @@ def backfill(
     from vitalsign.store.workspace import open_workspace
 
     ws = open_workspace(workspace)
-    start, end = _date(from_, "--from"), _date(to, "--to")
+    start, end = parse_date(from_, "--from"), parse_date(to, "--to")
     assert start is not None and end is not None
     loaded = ws.load_model(model)
-    dates = run_backfill(ws, date_range(start, end, _days(every)), loaded, new_only=new_only)
+    dates = run_backfill(
+        ws, date_range(start, end, parse_days_option(every, "--every")), loaded, new_only=new_only
+    )
     if not dates:
         console.print(f"Nothing to score: every date has a snapshot of model {loaded.name!r}")
         return
@@ -240,7 +225,11 @@ def explain(
         raise VitalsignError(f"--format {format_!r}: use text or json")
     ws = open_workspace(workspace)
     result = why_account(
-        ws.duckdb, ws.load_model(model), account, _date(as_of, "--as-of"), _date(since, "--since")
+        ws.duckdb,
+        ws.load_model(model),
+        account,
+        parse_date(as_of, "--as-of"),
+        parse_date(since, "--since"),
     )
     if json_ or format_ == "json":
         typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
@@ -263,7 +252,7 @@ def report(
     if format_ not in ("text", "json", "csv"):
         raise VitalsignError(f"--format {format_!r}: use text, json or csv")
     ws = open_workspace(workspace)
-    result = portfolio_report(ws.duckdb, ws.load_model(model).spec, _date(as_of, "--as-of"))
+    result = portfolio_report(ws.duckdb, ws.load_model(model).spec, parse_date(as_of, "--as-of"))
     if format_ == "json":
         typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
     elif format_ == "csv":
@@ -317,7 +306,6 @@ def main() -> None:
     While `vitalsign serve` holds the workspace, the command runs in the server instead
     (web/relay.py; docs/workspace.md).
     """
-    from vitalsign.store.workspace import EXCLUSIVE_COMMAND
     from vitalsign.web.relay import NOT_RELAYED, forward_if_served
 
     if sys.stdin is not None and not sys.stdin.isatty():
@@ -327,7 +315,9 @@ def main() -> None:
     relayed = forward_if_served(sys.argv[1:])
     if relayed is not None:
         sys.exit(relayed)
-    if sys.argv[1:2] and sys.argv[1] in NOT_RELAYED:
+    if sys.argv[1:2] and sys.argv[1] in NOT_RELAYED and "--help" not in sys.argv:
+        from vitalsign.store.workspace import EXCLUSIVE_COMMAND  # heavy: only for these
+
         EXCLUSIVE_COMMAND.set(sys.argv[1])  # its lock error says: stop the server first
     try:
         app()

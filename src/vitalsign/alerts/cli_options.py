@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,16 +21,6 @@ ModelOption = Annotated[
 ]
 FormatOption = Annotated[str, typer.Option("--format", help="text or json.")]
 ActorOption = Annotated[str, typer.Option("--by", help="Who does it (kept in the audit trail).")]
-
-
-def parse_date(text: str | None, option: str) -> dt.date | None:
-    """Return the date of an option's YYYY-MM-DD text (None stays None)."""
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise VitalsignError(f"{option} {text!r} is not a date (use YYYY-MM-DD)") from exc
 
 
 def parse_duration(text: str, option: str) -> float:

@@ -19,9 +19,9 @@ from vitalsign.alerts.cli_options import (
     console,
     echo_json,
     open_context,
-    parse_date,
     parse_duration,
 )
+from vitalsign.cli_values import parse_date
 from vitalsign.errors import VitalsignError
 
 alerts_app = typer.Typer(

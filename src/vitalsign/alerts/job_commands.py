@@ -15,9 +15,9 @@ from vitalsign.alerts.cli_options import (
     WorkspaceOption,
     console,
     open_context,
-    parse_date,
     parse_duration,
 )
+from vitalsign.cli_values import parse_date
 
 
 def run(

@@ -12,8 +12,8 @@ from rich.table import Table
 from vitalsign.alerts.cli_options import (
     WorkspaceOption,
     console,
-    parse_date,
 )
+from vitalsign.cli_values import parse_date
 from vitalsign.errors import VitalsignError
 
 

@@ -15,8 +15,8 @@ from vitalsign.alerts.cli_options import (
     check_format,
     console,
     echo_json,
-    parse_date,
 )
+from vitalsign.cli_values import parse_date
 
 tasks_app = typer.Typer(
     help="Tasks: list them (no subcommand), add one by hand, update or close them.",

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from vitalsign.cli_values import parse_date, parse_days_option
 from vitalsign.errors import VitalsignError
 
 WorkspaceOption = Annotated[
@@ -38,16 +39,6 @@ BootstrapOption = Annotated[int, typer.Option("--bootstrap", help="Bootstrap rep
 SeedOption = Annotated[int, typer.Option("--seed", help="Bootstrap random seed.")]
 
 
-def parse_date(text: str | None, option: str) -> dt.date | None:
-    """Read an ISO date option; None stays None."""
-    if text is None:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError as exc:
-        raise VitalsignError(f"{option} {text!r} is not a date (use YYYY-MM-DD)") from exc
-
-
 def until_moment(text: str | None) -> dt.datetime | None:
     """Read --until as the midnight starting that day, refusing a day after today."""
     day = parse_date(text, "--until")
@@ -58,16 +49,6 @@ def until_moment(text: str | None) -> dt.datetime | None:
             "data ends (or leave --until out to take it from the data)"
         )
     return None if day is None else dt.datetime.combine(day, dt.time())
-
-
-def parse_days_option(text: str, option: str) -> int:
-    """Read a duration option such as 90d as days."""
-    from vitalsign.model.spec import parse_days
-
-    try:
-        return parse_days(text)
-    except ValueError as exc:
-        raise VitalsignError(f"{option} {exc}") from exc
 
 
 def date_list(start: str | None, end: str | None, every: str) -> list[dt.date] | None:

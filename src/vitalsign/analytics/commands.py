@@ -22,12 +22,11 @@ from vitalsign.analytics.cli_options import (
     WorkspaceOption,
     date_list,
     emit_json,
-    parse_date,
-    parse_days_option,
     print_data_end,
     share_pairs,
     until_moment,
 )
+from vitalsign.cli_values import parse_date, parse_days_option
 from vitalsign.errors import VitalsignError
 from vitalsign.store.output_paths import check_output_path
 

@@ -13,10 +13,10 @@ from vitalsign.analytics.cli_options import (
     UntilOption,
     WorkspaceOption,
     emit_json,
-    parse_days_option,
     print_data_end,
     until_moment,
 )
+from vitalsign.cli_values import parse_days_option
 
 console = Console()
 

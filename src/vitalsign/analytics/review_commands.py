@@ -16,9 +16,8 @@ from vitalsign.analytics.cli_options import (
     ModelOption,
     SeedOption,
     WorkspaceOption,
-    parse_date,
-    parse_days_option,
 )
+from vitalsign.cli_values import parse_date, parse_days_option
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
