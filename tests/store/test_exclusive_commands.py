@@ -7,6 +7,7 @@ nothing; its advice is to stop the server, not to "run commands as usual".
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -58,3 +59,17 @@ def test_demo_refuses_to_replace_a_workspace_another_process_holds(tmp_path: Pat
     assert "Generating a world" not in result.stdout  # refused before any work
     assert (root / "alerts.yml").read_text(encoding="utf-8") == "rules: []\n"
     assert database.stat().st_ino == inode  # the same file: nothing deleted or rebuilt
+
+
+def test_main_stays_light_for_the_commands_a_server_may_run() -> None:
+    code = (
+        "import json, sys\nsys.argv = ['vitalsign', 'report', '--help']\n"
+        "import vitalsign.cli\ntry:\n    vitalsign.cli.main()\nexcept SystemExit:\n    pass\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    loaded = {name.split(".")[0] for name in json.loads(out.splitlines()[-1])}
+    assert "typer" in loaded  # the check sees what was imported
+    assert not loaded & {"duckdb", "ibis", "pandas"}, sorted(loaded & {"duckdb", "ibis", "pandas"})
