@@ -191,6 +191,20 @@ def test_alerts_and_tasks_filter_by_account_under_either_name(world: World) -> N
     assert clash.status_code == 400 and "disagree" in _error(clash)["message"]
 
 
+def test_a_query_parameter_a_route_does_not_take_is_refused_naming_it(world: World) -> None:
+    with world.client("root") as api:
+        typo = api.get("/api/v1/alerts", params={"acount_id": "a1", "status": "all"})
+        accounts = api.get("/api/v1/accounts", params={"bnad": "red", "page": 1})
+        fine = api.get("/api/v1/accounts", params={"band": "red", "page": 1})
+    assert typo.status_code == 400 and _error(typo)["code"] == "bad_request"
+    message = _error(typo)["message"]
+    assert (
+        "acount_id (did you mean account_id?)" in message and "status" not in message.split(";")[0]
+    )
+    assert accounts.status_code == 400 and "bnad" in _error(accounts)["message"]
+    assert fine.status_code == 200
+
+
 def test_tasks_are_listed_and_updated(world: World) -> None:
     with world.client("bob") as api:
         tasks = api.get("/api/v1/tasks").json()

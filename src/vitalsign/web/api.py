@@ -11,7 +11,7 @@ import datetime as dt
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from vitalsign.engine.why import why_account
 from vitalsign.model.canonical import ACCOUNTS, DELETED_AT
@@ -40,6 +40,7 @@ from vitalsign.web.api_params import (
     PerPage,
     RevokeIn,
     page_body,
+    refuse_unknown_query,
 )
 from vitalsign.web.api_schemas import (
     AccountOut,
@@ -62,7 +63,9 @@ from vitalsign.web.overrides import create_override, end_override, rescored_body
 from vitalsign.web.portfolio import band_trend, portfolio_summary
 from vitalsign.web.why_api import ExplainBody
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+router = APIRouter(  # a GET naming a parameter its route does not take is refused (400)
+    prefix="/api/v1", tags=["api"], dependencies=[Depends(refuse_unknown_query)]
+)
 
 
 def _changing(request: Request, principal: Principal) -> None:

@@ -5,11 +5,15 @@ the error body, and the shape of a paged list. Shared by the API's route modules
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from typing import Annotated, Any, Literal
 
-from fastapi import Query
+from fastapi import Query, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 
+from vitalsign.web.access import HttpProblem
 from vitalsign.web.accounts import MAX_PAGE
 
 PageNumber = Annotated[
@@ -93,3 +97,33 @@ def page_body(items: list[Any], total: int, page: int, per_page: int) -> dict[st
         "total": total,
         "pages": max(1, -(-total // per_page)),
     }
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    """The query parameters a route takes, its dependencies' included."""
+    names = {p.alias for p in dependant.query_params}
+    for inner in dependant.dependencies:
+        names |= _query_names(inner)
+    return names
+
+
+def refuse_unknown_query(request: Request) -> None:
+    """Refuse a GET whose query names a parameter the route does not take (not ignore it)."""
+    route = request.scope.get("route")
+    if request.method not in ("GET", "HEAD") or not isinstance(route, APIRoute):
+        return
+    known = _query_names(route.dependant)
+    unknown = sorted(set(request.query_params) - known)
+    if not unknown:
+        return
+    hints = [
+        f"{name} (did you mean {close[0]}?)" if close else name
+        for name in unknown
+        for close in [difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)]
+    ]
+    takes = ", ".join(sorted(known)) or "no query parameters"
+    raise HttpProblem(
+        400,
+        "bad_request",
+        f"{route.path}: unknown query parameter {', '.join(hints)}; it takes {takes}",
+    )
