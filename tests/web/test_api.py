@@ -196,13 +196,14 @@ def test_a_query_parameter_a_route_does_not_take_is_refused_naming_it(world: Wor
         typo = api.get("/api/v1/alerts", params={"acount_id": "a1", "status": "all"})
         accounts = api.get("/api/v1/accounts", params={"bnad": "red", "page": 1})
         fine = api.get("/api/v1/accounts", params={"band": "red", "page": 1})
+        export = api.get("/api/v1/accounts.csv", params={"band": "red", "page": 2})  # as linked
     assert typo.status_code == 400 and _error(typo)["code"] == "bad_request"
     message = _error(typo)["message"]
     assert (
         "acount_id (did you mean account_id?)" in message and "status" not in message.split(";")[0]
     )
     assert accounts.status_code == 400 and "bnad" in _error(accounts)["message"]
-    assert fine.status_code == 200
+    assert fine.status_code == 200 and export.status_code == 200
 
 
 def test_tasks_are_listed_and_updated(world: World) -> None:
