@@ -185,10 +185,12 @@ def test_alerts_and_tasks_filter_by_account_under_either_name(world: World) -> N
         by_alias = api.get("/api/v1/alerts", params={"status": "all", "account": account}).json()
         tasks = api.get("/api/v1/tasks", params={"status": "all", "account": account}).json()
         clash = api.get("/api/v1/alerts", params={"account_id": account, "account": "x"})
+        exported = api.get("/api/v1/alerts.csv", params={"status": "all", "account": account})
     assert every["total"] > by_alias["total"] > 0  # the alias filters (it was ignored)
     assert by_alias == by_id
     assert all(t["account_id"] == account for t in tasks["items"])
     assert clash.status_code == 400 and "disagree" in _error(clash)["message"]
+    assert exported.text.count(account) == by_alias["total"]  # the /alerts page's export link
 
 
 def test_a_query_parameter_a_route_does_not_take_is_refused_naming_it(world: World) -> None:

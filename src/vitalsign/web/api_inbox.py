@@ -9,32 +9,18 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 
 from vitalsign.web import inbox
-from vitalsign.web.access import HttpProblem
 from vitalsign.web.api_params import (
+    AccountAlias,
     AcknowledgeIn,
     FeedbackIn,
     PageNumber,
     PerPage,
     TaskChange,
+    one_account,
     page_body,
 )
 from vitalsign.web.api_schemas import AlertOut, AlertPage, TaskOut, TaskPage
 from vitalsign.web.auth import CurrentPrincipal, Database, check_api_csrf
-
-AccountAlias = Annotated[
-    str | None, Query(description="The same as account_id (the name the /alerts page uses).")
-]
-
-
-def _account(account_id: str | None, account: str | None) -> str | None:
-    """The account asked for by `account_id` or its alias `account`; both must agree."""
-    if account_id and account and account_id != account:
-        raise HttpProblem(
-            400,
-            "bad_request",
-            f"account_id={account_id!r} and account={account!r} disagree: give one of them",
-        )
-    return account_id or account
 
 
 def alerts_route(
@@ -55,7 +41,7 @@ def alerts_route(
     listing = inbox.list_alerts_for(
         db,
         principal,
-        account_id=_account(account_id, account),
+        account_id=one_account(account_id, account),
         owner=owner,
         status=None if status == "all" else status,
         rule=rule,
@@ -115,7 +101,7 @@ def tasks_route(
     listing = inbox.list_tasks_for(
         db,
         principal,
-        account_id=_account(account_id, account),
+        account_id=one_account(account_id, account),
         assignee=assignee,
         status=None if status == "all" else status,
         page=page,

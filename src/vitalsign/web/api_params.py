@@ -24,6 +24,21 @@ AsOf = Annotated[
     dt.date | None, Query(description="Snapshot date (YYYY-MM-DD); default the latest.")
 ]
 
+AccountAlias = Annotated[
+    str | None, Query(description="The same as account_id (the name the /alerts page uses).")
+]
+
+
+def one_account(account_id: str | None, account: str | None) -> str | None:
+    """The account asked for by `account_id` or its alias `account`; both must agree."""
+    if account_id and account and account_id != account:
+        raise HttpProblem(
+            400,
+            "bad_request",
+            f"account_id={account_id!r} and account={account!r} disagree: give one of them",
+        )
+    return account_id or account
+
 
 class ErrorDetail(BaseModel):
     """What went wrong."""

@@ -21,6 +21,7 @@ from vitalsign.analytics.renewals import HORIZONS, renewal_rows
 from vitalsign.web import inbox
 from vitalsign.web.access import Principal, scope_filter
 from vitalsign.web.accounts import SORTS, AccountQuery, list_accounts
+from vitalsign.web.api_params import AccountAlias, one_account
 from vitalsign.web.auth import CurrentPrincipal, Database, State
 from vitalsign.web.state import WebState
 
@@ -219,6 +220,7 @@ def alerts_csv(
     severity: str | None = None,
     rule: str | None = None,
     account_id: str | None = None,
+    account: AccountAlias = None,
 ) -> Response:
     """Every alert of the inbox with its filters, newest first, as CSV."""
     query = inbox.InboxQuery(
@@ -226,7 +228,7 @@ def alerts_csv(
         owner=owner or None,
         severity=severity or None,
         rule=rule or None,
-        account_id=account_id or None,
+        account_id=one_account(account_id, account) or None,
     )
     rows = _with_arr(db, [a.to_dict() for a in inbox.filter_alerts(db, principal, query)])
     return csv_response("alerts", ALERT_COLUMNS, rows)
