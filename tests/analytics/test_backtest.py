@@ -85,7 +85,8 @@ def test_csm_ratings_are_compared_with_the_bands(report: BacktestReport) -> None
 def test_a_clean_model_raises_no_leak_suspicion(report: BacktestReport) -> None:
     assert not report.leaks.suspected, report.leaks.findings
     assert report.leaks.truncation_accounts > 0
-    assert {c.subject for c in report.leaks.cautions} == {"seats", "days_to_renewal"}
+    # the attribute signals that read today's accounts row (renewal_due: the expansion score's)
+    assert {c.subject for c in report.leaks.cautions} == {"seats", "days_to_renewal", "renewal_due"}
 
 
 def test_the_json_form_holds_every_section(report: BacktestReport) -> None:
