@@ -232,6 +232,18 @@ class Workspace:
         """The raw DuckDB connection under the Ibis backend (for transactions)."""
         return self.backend.con
 
+    def on_new_cursor(self) -> Workspace:
+        """This workspace over a new cursor of its database, for work on another thread.
+
+        A DuckDB cursor shares the open database but has transactions of its own, so a
+        background job (a page's backtest, a review, a model preview) never interleaves its
+        statements with the requests' connection.
+        """
+        cursor = self.duckdb.cursor()
+        return Workspace(
+            root=self.root, config=self.config, _backend=ibis.duckdb.from_connection(cursor)
+        )
+
     def load_model(self, path: str | Path | None = None) -> LoadedModel:
         """Load `path` (relative to the workspace) or the configured model."""
         fields = [f.name for f in self.config.account_fields]

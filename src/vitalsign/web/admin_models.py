@@ -16,7 +16,6 @@ import threading
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import ibis
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -101,14 +100,9 @@ class Previews:
                 return self._jobs[key]
             job = PreviewJob("running", started)
             self._jobs[key] = job
-        cursor = workspace.duckdb.cursor()
+        view = workspace.on_new_cursor()
 
         def work() -> None:
-            view = Workspace(
-                root=workspace.root,
-                config=workspace.config,
-                _backend=ibis.duckdb.from_connection(cursor),
-            )
             try:
                 found = preview_activation(
                     view,
@@ -126,7 +120,7 @@ class Previews:
                 message = f"unexpected error ({type(exc).__name__}); see the server log"
                 result = PreviewJob("failed", started, error=message)
             finally:
-                cursor.close()
+                view.close()
             with self._lock:
                 self._jobs[key] = result
 

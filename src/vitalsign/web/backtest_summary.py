@@ -14,8 +14,6 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import ibis
-
 from vitalsign.errors import VitalsignError
 from vitalsign.store.workspace import Workspace
 
@@ -84,14 +82,9 @@ class Backtests:
                 return self._results[key]
             running = BacktestSummary(state="running", started_at=started)
             self._results[key] = running
-        cursor = workspace.duckdb.cursor()
+        view = workspace.on_new_cursor()
 
         def work() -> None:
-            view = Workspace(
-                root=workspace.root,
-                config=workspace.config,
-                _backend=ibis.duckdb.from_connection(cursor),
-            )
             try:
                 report = run_backtest(view, replicates=REPLICATES)
                 result = _summary(report, started)
@@ -102,7 +95,7 @@ class Backtests:
                 message = f"unexpected error ({type(exc).__name__}); see the server log"
                 result = BacktestSummary(state="failed", started_at=started, error=message)
             finally:
-                cursor.close()
+                view.close()
             with self._lock:
                 self._results[key] = result
 

@@ -17,7 +17,6 @@ import threading
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-import ibis
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
@@ -70,14 +69,9 @@ class ReviewRunner:
             if self.last is not None and self.last.state == "running":
                 return self.last
             self.last = running = ReviewRun("running", started, by)
-        cursor = workspace.duckdb.cursor()
+        view = workspace.on_new_cursor()
 
         def work() -> None:
-            view = Workspace(
-                root=workspace.root,
-                config=workspace.config,
-                _backend=ibis.duckdb.from_connection(cursor),
-            )
             try:
                 run_review(
                     view,
@@ -93,7 +87,7 @@ class ReviewRunner:
                 message = f"unexpected error ({type(exc).__name__}); see the server log"
                 result = ReviewRun("failed", started, by, message)
             finally:
-                cursor.close()
+                view.close()
             with self._lock:
                 self.last = result
 
