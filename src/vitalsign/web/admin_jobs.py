@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from vitalsign.web.access import HttpProblem, Principal
 from vitalsign.web.admin_schemas import JobRunOut, JobsOut
 from vitalsign.web.admin_users import require_admin
-from vitalsign.web.api_params import ERRORS
+from vitalsign.web.api_params import ERRORS, page_count
 from vitalsign.web.auth import CurrentPrincipal, Database, check_api_csrf, check_form_csrf
 from vitalsign.web.jobs import JOBS, JobBusy, JobRun, JobRunner, count_job_runs, list_job_runs
 from vitalsign.web.rendering import page_url, render
@@ -104,7 +104,7 @@ def _render(
         next_run=next_run(runner),
         runs=runs,
         page=page,
-        pages=max(1, -(-total // PER_PAGE)),
+        pages=page_count(total, PER_PAGE),
         total=total,
         jobs=JOBS,
         flashes=flashes,

@@ -43,7 +43,7 @@ from vitalsign.web.admin_schemas import (
     SourcesOut,
 )
 from vitalsign.web.admin_users import require_admin
-from vitalsign.web.api_params import ERRORS
+from vitalsign.web.api_params import ERRORS, page_count
 from vitalsign.web.auth import (
     CurrentPrincipal,
     Database,
@@ -213,11 +213,11 @@ def _render(
         rows=rows,
         total=total,
         page=page,
-        pages=max(1, -(-total // ROWS_PER_PAGE)),
+        pages=page_count(total, ROWS_PER_PAGE),
         runs=runs,
         runs_total=runs_total,
         runs_page=runs_page,
-        runs_pages=max(1, -(-runs_total // RUNS_PER_PAGE)),
+        runs_pages=page_count(runs_total, RUNS_PER_PAGE),
         source=source,
         status=status,
         statuses=("all", *QUARANTINE_STATUSES),

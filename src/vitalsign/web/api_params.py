@@ -103,6 +103,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+def page_count(total: int, per_page: int) -> int:
+    """How many pages of `per_page` rows `total` rows take (at least one, for an empty list)."""
+    return max(1, -(-total // per_page))
+
+
 def page_body(items: list[Any], total: int, page: int, per_page: int) -> dict[str, Any]:
     """One page of a list: its items, where it is, and how many there are in all."""
     return {
@@ -110,7 +115,7 @@ def page_body(items: list[Any], total: int, page: int, per_page: int) -> dict[st
         "page": page,
         "per_page": per_page,
         "total": total,
-        "pages": max(1, -(-total // per_page)),
+        "pages": page_count(total, per_page),
     }
 
 

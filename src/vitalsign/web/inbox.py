@@ -14,6 +14,7 @@ from typing import Any
 from vitalsign import alerts
 from vitalsign.alerts.grouping import AccountAlerts, group_by_account
 from vitalsign.web.access import HttpProblem, Principal, require_account, require_change
+from vitalsign.web.api_params import page_count
 
 ALL = 1_000_000  # "every row" for the alerts API's limit, before a csm's rows are filtered
 
@@ -30,7 +31,7 @@ class Listing:
     @property
     def pages(self) -> int:
         """Number of pages."""
-        return max(1, -(-self.total // self.per_page))
+        return page_count(self.total, self.per_page)
 
 
 def _owned_accounts(connection: Any, owner: str) -> set[str]:
@@ -281,7 +282,7 @@ class Inbox:
     @property
     def pages(self) -> int:
         """Number of pages (of account groups)."""
-        return max(1, -(-self.accounts // self.per_page))
+        return page_count(self.accounts, self.per_page)
 
 
 def inbox_page(
