@@ -195,7 +195,7 @@ def test_a_commands_output_is_kept_as_lines_without_the_table_borders() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from vitalsign.web.relay_server import job_outcome
+    from vitalsign.web.relay_output import job_outcome
 
     printed = io.StringIO()
     table = Table("step", "status", "detail", title="vitalsign run 2026-12-03")
@@ -231,7 +231,7 @@ def test_a_printed_table_keeps_each_row_once_with_its_words_in_order(
     from rich.console import Console
     from rich.table import Table
 
-    from vitalsign.web.relay_server import plain_output
+    from vitalsign.web.relay_output import plain_output
 
     printed = io.StringIO()
     table = Table("step", "status", "detail", title="the title")

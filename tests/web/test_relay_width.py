@@ -21,7 +21,8 @@ from rich.progress import Progress
 
 from conftest import PASSWORD
 from vitalsign.store.workspace import init_workspace
-from vitalsign.web.relay_server import CommandRelay, job_outcome
+from vitalsign.web.relay_output import job_outcome
+from vitalsign.web.relay_server import CommandRelay
 from vitalsign.web.tokens import create_token
 from vitalsign.web.users import add_user
 

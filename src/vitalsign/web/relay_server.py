@@ -19,16 +19,23 @@ import io
 import logging
 import os
 import pwd
-import re
 import socket
 import struct
 import threading
 import time
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vitalsign.web.relay import NOT_RELAYED, frames, send_frame, socket_name
+from vitalsign.web.relay_output import job_outcome
+from vitalsign.web.relay_streams import (
+    SocketStream,
+    client,
+    client_columns,
+    install_client_width,
+    routed,
+)
 
 if TYPE_CHECKING:
     from vitalsign.web.jobs import JobRun, JobRunner
@@ -36,148 +43,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("vitalsign.web")
 RELAYED_JOBS = {"run": "daily", "sync": "sync"}
 """Commands that run as a job of the server's runner (one job at a time, in job_runs)."""
-BORDERS = "─━┏┓┗┛┡┩└┘┌┐├┤┼╇╈┳┻┠┨╋┬┴ "
-"""The characters of a table's border lines (Rich's default box)."""
-PROGRESS_BAR = re.compile("[━╸╺]{5,}")
-"""A run of a Rich progress bar's characters (table borders use them only between corners)."""
-KEPT_CHARS = 4000
-"""How much of a job command's output its job_runs row keeps (the end of it)."""
-
-
-class SocketStream(io.TextIOBase):
-    """A text stream whose writes go to the relay client as frames of one kind."""
-
-    def __init__(self, sock: socket.socket, kind: str, lock: threading.Lock) -> None:
-        self._sock = sock
-        self._kind = kind
-        self._lock = lock
-        self.gone = False
-        self.kept: list[str] | None = None  # a list: what is written, for a job's job_runs row
-
-    def writable(self) -> bool:
-        """Always: this is an output stream."""
-        return True
-
-    def isatty(self) -> bool:
-        """Never a terminal: no colour codes or live redraws go over the socket."""
-        return False
-
-    def write(self, text: str) -> int:
-        """Send `text`; a client that went away no longer gets it (the command carries on)."""
-        if not isinstance(text, str):  # click probes with b"" whether a stream is binary
-            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        if self.kept is not None:
-            self.kept.append(text)
-        if text and not self.gone:
-            with self._lock:
-                try:
-                    send_frame(self._sock, {self._kind: text})
-                except OSError:
-                    self.gone = True
-        return len(text)
-
-
-class ThreadStreams:
-    """`sys.stdout` (or stderr, stdin) that a thread can point elsewhere; others see `default`."""
-
-    def __init__(self, default: Any) -> None:
-        self._default = default
-        self._local = threading.local()
-
-    @property
-    def default(self) -> Any:
-        """The process's own stream (the server's log), whichever thread asks."""
-        return self._default
-
-    @property
-    def target(self) -> Any:
-        """The stream of the calling thread."""
-        return getattr(self._local, "stream", None) or self._default
-
-    def route(self, stream: Any) -> None:
-        """Send the calling thread's output to `stream` (None: back to the default)."""
-        self._local.stream = stream
-
-    def write(self, text: str) -> int:
-        """Write to the calling thread's stream."""
-        written: int = self.target.write(text)
-        return written
-
-    def readline(self, size: int | None = -1) -> str:
-        """Read from the calling thread's stream (stdin)."""
-        line: str = self.target.readline(-1 if size is None else size)
-        return line
-
-    def flush(self) -> None:
-        """Flush the calling thread's stream."""
-        self.target.flush()
-
-    def isatty(self) -> bool:
-        """Whether the calling thread's stream is a terminal."""
-        return bool(self.target.isatty())
-
-    def fileno(self) -> int:
-        """The calling thread's stream's descriptor (a socket stream has none)."""
-        number: int = self.target.fileno()
-        return number
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.target, name)
-
-
-_install_lock = threading.Lock()
-
-
-def _routed(name: str) -> ThreadStreams:
-    """The process's `sys.<name>` as a ThreadStreams (installed once)."""
-    import sys
-
-    with _install_lock:
-        current = getattr(sys, name)
-        if not isinstance(current, ThreadStreams):
-            current = ThreadStreams(current)
-            setattr(sys, name, current)
-        return current
-
-
-_client = threading.local()
-"""Per relayed command thread: `columns`, the width of the terminal that sent the command."""
-
-
-def _install_client_width() -> None:
-    """Make Rich consoles printing on a relayed command's thread as wide as its terminal.
-
-    Rich works a console's width out from the process's own terminal and $COLUMNS, which are
-    the server's; a console given an explicit `width=` keeps it.
-    """
-    from rich.console import Console, ConsoleDimensions
-
-    with _install_lock:
-        if getattr(Console, "_vitalsign_client_width", False):
-            return
-        size: Any = Console.__dict__["size"]  # the property itself
-        init = Console.__init__
-
-        def own_init(self: Console, *args: Any, **kwargs: Any) -> None:
-            init(self, *args, **kwargs)
-            self._vitalsign_fixed_width = kwargs.get("width") is not None  # type: ignore[attr-defined]
-
-        def client_size(self: Console) -> ConsoleDimensions:
-            dimensions: ConsoleDimensions = size.fget(self)
-            columns = getattr(_client, "columns", None)
-            if columns is None or getattr(self, "_vitalsign_fixed_width", False):
-                return dimensions
-            return ConsoleDimensions(columns, dimensions.height)
-
-        setattr(Console, "__init__", own_init)  # noqa: B010
-        setattr(Console, "size", property(client_size, size.fset))  # noqa: B010
-        setattr(Console, "_vitalsign_client_width", True)  # noqa: B010
-
-
-def _columns(request: Any) -> int | None:
-    """The client's terminal width from its request (None: an older client sent none)."""
-    value = request.get("columns") if isinstance(request, dict) else None
-    return value if isinstance(value, int) and 20 <= value <= 1000 else None
 
 
 def _peer_uid(sock: socket.socket) -> int:
@@ -193,60 +58,6 @@ def os_user(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except KeyError:
         return "cli"
-
-
-def plain_output(text: str) -> str:
-    """A command's printed output as lines: a table's rows as their cells, borders dropped.
-
-    A cell wrapped over several lines is put back together column by column; progress bars
-    are left out.
-    """
-    lines: list[str] = []
-    row: list[list[str]] = []  # the words of each cell of the row being read
-
-    def end_row() -> None:
-        if row:
-            lines.append(" ".join(" ".join(cell) for cell in row if cell))
-            row.clear()
-
-    for raw in text.splitlines():
-        line = raw.strip()
-        if PROGRESS_BAR.search(line) and line.strip(BORDERS):
-            continue  # a progress bar's last frame (a job's detail keeps what it did)
-        if not any(bar in line for bar in "│┃"):
-            end_row()
-            if line.strip(BORDERS):
-                lines.append(line)
-            continue
-        cells = [c.strip() for c in re.split("[│┃]", line.strip("│┃"))]
-        if not row or cells[0] or len(cells) != len(row):  # a new row, not a wrapped one
-            end_row()
-            row.extend([] for _ in cells)
-        for words, cell in zip(row, cells, strict=True):
-            if cell:
-                words.append(cell)
-    end_row()
-    return "\n".join(lines)
-
-
-def job_outcome(argv: list[str], code: int, out: str, err: str) -> tuple[bool, str, str | None]:
-    """A job command's (ok, detail, error) for job_runs, from its exit code and output."""
-    shown: list[str] = []
-    skip = False
-    for token in argv:  # the workspace is the server's: not worth repeating
-        if skip:
-            skip = False
-        elif token in ("-w", "--workspace"):
-            skip = True
-        elif not token.startswith("--workspace="):
-            shown.append(token)
-    detail = f"vitalsign {' '.join(shown)}\n{plain_output(out)}".strip()
-    if len(detail) > KEPT_CHARS:
-        detail = "…" + detail[-KEPT_CHARS:]
-    if code == 0:
-        return True, detail, None
-    said = plain_output(err).strip()[-KEPT_CHARS:]
-    return False, detail, f"exit code {code}" + (f": {said}" if said else "")
 
 
 RERUN_ON_CONFLICT = frozenset({"backfill", "score", "ingest", "sync", "derive-outcomes"})
@@ -336,8 +147,8 @@ class CommandRelay:
         sock.listen(16)
         self._sock = sock
         for name in ("stdout", "stderr", "stdin"):
-            _routed(name)
-        _install_client_width()
+            routed(name)
+        install_client_width()
         self._thread = threading.Thread(target=self._accept, name="command-relay", daemon=True)
         self._thread.start()
         return True
@@ -388,11 +199,11 @@ class CommandRelay:
                     return
                 out = SocketStream(conn, "out", lock)
                 err = SocketStream(conn, "err", lock)
-                streams = [_routed("stdout"), _routed("stderr"), _routed("stdin")]
-                for routed, stream in zip(streams, (out, err, io.StringIO()), strict=True):
-                    routed.route(stream)
+                streams = [routed("stdout"), routed("stderr"), routed("stdin")]
+                for thread_stream, stream in zip(streams, (out, err, io.StringIO()), strict=True):
+                    thread_stream.route(stream)
                 log.info("relayed command: vitalsign %s", " ".join(argv[:2]))
-                _client.columns = _columns(request)
+                client.columns = client_columns(request)
                 try:
                     job = RELAYED_JOBS.get(argv[0]) if argv and "--help" not in argv else None
                     if job is not None and self.jobs is not None:
@@ -401,9 +212,9 @@ class CommandRelay:
                         code = run_command(argv)
                     sys.stdout.flush()
                 finally:
-                    _client.columns = None
-                    for routed in streams:
-                        routed.route(None)
+                    client.columns = None
+                    for thread_stream in streams:
+                        thread_stream.route(None)
                 with lock:
                     send_frame(conn, {"exit": code})
         except OSError as exc:  # the client went away: the command's work is done or rolled back
