@@ -13,6 +13,7 @@ from vitalsign.engine.run import score
 from vitalsign.errors import ModelError
 from vitalsign.model.loader import parse_model
 from vitalsign.store import model_history as history
+from vitalsign.store import model_text
 from vitalsign.store.workspace import Workspace, open_workspace
 from world import FIXTURES, T, load_tiny_world
 
@@ -29,7 +30,7 @@ BROKEN = renamed(TINY, "broken").replace("window: 30d", "window: 30x", 1)
 
 
 def test_a_problem_is_reported_with_its_line_as_load_model_does() -> None:
-    found = history.check_model_text(BROKEN, "new.yml")
+    found = model_text.check_model_text(BROKEN, "new.yml")
     assert not found.ok
     line = next(i for i, text in enumerate(BROKEN.splitlines(), 1) if "window: 30x" in text)
     assert [p.line for p in found.problems] == [line]
@@ -41,19 +42,19 @@ def test_a_problem_is_reported_with_its_line_as_load_model_does() -> None:
 
 def test_cross_reference_problems_and_yaml_errors_have_lines_too() -> None:
     unknown = TINY.replace("signals: {logins_30d: 1}", "signals: {nope_signal: 1}", 1)
-    found = history.check_model_text(unknown, "u.yml")
+    found = model_text.check_model_text(unknown, "u.yml")
     line = next(i for i, text in enumerate(unknown.splitlines(), 1) if "nope_signal" in text)
     assert [(p.line, "nope_signal" in p.message) for p in found.problems] == [(line, True)]
-    bad_yaml = history.check_model_text("name: x\nsignals: [\n", "y.yml")
+    bad_yaml = model_text.check_model_text("name: x\nsignals: [\n", "y.yml")
     assert bad_yaml.problems[0].line is not None
     assert "not valid YAML" in bad_yaml.problems[0].message
-    assert history.check_model_text("- a list", "z.yml").problems[0].line is None
+    assert model_text.check_model_text("- a list", "z.yml").problems[0].line is None
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=200))
 def test_any_text_is_checked_without_a_crash(text: str) -> None:
-    found = history.check_model_text(text, "fuzz.yml")
+    found = model_text.check_model_text(text, "fuzz.yml")
     assert found.ok == (found.model is not None)
     assert found.ok or found.problems
 
@@ -137,10 +138,10 @@ def test_candidates_and_model_files(workspace: Workspace) -> None:
     folder = workspace.model_path.parent
     (folder / "default.proposed.yml").write_text(renamed(TINY, "proposed"), encoding="utf-8")
     (folder / "b.yml").write_text(TINY, encoding="utf-8")
-    assert [p.name for p in history.model_files(workspace)] == ["default.proposed.yml", "b.yml"]
-    path = history.pick_model_file(workspace, "default.proposed.yml")
+    assert [p.name for p in model_text.model_files(workspace)] == ["default.proposed.yml", "b.yml"]
+    path = model_text.pick_model_file(workspace, "default.proposed.yml")
     with pytest.raises(ModelError, match="no model file"):
-        history.pick_model_file(workspace, "../vitalsign.yml")
+        model_text.pick_model_file(workspace, "../vitalsign.yml")
     text = path.read_text(encoding="utf-8")
     first = history.add_candidate(workspace.duckdb, workspace, text, path.name, "root")
     same = history.add_candidate(workspace.duckdb, workspace, text, path.name, "root")

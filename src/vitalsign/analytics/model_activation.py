@@ -28,7 +28,7 @@ from vitalsign.engine.snapshots import snapshot_dates
 from vitalsign.errors import BacktestError
 from vitalsign.model.loader import LoadedModel
 from vitalsign.model.spec import HealthModel
-from vitalsign.store.model_history import key_line
+from vitalsign.store.model_text import key_line
 from vitalsign.store.workspace import Workspace
 
 PREVIEW_DATES = 6  # labelled dates re-scored under both models (the cap that keeps it quick)

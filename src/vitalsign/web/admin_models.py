@@ -30,6 +30,7 @@ from vitalsign.analytics.model_activation import (
 from vitalsign.errors import ModelError, VitalsignError
 from vitalsign.model.loader import LoadedModel
 from vitalsign.store import model_history as history
+from vitalsign.store import model_text
 from vitalsign.store.workspace import Workspace
 from vitalsign.web.access import HttpProblem, Principal
 from vitalsign.web.auth import CurrentPrincipal, Database, State, check_form_csrf
@@ -153,7 +154,7 @@ def candidate_preview(
     request: Request, state: WebState, db: Any, candidate: history.Candidate
 ) -> tuple[LoadedModel, PreviewJob | None]:
     """The candidate's model and its comparison job, started when the active model loads."""
-    model = history.checked_model(candidate.text, candidate.source, state.workspace)
+    model = model_text.checked_model(candidate.text, candidate.source, state.workspace)
     active, _ = active_model(state)
     if active is None:
         return model, None
@@ -188,7 +189,7 @@ def _page(
         current=history.active_version(db, state.workspace) if active else None,
         versions=history.model_versions(db),
         candidates=history.candidates(db)[:10],
-        files=[p.name for p in history.model_files(state.workspace)],
+        files=[p.name for p in model_text.model_files(state.workspace)],
         notice=NOTICES.get(request.query_params.get("notice", "")),
         **context,
     )
@@ -220,7 +221,7 @@ async def upload_model(
     check_form_csrf(principal, csrf_token)
     source = "pasted text"
     if file is not None and file.filename:
-        raw = await file.read(history.MAX_MODEL_BYTES + 1)
+        raw = await file.read(model_text.MAX_MODEL_BYTES + 1)
         source = file.filename
         text = raw.decode("utf-8", "replace")
     if not text.strip():
@@ -240,7 +241,7 @@ def pick_model(
     """Check a model file beside the active one (e.g. a proposal) and make it a candidate."""
     require_admin(request, principal)
     check_form_csrf(principal, csrf_token)
-    path = history.pick_model_file(state.workspace, name)
+    path = model_text.pick_model_file(state.workspace, name)
     return _add(request, state, db, principal, path.read_text(encoding="utf-8"), path.name)
 
 
@@ -248,7 +249,7 @@ def _add(
     request: Request, state: WebState, db: Any, principal: Principal, text: str, source: str
 ) -> Response:
     fields = [f.name for f in state.workspace.config.account_fields]
-    checked = history.check_model_text(text, source, fields)
+    checked = model_text.check_model_text(text, source, fields)
     if not checked.ok:
         return _page(request, state, db, principal, 422, checked=checked)
     found = history.add_candidate(db, state.workspace, text, source, principal.name)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from vitalsign.analytics.model_activation import ActivationPreview
 from vitalsign.errors import ModelError
 from vitalsign.store import model_history as history
+from vitalsign.store import model_text
 from vitalsign.web.admin_models import active_model, candidate_preview, require_admin
 from vitalsign.web.api_params import ERRORS
 from vitalsign.web.auth import CurrentPrincipal, Database, State, check_api_csrf
@@ -66,7 +67,7 @@ class ModelsOut(BaseModel):
 class ModelIn(BaseModel):
     """A model's YAML text, and a name for it in messages."""
 
-    text: str = Field(max_length=history.MAX_MODEL_BYTES)
+    text: str = Field(max_length=model_text.MAX_MODEL_BYTES)
     source: str = Field(default="upload", max_length=200)
 
 
@@ -180,7 +181,7 @@ def models(request: Request, state: State, db: Database, principal: CurrentPrinc
         },
         "versions": [_version(v) for v in history.model_versions(db)],
         "candidates": [_candidate(c) for c in history.candidates(db)],
-        "files": [p.name for p in history.model_files(state.workspace)],
+        "files": [p.name for p in model_text.model_files(state.workspace)],
     }
 
 
@@ -189,7 +190,7 @@ def check(request: Request, state: State, body: ModelIn, principal: CurrentPrinc
     """Check a model's text as `vitalsign check` does; nothing is stored (admin)."""
     require_admin(request, principal)
     fields = [f.name for f in state.workspace.config.account_fields]
-    found = history.check_model_text(body.text, body.source, fields)
+    found = model_text.check_model_text(body.text, body.source, fields)
     return {
         "ok": found.ok,
         "name": found.model.name if found.model else None,
