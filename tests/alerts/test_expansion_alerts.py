@@ -8,9 +8,12 @@ import pytest
 from alert_history import alert_config, day, holds, write_day
 
 from vitalsign.alerts import evaluate_alerts
-from vitalsign.alerts.messages import describe
+from vitalsign.alerts.config import AlertConfig
+from vitalsign.alerts.digest import digest_content
+from vitalsign.alerts.messages import describe, digest_lines
+from vitalsign.alerts.stats import alert_stats
 from vitalsign.errors import VitalsignError
-from vitalsign.model.loader import load_model
+from vitalsign.model.loader import LoadedModel, load_model
 from vitalsign.store.workspace import Workspace
 
 SCORES = {"A": 72.0, "B": 55.0, "C": None}  # C: too little data for an expansion score
@@ -41,18 +44,59 @@ def test_the_rule_fires_from_the_model_s_candidate_min_or_its_own(workspace: Wor
     assert {a for a, (f, _) in lower.items() if f} == {"A", "B"}
 
 
-def test_the_starter_opens_an_upsell_task_for_the_owner(workspace: Workspace) -> None:
+def _starter(model: LoadedModel) -> AlertConfig:
+    text = resources.files("vitalsign.alerts").joinpath("starter_alerts.yml").read_text("utf-8")
+    return alert_config(text.replace("baseline: true", "baseline: false"), model)
+
+
+def test_the_starter_lists_upsell_candidates_in_the_digest_not_as_alerts(
+    workspace: Workspace,
+) -> None:
+    """An upsell candidate is an opportunity: one digest line per owner, no risk alert."""
     _write(workspace)
     model = load_model(workspace.model_path)
-    text = resources.files("vitalsign.alerts").joinpath("starter_alerts.yml").read_text("utf-8")
-    config = alert_config(text.replace("baseline: true", "baseline: false"), model)
-    assert config.rules["upsell_candidate"].playbook == "upsell_plan"
+    config = _starter(model)
+    report = evaluate_alerts(workspace.duckdb, config, model, day(0), notify=False)
+    upsells = workspace.duckdb.execute(
+        "SELECT count(*) FROM alerts WHERE rule = 'upsell_candidate'"
+    ).fetchone()[0]
+    assert upsells == 0 and report.reminders >= 1
+    assert "upsell_candidate" not in set(alert_stats(workspace.duckdb).by_rule["rule"])
+    content = digest_content(
+        workspace.duckdb, model.name, "ann", "weekly", day(0), None, config=config
+    )
+    [line] = [r for r in content["reminders"] if r["rule"] == "upsell_candidate"]
+    assert line["kind"] == "opportunity" and line["account_ids"] == ["A"]
+    assert line["text"] == "1 account is an upsell candidate (expansion score 60 or more): Acme"
+    text = digest_lines(content)
+    assert text[text.index("Opportunities:") + 1] == f"- {line['text']}"
+    assert "Reminders:" not in text or text.index("Reminders:") > text.index("Opportunities:")
+
+
+def test_an_alert_and_a_task_per_candidate_is_a_choice_with_reminder_false(
+    workspace: Workspace,
+) -> None:
+    _write(workspace)
+    model = load_model(workspace.model_path)
+    with pytest.raises(
+        VitalsignError, match=r"upsell.playbook: a reminder rule .*`reminder: false`"
+    ):
+        alert_config(
+            "rules:\n  upsell: {type: expansion_candidate, playbook: upsell_plan}\n"
+            + "playbooks:\n  upsell_plan: {title: 'Upsell {account_name}'}\n",
+            model,
+        )
+    config = alert_config(
+        "baseline: false\nrules:\n  upsell: {type: expansion_candidate, reminder: false, "
+        "playbook: upsell_plan}\nplaybooks:\n  upsell_plan: {title: 'Upsell {account_name}'}\n",
+        model,
+    )
     evaluate_alerts(workspace.duckdb, config, model, day(0), notify=False)
     tasks = workspace.duckdb.execute(
         "SELECT t.account_id, t.title FROM tasks t JOIN alerts a USING (alert_id) "
-        "WHERE a.rule = 'upsell_candidate'"
+        "WHERE a.rule = 'upsell'"
     ).fetchall()
-    assert [a for a, _ in tasks] == ["A"] and tasks[0][1].startswith("Upsell conversation")
+    assert tasks == [("A", "Upsell Acme")]
 
 
 def test_a_model_without_an_expansion_score_refuses_the_rule(workspace: Workspace) -> None:

@@ -66,5 +66,5 @@ def test_the_measured_figures_name_the_starter_they_were_measured_with(
     assert risk.renewal_within is not None
     within = parse_days(risk.renewal_within)
     assert f"below {risk.value:g} renewing within {within} days" in measured
-    upsell = rules["upsell_candidate"].cooldown_days
-    assert upsell == 90 and f"{upsell}-day cooldown the\nstarter now gives it" in measured
+    upsell = rules["upsell_candidate"]
+    assert upsell.type == "expansion_candidate" and upsell.reminder and upsell.playbook is None

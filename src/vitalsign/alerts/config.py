@@ -300,11 +300,14 @@ class GateFailed(_Rule):
 class ExpansionCandidate(_Rule):
     """The account's expansion score reached `min_score` (the model's candidate_min by default).
 
-    An upsell candidate: the model needs an `expansion:` section (docs/model.md).
+    An upsell candidate, an opportunity and not a warning: by default (`reminder: true`) one
+    digest line per owner, not an alert per account. The model needs an `expansion:`
+    section (docs/model.md).
     """
 
     type: Literal["expansion_candidate"]
     min_score: Annotated[float, Field(ge=0, le=100)] | None = None
+    reminder: bool = True
 
 
 class CommercialDisagreement(_Rule):

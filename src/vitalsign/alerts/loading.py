@@ -143,6 +143,15 @@ def check_alert_config(config: AlertConfig, model: HealthModel | None) -> list[M
             issues.append(
                 ModelIssue((*loc, "playbook"), f"unknown playbook {rule.playbook!r} ({known})")
             )
+        if rule.playbook is not None and getattr(rule, "reminder", False):
+            issues.append(
+                ModelIssue(
+                    (*loc, "playbook"),
+                    f"a reminder rule ({rule.type} gives one digest line per owner) opens no "
+                    "alert and so no task: remove `playbook`, or add `reminder: false` for an "
+                    "alert and a task per account",
+                )
+            )
         for index, channel in enumerate(rule.channels or []):
             if channel not in configured:
                 issues.append(

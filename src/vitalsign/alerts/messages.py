@@ -187,7 +187,9 @@ def digest_lines(digest: dict[str, Any]) -> list[str]:
     if digest.get("overrides"):
         lines += ["", f"Overrides in force ({len(digest['overrides'])}):"]
         lines += [f"- {override_text(o)}" for o in digest["overrides"]]
-    if digest.get("reminders"):
-        lines += ["", "Reminders:"]
-        lines += [f"- {r['text']}" for r in digest["reminders"]]
+    for kind, heading in (("opportunity", "Opportunities"), ("reminder", "Reminders")):
+        rows = [r for r in digest.get("reminders") or [] if r.get("kind", "reminder") == kind]
+        if rows:
+            lines += ["", f"{heading}:"]
+            lines += [f"- {r['text']}" for r in rows]
     return lines

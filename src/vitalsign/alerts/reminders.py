@@ -1,7 +1,8 @@
-"""Reminders: rules about chores (rate this account) become one digest line per owner.
+"""Reminders: chores and opportunities become one digest line per owner, not alerts.
 
-A rule with `reminder: true` (the default of `csm_rating_stale`; `data_stale` may opt in)
-opens no alert per account. Each evaluation keeps, per owner, the accounts for which it
+A rule with `reminder: true` (the default of `csm_rating_stale`, a chore, and of
+`expansion_candidate`, an opportunity: upsell candidates; `data_stale` may opt in) opens
+no alert per account. Each evaluation keeps, per owner, the accounts for which it
 holds in the `reminders` table (since when, last seen, resolved when it cleared), and the
 owner's digest carries one line per rule: "14 accounts need a CSM rating (none, or older
 than 90 days): Acme, Beta, … and 9 more". Owners who get alerts immediately receive a
@@ -88,11 +89,31 @@ def update_reminders(
     return len(frame)
 
 
-def _what(rule: Any) -> str:
+def kind_of(rule: Any) -> str:
+    """Say whether a reminder rule's line is a chore ("reminder") or an "opportunity"."""
+    return "opportunity" if rule.type == "expansion_candidate" else "reminder"
+
+
+def _what(rule: Any, count: int, threshold: Any) -> str:
+    """Return what the accounts of a reminder line have in common, agreeing with `count`."""
     days = getattr(rule, "days", "")
+    one = count == 1
     if rule.type == "csm_rating_stale":
-        return f"need a CSM rating (none, or the latest is older than {days})"
+        verb = "needs" if one else "need"
+        return f"{verb} a CSM rating (none, or the latest is older than {days})"
+    if rule.type == "expansion_candidate":
+        reach = f"expansion score {threshold:g} or more" if threshold is not None else "expansion"
+        return f"{'is an upsell candidate' if one else 'are upsell candidates'} ({reach})"
     return f"sent no {getattr(rule, 'table', 'data')} for {days}"
+
+
+def _threshold(values: Any) -> float | None:
+    """Return the threshold recorded in a reminder's last values, if any."""
+    try:
+        found = json.loads(values).get("threshold") if isinstance(values, str) else None
+    except ValueError:
+        return None
+    return float(found) if isinstance(found, int | float) else None
 
 
 def reminder_lines(
@@ -100,7 +121,7 @@ def reminder_lines(
 ) -> list[dict[str, Any]]:
     """Return the owner's open reminders, one entry per rule: count, text, first accounts."""
     frame = connection.execute(
-        "SELECT rule, account_id, account_name FROM reminders WHERE model_name = ? "
+        "SELECT rule, account_id, account_name, last_values FROM reminders WHERE model_name = ? "
         "AND owner = ? AND resolved_date IS NULL ORDER BY rule, account_name, account_id",
         [model_name, owner],
     ).df()
@@ -117,10 +138,11 @@ def reminder_lines(
         listed = ", ".join(names[:SHOWN]) + (f" and {more} more" if more > 0 else "")
         count = len(names)
         noun = "account" if count == 1 else "accounts"
-        verb = _what(rule).replace("need ", "needs ", 1) if count == 1 else _what(rule)
+        verb = _what(rule, count, _threshold(group["last_values"].iloc[0]))
         lines.append(
             {
                 "rule": str(rule_name),
+                "kind": kind_of(rule),
                 "severity": rule.severity,
                 "count": count,
                 "account_ids": list(group["account_id"].astype(str)),

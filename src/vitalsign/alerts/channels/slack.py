@@ -92,9 +92,11 @@ def digest_blocks(message: Message) -> list[dict[str, Any]]:
     if d.get("overrides"):
         rows = [f"• {override_text(o)}" for o in d["overrides"][:MAX_ROWS]]
         blocks.append(_section(f"*Overrides in force ({len(d['overrides'])})*\n" + "\n".join(rows)))
-    if d.get("reminders"):
-        rows = [f"• {r['text']}" for r in d["reminders"][:MAX_ROWS]]
-        blocks.append(_section("*Reminders*\n" + "\n".join(rows)))
+    for kind, heading in (("opportunity", "Opportunities"), ("reminder", "Reminders")):
+        lines = [r for r in d.get("reminders") or [] if r.get("kind", "reminder") == kind]
+        if lines:
+            rows = [f"• {r['text']}" for r in lines[:MAX_ROWS]]
+            blocks.append(_section(f"*{heading}*\n" + "\n".join(rows)))
     return blocks
 
 
