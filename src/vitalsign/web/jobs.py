@@ -8,7 +8,7 @@ time: a click while one runs is refused and says which one runs (the scheduled j
 for it instead), and so does a `vitalsign run` or `vitalsign sync` typed in a terminal and
 relayed into the server (web/relay_server.py). Every run is a row of `job_runs`: who or what
 started it, when, how long it took, its outcome, what each step did and the error of a failed
-one; `vitalsign serve` prints one line per finished run (web/commands.py).
+one; `vitalsign serve` prints one line per finished run (web/serve_command.py).
 """
 
 from __future__ import annotations
