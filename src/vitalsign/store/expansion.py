@@ -169,22 +169,35 @@ def expansion_candidates(
         "ORDER BY e.score DESC, s.arr DESC NULLS LAST, e.account_id LIMIT ?",
         [*params, limit],
     ).fetchall()
-    return [
-        Candidate(
-            account_id=str(r[0]),
-            name=r[1],
-            owner=r[2],
-            segment=r[3],
-            arr=None if r[4] is None else float(r[4]),
-            expansion_score=float(r[5]),
-            coverage=float(r[6]),
-            health_score=None if r[7] is None else float(r[7]),
-            band=str(r[8]),
-            top_signals=_top_signals(r[9]),
-            contributions=_contributions(r[9]),
-        )
-        for r in rows
-    ]
+    return [candidate(*r) for r in rows]
+
+
+def candidate(
+    account_id: Any,
+    name: Any,
+    owner: Any,
+    segment: Any,
+    arr: Any,
+    expansion_score: Any,
+    coverage: Any,
+    health_score: Any,
+    band: Any,
+    contributions: str,
+) -> Candidate:
+    """Return the Candidate of one account's expansion row joined with its `scores` row."""
+    return Candidate(
+        account_id=str(account_id),
+        name=name,
+        owner=owner,
+        segment=segment,
+        arr=None if arr is None else float(arr),
+        expansion_score=float(expansion_score),
+        coverage=float(coverage),
+        health_score=None if health_score is None else float(health_score),
+        band=str(band),
+        top_signals=_top_signals(contributions),
+        contributions=_contributions(contributions),
+    )
 
 
 def count_candidates(

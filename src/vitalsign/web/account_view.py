@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from vitalsign.alerts import list_overrides
 from vitalsign.engine.condition_values import condition_values, silent_inputs
@@ -37,6 +37,15 @@ from vitalsign.web.accounts import account_history, plain, score_row
 from vitalsign.web.catalog import VERSION_SELECT, Version
 from vitalsign.web.charts import Figure, changes_figure, losses_figure
 from vitalsign.web.serving_cache import ServingData
+
+T = TypeVar("T")
+
+
+class Memo(Protocol):
+    """`CatalogView.memo`: compute once per version of the score history."""
+
+    def __call__(self, key: Hashable, compute: Callable[[], T], /) -> T:
+        """Return `compute()` for `key`."""
 
 
 @dataclass
@@ -56,6 +65,7 @@ class AccountView:
     losses_figure: Figure | None = None
     since: dt.date | None = None  # the earlier snapshot compared with, when chosen
     changes_figure: Figure | None = None
+    current: dict[str, Any] | None = None  # the account_history version in force now
 
 
 @dataclass(frozen=True)
@@ -108,15 +118,30 @@ def account_fields(
     ]
 
 
-def _versions(connection: Any, account_id: str) -> list[dict[str, Any]]:
-    """Return the account's versions in account_history, oldest first."""
-    cursor = connection.execute(
-        "SELECT * FROM account_history WHERE account_id = ? "
-        "ORDER BY valid_from NULLS FIRST, recorded_at",
-        [account_id],
+def _version_order(version: dict[str, Any]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """Sort key of `ORDER BY valid_from NULLS FIRST, recorded_at` (NULLs first in both)."""
+    valid_from, recorded_at = version["valid_from"], version["recorded_at"]
+    return (
+        () if valid_from is None else (valid_from,),
+        () if recorded_at is None else (recorded_at,),
     )
+
+
+def _versions(connection: Any, account_id: str) -> list[dict[str, Any]]:
+    """Return the account's versions in account_history, oldest first.
+
+    Sorted here: an account has a handful of versions, and DuckDB's sort costs about 1 ms a
+    page (docs/benchmarks.md, "Web").
+    """
+    cursor = connection.execute("SELECT * FROM account_history WHERE account_id = ?", [account_id])
     names = [str(d[0]) for d in cursor.description]
-    return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+    versions = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+    return sorted(versions, key=_version_order)
+
+
+def current_version(versions: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """Return the version in force now (no `valid_to`), None for an account never recorded."""
+    return next((v for v in reversed(versions) if v["valid_to"] is None), None)
 
 
 def _changes(versions: list[dict[str, Any]], limit: int) -> list[AttributeChange]:
@@ -151,8 +176,17 @@ def account_attributes(
     The current version holds the fields' values (every ingest reconciles the history with
     `accounts`); an account never recorded in the history is read from `accounts`.
     """
-    versions = _versions(connection, account_id)
-    current = next((v for v in reversed(versions) if v["valid_to"] is None), None)
+    return _attributes(connection, fields, account_id, _versions(connection, account_id), limit)
+
+
+def _attributes(
+    connection: Any,
+    fields: Sequence[AccountField],
+    account_id: str,
+    versions: list[dict[str, Any]],
+    limit: int = 20,
+) -> tuple[list[CustomField], list[AttributeChange]]:
+    current = current_version(versions)
     if current is None:
         return account_fields(connection, fields, account_id), _changes(versions, limit)
     found = [CustomField(f.name, plain(current.get(f.name)), f.description) for f in fields]
@@ -268,22 +302,26 @@ def account_view(
     fields: Sequence[AccountField] = (),
     model: LoadedModel | None = None,
     since: dt.date | None = None,
+    memo: Memo | None = None,
 ) -> AccountView:
     """Gather the account page of `account_id` on `as_of` (default: its latest snapshot).
 
     With `model`, the why (engine/why.py); with `since` too, what changed since that snapshot.
+    With `memo` (a `CatalogView.memo`: per version of the score history), what is the same
+    for every account of a snapshot is computed once per version.
     """
     activity = activity or account_activity(connection, account_id)
     cached = None if serving is None else serving.history(account_id)
     history = cached or account_history(connection, model_name, account_id)
     day = as_of or history[-1]["snapshot_date"]
     row, explanation = _explained(connection, model_name, account_id, day, serving)
-    custom, changes = account_attributes(connection, fields, account_id)
+    versions = _versions(connection, account_id)
+    custom, changes = _attributes(connection, fields, account_id, versions)
     why = None
     if model is not None:
         if since is not None and since < explanation.as_of:
             explanation = changed_since(connection, explanation, since)
-        why = why_of(connection, model, explanation)
+        why = why_of(connection, model, explanation, memo)
     return AccountView(
         account_id=account_id,
         as_of=explanation.as_of,
@@ -298,19 +336,31 @@ def account_view(
         losses_figure=None if why is None else losses_figure(why),
         since=explanation.since,
         changes_figure=None if explanation.since is None else changes_figure(explanation),
+        current=current_version(versions),
     )
 
 
-def why_of(connection: Any, model: LoadedModel, explanation: Explanation) -> Why:
-    """Build the why of the page's explanation; compute condition values only when needed."""
+def _computed(key: Hashable, compute: Callable[[], T]) -> T:
+    return compute()
+
+
+def why_of(
+    connection: Any, model: LoadedModel, explanation: Explanation, memo: Memo | None = None
+) -> Why:
+    """Build the why of the page's explanation; compute condition values only when needed.
+
+    The gate's silent inputs are the snapshot's (`score_freshness`, written with it): with
+    `memo` they are read once per version of the score history and model.
+    """
     extra: dict[str, Any] = {}
     if not explanation.gate_pass or explanation.flags:
         names = needed_names(model.spec, explanation)
         extra = condition_values(
             connection, model.spec, explanation.as_of, explanation.account_id, names
         )
-    silent = silent_inputs(
-        connection, explanation.model_name, model.spec, explanation.as_of
-    )  # a gate not evaluated
+    silent = (memo or _computed)(  # a gate not evaluated
+        ("silent_inputs", explanation.model_name, model.hash, explanation.as_of),
+        lambda: silent_inputs(connection, explanation.model_name, model.spec, explanation.as_of),
+    )
     clears = flag_clearing(connection, model.spec, explanation)
     return build_why(explanation, model.spec, extra, model.hash, silent, clears)

@@ -19,6 +19,7 @@ from vitalsign.model.loader import LoadedModel
 from vitalsign.store.expansion import (
     DEFAULT_CANDIDATES,
     Candidate,
+    candidate,
     count_candidates,
     expansion_candidates,
     has_expansion,
@@ -26,6 +27,7 @@ from vitalsign.store.expansion import (
 from vitalsign.web.access import HttpProblem, Principal, require_account, scope_filter
 from vitalsign.web.api_params import AsOf
 from vitalsign.web.auth import CurrentPrincipal, Database, State
+from vitalsign.web.serving_cache import ServingData
 
 MAX_CANDIDATES = 200
 
@@ -54,13 +56,27 @@ def portfolio_expansion(
 
 
 def account_expansion(
-    connection: Any, model: LoadedModel, account_id: str, as_of: dt.date
+    connection: Any,
+    model: LoadedModel,
+    account_id: str,
+    as_of: dt.date,
+    serving: ServingData | None = None,
 ) -> dict[str, Any] | None:
-    """The account's expansion score and its signals on `as_of`, or None without one."""
+    """The account's expansion score and its signals on `as_of`, or None without one.
+
+    On the latest snapshot of the in-memory `serving` data no table is read.
+    """
     expansion = model.spec.expansion
-    if expansion is None or not has_expansion(connection, model.name, as_of):
+    if expansion is None:
         return None
-    found = expansion_candidates(connection, model.name, as_of, 0.0, 1, account_id=account_id)
+    if serving is not None and serving.latest == as_of and serving.model_name == model.name:
+        if not serving.expansion:
+            return None
+        found = _cached_candidate(serving, account_id)
+    elif not has_expansion(connection, model.name, as_of):
+        return None
+    else:
+        found = expansion_candidates(connection, model.name, as_of, 0.0, 1, account_id=account_id)
     minimum = expansion.candidate_min
     return {
         "as_of": as_of,
@@ -68,6 +84,29 @@ def account_expansion(
         "account": found[0] if found else None,
         "candidate": bool(found) and found[0].expansion_score >= minimum,
     }
+
+
+def _cached_candidate(serving: ServingData, account_id: str) -> list[Candidate]:
+    """The account's candidate from memory, as `expansion_candidates` reads it for one account."""
+    found = serving.expansion.get(account_id)
+    row = serving.latest_row(account_id)
+    if found is None or found[0] is None or row is None:
+        return []
+    score, coverage, contributions = found
+    return [
+        candidate(
+            account_id,
+            row["name"],
+            row["owner"],
+            row["segment"],
+            row["arr"],
+            score,
+            coverage,
+            row["score"],
+            row["band"],
+            contributions,
+        )
+    ]
 
 
 class ContributionOut(BaseModel):

@@ -158,12 +158,13 @@ def account_page(
     require_account(db, principal, account_id)
     loaded = state.model()
     activity = account_activity(db, account_id)  # with the history version
-    serving = state.serving_data(state.catalog.at(db, activity.version), loaded.name)
+    catalog = state.catalog.at(db, activity.version)
+    serving = state.serving_data(catalog, loaded.name)
     request.state.data_source = "memory" if serving is not None else "duckdb"
     fields = state.workspace.config.account_fields
     day, earlier = form_date(as_of), form_date(since)
     view = account_view(
-        db, loaded.name, account_id, day, serving, activity, fields, loaded, earlier
+        db, loaded.name, account_id, day, serving, activity, fields, loaded, earlier, catalog.memo
     )
     colours = charts.band_colours(
         [*loaded.spec.band_names, loaded.spec.insufficient_band], loaded.spec.insufficient_band
@@ -191,9 +192,12 @@ def account_page(
         alerts=open_alerts,
         tasks=open_tasks,
         today=dt.date.today(),
-        **account_360(request, db, loaded.name, account_id, view.as_of),
-        account_expansion=account_expansion(db, loaded, account_id, view.as_of),
-        expansion=portfolio_expansion(db, loaded, principal, view.as_of, limit=5),
+        **account_360(request, db, loaded.name, account_id, view.as_of, view.current),
+        account_expansion=account_expansion(db, loaded, account_id, view.as_of, serving),
+        expansion=catalog.memo(  # scores and expansion scores change together
+            ("expansion", loaded.name, loaded.hash, view.as_of, book_key(db, principal), 5),
+            lambda: portfolio_expansion(db, loaded, principal, view.as_of, limit=5),
+        ),
     )
 
 

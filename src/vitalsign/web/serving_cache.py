@@ -9,7 +9,9 @@ current model and the version `(count(*), max(computed_at))` of `scores` that
 - the history as columns sorted by account then date (dates, hashes and bands as small
   integer codes into lists), with each account's offsets;
 - the latest snapshot's `scores` rows and `score_items` rows (sorted as `read_items` sorts
-  them), as Arrow tables with each account's offsets.
+  them), as Arrow tables with each account's offsets;
+- the latest snapshot's expansion scores (`expansion_scores`, written in the same
+  transaction as the snapshot), so the account page's expansion card reads no table.
 
 A build reads all of it in one transaction (one consistent version) on a background thread;
 until it is ready, and whenever the version has moved on, pages read DuckDB as before. A
@@ -23,7 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -42,6 +44,10 @@ ITEMS_SQL = (
     "SELECT * REPLACE (coalesce(raw_text, CAST(raw_value AS VARCHAR)) AS raw_text) "
     "FROM score_items WHERE model_name = ? AND snapshot_date = ? "
     "ORDER BY account_id, kind DESC, path, name"
+)
+EXPANSION_SQL = (
+    "SELECT account_id, score, coverage, contributions FROM expansion_scores "
+    "WHERE model_name = ? AND snapshot_date = ? ORDER BY account_id"
 )
 HISTORY_SQL = (
     "SELECT account_id, snapshot_date, model_hash, score, band, computed_band FROM scores "
@@ -88,6 +94,8 @@ class ServingData:
     items: pa.Table  # the latest snapshot's `score_items` rows, sorted as read_items sorts
     item_spans: np.ndarray  # account position → (start, end) in `items`
     build_seconds: float
+    expansion: dict[str, tuple[float | None, float, str]] = field(default_factory=dict)
+    # the latest snapshot's expansion scores: account_id → (score, coverage, contributions)
 
     @property
     def nbytes(self) -> int:
@@ -166,6 +174,7 @@ def build_serving_data(connection: Any, model_name: str) -> ServingData:
             )
         )
         items = _arrow(connection.execute(ITEMS_SQL, [model_name, day]))
+        expansion = connection.execute(EXPANSION_SQL, [model_name, day]).fetchall()
     finally:
         connection.execute("COMMIT")
     account_codes, account_ids = _codes(history["account_id"])
@@ -197,6 +206,10 @@ def build_serving_data(connection: Any, model_name: str) -> ServingData:
         items=items,
         item_spans=spans,
         build_seconds=time.perf_counter() - started,
+        expansion={
+            str(a): (None if score is None else float(score), float(coverage), str(parts))
+            for a, score, coverage, parts in expansion
+        },
     )
 
 

@@ -13,6 +13,7 @@ The note form posts to `/accounts/{id}/notes`; the REST API serves the same data
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
@@ -100,11 +101,20 @@ class ContactsOut(BaseModel):
     items: list[ContactOut]
 
 
-def renewal_summary(db: Any, account_id: str, as_of: dt.date) -> dict[str, Any]:
-    """Return the account's ARR, next renewal on or after `as_of` and days to it."""
-    row = db.execute(
-        "SELECT renewal_date, arr FROM accounts WHERE account_id = ?", [account_id]
-    ).fetchone()
+def renewal_summary(
+    db: Any, account_id: str, as_of: dt.date, current: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Return the account's ARR, next renewal on or after `as_of` and days to it.
+
+    `current` is the account's version in force in `account_history` when the caller has
+    read it (every ingest keeps it equal to the `accounts` row); else `accounts` is read.
+    """
+    if current is not None:
+        row: Any = (current["renewal_date"], current["arr"])
+    else:
+        row = db.execute(
+            "SELECT renewal_date, arr FROM accounts WHERE account_id = ?", [account_id]
+        ).fetchone()
     renewal, arr = (None, None) if row is None else row
     upcoming = next_renewal(renewal, as_of)
     days = None if upcoming is None else (upcoming - as_of).days
@@ -112,14 +122,20 @@ def renewal_summary(db: Any, account_id: str, as_of: dt.date) -> dict[str, Any]:
 
 
 def account_360(
-    request: Request, db: Any, model_name: str, account_id: str, as_of: dt.date
+    request: Request,
+    db: Any,
+    model_name: str,
+    account_id: str,
+    as_of: dt.date,
+    current: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Return the account page's renewal card: next renewal, days to it and ARR (one query).
+    """Return the account page's renewal card: next renewal, days to it and ARR.
 
-    The champion and the contacts are on the timeline page: finding them scans `users`, which
-    at millions of people would cost the account page more than its budget.
+    From the account's `current` version when given, else one query. The champion and the
+    contacts are on the timeline page: finding them scans `users`, which at millions of
+    people would cost the account page more than its budget.
     """
-    return {"renewal": renewal_summary(db, account_id, as_of)}
+    return {"renewal": renewal_summary(db, account_id, as_of, current)}
 
 
 def timeline_context(request: Request, db: Any, model_name: str, account_id: str) -> dict[str, Any]:
