@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+import pytest
 from apscheduler.triggers.date import DateTrigger
 from typer.testing import CliRunner
 
 from conftest import ServedApp, free_port
-from vitalsign.alerts.job_commands import daily_jobs
-from vitalsign.alerts.scheduler import build_scheduler
+from vitalsign.alerts.job_commands import daily_jobs, describe_schedule
+from vitalsign.alerts.scheduler import build_scheduler, next_fire_times, parse_cron
 from vitalsign.cli import app
 from vitalsign.errors import VitalsignError
 from vitalsign.store.workspace import init_workspace, open_workspace
@@ -129,6 +131,21 @@ def test_a_wrong_schedule_is_refused_before_the_server_starts(tmp_path: Path) ->
     assert result.exit_code != 0
     assert isinstance(result.exception, VitalsignError)
     assert str(result.exception).startswith('--schedule "every morning": use five fields')
+
+
+def test_a_six_field_schedule_counts_seconds_and_a_five_field_one_whole_minutes() -> None:
+    now = dt.datetime(2026, 1, 1, 12, 0, 3, tzinfo=dt.UTC)
+    tenths = next_fire_times(parse_cron("*/10 * * * * *", "UTC", "--schedule"), 3, now)
+    assert [t.second for t in tenths] == [10, 20, 30] and tenths[0].minute == 0
+    assert next_fire_times(parse_cron("* * * * *", "UTC"), 1, now)[0] == now.replace(
+        minute=1, second=0
+    )
+    said = describe_schedule("*/10 * * * * *", parse_cron("*/10 * * * * *"))
+    assert re.search(r"next runs: \S+ \d\d:\d\d:\d0 ", said), said  # to the second
+    with pytest.raises(VitalsignError, match="or six, seconds first"):
+        parse_cron("* * * * * * *", "UTC", "--schedule")
+    with pytest.raises(VitalsignError, match='--schedule "61 0 6 \\* \\* \\*"'):
+        parse_cron("61 0 6 * * *", "UTC", "--schedule")
 
 
 def test_timezone_without_a_schedule_is_refused(tmp_path: Path) -> None:

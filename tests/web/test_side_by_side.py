@@ -1,10 +1,10 @@
 """The server and the command line side by side, as real processes (issue 12.1).
 
-A real `vitalsign serve --schedule "* * * * *"` holds a scored demo workspace (its daily job
-runs every minute); real `vitalsign` processes run report, users, ingest, override and
-alerts ack on the same workspace (the server runs them: web/relay.py), and their effect is
-on the next request. Then the scheduled job, web overrides and notes, and CLI writers act
-at the same moment, and every write is present exactly once.
+A real `vitalsign serve --schedule "*/10 * * * * *"` holds a scored demo workspace (its daily
+job runs every ten seconds: a six-field cron, seconds first); real `vitalsign` processes run
+report, users, ingest, override and alerts ack on the same workspace (the server runs them:
+web/relay.py), and their effect is on the next request. Then the scheduled job, web overrides
+and notes, and CLI writers act at the same moment, and every write is present exactly once.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -27,6 +28,8 @@ import pytest
 from conftest import PASSWORD, build_world, free_port
 
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "200"}
+ONE_SECOND = dt.timedelta(seconds=1)  # job_runs' start times are to the second
+EVERY = 10  # seconds between the scheduled job's runs: the at-once test waits at most this
 
 
 @dataclass
@@ -58,13 +61,14 @@ class Served:
             cwd=cwd or self.root.parent,
         )
 
-    def daily_runs(self) -> int:
-        """How many scheduled daily jobs the server has finished so far (its job_runs)."""
+    def daily_runs(self) -> dict[str, dict[str, Any]]:
+        """The scheduled daily jobs the server has started so far (its job_runs), by run id."""
         with self.api() as api:
             runs = api.get("/api/v1/admin/jobs", params={"per_page": 200}).json()["runs"]
-        done = [r for r in runs if r["trigger"] == "schedule" and r["status"] != "running"]
+        scheduled = {r["run_id"]: r for r in runs if r["trigger"] == "schedule"}
+        done = [r for r in scheduled.values() if r["status"] != "running"]
         assert all(r["status"] == "ok" for r in done), done
-        return len(done)
+        return scheduled
 
 
 def _login(url: str, user: str, password: str) -> int:
@@ -104,7 +108,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     log = root.parent / "serve.log"
     with log.open("wb") as sink:
         command = [sys.executable, "-m", "vitalsign", "serve", "-w", str(root)]
-        command += ["--port", str(port), "--schedule", "* * * * *", "--no-sync"]
+        command += ["--port", str(port), "--schedule", f"*/{EVERY} * * * * *", "--no-sync"]
         process = subprocess.Popen(
             [*command, "--log-level", "warning"],
             env=ENV,
@@ -125,6 +129,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     yield Served(root, url, tokens, process, log, pairs, alerts, dates)
     process.terminate()
     process.wait(timeout=30)
+
+
+def _utc(moment: str) -> dt.datetime:
+    """A time of the API (ISO 8601, UTC, with or without its offset) as an aware datetime."""
+    return dt.datetime.fromisoformat(moment).replace(tzinfo=dt.UTC)
 
 
 def _ok(result: subprocess.CompletedProcess[str]) -> str:
@@ -242,8 +251,9 @@ def test_the_scheduled_job_web_users_and_cli_writers_at_once_lose_nothing(
     served: Served, tmp_path: Path
 ) -> None:
     runs_before = served.daily_runs()
-    seconds = 60 - dt.datetime.now().second
-    time.sleep(max(0.0, seconds - 2.0))  # start two seconds before the job's next minute
+    now = time.time()
+    time.sleep(max(0.0, EVERY - now % EVERY - 2.0))  # start two seconds before the job's next run
+    started = dt.datetime.now(dt.UTC)
     web_accounts = [a for a, _ in served.accounts[10:18]]
     cli_accounts = [a for a, _ in served.accounts[18:22]]
     note_accounts = [a for a, _ in served.accounts[22:28]]
@@ -301,9 +311,19 @@ def test_the_scheduled_job_web_users_and_cli_writers_at_once_lose_nothing(
             assert answer == 201, (name, answer)
         else:
             _ok(answer)
+    ended = dt.datetime.now(dt.UTC)
     deadline = time.monotonic() + 90
-    while served.daily_runs() == runs_before:  # the job of that minute has reported
-        assert time.monotonic() < deadline, "the scheduled job did not run"
+    while True:  # a job started during the writes (not one before them) has finished, ok
+        during = [
+            run
+            for run_id, run in served.daily_runs().items()
+            if run_id not in runs_before
+            and started <= _utc(run["started_at"]) + ONE_SECOND
+            and _utc(run["started_at"]) <= ended
+        ]
+        if during and all(run["status"] == "ok" for run in during):
+            break
+        assert time.monotonic() < deadline, "no scheduled job ran during the writes"
         time.sleep(0.5)
     with served.api() as api:
         for i, account in enumerate(web_accounts + cli_accounts):
@@ -352,10 +372,11 @@ def test_relayed_arguments_name_files_absolutely_and_the_workspace(tmp_path: Pat
 
 
 def test_a_command_that_loses_a_write_conflict_runs_again(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from vitalsign.engine.run import score
     from vitalsign.store.workspace import init_workspace
+    from vitalsign.web import relay_server
     from vitalsign.web.relay_server import run_command
     from world import load_tiny_world
 
@@ -366,12 +387,19 @@ def test_a_command_that_loses_a_write_conflict_runs_again(
     blocker = workspace.duckdb.cursor()  # another writer of the server, mid-transaction
     blocker.execute("BEGIN TRANSACTION")
     blocker.execute("DELETE FROM score_items WHERE snapshot_date = ?", [day])  # rows score rewrites
-    timer = threading.Timer(6.0, lambda: blocker.execute("COMMIT"))
-    timer.start()
-    try:
-        code = run_command(["score", "--as-of", day.isoformat(), "-w", str(workspace.root)])
-    finally:
-        timer.join()
+    waits: list[float] = []
+
+    def commit_then_wait(delay: float) -> None:  # the other writer finishes while it waits
+        if not waits:
+            blocker.execute("COMMIT")
+        waits.append(delay)
+        time.sleep(delay)
+
+    monkeypatch.setattr(relay_server, "time", SimpleNamespace(sleep=commit_then_wait))
+    code = run_command(["score", "--as-of", day.isoformat(), "-w", str(workspace.root)])
+    if not waits:
+        blocker.execute("ROLLBACK")
+    assert waits == [0.5]  # lost once, to the open transaction; won the second time
     err = capsys.readouterr().err
     assert code == 0, err
     assert "running `vitalsign score` again in 0.5 s" in err

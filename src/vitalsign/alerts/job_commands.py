@@ -132,5 +132,6 @@ def describe_schedule(cron: str, trigger: Any) -> str:
     from vitalsign.alerts.scheduler import next_fire_times
 
     now = dt.datetime.now(dt.UTC).astimezone()
-    upcoming = ", ".join(f"{t:%Y-%m-%d %H:%M %Z}" for t in next_fire_times(trigger, 3, now))
+    shown = "%Y-%m-%d %H:%M:%S %Z" if len(cron.split()) == 6 else "%Y-%m-%d %H:%M %Z"
+    upcoming = ", ".join(f"{t:{shown}}" for t in next_fire_times(trigger, 3, now))
     return f"Scheduled `vitalsign run` on {cron!r}; next runs: {upcoming}."

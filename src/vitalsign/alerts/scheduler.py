@@ -26,19 +26,24 @@ from vitalsign.errors import VitalsignError
 
 
 def parse_cron(expression: str, timezone: str | None = None, option: str = "--cron") -> CronTrigger:
-    """Return the trigger of a five-field crontab expression ("0 6 * * *": 06:00 every day).
+    """Return the trigger of a crontab expression ("0 6 * * *": 06:00 every day).
+
+    Five fields (minute hour day month weekday) as in crontab, or six with a seconds field
+    first as in Quartz and Spring ("*/10 * * * * *": every ten seconds, for a trial run).
 
     >>> parse_cron("0 6 * * 1-5", "Europe/Paris")  # doctest: +SKIP
     """
     fields = expression.split()
-    if len(fields) != 5:
+    if len(fields) not in (5, 6):
         raise VitalsignError(
             f'{option} "{expression}": use five fields, minute hour day month weekday, '
-            'e.g. "0 6 * * *" for 06:00 every day'
+            'e.g. "0 6 * * *" for 06:00 every day (or six, seconds first: "*/10 * * * * *")'
         )
+    second = fields.pop(0) if len(fields) == 6 else "0"
     minute, hour, day, month, weekday = fields
     try:
         return CronTrigger(
+            second=second,
             minute=minute,
             hour=hour,
             day=day,
