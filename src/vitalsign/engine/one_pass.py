@@ -63,6 +63,7 @@ class OnePassQuery(SignalQuery):
         self.step = 0 if self.single else grid_step(self.dates)
         self.last = as_timestamp(self.dates[-1])
         self.partial_types: Any = None  # the partials' schema, set by _grid_measures
+        self.owners: list[str] = []  # the signals whose partials are computed, in order
         self.on_grid = (
             [(self.dates[-1] - d).days // self.step for d in self.dates] if self.step else []
         )
@@ -127,7 +128,13 @@ class OnePassQuery(SignalQuery):
         return rows[f"f__{name}"] if self.model.signals[name].filter is not None else None
 
     def _measures(
-        self, rows: ir.Table, name: str, where: Any, time: Any, prefix: str
+        self,
+        rows: ir.Table,
+        name: str,
+        where: Any,
+        time: Any,
+        prefix: str,
+        kinds: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """The partial aggregates of signal `name` over the rows where `where` holds."""
         signal = self.model.signals[name]
@@ -135,7 +142,7 @@ class OnePassQuery(SignalQuery):
         if value is None and signal.column is not None:
             value = rows[signal.column]
         out: dict[str, Any] = {}
-        for kind in MEASURES[str(signal.aggregate)]:
+        for kind in MEASURES[str(signal.aggregate)] if kinds is None else kinds:
             if kind == "n":
                 out[prefix + kind] = rows.count(where=where)
             elif kind == "s":
@@ -152,6 +159,34 @@ class OnePassQuery(SignalQuery):
                 backend = getattr(self.backend, "name", "")
                 out[prefix + kind] = latest_value(value, time, where, backend)
         return out
+
+    def _owner(self, name: str, kind: str) -> str:
+        """The first signal of the table whose partial `kind` is the same as `name`'s.
+
+        Signals with the same filter (and value, for sums and values) share their partials:
+        `logins_7d` and `logins_30d` count the same rows per period.
+        """
+        signals = self.model.signals
+
+        def key(other: str) -> tuple[Any, ...]:
+            s = signals[other]
+            if kind in "nt":
+                return (s.filter,)
+            if kind == "m":
+                return (s.filter, s.value, s.column, s.aggregate)
+            return (s.filter, s.value, s.column)
+
+        wanted = key(name)
+        for other in self.owners:
+            if kind in MEASURES[str(signals[other].aggregate)] and key(other) == wanted:
+                return other
+        return name  # pragma: no cover - `name` is among the owners
+
+    def _whole(self, name: str, kind: str) -> str:
+        return f"w__{self._owner(name, kind)}__{kind}"
+
+    def _piece(self, name: str, a: int, b: int, kind: str) -> str:
+        return f"c__{self._owner(name, kind)}__{a}_{b}__{kind}"
 
     def _shapes(self, variants: dict[str, set[int]]) -> dict[tuple[str, int], Geometry]:
         signals = self.model.signals
@@ -177,15 +212,27 @@ class OnePassQuery(SignalQuery):
         rows = rows.mutate(p__=period, in__=since - period * step_us)
         time, inside = rows[time_name], rows["in__"]
         partial: dict[str, Any] = {}
+        self.owners = list(variants)
         for name in variants:
+            kinds = MEASURES[str(self.model.signals[name].aggregate)]
+            kinds = tuple(k for k in kinds if self._owner(name, k) == name)
             where = self._condition(rows, name)
-            partial |= self._measures(rows, name, where, time, f"w__{name}__")
+            partial |= self._measures(rows, name, where, time, f"w__{name}__", kinds)
         for name, a, b in sorted(
             {(n, a, b) for (n, _), g in shapes.items() for _, a, b in g.pieces}
         ):
-            parts = [self._condition(rows, name), inside >= a * DAY_US, inside < b * DAY_US]
-            where = functools.reduce(operator.and_, [c for c in parts if c is not None])
-            partial |= self._measures(rows, name, where, time, f"c__{name}__{a}_{b}__")
+            for kind in MEASURES[str(self.model.signals[name].aggregate)]:
+                owner, column = self._owner(name, kind), self._piece(name, a, b, kind)
+                if column in partial:
+                    continue
+                parts = [
+                    self._condition(rows, owner),
+                    inside >= a * DAY_US if a else None,  # a period's rows are all >= 0 ...
+                    inside < b * DAY_US if b < self.step else None,  # ... and < step days in
+                ]
+                where = functools.reduce(operator.and_, [c for c in parts if c is not None])
+                prefix = f"c__{owner}__{a}_{b}__"
+                partial |= self._measures(rows, owner, where, time, prefix, [kind])
         partials = rows.group_by(["account_id", "p__"]).aggregate(**partial)
         periods = ibis.memtable({"p__": list(range(first_period, 1))})
         accounts = partials.select("account_id").distinct()
@@ -221,11 +268,11 @@ class OnePassQuery(SignalQuery):
         out: dict[str, list[str | None]] = {}
         for kind in MEASURES[str(aggregate)]:
             columns: list[str | None] = [
-                lagged.lag(f"c__{name}__{a}_{b}__{kind}", lag) for lag, a, b in shape.pieces
+                lagged.lag(self._piece(name, a, b, kind), lag) for lag, a, b in shape.pieces
             ]
             if shape.frame is not None:
                 first, last = shape.frame
-                whole = f"w__{name}__{kind}"
+                whole = self._whole(name, kind)
                 if first - last < MAX_LAGS:
                     columns += [lagged.lag(whole, lag) for lag in range(last, first + 1)]
                 elif kind == "v":
@@ -252,7 +299,7 @@ class OnePassQuery(SignalQuery):
                 cases = [(t == out[prefix + "t"], v) for t, v in zip(times, parts, strict=False)]
                 if None in columns:  # the wide frame's time is the last part
                     out[prefix + "ft"] = times[-1]
-                empty = ibis.null(self.partial_types[f"w__{name}__v"].copy(nullable=True))
+                empty = ibis.null(self.partial_types[self._whole(name, "v")].copy(nullable=True))
                 out[prefix + kind] = ibis.cases(*cases, else_=empty) if cases else empty
             elif len(parts) == 1:
                 out[prefix + kind] = parts[0]
@@ -269,9 +316,8 @@ class OnePassQuery(SignalQuery):
         prefix = f"z__{name}__{offset}__"
         since = dated[prefix + "ft"].delta(ibis.literal(self.last, "timestamp"), unit="microsecond")
         dated = dated.mutate(fp__=(since.cast("float64") / step_us).floor().cast("int64"))
-        found = partials.select(
-            account_id__=partials.account_id, p__=partials.p__, fv__=partials[f"w__{name}__v"]
-        )
+        value = partials[self._whole(name, "v")]
+        found = partials.select(account_id__=partials.account_id, p__=partials.p__, fv__=value)
         joined = dated.left_join(
             found, [dated.account_id == found.account_id__, dated.fp__ == found.p__]
         )
