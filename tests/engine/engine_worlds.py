@@ -98,7 +98,7 @@ bands: [{name: green, min: 70}, {name: yellow, min: 40}, {name: red, min: 0}]
 freshness: {events: never, tickets: never, invoices: never}
 """
 
-# Every aggregation and derived signal, every scale, every missing policy, a segment with
+# Every aggregation and derived signal, every scale (a piecewise one too), every missing policy, a segment with
 # its own scorecard, a gate, a flag that subtracts and one that caps the band.
 AGGREGATIONS_MODEL = """\
 name: aggregations
@@ -118,7 +118,8 @@ signals:
         scale: {type: linear, low: 0, high: 10, better: lower}}
   high: {table: events, aggregate: max, column: quantity, window: 28d, scale: {type: percentile}}
   p50: {table: events, aggregate: percentile, column: quantity, q: 0.5, window: 28d,
-        scale: {type: linear, low: 0, high: 20}}
+        scale: {type: piecewise, knots: [{value: 0, points: 0}, {value: 4, points: 60},
+                                         {value: 12, points: 90}, {value: 20, points: 100}]}}
   last_q: {table: events, aggregate: latest, column: quantity, window: 28d,
            scale: {type: linear, low: 0, high: 20}}
   quiet: {table: events, aggregate: days_since_last, window: 28d,

@@ -96,6 +96,9 @@ def _reverse_scale(signal: CommentedMap) -> None:
         scale["below"] = _number(100 - float(scale.get("below", 0)))
         for step in scale["steps"]:
             step["points"] = _number(100 - float(step["points"]))
+    elif kind == "piecewise":
+        for knot in scale["knots"]:
+            knot["points"] = _number(100 - float(knot["points"]))
     elif kind == "categorical":
         for key in list(scale["map"]):
             scale["map"][key] = _number(100 - float(scale["map"][key]))

@@ -11,6 +11,7 @@ from vitalsign.model.spec import (
     CategoricalScale,
     LinearScale,
     PercentileScale,
+    PiecewiseScale,
     Scale,
     ThresholdsScale,
 )
@@ -28,6 +29,11 @@ def declared_direction(scale: Scale | None) -> str | None:
         return "higher" if scale.if_true > scale.if_false else "lower"
     if isinstance(scale, ThresholdsScale):
         first, last = scale.below, scale.steps[-1].points
+        if first == last:
+            return None
+        return "higher" if last > first else "lower"
+    if isinstance(scale, PiecewiseScale):
+        first, last = scale.knots[0].points, scale.knots[-1].points
         if first == last:
             return None
         return "higher" if last > first else "lower"

@@ -19,6 +19,7 @@ from vitalsign.model.spec import (
     CategoricalScale,
     LinearScale,
     PercentileScale,
+    PiecewiseScale,
     Scale,
     Signal,
     ThresholdsScale,
@@ -57,6 +58,12 @@ def scale_points(raw: pd.Series, scale: Scale, groups: np.ndarray | None = None)
             np.subtract(1.0, share, out=share)
         share *= 100.0
         return share
+    if isinstance(scale, PiecewiseScale):
+        xs = np.array([k.value for k in scale.knots], dtype="float64")
+        ys = np.array([k.points for k in scale.knots], dtype="float64")
+        return np.asarray(
+            np.interp(values, xs, ys), dtype="float64"
+        )  # clamped outside the end knots; NaN stays NaN
     if isinstance(scale, ThresholdsScale):
         points = np.array([scale.below, *[s.points for s in scale.steps]], dtype="float64")
         result: np.ndarray = points[_steps_reached(values, [s.min for s in scale.steps])]

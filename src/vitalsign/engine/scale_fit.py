@@ -17,6 +17,7 @@ from vitalsign.model.spec import (
     CategoricalScale,
     LinearScale,
     PercentileScale,
+    PiecewiseScale,
     Scale,
     ThresholdsScale,
 )
@@ -121,9 +122,15 @@ def _unmapped(scale: CategoricalScale, values: Sequence[str]) -> str | None:
     )
 
 
-def _step_points(scale: ThresholdsScale | BooleanScale, values: np.ndarray) -> np.ndarray:
+def _step_points(
+    scale: ThresholdsScale | PiecewiseScale | BooleanScale, values: np.ndarray
+) -> np.ndarray:
     if isinstance(scale, BooleanScale):
         return np.where(values != 0, scale.if_true, scale.if_false)
+    if isinstance(scale, PiecewiseScale):
+        knots = scale.knots
+        xs, ys = [k.value for k in knots], [k.points for k in knots]
+        return np.asarray(np.interp(values, xs, ys), dtype="float64")
     steps = np.array([s.min for s in scale.steps])
     levels = np.array([scale.below, *[s.points for s in scale.steps]])
     return levels[np.searchsorted(steps, values, side="right")]

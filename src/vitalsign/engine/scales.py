@@ -13,6 +13,7 @@ value or category with the fewest points that is enough, a percentile scale a ra
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from vitalsign.model.spec import (
     CategoricalScale,
     LinearScale,
     PercentileScale,
+    PiecewiseScale,
     Scale,
     ThresholdsScale,
 )
@@ -78,6 +80,8 @@ def best_points(scale: Scale) -> float:
         return max(scale.if_true, scale.if_false)
     if isinstance(scale, CategoricalScale):
         return max([*scale.map.values(), scale.default or 0.0])
+    if isinstance(scale, PiecewiseScale):
+        return max(k.points for k in scale.knots)
     return 100.0
 
 
@@ -137,6 +141,8 @@ def step_to(s: SignalState, wanted: float) -> Step | None:
         return _linear(s, scale, wanted)
     if isinstance(scale, ThresholdsScale):
         return _thresholds(s, scale, wanted)
+    if isinstance(scale, PiecewiseScale):
+        return _piecewise(s, scale, wanted)
     if isinstance(scale, BooleanScale):
         for truth, points in ((True, scale.if_true), (False, scale.if_false)):
             if points >= wanted - TOLERANCE and (s.points is None or points > s.points):
@@ -180,6 +186,40 @@ def _linear(s: SignalState, scale: LinearScale, wanted: float) -> Step:
     op = "≥" if up else "≤"
     text = _more(s, op, value, written)
     return _step(s, linear_points(scale, value), f"{op} {written}", text)
+
+
+def piecewise_points(scale: PiecewiseScale, value: float) -> float:
+    """Return the points of one value on a piecewise scale (as engine/points.py does)."""
+    knots = scale.knots
+    if value <= knots[0].value:
+        return knots[0].points
+    for left, right in itertools.pairwise(knots):
+        if value <= right.value:
+            share = (value - left.value) / (right.value - left.value)
+            return left.points + share * (right.points - left.points)
+    return knots[-1].points
+
+
+def _piecewise(s: SignalState, scale: PiecewiseScale, wanted: float) -> Step | None:
+    """Return the value nearest the current one (or the first) that earns `wanted` points."""
+    goal = wanted - TOLERANCE
+    knots = scale.knots
+    found = [k.value for k in knots if k.points >= goal]
+    for left, right in itertools.pairwise(knots):
+        if (left.points - goal) * (right.points - goal) < 0:  # crosses within the segment
+            share = (wanted - left.points) / (right.points - left.points)
+            found.append(left.value + share * (right.value - left.value))
+    if not found:
+        return None
+    now = _number(s.raw)
+    exact = min(found, key=lambda v: (0.0 if now is None else abs(v - now), v))
+    up = now is None or exact > now
+    span = knots[-1].value - knots[0].value
+    value, written = _rounded(exact, span, up, s.whole)
+    if piecewise_points(scale, value) < goal:  # rounding left the band that earns enough
+        value, written = exact, shown(exact)
+    op = "≥" if up else "≤"
+    return _step(s, piecewise_points(scale, value), f"{op} {written}", _more(s, op, value, written))
 
 
 def _thresholds(s: SignalState, scale: ThresholdsScale, wanted: float) -> Step | None:

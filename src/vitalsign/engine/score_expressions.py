@@ -10,6 +10,7 @@ weight (`gs__`, `gw__`), from which the driver spells out the items.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from vitalsign.model.spec import (
     HealthModel,
     LinearScale,
     PercentileScale,
+    PiecewiseScale,
     Scale,
     ThresholdsScale,
 )
@@ -133,6 +135,8 @@ def scale_points(table: ir.Table, column: str, scale: Scale) -> Any:
         if scale.better == "lower":
             share = 1.0 - share
         return share * 100.0
+    if isinstance(scale, PiecewiseScale):
+        return _piecewise(value, scale)
     if isinstance(scale, ThresholdsScale):
         points = [float(scale.below), *[float(s.points) for s in scale.steps]]
         reached = sum(
@@ -146,6 +150,17 @@ def scale_points(table: ir.Table, column: str, scale: Scale) -> Any:
     if isinstance(scale, PercentileScale):  # pragma: no cover - ranked in _ranked_points
         raise TypeError("percentile points are ranked over the table")
     raise TypeError(f"unknown scale {scale!r}")  # pragma: no cover - pydantic guards
+
+
+def _piecewise(value: Any, scale: PiecewiseScale) -> Any:
+    """Points linear between consecutive knots, the end knots' points outside (NULL: NULL)."""
+    knots = scale.knots
+    cases = [(value <= knots[0].value, _real(knots[0].points))]
+    for left, right in itertools.pairwise(knots):
+        slope = (right.points - left.points) / (right.value - left.value)
+        cases.append((value <= right.value, _real(left.points) + (value - left.value) * slope))
+    chosen = ibis.cases(*cases, else_=_real(knots[-1].points))
+    return ibis.ifelse(value.isnull(), ibis.null("float64"), chosen)
 
 
 def _ranked_points(

@@ -97,6 +97,28 @@ class LinearScale(_Strict):
         return self
 
 
+class Knot(_Strict):
+    """One breakpoint of a piecewise scale: the points a value earns exactly there."""
+
+    value: float
+    points: Annotated[float, Field(ge=0, le=100)]
+
+
+class PiecewiseScale(_Strict):
+    """Linear between consecutive knots, clamped to the end knots' points outside them."""
+
+    type: Literal["piecewise"]
+    knots: list[Knot] = Field(min_length=2)
+
+    @field_validator("knots")
+    @classmethod
+    def _ascending(cls, knots: list[Knot]) -> list[Knot]:
+        values = [k.value for k in knots]
+        if values != sorted(values) or len(set(values)) != len(values):
+            raise ValueError("knots must be listed by strictly increasing `value`")
+        return knots
+
+
 class PercentileScale(_Strict):
     """Percentile rank among the accounts of the same segment, times 100."""
 
@@ -121,7 +143,12 @@ class CategoricalScale(_Strict):
 
 
 Scale = Annotated[
-    ThresholdsScale | LinearScale | PercentileScale | BooleanScale | CategoricalScale,
+    ThresholdsScale
+    | LinearScale
+    | PiecewiseScale
+    | PercentileScale
+    | BooleanScale
+    | CategoricalScale,
     Field(discriminator="type"),
 ]
 
