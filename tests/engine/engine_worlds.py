@@ -98,7 +98,8 @@ bands: [{name: green, min: 70}, {name: yellow, min: 40}, {name: red, min: 0}]
 freshness: {events: never, tickets: never, invoices: never}
 """
 
-# Every aggregation and derived signal, every scale (a piecewise one too), every missing policy, a segment with
+# Every aggregation and derived signal, every scale (a piecewise one too), every missing
+# policy, a segment with
 # its own scorecard, a gate, a flag that subtracts and one that caps the band.
 AGGREGATIONS_MODEL = """\
 name: aggregations
