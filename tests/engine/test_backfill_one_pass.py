@@ -211,6 +211,20 @@ def test_events_are_grouped_once_not_joined_to_the_dates(workspace: Workspace) -
     assert not joined_to_dates.search(new) and "OVER (" in new
 
 
+def test_sparse_tables_join_their_period_partials_to_the_dates_without_a_grid(
+    workspace: Workspace,
+) -> None:
+    signals = MODEL.split("  tickets_25d:")[1].split("scorecards:")[0]
+    model = parse_model(
+        "name: tickets_only\nsignals:\n  tickets_25d:" + signals + MODEL.split(signals)[1],
+        "<tickets only>",
+    )
+    dates = [LAST - dt.timedelta(weeks=k) for k in range(8)]
+    sql = str(ibis.to_sql(one_pass_signal_table(workspace.backend, model.spec, dates)))
+    assert "OVER (" not in sql  # no account x period grid read by window functions
+    assert re.search(r'"p__" >= \(\s*"t\d+"\."d__" - 8', sql)  # partials joined by lag
+
+
 def _stored(ws: Workspace) -> pd.DataFrame:
     return ws.duckdb.execute(
         "SELECT snapshot_date, account_id, score, band, coverage, computed_at FROM scores "
