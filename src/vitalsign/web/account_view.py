@@ -36,6 +36,7 @@ from vitalsign.store.workspace import AccountField
 from vitalsign.web.accounts import account_history, plain, score_row
 from vitalsign.web.catalog import VERSION_SELECT, Version
 from vitalsign.web.charts import Figure, changes_figure, losses_figure
+from vitalsign.web.owner_names import NAMED, OWNER_COLUMNS, names_of
 from vitalsign.web.serving_cache import ServingData
 
 T = TypeVar("T")
@@ -210,18 +211,21 @@ def _explained(
     return row, explain_row(connection, model_name, {**row, "account_id": account_id})
 
 
+_NO_OWNER = "NULL, NULL, NULL"
 ACTIVITY_SQL = f"""
-    {VERSION_SELECT.replace("SELECT", "SELECT 'version',")}
+    {VERSION_SELECT.replace("SELECT", "SELECT 'version',").replace(" FROM", f", {_NO_OWNER} FROM")}
     UNION ALL
-    SELECT 'overrides', count(*), 0 FROM overrides WHERE account_id = $1
+    SELECT 'overrides', count(*), 0, {_NO_OWNER} FROM overrides WHERE account_id = $1
     UNION ALL
-    SELECT 'alerts', count(*), count(*) FILTER (WHERE status IN ('open', 'acknowledged'))
-    FROM alerts WHERE account_id = $1
+    SELECT 'alerts', count(*), count(*) FILTER (WHERE status IN ('open', 'acknowledged')),
+    {_NO_OWNER} FROM alerts WHERE account_id = $1
     UNION ALL
-    SELECT 'tasks', count(*), count(*) FILTER (WHERE status IN ('open', 'in_progress'))
-    FROM tasks WHERE account_id = $1
+    SELECT 'tasks', count(*), count(*) FILTER (WHERE status IN ('open', 'in_progress')),
+    {_NO_OWNER} FROM tasks WHERE account_id = $1
     UNION ALL
-    SELECT 'audit', count(*), 0 FROM audit_log WHERE subject = $1"""
+    SELECT 'audit', count(*), 0, {_NO_OWNER} FROM audit_log WHERE subject = $1
+    UNION ALL
+    SELECT 'owner', NULL, NULL, {OWNER_COLUMNS} FROM owners WHERE {NAMED}"""
 
 
 @dataclass(frozen=True)
@@ -235,6 +239,7 @@ class Activity:
     active_tasks: int = 0
     audited: int = 0  # audit entries whose subject is the account itself
     version: Version = ()  # of the score history, read in the same query
+    owner_names: dict[str, str] = field(default_factory=dict)  # as web/owner_names.py gives
 
     @property
     def has_audit(self) -> bool:
@@ -243,10 +248,15 @@ class Activity:
 
 
 def account_activity(connection: Any, account_id: str) -> Activity:
-    """Count what surrounds an account, so that most pages skip the empty lists' queries."""
+    """Count what surrounds an account, so that most pages skip the empty lists' queries.
+
+    The same query reads the history's version and the owners' names (each branch of a
+    `UNION ALL` costs a fraction of a query of its own: docs/benchmarks.md, "Web").
+    """
     rows = connection.execute(ACTIVITY_SQL, [account_id]).fetchall()
-    counts = {r[0]: (r[1], r[2]) for r in rows}
+    counts = {r[0]: (r[1], r[2]) for r in rows if r[0] != "owner"}
     return Activity(
+        owner_names=names_of(r[3:] for r in rows if r[0] == "owner"),
         overrides=counts["overrides"][0],
         alerts=counts["alerts"][0],
         active_alerts=counts["alerts"][1],

@@ -17,6 +17,7 @@ from vitalsign.web.expansion import account_expansion, portfolio_expansion
 from vitalsign.web.login import router as login_router
 from vitalsign.web.model_info import model_summary, start_backtest
 from vitalsign.web.overrides import create_override, end_override, override_choices
+from vitalsign.web.owner_names import keep_owner_names
 from vitalsign.web.portfolio import band_trend, breakdown_table, portfolio_summary
 from vitalsign.web.rendering import form_date, local_path, page_url, render, with_notice
 from vitalsign.web.timeline import account_360
@@ -157,7 +158,8 @@ def account_page(
     _seen(request, principal)
     require_account(db, principal, account_id)
     loaded = state.model()
-    activity = account_activity(db, account_id)  # with the history version
+    activity = account_activity(db, account_id)  # with the history version and owner names
+    keep_owner_names(request, activity.owner_names)
     catalog = state.catalog.at(db, activity.version)
     serving = state.serving_data(catalog, loaded.name)
     request.state.data_source = "memory" if serving is not None else "duckdb"
