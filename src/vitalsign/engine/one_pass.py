@@ -5,11 +5,14 @@ gaps; s = 7 for a weekly backfill) ending at the last date A. Every row falls in
 p = floor((t - A) / s); a window [T - o - w, T - o) of a date T on the grid is then a run of
 whole periods plus, at each end, a piece of one period cut at a whole day. So each table is
 grouped once by account and period into partial aggregates (for the whole period and for
-each piece the model's windows need), the partials are laid on a dense account × period
-grid, and each date's window is a frame of preceding periods plus the lagged pieces:
-sums and counts add, minimum and maximum take the least and greatest, days-since the
-greatest time, `latest` the value at the greatest time (fetched from its period's partial).
-No row is copied once per date, and the work after the scan grows with accounts × periods.
+each piece the model's windows need; signals with the same filter share them), and each
+date's window is a frame of preceding periods plus the pieces at its ends: sums and counts
+add, minimum and maximum take the least and greatest, days-since the greatest time,
+`latest` the value at the greatest time. For product events (`GRID_TABLES`: rows in most
+periods) the partials are laid on a dense account × period grid read by lags and framed
+window functions; for the sparse tables (tickets, invoices, ...) each partial is joined to
+the dates whose windows hold its period (lag = date period - period) and aggregated per
+account and date, which avoids a mostly empty grid. No row is copied once per date.
 
 Rows deleted by a snapshot source (`deleted_at`) count only at dates before their deletion,
 which no partial can express: those few rows are joined to the dates as before and merged.
