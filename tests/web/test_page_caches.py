@@ -3,6 +3,8 @@ DuckDB holds now: a re-score shows, and the in-memory answers equal the queries'
 
 from __future__ import annotations
 
+import time
+
 from conftest import World
 from vitalsign.alerts.schema import ensure_alert_tables
 from vitalsign.engine.run import score
@@ -11,7 +13,7 @@ from vitalsign.store.workspace import Workspace
 from vitalsign.web.account_view import _versions, account_view, current_version
 from vitalsign.web.catalog import SnapshotCatalog
 from vitalsign.web.expansion import account_expansion
-from vitalsign.web.serving_cache import build_serving_data
+from vitalsign.web.serving_cache import ServingCache, build_serving_data
 from vitalsign.web.timeline import renewal_summary
 from world import T
 
@@ -66,3 +68,22 @@ def test_the_renewal_card_from_the_current_version_equals_the_accounts_row(world
             con, account, world.latest
         ), account
     assert with_version == len(accounts)
+
+
+def test_the_serving_cache_waits_its_gap_between_builds_and_never_serves_an_older_version(
+    world: World,
+) -> None:
+    cache = ServingCache(world.workspace.duckdb.cursor, min_gap=0.6)
+    loaded = world.workspace.load_model()
+    cache.refresh(loaded.name)
+    data = cache.wait()
+    assert data is not None and cache.builds == 1
+    assert cache.current(data.version, loaded.name) is data
+    moved_on = (*data.version, "a later write")  # a version the cache has not built
+    started = time.monotonic()
+    assert cache.current(moved_on, loaded.name) is None  # the page reads DuckDB meanwhile
+    time.sleep(0.2)
+    assert cache.builds == 1  # within the gap: no build yet
+    assert cache.current(moved_on, loaded.name) is None
+    cache.wait()
+    assert cache.builds == 2 and time.monotonic() - started >= 0.5

@@ -16,6 +16,12 @@ current model and the version `(count(*), max(computed_at))` of `scores` that
 A build reads all of it in one transaction (one consistent version) on a background thread;
 until it is ready, and whenever the version has moved on, pages read DuckDB as before. A
 scoring run therefore shows at once, and the cache catches up a few seconds later.
+
+While a long job writes (a backfill commits a batch every few seconds), rebuilding after each
+commit would spend the server's one GIL on builds that are stale almost at once. So a build
+starts at most every `MIN_GAP_SECONDS` (or `GAP_PER_BUILD` times the last build's duration,
+when that is longer) after the previous one ended: a change within the gap is built when it
+ends, and meanwhile pages read DuckDB, so they never show an old version.
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ from vitalsign.engine.explain import ITEM_FIELDS, ItemRow
 from vitalsign.web.catalog import Version, history_version
 
 log = logging.getLogger("vitalsign.web")
+MIN_GAP_SECONDS = 2.0  # between the end of one build and the start of the next
+GAP_PER_BUILD = 4.0  # ... or this many times the last build's duration, if longer
 
 # The select list and order of vitalsign.engine.snapshots.read_items, over a whole snapshot.
 ITEMS_SQL = (
@@ -220,13 +228,17 @@ class ServingCache:
         self,
         cursor: Callable[[], Any],
         on_built: Callable[[ServingData], None] | None = None,
+        min_gap: float = MIN_GAP_SECONDS,
     ) -> None:
         self._cursor = cursor
         self._on_built = on_built
+        self._min_gap = min_gap
         self._lock = threading.Lock()
         self._data: ServingData | None = None
         self._builder: threading.Thread | None = None
         self._failed: tuple[Version | None, str] | None = None
+        self._next_start = 0.0  # time.monotonic() before which no build starts
+        self.builds = 0  # builds finished (for tests and benchmarks)
 
     def current(self, version: Version, model_name: str) -> ServingData | None:
         """Return the data of `version` if built; otherwise start a build and return None."""
@@ -256,6 +268,17 @@ class ServingCache:
         return self._data
 
     def _build(self, model_name: str, version: Version | None) -> None:
+        wait = self._next_start - time.monotonic()
+        if wait > 0:  # a build ended moments ago: let the writer get on (module docstring)
+            time.sleep(wait)
+        started = time.monotonic()
+        try:
+            self._build_now(model_name, version)
+        finally:
+            ended = time.monotonic()
+            self._next_start = ended + max(self._min_gap, GAP_PER_BUILD * (ended - started))
+
+    def _build_now(self, model_name: str, version: Version | None) -> None:
         cursor = self._cursor()
         try:
             data = build_serving_data(cursor, model_name)
@@ -272,6 +295,7 @@ class ServingCache:
         finally:
             cursor.close()
         self._data = data
+        self.builds += 1
         log.info(
             "serving cache: %d accounts, latest %s, built in %.1f s (%.0f MiB)",
             len(data.accounts),
