@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import shutil
 import socket
 import threading
 import time
@@ -222,10 +223,35 @@ def _account_with_alert(workspace: Workspace, owner: str) -> str:
     return str(row[0])
 
 
+@dataclass(frozen=True)
+class WorldTemplate:
+    """The demo world of build_world, built once and closed: copy it, never change it."""
+
+    root: Path
+    tokens: dict[str, str]
+    model_hashes: list[str]
+
+    def copy(self, root: Path) -> tuple[Workspace, dict[str, str], list[str]]:
+        """A copy of the world at `root`, opened: build_world's answer, without the build."""
+        shutil.copytree(self.root, root)
+        return open_workspace(root), dict(self.tokens), list(self.model_hashes)
+
+
 @pytest.fixture(scope="session")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world_template(tmp_path_factory: pytest.TempPathFactory) -> WorldTemplate:
+    """build_world once per session (several seconds) for every module that needs the world."""
+    root = tmp_path_factory.mktemp("web-template") / "ws"
+    workspace, tokens, hashes = build_world(root)
+    workspace.close()  # checkpointed: the copies start from one database file
+    return WorldTemplate(root, tokens, hashes)
+
+
+@pytest.fixture(scope="session")
+def world(
+    tmp_path_factory: pytest.TempPathFactory, world_template: WorldTemplate
+) -> Iterator[World]:
     """The served demo workspace (shared by the web tests; each test uses its own accounts)."""
-    workspace, tokens, hashes = build_world(tmp_path_factory.mktemp("web") / "ws")
+    workspace, tokens, hashes = world_template.copy(tmp_path_factory.mktemp("web") / "ws")
     dates = [
         r[0]
         for r in workspace.duckdb.execute(

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from conftest import PASSWORD, build_world, free_port
+from conftest import PASSWORD, WorldTemplate, free_port
 
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "COLUMNS": "200"}
 ONE_SECOND = dt.timedelta(seconds=1)  # job_runs' start times are to the second
@@ -82,10 +82,12 @@ def _login(url: str, user: str, password: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, world_template: WorldTemplate
+) -> Iterator[Served]:
     """A scored demo workspace with users and open alerts, served by a real process."""
     root = tmp_path_factory.mktemp("side") / "ws"
-    workspace, tokens, _ = build_world(root)
+    workspace, tokens, _ = world_template.copy(root)
     latest = workspace.duckdb.execute("SELECT max(snapshot_date) FROM scores").fetchone()[0]
     accounts = workspace.duckdb.execute(
         "SELECT account_id, owner FROM scores WHERE snapshot_date = ? ORDER BY account_id",
