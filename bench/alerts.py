@@ -111,6 +111,36 @@ def _covered_churners(connection: Any, horizon: int) -> set[str]:
     return {str(r[0]) for r in rows}
 
 
+def _reachable(connection: Any) -> tuple[set[str], set[str]]:
+    """Churners after the first evaluated snapshot, and those of them with any alert before.
+
+    Only they can be alerted by a replay at all; "every churned account alerted" means all
+    of these, at any time before churning (the 90-day figures ask more: a recent alert).
+    """
+    rows = connection.execute(
+        f"""WITH {CHURN_DATES}
+        SELECT c.account_id, EXISTS (
+            SELECT 1 FROM alerts a WHERE a.account_id = c.account_id
+              AND a.snapshot_date <= c.churned_at) AS alerted
+        FROM churn c WHERE c.churned_at > (SELECT min(snapshot_date) FROM alert_runs)"""
+    ).fetchall()
+    return {str(r[0]) for r in rows}, {str(r[0]) for r in rows if r[1]}
+
+
+def _by_rule(connection: Any, horizon: int) -> list[tuple[str, int, int]]:
+    """Per rule: alerts in the year and churners it alerted within the horizon before."""
+    rows = connection.execute(
+        f"""WITH {CHURN_DATES}
+        SELECT a.rule, count(*) AS alerts, count(DISTINCT CASE WHEN a.snapshot_date <=
+               c.churned_at AND a.snapshot_date > c.churned_at - to_days(?::INTEGER)
+               THEN a.account_id END) AS churners
+        FROM alerts a LEFT JOIN churn c USING (account_id)
+        GROUP BY a.rule ORDER BY alerts DESC""",
+        [horizon],
+    ).fetchall()
+    return [(str(r), int(n), int(c)) for r, n, c in rows]
+
+
 def replay(demo: Path, folder: Path, text: str, horizon: int) -> dict[str, Any]:
     """Copy the demo into `folder`, replay its year with `text` as alerts.yml, measure."""
     shutil.copytree(demo, folder)
@@ -136,6 +166,12 @@ def replay(demo: Path, folder: Path, text: str, horizon: int) -> dict[str, Any]:
         "covered": _covered_churners(connection, horizon),
         "later": _alerted_churners(connection, horizon, later=True),
         "reminders": connection.execute("SELECT count(*) FROM reminders").fetchone()[0],
+        "opportunities": connection.execute(
+            "SELECT count(*) FROM reminders r WHERE r.rule IN (SELECT unnest(?::VARCHAR[]))",
+            [[n for n, r in config.rules.items() if r.type == "expansion_candidate"]],
+        ).fetchone()[0],
+        "reachable": _reachable(connection),
+        "by_rule": _by_rule(connection, horizon),
         "seconds": seconds,
         "line": stats.per_run_line(),
     }
@@ -180,8 +216,14 @@ def _compare(before: dict[str, Any], after: dict[str, Any], horizon: int) -> Non
             f"{name:6}: {run['alerts']} alerts in {len(run['opened'])} weekly snapshots; "
             f"{run['line']}; {len(run['alerted'])} of {run['churners']} churners alerted "
             f"within {horizon} days before churning ({len(run['covered'])} with an alert open "
-            f"then); {run['reminders']} reminder rows; "
-            f"replay {run['seconds']:.1f} s"
+            f"then); {run['reminders']} reminder rows ({run['opportunities']} upsell "
+            f"candidates); replay {run['seconds']:.1f} s"
+        )
+        reachable, ever = run["reachable"]
+        print(
+            f"        {len(ever)} of the {len(reachable)} churners after the first snapshot "
+            f"alerted at some time before churning; by rule (alerts, churners within "
+            f"{horizon} days): " + ", ".join(f"{r} {n} ({c})" for r, n, c in run["by_rule"])
         )
     weekly_before = statistics.median(before["opened"])
     weekly_after = statistics.median(after["opened"])

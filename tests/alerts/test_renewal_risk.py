@@ -1,8 +1,8 @@
 """`renewal_within`: a rule that holds only for accounts whose renewal is near (alerts/renewal.py).
 
-The starter's `renewal_at_risk` (a score below 70 with the renewal within 60 days) opens one
-alert per renewal and keeps it open until the renewal passes, whatever the score does in
-between; docs/alerts.md ("Renewal risk") measures why.
+The starter's `renewal_at_risk` (a score below 75 on two weekly snapshots with the renewal
+within 60 days) opens one alert per renewal and keeps it open until the renewal passes,
+whatever the score does in between; docs/alerts.md ("Renewal risk") measures why.
 """
 
 from __future__ import annotations
@@ -81,10 +81,12 @@ def test_the_starter_alerts_once_per_renewal_and_resolves_after_it(
         "SELECT account_id, CAST(snapshot_date AS VARCHAR), CAST(resolved_date AS VARCHAR) "
         "FROM alerts WHERE rule = 'renewal_at_risk' ORDER BY account_id"
     ).fetchall()
-    # day 7: 59 days to the renewal on day 66 (day 0, at 66 days, is outside the window and
-    # the first evaluation's baseline); open through the wobbles and B's green day 63; the
-    # renewal passed by day 70 (its next one is 361 days ahead), so both resolved then
+    # persistence 2: two weekly snapshots below 75 inside the window. A (day 0, at 66 days,
+    # is outside the window) is below 75 on days 7, 21, 35 and 42 with 76 between: a one-week
+    # dip does not open, days 35 and 42 do; B is below 75 on days 49 and 56. Open through
+    # B's green day 63; the renewal passed by day 70 (its next one is 361 days ahead), so
+    # both resolved then
     assert rows == [
-        ("A", day(7).isoformat(), day(70).isoformat()),
-        ("B", day(49).isoformat(), day(70).isoformat()),
+        ("A", day(42).isoformat(), day(70).isoformat()),
+        ("B", day(56).isoformat(), day(70).isoformat()),
     ]

@@ -8,6 +8,7 @@ and five silent weeks for `usage_went_quiet`.
 
 from __future__ import annotations
 
+import datetime as dt
 from importlib import resources
 from pathlib import Path
 
@@ -60,11 +61,53 @@ def test_the_measured_figures_name_the_starter_they_were_measured_with(
     rules = alert_config(_starter_text(), load_model(workspace.model_path)).rules
     days = parse_days(rules["usage_went_quiet"].days)
     assert f"`usage_went_quiet` waits {days} days" in measured
-    assert rules["entered_red"].persistence == 1 and "`entered_red`" in measured
+    red = rules["entered_red"]
+    assert red.persistence == 1 and "`entered_red`" in measured
+    assert f"`entered_red` {red.cooldown_days}-day cooldown" in measured
     risk = rules["renewal_at_risk"]
-    assert risk.type == "score_below" and risk.persistence == 1
+    assert risk.type == "score_below" and risk.persistence == 2
     assert risk.renewal_within is not None
     within = parse_days(risk.renewal_within)
     assert f"below {risk.value:g} renewing within {within} days" in measured
     upsell = rules["upsell_candidate"]
     assert upsell.type == "expansion_candidate" and upsell.reminder and upsell.playbook is None
+
+
+def _renews(workspace: Workspace, renewals: dict[str, dt.date]) -> None:
+    workspace.duckdb.execute("DELETE FROM accounts")
+    for account, renewal in renewals.items():
+        workspace.duckdb.execute(
+            "INSERT INTO accounts (account_id, name, created_at, renewal_date) "
+            "VALUES (?, ?, TIMESTAMP '2020-01-01', ?)",
+            [account, account, renewal],
+        )
+
+
+def test_the_starter_s_minor_risks_alert_only_before_a_renewal(workspace: Workspace) -> None:
+    """champion_left and the gate speak for accounts renewing within 90 days only."""
+    model = load_model(workspace.model_path)
+    _renews(workspace, {"A": day(200), "B": day(60)})  # A renews in 200 days, B in 60
+    green = {"score": 80.0}
+    hit = {"score": 80.0, "flags": ["champion_left"], "gate": False}
+    for week, (a, b) in enumerate([(green, green), (hit, hit), (hit, hit)]):
+        write_day(workspace.duckdb, model, day(7 * week), {"A": a, "B": b})
+    config = alert_config(_starter_text(), model)
+    evaluate_history(workspace.duckdb, config, model, day(0), day(30), notify=False)
+    opened = workspace.duckdb.execute(
+        "SELECT account_id, rule FROM alerts ORDER BY account_id, rule"
+    ).fetchall()
+    assert opened == [("B", "champion_left"), ("B", "not_billed")]
+
+
+def test_the_starter_does_not_alert_red_again_within_90_days(workspace: Workspace) -> None:
+    model = load_model(workspace.model_path)
+    weeks = [80.0, 35.0, 80.0, 35.0, 80.0] + [80.0] * 12 + [35.0]  # red, back, red; red at 17
+    for week, score in enumerate(weeks):
+        write_day(workspace.duckdb, model, day(7 * week), {"A": {"score": score}})
+    config = alert_config(_starter_text(), model)
+    evaluate_history(workspace.duckdb, config, model, day(0), day(7 * 18), notify=False)
+    opened = workspace.duckdb.execute(
+        "SELECT CAST(snapshot_date AS VARCHAR) FROM alerts WHERE rule = 'entered_red' "
+        "ORDER BY snapshot_date"
+    ).fetchall()
+    assert opened == [(day(7).isoformat(),), (day(7 * 17).isoformat(),)]
