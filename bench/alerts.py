@@ -254,6 +254,12 @@ def _compare(before: dict[str, Any], after: dict[str, Any], horizon: int) -> Non
         f"({'met' if kept >= 1 else 'NOT met'}); share of all churners alerted "
         f"{len(after['alerted']) / max(after['churners'], 1):.0%}"
     )
+    later = len(after["later"]) >= len(before["later"])
+    print(
+        f"like for like, after the first evaluation (where the baseline alerts nobody by "
+        f"design): {len(before['later'])} → {len(after['later'])} churners "
+        f"({'met' if later else 'NOT met'})"
+    )
 
 
 if __name__ == "__main__":
