@@ -7,27 +7,19 @@ change what every later web test sees. The copy has the same users and tokens.
 from __future__ import annotations
 
 import dataclasses
-import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 
-import duckdb
-
-from conftest import ServedApp, World
-from vitalsign.store.workspace import open_workspace
+from conftest import ServedApp, World, WorldTemplate
 from vitalsign.web import WebSettings, create_app
 from vitalsign.web.admin_models import Previews
 
 
 @contextmanager
-def served_copy(world: World, folder: Path) -> Iterator[World]:
-    """Copy the world's workspace into `folder` and serve it; yield it as a World."""
-    with suppress(duckdb.Error):  # a transaction still open: the write-ahead log is copied too
-        world.workspace.duckdb.cursor().execute("CHECKPOINT")
-    root = folder / "ws"
-    shutil.copytree(world.workspace.root, root)
-    workspace = open_workspace(root)
+def served_copy(world: World, template: WorldTemplate, folder: Path) -> Iterator[World]:
+    """Copy the world as built (not as earlier tests left it) into `folder`; serve it as a World."""
+    workspace, _, _ = template.copy(folder / "ws")
     app = create_app(workspace, WebSettings(page_size=20, serving_cache=False))
     app.state.model_previews = Previews(dates=2, replicates=20)  # the comparison, kept small
     try:

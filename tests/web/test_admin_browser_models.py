@@ -11,15 +11,18 @@ from collections.abc import Iterator
 import pytest
 from admin_models_world import heavier_usage, served_copy
 
-from conftest import ARTIFACTS, World, needs_chromium, sign_in
+from conftest import ARTIFACTS, World, WorldTemplate, needs_chromium, sign_in
 
 pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
-def served(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def served(
+    world: World, world_template: WorldTemplate, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
     """A served copy of the web world."""
-    with served_copy(world, tmp_path_factory.mktemp("admin-models-browser")) as copy:
+    folder = tmp_path_factory.mktemp("admin-models-browser")
+    with served_copy(world, world_template, folder) as copy:
         yield copy
 
 

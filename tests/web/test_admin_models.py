@@ -14,7 +14,7 @@ import pytest
 from admin_models_world import heavier_usage, served_copy
 from fastapi.routing import APIRoute
 
-from conftest import World
+from conftest import World, WorldTemplate
 from vitalsign.engine.run import compute_scores
 from vitalsign.model.loader import parse_model
 from vitalsign.store.model_history import model_versions
@@ -33,9 +33,11 @@ API_POST = [f"{API}/check", f"{API}/candidates", f"{API}/activate"]
 
 
 @pytest.fixture(scope="module")
-def served(world: World, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def served(
+    world: World, world_template: WorldTemplate, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
     """A served copy of the web world (activations must not change the shared one)."""
-    with served_copy(world, tmp_path_factory.mktemp("admin-models")) as copy:
+    with served_copy(world, world_template, tmp_path_factory.mktemp("admin-models")) as copy:
         yield copy
 
 
