@@ -18,6 +18,7 @@ from conftest import ServedApp, free_port
 from vitalsign.ingest.write_keys import ensure_write_key
 from vitalsign.store.workspace import Workspace, init_workspace, open_workspace
 from vitalsign.web import WebSettings, create_app
+from vitalsign.web.throttle import LoginThrottle
 from vitalsign.web.tokens import create_token
 from vitalsign.web.users import add_user
 
@@ -74,7 +75,15 @@ def test_wrong_passwords_lock_a_user_out_even_for_the_right_password(
 
 
 def test_the_right_password_resets_the_count_and_a_lockout_ends(workspace: Workspace) -> None:
-    with _served(workspace, login_attempts=3, lockout_seconds=1.5) as served:
+    app = create_app(workspace, WebSettings(serving_cache=False, login_attempts=3))
+    settings, now = app.state.web.settings, [0.0]  # the throttle's clock, moved by hand:
+    app.state.web.logins = LoginThrottle(  # a slow sign-in cannot outlast a short lockout
+        settings.login_attempts,
+        settings.login_attempts_per_address,
+        settings.lockout_seconds,
+        clock=lambda: now[0],
+    )
+    with ServedApp(app) as served:
         codes = []
         for _ in range(3):
             codes += [_sign_in(served.url, "vic", WRONG).status_code for _ in range(2)]
@@ -83,7 +92,9 @@ def test_the_right_password_resets_the_count_and_a_lockout_ends(workspace: Works
         for _ in range(3):
             _sign_in(served.url, "vic", WRONG)
         assert _sign_in(served.url, "vic", PASSWORD).status_code == 429
-        time.sleep(1.6)
+        now[0] += settings.lockout_seconds - 1
+        assert _sign_in(served.url, "vic", PASSWORD).status_code == 429  # a second to go
+        now[0] += 2
         assert _sign_in(served.url, "vic", PASSWORD).status_code == 303
 
 
