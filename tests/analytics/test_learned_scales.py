@@ -198,7 +198,10 @@ def test_the_proposal_carries_each_learned_scale_and_its_comment() -> None:
 
 
 def test_scales_are_learned_from_the_given_rows_only() -> None:
-    """Labels outside the training mask (test dates, other folds) change nothing."""
+    """Labels outside the training mask (test dates, other folds) change nothing.
+
+    The model's points are the wrong way round for both signals, so learned ones win.
+    """
     rng = np.random.default_rng(0)
     n = 400
     value = rng.uniform(0, 10, n)
@@ -207,7 +210,7 @@ def test_scales_are_learned_from_the_given_rows_only() -> None:
     data = ScaleData(
         raw=pd.DataFrame({"plan": np.nan, "usage": value}),
         text=pd.DataFrame({"plan": plan, "usage": None}),
-        points=pd.DataFrame({"plan": np.where(plan == "pro", 100.0, 0.0), "usage": value * 10}),
+        points=pd.DataFrame({"plan": np.where(plan == "pro", 0.0, 100.0), "usage": value * 10}),
         replaced={"plan": "categorical", "usage": "linear"},
     )
     train = np.arange(n) < 300

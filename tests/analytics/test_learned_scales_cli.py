@@ -45,7 +45,10 @@ def test_the_proposal_loads_passes_check_and_explains_each_learned_scale(
     root, proposal, payload = learned
     model = load_model(proposal)
     names = {s["signal"] for s in payload["learned_scales"]}
-    assert {"payroll", "csat", "company_size"} <= names  # categorical and linear scales
+    assert {"payroll", "company_size"} <= names  # categorical scales
+    assert {"thresholds", "piecewise"} & {s["scale"]["type"] for s in payload["learned_scales"]}
+    kept = [n for n in payload["notes"] if n.startswith("scale ") and n.endswith("scale kept")]
+    assert len(names) + len(kept) == 11  # every signal either learned or kept, with a reason
     for entry in payload["learned_scales"]:
         scale = model.spec.signals[entry["signal"]].scale
         assert scale is not None and scale.type == entry["scale"]["type"]

@@ -234,7 +234,9 @@ def calibrate(
     fitted_history, data = history, None
     learned: dict[str, LearnedScale] = {}
     if learn_scales:  # learned on the training rows only; each account fold learns its own
-        fitted_history, learned, data, more = learn_for_calibration(history, labelled, train)
+        fitted_history, learned, data, more = learn_for_calibration(
+            history, labelled, train, reversed_signals
+        )
         reversed_signals -= set(learned)
         notes += more
     weights, fits = {}, []

@@ -37,7 +37,9 @@ from vitalsign.engine.points import scale_points
 from vitalsign.model.spec import (
     CategoricalScale,
     HealthModel,
+    Knot,
     LinearScale,
+    PiecewiseScale,
     ThresholdsScale,
     ThresholdStep,
 )
@@ -45,6 +47,7 @@ from vitalsign.model.spec import (
 Floats = npt.NDArray[np.float64]
 PRIOR_ROWS = 20.0  # prior strength: pseudo-rows at the mean rate added to every category/band
 MAX_STEPS = 4  # breakpoints of a learned thresholds scale (so at most 5 bands)
+MAX_KNOTS = 8  # knots of a learned piecewise scale (one per band)
 MIN_BAND_SHARE = 0.05  # each learned band holds at least this share of the rows with a value
 MIN_ROWS = 50  # rows with a value a signal needs to have its scale learned
 MIN_CHURNED = 10  # churned rows (and as many others) it needs too
@@ -66,7 +69,7 @@ class LearnedScale:
     """A scale learned from the training rows, with what it was learned from."""
 
     signal: str
-    scale: CategoricalScale | ThresholdsScale
+    scale: CategoricalScale | ThresholdsScale | PiecewiseScale
     rows: int
     accounts: int
     churned: int
@@ -74,6 +77,7 @@ class LearnedScale:
     levels: list[Level]
     better: Literal["higher", "lower"] | None = None  # thresholds: which values earn more
     replaced: str = ""  # the scale type it replaces
+    chosen: str = ""  # the candidates' out-of-fold log-loss within the training rows
 
     def points(self, raw_value: pd.Series, raw_text: pd.Series) -> Floats:
         """Points of rows by this scale (NaN where the row has no value)."""
@@ -95,11 +99,24 @@ class LearnedScale:
             if self.better
             else "each category's"
         )
+        knots = isinstance(self.scale, PiecewiseScale)
+        if knots:
+            how = (
+                f"an isotonic fit, healthier when {self.better}, in bands; a knot at each "
+                "band's median value, points linear between knots; each band's"
+            )
+        chosen = (
+            f" Chosen over the {self.replaced} scale by 5-fold log-loss within the training "
+            f"rows ({self.chosen})."
+            if self.chosen
+            else ""
+        )
         text = (
             f"Learned by calibrate --learn-scales from {self.rows:,} rows ({self.accounts:,} "
             f"accounts; {self.churned:,} rows churned, {_rate(self.mean_rate)}), replacing a "
             f"{self.replaced} scale: {how} churn rate shrunk towards the mean with a prior of "
-            f"{PRIOR_ROWS:.0f} rows. Churn rate → points: {shown}."
+            f"{PRIOR_ROWS:.0f} rows.{chosen} "
+            f"{'Knot (band): churn rate → points' if knots else 'Churn rate → points'}: {shown}."
         )
         lines = textwrap.wrap(text, 92, break_on_hyphens=False)
         return "\n".join(line.replace("\x1f", " ") for line in lines)
@@ -117,6 +134,7 @@ class LearnedScale:
             "prior_rows": PRIOR_ROWS,
             "better": self.better,
             "levels": [lv.__dict__ for lv in self.levels],
+            "chosen_by_log_loss": self.chosen,
         }
 
 
@@ -197,8 +215,10 @@ def nice_cut(low: float, high: float, unit: float = 0.0) -> float:
     return high
 
 
-def _label(cut: float, next_cut: float) -> str:
-    """A band's value range for people: "< 3", "3 to 10", "≥ 10"."""
+def _label(cut: float, next_cut: float, closed: bool = False) -> str:
+    """A band's value range for people: "< 3", "3 to 10", "≥ 10" (`closed`: "3..9")."""
+    if closed:
+        return f"{cut:g}" if cut == next_cut else f"{cut:g}..{next_cut:g}"
     if math.isnan(cut):
         return f"< {next_cut:g}"
     if math.isnan(next_cut):
@@ -230,6 +250,86 @@ def _isotonic_blocks(
     return blocks, spans
 
 
+def _direction(x: Floats, y: Floats) -> bool | None:
+    """True when churn rises with the value (rank correlation), None when nothing to learn."""
+    from scipy.stats import spearmanr  # type: ignore[import-untyped]
+
+    if x.size < 2 or np.unique(x).size < 2 or y.min() == y.max():
+        return None
+    rho = float(spearmanr(x, y).statistic)
+    if not math.isfinite(rho) or rho == 0:
+        return None
+    return rho > 0
+
+
+def _merged_bands(
+    x: Floats, y: Floats, increasing: bool, max_bands: int, min_share: float
+) -> tuple[list[list[float]], list[tuple[float, float]]]:
+    """The isotonic fit's runs merged, least-costly neighbours first, to at most `max_bands`
+    bands of at least `min_share` of the rows: [rows, churned] and (first, last value)."""
+    blocks, spans = _isotonic_blocks(x, y, increasing)
+    cuts = [spans[i][0] for i in range(1, len(spans))]  # placeholders until the bands settle
+    least = max(1.0, min_share * x.size)
+    while len(blocks) > 1 and (len(blocks) > max_bands or min(b[0] for b in blocks) < least):
+        small = [i for i, b in enumerate(blocks) if b[0] < least]
+        pairs = [p for p in (small[0] - 1, small[0]) if 0 <= p < len(blocks) - 1] if small else (
+            list(range(len(blocks) - 1))
+        )  # fmt: skip
+        i = min(pairs, key=lambda p: _cost(blocks[p], blocks[p + 1]))
+        spans[i : i + 2] = [(spans[i][0], spans[i + 1][1])]
+        _join(blocks, cuts, i)
+    return blocks, spans
+
+
+def learn_piecewise(
+    values: Floats,
+    churned: Floats,
+    max_knots: int = MAX_KNOTS,
+    prior: float = PRIOR_ROWS,
+    min_share: float = MIN_BAND_SHARE,
+) -> tuple[PiecewiseScale, list[Level], Literal["higher", "lower"]] | None:
+    """A monotone piecewise-linear scale: a knot at each isotonic band's median value with
+    the band's shrunk churn rate as points, linear in between (so values within a band still
+    differ), or None."""
+    ok = ~np.isnan(values)
+    x, y = values[ok], churned[ok]
+    increasing = _direction(x, y)
+    if increasing is None:
+        return None
+    blocks, spans = _merged_bands(x, y, increasing, max_knots, min_share)
+    mean, sign = float(y.mean()), 1.0 if increasing else -1.0
+    i = 0
+    while i < len(blocks) - 1:  # shrinking can break monotony: pool adjacent violators
+        left, right = (shrunk_rate(b[1], b[0], mean, prior) for b in blocks[i : i + 2])
+        if sign * (right - left) < 0:
+            spans[i : i + 2] = [(spans[i][0], spans[i + 1][1])]
+            _join(blocks, [0.0] * len(blocks), i)
+            i = max(i - 1, 0)
+        else:
+            i += 1
+    unit = 10.0 ** (math.floor(math.log10(float(x.max() - x.min()))) - 2)
+    medians = [float(np.median(x[(x >= lo) & (x <= hi)])) for lo, hi in spans]
+    at = [round(round(m / unit) * unit, 10) for m in medians]
+    rates = [shrunk_rate(b[1], b[0], mean, prior) for b in blocks]
+    keep = [i for i in range(len(at)) if i == 0 or at[i] > at[i - 1]]
+    if len(keep) < 2:
+        return None
+    points = rate_points(rates[i] for i in keep)
+    if len(set(points)) < 2:
+        return None
+    scale = PiecewiseScale(
+        type="piecewise",
+        knots=[Knot(value=at[i], points=p) for i, p in zip(keep, points, strict=True)],
+    )
+    levels = [
+        Level(
+            f"{at[i]:g} ({_label(spans[i][0], spans[i][1], True)})", int(blocks[i][0]), rates[i], p
+        )
+        for i, p in zip(keep, points, strict=True)
+    ]
+    return scale, levels, "lower" if increasing else "higher"
+
+
 def learn_thresholds(
     values: Floats,
     churned: Floats,
@@ -238,27 +338,12 @@ def learn_thresholds(
     min_share: float = MIN_BAND_SHARE,
 ) -> tuple[ThresholdsScale, list[Level], Literal["higher", "lower"]] | None:
     """A monotone thresholds scale for churn by value (isotonic, binned, shrunk), or None."""
-    from scipy.stats import spearmanr  # type: ignore[import-untyped]
-
     ok = ~np.isnan(values)
     x, y = values[ok], churned[ok]
-    if x.size < 2 or np.unique(x).size < 2 or y.min() == y.max():
+    increasing = _direction(x, y)
+    if increasing is None:
         return None
-    rho = float(spearmanr(x, y).statistic)
-    if not math.isfinite(rho) or rho == 0:
-        return None
-    increasing = rho > 0  # churn rises with the value: fewer points for more
-    blocks, spans = _isotonic_blocks(x, y, increasing)
-    cuts = [spans[i][0] for i in range(1, len(spans))]  # placeholders until the bands settle
-    least = max(1.0, min_share * x.size)
-    while len(blocks) > 1 and (len(blocks) > max_steps + 1 or min(b[0] for b in blocks) < least):
-        small = [i for i, b in enumerate(blocks) if b[0] < least]
-        pairs = [p for p in (small[0] - 1, small[0]) if 0 <= p < len(blocks) - 1] if small else (
-            list(range(len(blocks) - 1))
-        )  # fmt: skip
-        i = min(pairs, key=lambda p: _cost(blocks[p], blocks[p + 1]))
-        spans[i : i + 2] = [(spans[i][0], spans[i + 1][1])]
-        _join(blocks, cuts, i)
+    blocks, spans = _merged_bands(x, y, increasing, max_steps + 1, min_share)
     unit = 10.0 ** (math.floor(math.log10(float(x.max() - x.min()))) - 1)
     cuts = sorted({nice_cut(spans[i - 1][1], spans[i][0], unit) for i in range(1, len(spans))})
     band = np.searchsorted(np.asarray(cuts), x, side="right")  # the rows each band really holds

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -30,16 +30,33 @@ from vitalsign.analytics.learned_scales import (
     MIN_ROWS,
     Floats,
     LearnedScale,
+    Level,
     learn_categorical,
+    learn_piecewise,
     learn_thresholds,
     learnable_signals,
 )
 from vitalsign.analytics.metrics import Bootstrap, auc_estimate
 from vitalsign.analytics.protocol import CardRows
+from vitalsign.analytics.scale_choice import (
+    HAND,
+    Learner,
+    choose_jointly,
+    inner_folds,
+    out_of_fold,
+)
+from vitalsign.engine.points import scale_points
 from vitalsign.model.loader import parse_model
-from vitalsign.model.spec import CategoricalScale
+from vitalsign.model.spec import CategoricalScale, PiecewiseScale, ThresholdsScale
+
+Found = tuple[
+    CategoricalScale | ThresholdsScale | PiecewiseScale,
+    list[Level],
+    Literal["higher", "lower"] | None,
+]
 
 Bools = npt.NDArray[np.bool_]
+NUMERIC_CANDIDATES = ("thresholds", "piecewise")  # learned scales a numeric signal may get
 
 
 @dataclass
@@ -65,16 +82,25 @@ class ScaleData:
         )  # fmt: skip
 
     def learn(
-        self, rows: Bools, churned: Floats, accounts: npt.NDArray[np.object_]
+        self,
+        rows: Bools,
+        churned: Floats,
+        accounts: npt.NDArray[np.object_],
+        reversed_signals: Collection[str] = (),
     ) -> dict[str, LearnedScale]:
-        """Learn every learnable signal's scale on `rows` (a mask over the labelled rows)."""
-        learned: dict[str, LearnedScale] = {}
+        """Learn every learnable signal's scale on `rows` (a mask over the labelled rows),
+        keeping the model's own where a learned one does not predict better within them
+        (scale_choice.py: inner folds of the training accounts, so nothing else is seen)."""
         self.notes = []
+        y_all = churned[rows]
+        fold = inner_folds(accounts[rows])
+        candidates: dict[str, dict[str, Floats]] = {}
+        inputs: dict[str, tuple[pd.Series | Floats, dict[str, Any]]] = {}
         for name, kind in self.replaced.items():
             value = self.raw[name].to_numpy(dtype="float64")[rows]
             text = self.text[name][rows]
             has = ~np.isnan(value) | text.notna().to_numpy()
-            y = churned[rows][has]
+            y = y_all[has]
             positives = int(y.sum())
             if has.sum() < MIN_ROWS or min(positives, y.size - positives) < MIN_CHURNED:
                 self.notes.append(
@@ -87,19 +113,35 @@ class ScaleData:
                 "accounts": len(set(accounts[rows][has].astype(str))),
                 "mean_rate": float(y.mean()), "replaced": kind,
             }  # fmt: skip
+            data: pd.Series | Floats = value
+            kinds = list(NUMERIC_CANDIDATES)
             if kind == "categorical":
                 keys = text if text.notna().any() else self.raw[name][rows].map(_key)
-                found = learn_categorical(keys.reset_index(drop=True), churned[rows])
-                if found is not None:
-                    learned[name] = LearnedScale(scale=found[0], levels=found[1], **base)
-            else:
-                steps = learn_thresholds(value, churned[rows])
-                if steps is not None:
-                    learned[name] = LearnedScale(
-                        scale=steps[0], levels=steps[1], better=steps[2], **base
-                    )
-            if name not in learned:
-                self.notes.append(f"{name}: no difference in churn to learn from; scale kept")
+                data, kinds = keys.reset_index(drop=True).where(has), ["categorical"]
+            hand = self.points[name].to_numpy(dtype="float64")[rows]
+            hand = np.where(has, 100.0 - hand if name in reversed_signals else hand, np.nan)
+            fits = {k: _fitter(data, y_all, k) for k in kinds}
+            candidates[name] = out_of_fold(hand, fits, fold)
+            inputs[name] = (data, base)
+        learned: dict[str, LearnedScale] = {}
+        for name, choice in choose_jointly(candidates, y_all).items():
+            if choice.winner == HAND:
+                self.notes.append(
+                    f"{name}: no learned scale predicts churn better together with the other "
+                    f"signals, out of fold within the training rows (alone, log-loss "
+                    f"{choice.describe()}); scale kept"
+                )
+                continue
+            data, base = inputs[name]
+            ok = _has(data)
+            part = data[ok] if isinstance(data, np.ndarray) else data[ok].reset_index(drop=True)
+            found = _FITS[choice.winner](part, y_all[ok])
+            if found is None:  # pragma: no cover - it learned in the inner folds
+                continue
+            learned[name] = LearnedScale(
+                scale=found[0], levels=found[1], better=found[2], chosen=choice.describe(),
+                **base,
+            )  # fmt: skip
         return learned
 
     def points_with(self, learned: dict[str, LearnedScale]) -> pd.DataFrame:
@@ -112,6 +154,49 @@ class ScaleData:
             column[has] = new[has]
             points[name] = column
         return points
+
+
+def _categorical(keys: pd.Series, y: Floats) -> Found | None:
+    found = learn_categorical(keys, y)
+    return None if found is None else (found[0], found[1], None)
+
+
+_FITS: dict[str, Callable[[Any, Floats], Found | None]] = {
+    "categorical": _categorical,
+    "thresholds": learn_thresholds,
+    "piecewise": learn_piecewise,
+}
+
+
+def _has(data: pd.Series | Floats) -> Bools:
+    """Rows with a value (a number, or a category)."""
+    if isinstance(data, np.ndarray):
+        return ~np.isnan(data)
+    return data.notna().to_numpy()
+
+
+def _fitter(data: pd.Series | Floats, y: Floats, kind: str) -> Learner:
+    """A learner for scale_choice: learn `kind` on some rows, give points for others."""
+    fit = _FITS[kind]
+    has = _has(data)
+
+    def learn(train: Bools) -> Callable[[Bools], Floats] | None:
+        train = train & has
+        part = data[train] if isinstance(data, np.ndarray) else data[train].reset_index(drop=True)
+        found = fit(part, y[train])
+        if found is None:
+            return None
+        scale = found[0]
+
+        def points(test: Bools) -> Floats:
+            if isinstance(data, np.ndarray):
+                return np.asarray(scale_points(pd.Series(data[test]), scale), dtype="float64")
+            keys = data[test].reset_index(drop=True)
+            return np.asarray(scale_points(keys, scale), dtype="float64")
+
+        return points
+
+    return learn
 
 
 def _key(value: object) -> str | None:
@@ -153,7 +238,7 @@ def relearner(
     def points(train: Bools) -> Floats:
         mask = np.zeros(churned.size, dtype=bool)
         mask[rows[train]] = True
-        learned = data.learn(mask, churned, accounts)
+        learned = data.learn(mask, churned, accounts, reversed_signals)
         wide = data.points_with({k: v for k, v in learned.items() if k in members})
         matrix = card.points.copy()
         for j, name in enumerate(members):
@@ -184,17 +269,22 @@ def reversals(history: History, labelled: pd.DataFrame, use: pd.Series, seed: in
 
 
 def learn_for_calibration(
-    history: History, labelled: pd.DataFrame, train: pd.Series
+    history: History,
+    labelled: pd.DataFrame,
+    train: pd.Series,
+    reversed_signals: Collection[str] = (),
 ) -> tuple[History, dict[str, LearnedScale], ScaleData, list[str]]:
     """Learn the scales on the training rows: the re-pointed history, the scales, notes."""
     data = ScaleData.of(history)
     churned = labelled["churned"].to_numpy(dtype="float64")
     accounts = labelled["account_id"].astype(str).to_numpy(dtype=object)
-    learned = data.learn(train.to_numpy(dtype=bool), churned, accounts)
+    learned = data.learn(train.to_numpy(dtype=bool), churned, accounts, reversed_signals)
     notes = [f"scale {note}" for note in data.notes]
     for scale in learned.values():
         if isinstance(scale.scale, CategoricalScale):
             shape = f"categorical map of {len(scale.scale.map)} categories"
+        elif isinstance(scale.scale, PiecewiseScale):
+            shape = f"piecewise with {len(scale.scale.knots)} knots, healthier when {scale.better}"
         else:
             steps = len(scale.scale.steps)
             shape = (
@@ -234,6 +324,13 @@ def scale_yaml(scale: LearnedScale) -> CommentedMap:
         if spec.default is not None:
             out["default"] = _number(spec.default)
         return out
+    if isinstance(spec, PiecewiseScale):
+        knots = CommentedSeq()
+        for knot in spec.knots:
+            entry = CommentedMap([("value", _number(knot.value)), ("points", _number(knot.points))])
+            entry.fa.set_flow_style()
+            knots.append(entry)
+        return CommentedMap([("type", "piecewise"), ("knots", knots)])
     steps = CommentedSeq()
     for step in spec.steps:
         entry = CommentedMap([("min", _number(step.min)), ("points", _number(step.points))])
