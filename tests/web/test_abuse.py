@@ -100,7 +100,10 @@ def test_a_token_revoked_through_the_api_stops_working_on_the_next_request(
     add_user(db, "rita", "viewer", PASSWORD, actor="test")
     token_id, secret = create_token(db, "rita", "to revoke", actor="test")
     rita = {"Authorization": f"Bearer {secret}"}
-    with world.client("root") as root, httpx.Client(base_url=world.url, headers=rita) as client:
+    with (
+        world.client("root") as root,
+        httpx.Client(base_url=world.url, headers=rita, timeout=30) as client,
+    ):
         before = client.get("/api/v1/me")
         revoked = root.post(f"/api/v1/tokens/{token_id}/revoke")
         after = client.get("/api/v1/me")
@@ -119,7 +122,7 @@ def test_a_disabled_or_removed_user_is_refused_on_the_next_request(world: World)
     with (
         world.client("root") as root,
         world.login("dora") as session,
-        httpx.Client(base_url=world.url, headers=dora) as client,
+        httpx.Client(base_url=world.url, headers=dora, timeout=30) as client,
     ):
         assert client.get("/api/v1/me").status_code == 200
         assert session.get("/api/v1/me").status_code == 200

@@ -52,7 +52,7 @@ def test_the_session_cookie_is_http_only_and_same_site_lax(world: World) -> None
 
 def test_cookies_are_secure_when_configured(world: World) -> None:
     app = create_app(world.workspace, WebSettings(secure_cookies=True))
-    with ServedApp(app) as served, httpx.Client(base_url=served.url) as browser:
+    with ServedApp(app) as served, httpx.Client(base_url=served.url, timeout=30) as browser:
         form = browser.get("/login")
         assert "; secure" in form.headers["set-cookie"].lower()
         token = _csrf(form.text)
@@ -127,11 +127,15 @@ def test_an_api_change_through_a_session_needs_the_csrf_header(world: World) -> 
 
 def test_a_revoked_or_unknown_token_is_refused(world: World) -> None:
     token_id, secret = create_token(world.workspace.duckdb.cursor(), "vic", "short-lived")
-    with httpx.Client(base_url=world.url, headers={"Authorization": f"Bearer {secret}"}) as api:
+    with httpx.Client(
+        base_url=world.url, headers={"Authorization": f"Bearer {secret}"}, timeout=30
+    ) as api:
         assert api.get("/api/v1/me").json()["name"] == "vic"
         revoke_token(world.workspace.duckdb.cursor(), token_id)
         refused = api.get("/api/v1/me")
-    with httpx.Client(base_url=world.url, headers={"Authorization": "Bearer vst_nope"}) as api:
+    with httpx.Client(
+        base_url=world.url, headers={"Authorization": "Bearer vst_nope"}, timeout=30
+    ) as api:
         unknown = api.get("/api/v1/me")
     assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_token"
     assert unknown.status_code == 401

@@ -29,7 +29,8 @@ def test_a_manager_signs_in_reads_filters_overrides_and_acknowledges(
     page.select_option("select[name=band]", "red")
     page.click("#filters button[type=submit]")
     page.wait_for_url("**band=red**")
-    bands = page.locator("#accounts tbody tr td:nth-child(3) .band").all_inner_texts()
+    cells = page.locator("#accounts tbody tr td.band-cell > .band")  # not an override's note
+    bands = cells.all_inner_texts()
     expected = con.execute(
         "SELECT count(*) FROM scores WHERE snapshot_date = ? AND band = 'red'", [world.latest]
     ).fetchone()[0]

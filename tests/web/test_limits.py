@@ -122,7 +122,9 @@ def test_sign_in_limits_and_the_base_url_come_from_vitalsign_yml(tmp_path: Path)
         with ServedApp(create_app(workspace)) as served:
             codes = [_sign_in(served.url, "vic", WRONG).status_code for _ in range(2)]
             locked = _sign_in(served.url, "vic", PASSWORD)
-            redirect = httpx.get(f"{served.url}/accounts", headers={"Host": "evil.example"})
+            redirect = httpx.get(
+                f"{served.url}/accounts", headers={"Host": "evil.example"}, timeout=30
+            )
     finally:
         workspace.close()
     assert codes == [401, 401] and locked.status_code == 429
@@ -218,7 +220,9 @@ def test_serve_leaves_no_write_ahead_log_after_sigterm(tmp_path: Path) -> None:
                 time.sleep(0.2)
         for i in range(20):
             event = {**_event(10), "messageId": f"m-{i}"}
-            reply = httpx.post(f"http://127.0.0.1:{port}/v1/track", json=event, auth=(key, ""))
+            reply = httpx.post(
+                f"http://127.0.0.1:{port}/v1/track", json=event, auth=(key, ""), timeout=30
+            )
             assert reply.status_code == 200, reply.text
         assert (root / "vitalsign.duckdb.wal").exists(), "the writes must be in the WAL first"
     finally:

@@ -74,7 +74,9 @@ def _session(url: str, user: str) -> Iterator[httpx.Client]:
 
 def _book(url: str, token: str) -> tuple[list[str], int, int]:
     """The accounts a user sees in the list, in the portfolio, and the account's status code."""
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as api:
+    with httpx.Client(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ) as api:
         listed = [a["account_id"] for a in api.get("/api/v1/accounts").json()["items"]]
         counted = int(api.get("/api/v1/portfolio").json()["accounts"])
         return listed, counted, api.get("/api/v1/accounts/a1").status_code
@@ -101,7 +103,7 @@ def test_custom_fields_and_changes_show_on_the_account_page_and_in_the_api(
     ws, url, tokens = live
     _load(ws, tmp_path / "after.csv", AFTER.replace(BOB, ANN))  # tier silver -> gold
     headers = {"Authorization": f"Bearer {tokens['ann']}"}
-    body = httpx.get(f"{url}/api/v1/accounts/a1", headers=headers).json()
+    body = httpx.get(f"{url}/api/v1/accounts/a1", headers=headers, timeout=30).json()
     assert body["custom_fields"] == {"tier": "gold", "integrations_ok": True}
     assert "tier" not in body["attributes"] and "deleted_at" not in body["attributes"]
     assert body["attributes"]["owner"] == ANN and body["deleted_at"] is None
@@ -129,7 +131,7 @@ def test_an_account_not_in_the_history_shows_its_fields_from_the_accounts_table(
     ws, url, tokens = live
     ws.duckdb.execute("DELETE FROM account_history")  # as in a workspace filled by plain SQL
     headers = {"Authorization": f"Bearer {tokens['ann']}"}
-    body = httpx.get(f"{url}/api/v1/accounts/a1", headers=headers).json()
+    body = httpx.get(f"{url}/api/v1/accounts/a1", headers=headers, timeout=30).json()
     assert body["custom_fields"] == {"tier": "silver", "integrations_ok": True}
     assert body["changes"] == []
     with _session(url, "ann") as ann:

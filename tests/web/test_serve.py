@@ -30,10 +30,10 @@ def test_one_event_post_works_through_the_web_app(tmp_path: Path) -> None:
     }
     with (
         ServedApp(create_app(workspace)) as served,
-        httpx.Client(base_url=served.url, auth=(key, "")) as client,
+        httpx.Client(base_url=served.url, auth=(key, ""), timeout=30) as client,
     ):
         reply = client.post("/v1/track", json=event)
-        refused = httpx.post(f"{served.url}/v1/track", json=event, auth=("wrong", ""))
+        refused = httpx.post(f"{served.url}/v1/track", json=event, auth=("wrong", ""), timeout=30)
     assert reply.status_code == 200, reply.text
     assert reply.json()["success"] is True
     assert refused.status_code == 401
