@@ -101,13 +101,15 @@ def test_the_starter_s_minor_risks_alert_only_before_a_renewal(workspace: Worksp
 
 def test_the_starter_does_not_alert_red_again_within_90_days(workspace: Workspace) -> None:
     model = load_model(workspace.model_path)
-    weeks = [80.0, 35.0, 80.0, 35.0, 80.0] + [80.0] * 12 + [35.0]  # red, back, red; red at 17
-    for week, score in enumerate(weeks):
-        write_day(workspace.duckdb, model, day(7 * week), {"A": {"score": score}})
+    # red on day 7, back, red again on day 21 (7 days after the alert resolved), back; red
+    # on day 126 (112 days after)
+    days = {0: 80.0, 7: 35.0, 14: 80.0, 21: 35.0, 28: 80.0, 126: 35.0}
+    for when, score in days.items():
+        write_day(workspace.duckdb, model, day(when), {"A": {"score": score}})
     config = alert_config(_starter_text(), model)
-    evaluate_history(workspace.duckdb, config, model, day(0), day(7 * 18), notify=False)
+    evaluate_history(workspace.duckdb, config, model, day(0), day(126), notify=False)
     opened = workspace.duckdb.execute(
         "SELECT CAST(snapshot_date AS VARCHAR) FROM alerts WHERE rule = 'entered_red' "
         "ORDER BY snapshot_date"
     ).fetchall()
-    assert opened == [(day(7).isoformat(),), (day(7 * 17).isoformat(),)]
+    assert opened == [(day(7).isoformat(),), (day(126).isoformat(),)]
