@@ -70,7 +70,7 @@ def test_learned_piecewise_points_stay_in_0_100_and_monotone(
     assert len(scale.knots) <= knots
     probe = np.sort(np.concatenate([x, rng.uniform(x.min() - 10, x.max() + 10, 50)]))
     points = scale_points(pd.Series(probe), scale)
-    assert np.all((points >= 0) & (points <= 100))
+    assert np.all((points >= -1e-9) & (points <= 100 + 1e-9))  # interpolation's rounding
     steps = np.diff(points)
     assert np.all(steps >= -1e-9) if better == "higher" else np.all(steps <= 1e-9)
 
@@ -134,7 +134,7 @@ def test_a_piecewise_proposal_loads_explains_itself_and_scores_in_0_100() -> Non
     assert isinstance(loaded, PiecewiseScale) and loaded == scale
     comments = " ".join(line.strip()[2:] for line in text.splitlines() if "    # " in line)
     assert "a knot at each band's median value, points linear between knots" in comments
-    assert "Chosen over the linear scale by 5-fold log-loss" in comments
+    assert "Chosen over the linear scale: learned out of fold within the training" in comments
     assert all(len(line) <= 100 for line in text.splitlines())
     points = scale_points(pd.Series(np.linspace(-10, 100, 200)), loaded)
     assert np.all((points >= 0) & (points <= 100))
