@@ -233,5 +233,11 @@ def test_the_docs_state_the_constants_the_code_uses() -> None:
     section = text[text.index("### Learned scales") :]
     assert f"a prior of {ls.PRIOR_ROWS:.0f} rows (`PRIOR_ROWS`)" in section
     assert f"at most **{ls.MAX_STEPS} breakpoints** (`MAX_STEPS`)" in section
+    assert f"at most **{ls.MAX_KNOTS} bands** (`MAX_KNOTS`" in section
+    from vitalsign.analytics import scale_choice as sc
+
+    assert (
+        f"(`MARGIN_ROWS` = {sc.MARGIN_ROWS:g}:" in section and f"{sc.INNER_FOLDS} inner" in section
+    )
     assert f"at least {ls.MIN_BAND_SHARE:.0%} of the rows".replace("%", " %") in section
     assert f"at least {ls.MIN_ROWS} training rows with a value, {ls.MIN_CHURNED}" in section
