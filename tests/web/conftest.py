@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -137,9 +138,12 @@ class ServedApp:
         self.thread.join(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[object]:
-    """One headless Debian Chromium per test module (never downloaded; skipped without it)."""
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[object]:
+    """One headless Debian Chromium for the session (never downloaded; skipped without it).
+
+    Launching one costs a second or more; every browser module shares it (see `chromium`).
+    """
     if not CHROMIUM.exists():
         pytest.skip("/usr/bin/chromium is not installed (run scripts/install-system-deps.sh)")
     from playwright.sync_api import sync_playwright
@@ -149,6 +153,18 @@ def chromium() -> Iterator[object]:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="module")
+def chromium(chromium_browser: Any) -> Iterator[object]:
+    """The session's Chromium for one test module; the module's pages close after it.
+
+    Each page of `sign_in` has a browser context of its own (cookies, storage), so modules
+    share nothing but the browser process.
+    """
+    yield chromium_browser
+    for context in list(chromium_browser.contexts):
+        context.close()
 
 
 def sign_in(
