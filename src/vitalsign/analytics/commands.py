@@ -241,8 +241,10 @@ def calibrate(
         typer.Option(
             "--learn-scales",
             help="Also learn the points: categorical maps from each category's churn rate "
-            "(shrunk towards the mean) and monotone thresholds for linear and thresholds "
-            "scales, on the training rows only; the weights are fitted on the learned points.",
+            "(shrunk towards the mean) and monotone thresholds or piecewise-linear curves for "
+            "linear and thresholds scales, on the training rows only, each kept where it "
+            "predicts churn better than the model's own scale out of fold within those rows; "
+            "the weights are fitted on the learned points.",
         ),
     ] = False,
     json_: JsonOption = False,
