@@ -24,7 +24,7 @@ from vitalsign.engine import run as run_module
 from vitalsign.engine.engine_scoring import score_in_engine
 from vitalsign.engine.points import percentile_points
 from vitalsign.engine.run import backfill, compute_scores
-from vitalsign.engine.score_expressions import _ranked_points
+from vitalsign.engine.scale_expressions import ranked_points
 from vitalsign.errors import VitalsignError
 from vitalsign.model.loader import LoadedModel, parse_model
 from vitalsign.store.workspace import Workspace, open_workspace
@@ -65,7 +65,7 @@ def test_percentile_points_in_the_engine_equal_the_drivers(
     frame["scorecard"] = "default"
     frame["row"] = np.arange(len(frame))
     keys = ["as_of", "model_segment", "scorecard"]
-    table = _ranked_points(ibis.memtable(frame), {"s__x": higher}, keys, ["scorecard"])
+    table = ranked_points(ibis.memtable(frame), {"s__x": higher}, keys, ["scorecard"])
     got = duck.execute(table.order_by("row"))["s__x__p"].to_numpy(dtype="float64")
     dates = pd.factorize(frame["as_of"])[0]
     segments, names = pd.factorize(frame["model_segment"])

@@ -21,9 +21,9 @@ from ruamel.yaml import YAML
 from vitalsign.analytics.proposal import _reverse_scale
 from vitalsign.analytics.signal_checks import declared_direction
 from vitalsign.engine.points import to_points
+from vitalsign.engine.scale_expressions import scale_points
 from vitalsign.engine.scale_fit import scale_misses
 from vitalsign.engine.scales import SignalState, best_points, piecewise_points, step_to
-from vitalsign.engine.score_expressions import scale_points
 from vitalsign.errors import ModelError
 from vitalsign.model.loader import parse_model
 from vitalsign.model.spec import Knot, PiecewiseScale

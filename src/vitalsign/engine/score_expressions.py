@@ -10,7 +10,6 @@ weight (`gs__`, `gw__`), from which the driver spells out the items.
 
 from __future__ import annotations
 
-import itertools
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
@@ -21,18 +20,18 @@ import ibis.expr.types as ir
 
 from vitalsign.engine.freshness import _reads
 from vitalsign.engine.group_tree import nominal_weights
-from vitalsign.engine.points import LONE_ACCOUNT_POINTS, TIE_RTOL
+from vitalsign.engine.scale_expressions import (
+    clip,
+    double_literal,
+    fenced,
+    ranked_points,
+    scale_points,
+)
 from vitalsign.engine.signals import ACCOUNT_FIELDS, FLAG_PREFIX, signal_column
 from vitalsign.model.spec import (
-    BooleanScale,
-    CategoricalScale,
     Group,
     HealthModel,
-    LinearScale,
     PercentileScale,
-    PiecewiseScale,
-    Scale,
-    ThresholdsScale,
 )
 
 SCORE_KEYS = ["account_id", "as_of", *ACCOUNT_FIELDS, "scorecard", "model_segment"]
@@ -75,162 +74,6 @@ def signals_in(groups: Mapping[str, Group], path: str = "") -> list[tuple[str, s
     return found
 
 
-def _real(value: float) -> Any:
-    """A double literal on every engine: PostgreSQL reads a bare 2.0 as NUMERIC, and a
-    CASE of NUMERIC literals comes back as Python decimals (Ibis elides a float64 cast of
-    a float64 literal, not of a float32 one; the text keeps every digit of the double)."""
-    return ibis.literal(float(value), "float32").cast("float64")
-
-
-def _fenced(t: ir.Table, fence: bool) -> ir.Table:
-    """Add a window column (row_number) so that the stage stays a subquery: PostgreSQL's
-    planner otherwise pulls each stage up into the next, copying its expressions into every
-    reference (30 s of planning for the starter model). Not on DuckDB or Spark."""
-    return t.mutate(fence__=ibis.row_number().over(ibis.window())) if fence else t
-
-
-def _as_double(value: Any) -> Any:
-    """A column as double; booleans through integers (PostgreSQL casts no boolean to double)."""
-    if value.type().is_boolean():
-        return value.cast("int32").cast("float64")
-    return value.cast("float64")
-
-
-def _clip(value: Any, low: float, high: float) -> Any:
-    """Clamp without GREATEST/LEAST (PostgreSQL's ignore NULL): NULL stays NULL."""
-    return ibis.ifelse(value < low, _real(low), ibis.ifelse(value > high, _real(high), value))
-
-
-def _category_key(value: str, dtype: Any) -> Any:
-    """Return the literal a column of `dtype` equals when its map key is `value`, or None.
-
-    Numbers match by their text, as engine/points.py does: 1.0 is "1".
-    """
-    if dtype.is_boolean():
-        return {"True": True, "False": False}.get(value)
-    if dtype.is_numeric():
-        try:
-            number = float(value)
-        except ValueError:
-            return None
-        text = str(int(number)) if number.is_integer() else str(number)
-        return number if text == value else None
-    return value
-
-
-def scale_points(table: ir.Table, column: str, scale: Scale) -> Any:
-    """Return a signal's points (NULL where missing) for one row of `table`."""
-    raw = table[column]
-    if isinstance(scale, CategoricalScale):
-        dtype = raw.type()
-        pairs = [(key, _category_key(k, dtype), v) for key, (k, v) in enumerate(scale.map.items())]
-        cases = [(raw == lit, _real(v)) for _, lit, v in pairs if lit is not None]
-        other = _real(scale.default) if scale.default is not None else None
-        otherwise = other if other is not None else ibis.null("float64")
-        mapped = ibis.cases(*cases, else_=otherwise) if cases else otherwise
-        return ibis.ifelse(raw.isnull(), ibis.null("float64"), mapped)
-    value = _as_double(raw)
-    if isinstance(scale, LinearScale):
-        share = _clip((value - scale.low) / (scale.high - scale.low), 0.0, 1.0)
-        if scale.better == "lower":
-            share = 1.0 - share
-        return share * 100.0
-    if isinstance(scale, PiecewiseScale):
-        return _piecewise(value, scale)
-    if isinstance(scale, ThresholdsScale):
-        points = [float(scale.below), *[float(s.points) for s in scale.steps]]
-        reached = sum(
-            (ibis.ifelse(value >= s.min, 1, 0) for s in scale.steps), start=ibis.literal(0)
-        )
-        chosen = ibis.cases(*[(reached == i, _real(p)) for i, p in enumerate(points)])
-        return ibis.ifelse(value.isnull(), ibis.null("float64"), chosen)
-    if isinstance(scale, BooleanScale):
-        points_if = ibis.ifelse(value != 0, _real(scale.if_true), _real(scale.if_false))
-        return ibis.ifelse(value.isnull(), ibis.null("float64"), points_if)
-    if isinstance(scale, PercentileScale):  # pragma: no cover - ranked in _ranked_points
-        raise TypeError("percentile points are ranked over the table")
-    raise TypeError(f"unknown scale {scale!r}")  # pragma: no cover - pydantic guards
-
-
-def _piecewise(value: Any, scale: PiecewiseScale) -> Any:
-    """Points linear between consecutive knots, the end knots' points outside (NULL: NULL)."""
-    knots = scale.knots
-    cases = [(value <= knots[0].value, _real(knots[0].points))]
-    for left, right in itertools.pairwise(knots):
-        slope = (right.points - left.points) / (right.value - left.value)
-        cases.append((value <= right.value, _real(left.points) + (value - left.value) * slope))
-    chosen = ibis.cases(*cases, else_=_real(knots[-1].points))
-    return ibis.ifelse(value.isnull(), ibis.null("float64"), chosen)
-
-
-def _ranked_points(
-    table: ir.Table, ranked: dict[str, bool], keys: list[str], snap_by: list[str]
-) -> ir.Table:
-    """Add each ranked column's percentile points as `<column>__p` (`ranked`: column ->
-    higher is better): the average rank among the rows of the same `keys`.
-
-    As engine/points.py: values are first snapped to the smallest of their run of near-equal
-    values (each within TIE_RTOL, relative, of the next) among the rows of the same
-    `snap_by` (the scorecard: the driver snaps a scorecard's rows together), then ranked;
-    a lone value and a value without a segment get 50 points, a missing value gets NULL.
-    Missing values are ranked apart (Spark sorts NULL first, DuckDB last). All columns
-    share each projection, which keeps the query (and Ibis's compile) small.
-    """
-    t = table.mutate(
-        **{
-            f"{c}__{part}": value
-            for c in ranked
-            for part, value in (("x", _as_double(table[c])), ("null", table[c].isnull()))
-        }
-    )
-
-    def within(c: str, by: list[str], *extra: str) -> list[Any]:
-        return [t[k] for k in [*by, f"{c}__null", *extra]]
-
-    stage: dict[str, Any] = {}
-    for c in ranked:  # a run starts where a value is not near the one before it
-        ordered = ibis.window(group_by=within(c, snap_by), order_by=t[f"{c}__x"])
-        x, previous = t[f"{c}__x"], t[f"{c}__x"].lag().over(ordered)
-        scale = ibis.ifelse(x.abs() > previous.abs(), x.abs(), previous.abs())
-        near = ((x - previous) <= scale * TIE_RTOL).fill_null(False)
-        stage[f"{c}__new"] = ibis.ifelse(near, 0, 1)
-        stage[f"{c}__row"] = ibis.row_number().over(ordered)
-    t = t.mutate(**stage)
-    stage = {}
-    for c in ranked:
-        order = [t[f"{c}__x"], t[f"{c}__row"]]
-        running = ibis.window(group_by=within(c, snap_by), order_by=order, rows=(None, 0))
-        stage[f"{c}__run"] = t[f"{c}__new"].sum().over(running)
-    t = t.mutate(**stage)
-    stage = {}
-    for c in ranked:
-        run = ibis.window(group_by=within(c, snap_by, f"{c}__run"))
-        stage[f"{c}__snap"] = t[f"{c}__x"].min().over(run)
-    t = t.mutate(**stage)
-    stage = {}
-    for c in ranked:
-        ordered = ibis.window(group_by=within(c, keys), order_by=t[f"{c}__snap"])
-        ties = ibis.window(group_by=within(c, keys, f"{c}__snap"))
-        stage[f"{c}__below"] = ibis.rank().over(ordered)  # values below: 0-based rank
-        stage[f"{c}__size"] = t[f"{c}__row"].count().over(ties)
-        stage[f"{c}__n"] = t[f"{c}__row"].count().over(ibis.window(group_by=within(c, keys)))
-    t = t.mutate(**stage)
-    ungrouped: Any = ibis.literal(False)
-    for key in keys:
-        ungrouped = ungrouped | t[key].isnull()
-    stage = {}
-    for c, higher in ranked.items():
-        below = t[f"{c}__below"].cast("float64")
-        size, n = t[f"{c}__size"].cast("float64"), t[f"{c}__n"].cast("float64")
-        first = below + 1.0 if higher else n - below - size + 1.0  # first rank of the ties
-        average = first - 1.0 + (size + 1.0) / 2.0
-        points = ibis.ifelse(n > 1, average / n * 100.0, _real(LONE_ACCOUNT_POINTS))
-        points = ibis.ifelse(ungrouped, _real(LONE_ACCOUNT_POINTS), points)
-        stage[f"{c}__p"] = ibis.ifelse(t[f"{c}__x"].isnull(), ibis.null("float64"), points)
-    parts = ("x", "null", "new", "row", "run", "snap", "below", "size", "n")
-    return t.mutate(**stage).drop(*[f"{c}__{part}" for c in ranked for part in parts])
-
-
 def _plan(groups: Mapping[str, Group], path: str, prefix: str, count: list[int]) -> list[Node]:
     nodes = []
     for gname, group in groups.items():
@@ -259,11 +102,11 @@ def _depth_first(nodes: list[Node]) -> list[tuple[int, Node]]:
 def _verdict(t: ir.Table, model: HealthModel, fence: bool) -> ir.Table:
     """Add the final score (gate and flags applied), the band and the flags' JSON."""
     raised = [t[f"{FLAG_PREFIX}{f}"] for f in model.flags]
-    penalty: Any = _real(0.0)
+    penalty: Any = double_literal(0.0)
     for flag, hit in zip(model.flags.values(), raised, strict=True):
-        penalty = penalty + ibis.ifelse(hit, _real(flag.subtract), _real(0.0))
-    final = _clip(t.base_score - penalty, 0.0, 100.0)
-    t = _fenced(t.mutate(score=ibis.ifelse(t.gate_pass, final, _real(0.0))), fence)
+        penalty = penalty + ibis.ifelse(hit, double_literal(flag.subtract), double_literal(0.0))
+    final = clip(t.base_score - penalty, 0.0, 100.0)
+    t = fenced(t.mutate(score=ibis.ifelse(t.gate_pass, final, double_literal(0.0))), fence)
     # a weighted mean can land a hair below a band's minimum (69.99999999999999 for 70)
     floor = t.score.fill_null(-1.0).round(9)
     bands = model.bands
@@ -274,7 +117,7 @@ def _verdict(t: ir.Table, model: HealthModel, fence: bool) -> ir.Table:
             cap = ibis.ifelse(hit & (cap < level), level, cap)
     reached = [(floor >= band.min, i) for i, band in enumerate(bands)]
     t = t.mutate(index__=ibis.cases(*reached, else_=len(bands) - 1), cap__=cap)
-    t = _fenced(t, fence)
+    t = fenced(t, fence)
     index = ibis.ifelse(t.index__ < t.cap__, t.cap__, t.index__)
     band = ibis.cases(*[(index == i, label) for i, label in enumerate(model.band_names)])
     # below the minimum coverage the band says so whatever the score, a failed gate's 0 too
@@ -329,7 +172,7 @@ def scored_table(
         if isinstance(scale := model.signals[s].scale, PercentileScale)
     }
     if ranked:
-        t = _ranked_points(t, ranked, ["as_of", "model_segment", "scorecard"], ["scorecard"])
+        t = ranked_points(t, ranked, ["as_of", "model_segment", "scorecard"], ["scorecard"])
     points: dict[str, Any] = {}
     for sname in used:
         signal = model.signals[sname]
@@ -342,12 +185,12 @@ def scored_table(
         )
         if signal.missing != "skip":
             fill = 0.0 if signal.missing == "zero" else float(signal.missing)
-            filled = raw.fill_null(_real(fill))
+            filled = raw.fill_null(double_literal(fill))
             skipped = [day for day, names in stale_sets.items() if sname in names]
             raw = ibis.ifelse(t.as_of.isin(skipped), raw, filled) if skipped else filled
         points[layout.points[sname]] = raw.cast("float64")
     t = t.mutate(**points)
-    t = _fenced(t.drop(*[c for c in t.columns if c.endswith("__p") and c.startswith("s__")]), fence)
+    t = fenced(t.drop(*[c for c in t.columns if c.endswith("__p") and c.startswith("s__")]), fence)
     t = _score_cards(t, model, layout, fence)
     t = _verdict(t, model, fence)
     return (t.drop("fence__") if fence else t), layout
@@ -416,8 +259,11 @@ class _Card:
         """The weight of the available parts of each group."""
         return {
             f"{node.column}__d": sum(
-                (ibis.ifelse(avail, _real(w), _real(0.0)) for avail, w, _ in self._parts(t, node)),
-                start=_real(0.0),
+                (
+                    ibis.ifelse(avail, double_literal(w), double_literal(0.0))
+                    for avail, w, _ in self._parts(t, node)
+                ),
+                start=double_literal(0.0),
             )
             for _, node in self.nodes
         }
@@ -425,7 +271,7 @@ class _Card:
     def shares(self, t: ir.Table) -> dict[str, Any]:
         """Each part's weight over its group's denominator where it has data, else 0."""
         return {
-            share: ibis.ifelse(avail, w / t[f"{node.column}__d"], _real(0.0))
+            share: ibis.ifelse(avail, w / t[f"{node.column}__d"], double_literal(0.0))
             for _, node in self.nodes
             for avail, w, share in self._parts(t, node)
         }
@@ -448,7 +294,7 @@ class _Card:
         coverage; a group without data has a NULL score."""
         found: dict[str, Any] = {}
         for _, node in self.nodes:
-            total = sum(self._terms(t, node, None), start=_real(0.0))
+            total = sum(self._terms(t, node, None), start=double_literal(0.0))
             has_data = t[f"{node.column}__d"] > 0
             found[node.column] = ibis.ifelse(has_data, total, ibis.null("float64"))
         number = self.number
@@ -469,10 +315,12 @@ class _Card:
 
         walk(self.top, None)
         nominal = nominal_weights(self.groups, {})
-        coverage: Any = _real(0.0)
+        coverage: Any = double_literal(0.0)
         for sname, _, _ in self.members:
             points = t[self.layout.points[sname]]
-            coverage = coverage + ibis.ifelse(points.isnull(), _real(0.0), _real(nominal[sname]))
+            coverage = coverage + ibis.ifelse(
+                points.isnull(), double_literal(0.0), double_literal(nominal[sname])
+            )
         found[f"c__{number}"] = coverage
         return found
 
@@ -496,13 +344,13 @@ def _score_cards(t: ir.Table, model: HealthModel, layout: Layout, fence: bool) -
     of times, so the query (and Ibis's compile) stays small.
     """
     cards = [_Card(model, card, i, layout) for i, card in enumerate(model.scorecards)]
-    t = _fenced(t.mutate(**{k: v for c in cards for k, v in c.denominators(t).items()}), fence)
-    t = _fenced(t.mutate(**{k: v for c in cards for k, v in c.shares(t).items()}), fence)
-    t = _fenced(t.mutate(**{k: v for c in cards for k, v in c.scores(t).items()}), fence)
+    t = fenced(t.mutate(**{k: v for c in cards for k, v in c.denominators(t).items()}), fence)
+    t = fenced(t.mutate(**{k: v for c in cards for k, v in c.shares(t).items()}), fence)
+    t = fenced(t.mutate(**{k: v for c in cards for k, v in c.scores(t).items()}), fence)
     t = t.drop(*[column for card in cards for column in card.columns()])
     for name, card in zip(model.scorecards, cards, strict=True):
         layout.cards[name] = CardLayout(card.members, card.group_columns)
     names = list(model.scorecards)
     base = ibis.cases(*[(t.scorecard == c, t[f"b__{i}"]) for i, c in enumerate(names)])
     coverage = ibis.cases(*[(t.scorecard == c, t[f"c__{i}"]) for i, c in enumerate(names)])
-    return _fenced(t.mutate(base_score=base.cast("float64"), coverage=coverage.round(10)), fence)
+    return fenced(t.mutate(base_score=base.cast("float64"), coverage=coverage.round(10)), fence)
