@@ -11,7 +11,8 @@ import pandas as pd
 from vitalsign.alerts.config import AlertConfig
 from vitalsign.alerts.loading import parse_alert_config
 from vitalsign.alerts.messages import plain
-from vitalsign.alerts.rules import RuleContext, evaluate_rule
+from vitalsign.alerts.rule_sql import RuleContext
+from vitalsign.alerts.rules import evaluate_rule
 from vitalsign.engine.scoring import ITEM_COLUMNS, ScoredFrame
 from vitalsign.engine.snapshots import snapshot_dates, write_snapshots
 from vitalsign.model.loader import LoadedModel

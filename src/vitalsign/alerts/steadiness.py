@@ -28,7 +28,8 @@ from typing import Any
 import pandas as pd
 
 from vitalsign.alerts.config import BandEntered, BandLeft
-from vitalsign.alerts.rules import POPULATION, RuleContext, evaluate_rule
+from vitalsign.alerts.rule_sql import POPULATION, RuleContext
+from vitalsign.alerts.rules import evaluate_rule
 from vitalsign.model.spec import HealthModel
 
 STEADY_TYPES = frozenset(

@@ -25,7 +25,8 @@ import pandas as pd
 
 from vitalsign.alerts.config import AlertConfig
 from vitalsign.alerts.reminders import is_reminder
-from vitalsign.alerts.rules import RuleContext, evaluate_rule
+from vitalsign.alerts.rule_sql import RuleContext
+from vitalsign.alerts.rules import evaluate_rule
 from vitalsign.alerts.steadiness import (
     cadence_days,
     confirmed,
