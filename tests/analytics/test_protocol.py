@@ -12,13 +12,8 @@ from hypothesis import strategies as st
 from vitalsign.analytics.calibrate import Calibration, calibrate
 from vitalsign.analytics.datasets.saas_churn import load_saas_churn
 from vitalsign.analytics.holdout import holdout_accounts
-from vitalsign.analytics.protocol import (
-    CardRows,
-    Spread,
-    stability,
-    to_probability,
-    unstable,
-)
+from vitalsign.analytics.protocol import CardRows, Spread, to_probability
+from vitalsign.analytics.weight_stability import stability, unstable
 from vitalsign.analytics.weights import Node
 from vitalsign.engine.run import score
 from vitalsign.model.loader import LoadedModel

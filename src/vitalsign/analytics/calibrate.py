@@ -45,10 +45,8 @@ from vitalsign.analytics.protocol import (
     OutOfSample,
     Spread,
     account_folds,
-    bootstrap_weights,
     over_dates,
     paired_rows,
-    stability,
 )
 from vitalsign.analytics.scale_proposal import (
     learn_for_calibration,
@@ -64,6 +62,7 @@ from vitalsign.analytics.segments import (
     fit_scorecard,
     fit_segments,
 )
+from vitalsign.analytics.weight_stability import bootstrap_weights, stability
 from vitalsign.engine.backends import connect_engine
 from vitalsign.engine.run import compute_scores
 from vitalsign.errors import BacktestError

@@ -19,7 +19,8 @@ How the figures are obtained (docs/backtest.md, "Out-of-sample protocol"):
 - **Weight stability**: each signal's weight over the folds (account folds) or over bootstrap
   refits of the training accounts (out of time); a weight is *unstable* when the middle 80%
   of those fits spans UNSTABLE_SPAN percentage points or more and half its mean weight,
-  or gives it nothing in some fit and MIN_WEIGHT or more in another (`unstable`). A signal
+  or gives it nothing in some fit and MIN_WEIGHT or more in another (`unstable`, in
+  analytics/weight_stability.py). A signal
   whose points rank churn the wrong way round (their AUC interval below 0.5: more points,
   more churn) is flagged too.
 """
@@ -29,7 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -45,12 +46,11 @@ from vitalsign.analytics.metrics import (
 )
 from vitalsign.analytics.weights import Node, fit_weights, weighted_score
 
+if TYPE_CHECKING:
+    from vitalsign.analytics.weight_stability import SignalStability
+
 Floats = npt.NDArray[np.float64]
 FOLDS = 5
-BOOTSTRAP_FITS = 20  # refits of the training accounts for weight stability, out of time
-UNSTABLE_SPAN = 10.0  # percentage points across the middle 80% of the fitted weights
-MIN_WEIGHT = 5.0  # a weight this large in one fit and zero in another is unstable
-DIRECTION_REPLICATES = 100
 MIN_HOLDOUT_CHURNED = 10  # churned (and other) held-out rows the final check needs
 
 
@@ -100,10 +100,10 @@ class Spread:
     def to_dict(self) -> dict[str, float | int | None]:
         """Return a JSON-ready dict (NaN becomes None)."""
         return {
-            "mean": _finite(self.mean),
-            "sd": _finite(self.sd),
-            "min": _finite(self.low),
-            "max": _finite(self.high),
+            "mean": finite(self.mean),
+            "sd": finite(self.sd),
+            "min": finite(self.low),
+            "max": finite(self.high),
             "folds": self.count,
         }
 
@@ -117,31 +117,6 @@ class FoldFigure:
     churned: int
     old_auc: float
     new_auc: float
-
-
-@dataclass(frozen=True)
-class SignalStability:
-    """One signal's weight in the final fit and over the folds or bootstrap refits."""
-
-    scorecard: str
-    signal: str
-    weight: float  # % of the scorecard in the final fit
-    spread: Spread  # of the weight (%) over the folds or refits
-    points_auc: Estimate  # AUC of the signal's points for churn (risk = fewer points)
-    reversed: bool
-    flags: list[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict."""
-        return {
-            "scorecard": self.scorecard,
-            "signal": self.signal,
-            "weight": _finite(self.weight),
-            "over_fits": self.spread.to_dict(),
-            "points_auc": self.points_auc.to_dict(),
-            "reversed": self.reversed,
-            "flags": self.flags,
-        }
 
 
 @dataclass(frozen=True)
@@ -183,7 +158,8 @@ class OutOfSample:
         }
 
 
-def _finite(x: float) -> float | None:
+def finite(x: float) -> float | None:
+    """A float for JSON: rounded to 6 decimals, None when it is not finite."""
     return None if not math.isfinite(x) else round(float(x), 6)
 
 
@@ -287,25 +263,6 @@ def account_folds(
     return result, per_fold
 
 
-def bootstrap_weights(cards: list[CardRows], seed: int) -> dict[str, list[Floats]]:
-    """Weights (%) refitted on BOOTSTRAP_FITS resamples of the training accounts."""
-    rng = np.random.default_rng(seed + 104729)
-    out: dict[str, list[Floats]] = {}
-    for c in cards:
-        keys = np.array(sorted({str(a) for a in c.accounts}), dtype=object)
-        index = {a: np.flatnonzero(c.accounts.astype(str) == a) for a in keys}
-        fits = []
-        for _ in range(BOOTSTRAP_FITS):
-            drawn = rng.choice(keys, size=keys.size, replace=True)
-            rows = np.concatenate([index[a] for a in drawn])
-            if c.churned[rows].min() == c.churned[rows].max():
-                continue
-            fit = fit_weights(c.points[rows], c.churned[rows], c.tree, c.accounts[rows], c.penalty)
-            fits.append(percent_weights(fit.beta))
-        out[c.card] = fits
-    return out
-
-
 def over_dates(
     rows: pd.DataFrame, replicates: int, seed: int
 ) -> tuple[list[FoldFigure], Estimate, Estimate, Estimate]:
@@ -332,66 +289,6 @@ def over_dates(
         auc_estimate(new, y, boot),
         paired_auc_difference(old, new, y, boot),
     )
-
-
-def unstable(fits: Sequence[float], final: float) -> str | None:
-    """Say why a weight is unstable over its fits (and the final fit), or None.
-
-    The middle 80% of the fits spans UNSTABLE_SPAN points or more and at least half the mean
-    weight, or the signal gets nothing in some fit (a tenth of
-    the fits, or the final one) and MIN_WEIGHT or more in another.
-    """
-    if not fits:
-        return None
-    low, high = (float(v) for v in np.percentile(np.asarray(fits, dtype="float64"), [10, 90]))
-    mean = float(np.mean(fits))
-    seen = [low, high, *([final] if math.isfinite(final) else [])]
-    if high - low >= max(UNSTABLE_SPAN, mean / 2) or (min(seen) < 0.5 and max(seen) >= MIN_WEIGHT):
-        shown = "" if not math.isfinite(final) else f", {final:.0f}% in the final fit"
-        return f"unstable: {low:.0f}%–{high:.0f}% over the middle 80% of the fits{shown}"
-    return None
-
-
-def stability(
-    cards: list[CardRows],
-    final: dict[str, dict[str, float]],
-    fits: dict[str, list[Floats]],
-    reversed_signals: set[str],
-    seed: int,
-) -> list[SignalStability]:
-    """Each signal's weight spread over fits, and whether its points agree with churn."""
-    out = []
-    for c in cards:
-        weights = np.array(fits.get(c.card, []))
-        boot = Bootstrap.by_account(c.accounts, DIRECTION_REPLICATES, seed)
-        labels = c.churned.astype(bool)
-        for j, name in enumerate(c.members):
-            values = weights[:, j].tolist() if weights.size else []
-            spread = Spread.of(values)
-            value = c.points[:, j]  # the model's own points, before any reversal
-            value = 100.0 - value if name in reversed_signals else value
-            ok = ~np.isnan(value)
-            points_auc = (
-                auc_estimate(-value[ok], labels[ok], boot.subset(ok))
-                if ok.sum() > 1 and len(np.unique(value[ok])) > 1
-                else Estimate(math.nan, math.nan, math.nan)
-            )
-            flags = []
-            weight = final.get(c.card, {}).get(name, math.nan)
-            note = unstable(values, weight)
-            if note:
-                flags.append(note)
-            if points_auc.high < 0.5:
-                flags.append(
-                    "points disagree with churn: accounts with more points churn more"
-                    + (" (reversed in the proposal)" if name in reversed_signals else "")
-                )
-            out.append(
-                SignalStability(
-                    c.card, name, weight, spread, points_auc, name in reversed_signals, flags
-                )
-            )
-    return out
 
 
 def paired_rows(

@@ -32,13 +32,13 @@ from vitalsign.analytics.drift import SignalDrift, drift_table, signal_drift
 from vitalsign.analytics.history import History, read_history
 from vitalsign.analytics.outcomes import LABELLED, label_snapshots, read_outcomes
 from vitalsign.analytics.progress import Step, no_progress
-from vitalsign.analytics.protocol import SignalStability
 from vitalsign.analytics.review_store import (
     previous_review,
     review_folder,
     reviews_root,
     write_json,
 )
+from vitalsign.analytics.weight_stability import SignalStability
 from vitalsign.errors import BacktestError
 from vitalsign.model.loader import LoadedModel
 from vitalsign.store.workspace import Workspace
