@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 from collections.abc import Mapping
@@ -10,6 +11,8 @@ from itertools import pairwise
 import numpy as np
 import pandas as pd
 
+from vitalsign.analytics.history import History
+from vitalsign.analytics.outcomes import LABELLED, Outcomes, label_snapshots
 from vitalsign.errors import BacktestError
 from vitalsign.model.spec import Band, HealthModel
 
@@ -158,3 +161,44 @@ def band_shares(bands: pd.Series, names: list[str]) -> dict[str, float]:
     counts = inside.value_counts()
     total = max(len(inside), 1)
     return {name: float(counts.get(name, 0)) / total for name in names}
+
+
+def proposed_bands(
+    spec: HealthModel,
+    old: History,
+    new: History,
+    outcomes: Outcomes,
+    horizon: int,
+    train_dates: list[dt.date],
+    shares: Mapping[str, float] | None,
+    rates: Mapping[str, float] | None,
+    notes: list[str],
+    held: set[str],
+) -> tuple[list[Band], str]:
+    """New thresholds on the training scores: target churn rates, given shares, or old shares.
+
+    The held-out accounts take no part (their labels and scores are kept for the final check).
+    """
+    names = spec.band_names
+    wanted = set(pd.to_datetime(pd.Series(train_dates)).astype("datetime64[ns]"))
+    scores = new.scores[
+        new.scores["as_of"].isin(wanted) & ~new.scores["account_id"].astype(str).isin(held)
+    ]
+    scores = scores[scores["computed_band"] != spec.insufficient_band]
+    if rates:
+        labelled = label_snapshots(scores, outcomes, horizon)
+        ok = (labelled["status"] == LABELLED).to_numpy()
+        bands, more = thresholds_from_rates(
+            scores["score"][ok], labelled["churned"][ok], names, rates
+        )
+        notes.extend(more)
+        rule = "target churn rates " + ", ".join(f"{k} {v:.0%}" for k, v in rates.items())
+        return bands, rule
+    if not shares:
+        kept = old.scores["as_of"].isin(wanted) & ~old.scores["account_id"].astype(str).isin(held)
+        before = old.scores[kept]["computed_band"]
+        shares = band_shares(before, names)
+        rule = "the old model's band shares " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items())
+    else:
+        rule = "band shares " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items())
+    return thresholds_from_shares(scores["score"], names, shares), rule

@@ -8,7 +8,8 @@
    training rows and fit non-negative weights with it (`weights.py`); optionally reverse the
    scale of signals that point the wrong way.
 3. Report out-of-sample figures only, per fold and pooled on one scale, with each weight's
-   stability over the folds (`protocol.py`); the held-out accounts are the final check.
+   stability over the folds (`protocol.py`, `proposal_figures.py`, `weight_stability.py`);
+   the held-out accounts are the final check.
 4. Re-score under the new weights, place band thresholds on the training scores (same shares
    as the old model by default, or target churn rates), write the proposed model file and
    compare old and new (out of time: on the test dates; by account: in-sample, so labelled).
@@ -19,35 +20,23 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from vitalsign.analytics.bands import (
-    assign_bands,
-    band_shares,
-    thresholds_from_rates,
-    thresholds_from_shares,
-)
+from vitalsign.analytics.bands import assign_bands, proposed_bands
 from vitalsign.analytics.diff import ModelComparison, compare_histories
 from vitalsign.analytics.history import History, history_from_scored, read_history
-from vitalsign.analytics.holdout import holdout_accounts, holdout_check
+from vitalsign.analytics.holdout import holdout_accounts
 from vitalsign.analytics.horizon import too_recent_fix
 from vitalsign.analytics.learned_scales import LearnedScale
 from vitalsign.analytics.metrics import Estimate
-from vitalsign.analytics.outcomes import LABELLED, Outcomes, label_snapshots, read_outcomes
+from vitalsign.analytics.outcomes import LABELLED, label_snapshots, read_outcomes
 from vitalsign.analytics.proposal import propose_text, proposed_name
-from vitalsign.analytics.protocol import (
-    MIN_HOLDOUT_CHURNED,
-    CardRows,
-    OutOfSample,
-    Spread,
-    account_folds,
-    over_dates,
-    paired_rows,
-)
+from vitalsign.analytics.proposal_figures import out_of_sample
+from vitalsign.analytics.protocol import CardRows, OutOfSample
 from vitalsign.analytics.scale_proposal import (
     learn_for_calibration,
     relearning,
@@ -62,12 +51,11 @@ from vitalsign.analytics.segments import (
     fit_scorecard,
     fit_segments,
 )
-from vitalsign.analytics.weight_stability import bootstrap_weights, stability
 from vitalsign.engine.backends import connect_engine
 from vitalsign.engine.run import compute_scores
 from vitalsign.errors import BacktestError
 from vitalsign.model.loader import LoadedModel, parse_model
-from vitalsign.model.spec import Band, HealthModel
+from vitalsign.model.spec import Band
 from vitalsign.store.output_paths import write_output
 from vitalsign.store.workspace import Workspace
 
@@ -280,7 +268,7 @@ def calibrate(
         compute_scores(connect_engine(workspace), draft, eval_dates), draft
     )
     old_history = _old_history(workspace, model, history, eval_dates)
-    new_bands, rule = _bands(
+    new_bands, rule = proposed_bands(
         spec,
         old_history,
         new_history,
@@ -306,7 +294,7 @@ def calibrate(
     )
     if data is not None and learned and not out_of_time:
         cards = relearning(data, cards, labelled, reversed_signals)
-    protocol = _out_of_sample(
+    protocol = out_of_sample(
         labelled, usable, old_history, final, cards, weights, reversed_signals, held,
         (train_dates, test_dates) if out_of_time else None, holdout_share, replicates, seed,
     )  # fmt: skip
@@ -366,116 +354,6 @@ def _old_history(
         items = stored.items[stored.items["as_of"].isin(wanted)]
         return History(model, scores, items, stored.source, stored.hashes)
     return history_from_scored(compute_scores(connect_engine(workspace), model, dates), model)
-
-
-def _bands(
-    spec: HealthModel,
-    old: History,
-    new: History,
-    outcomes: Outcomes,
-    horizon: int,
-    train_dates: list[dt.date],
-    shares: Mapping[str, float] | None,
-    rates: Mapping[str, float] | None,
-    notes: list[str],
-    held: set[str],
-) -> tuple[list[Band], str]:
-    """New thresholds on the training scores: target churn rates, given shares, or old shares.
-
-    The held-out accounts take no part (their labels and scores are kept for the final check).
-    """
-    names = spec.band_names
-    wanted = set(pd.to_datetime(pd.Series(train_dates)).astype("datetime64[ns]"))
-    scores = new.scores[
-        new.scores["as_of"].isin(wanted) & ~new.scores["account_id"].astype(str).isin(held)
-    ]
-    scores = scores[scores["computed_band"] != spec.insufficient_band]
-    if rates:
-        labelled = label_snapshots(scores, outcomes, horizon)
-        ok = (labelled["status"] == LABELLED).to_numpy()
-        bands, more = thresholds_from_rates(
-            scores["score"][ok], labelled["churned"][ok], names, rates
-        )
-        notes.extend(more)
-        rule = "target churn rates " + ", ".join(f"{k} {v:.0%}" for k, v in rates.items())
-        return bands, rule
-    if not shares:
-        kept = old.scores["as_of"].isin(wanted) & ~old.scores["account_id"].astype(str).isin(held)
-        before = old.scores[kept]["computed_band"]
-        shares = band_shares(before, names)
-        rule = "the old model's band shares " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items())
-    else:
-        rule = "band shares " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items())
-    return thresholds_from_shares(scores["score"], names, shares), rule
-
-
-def _out_of_sample(
-    labelled: pd.DataFrame,
-    usable: pd.Series,
-    old: History,
-    final: History,
-    cards: list[CardRows],
-    weights: Mapping[str, Mapping[str, float]],
-    reversed_signals: set[str],
-    held: set[str],
-    split: tuple[list[dt.date], list[dt.date]] | None,
-    holdout_share: float,
-    replicates: int,
-    seed: int,
-) -> OutOfSample:
-    """The out-of-sample figures: out of time when `split` is given, else by account folds."""
-    insufficient = old.model.spec.insufficient_band
-    pairs = paired_rows(old.scores, final.scores, labelled[usable], insufficient)
-    if split is not None:
-        train_dates, test_dates = split
-        wanted = set(pd.to_datetime(pd.Series(test_dates)).astype("datetime64[ns]"))
-        pairs = pairs[pairs["as_of"].isin(wanted)]
-        tested = pairs[~pairs["account_id"].isin(held)]
-        if tested.empty:
-            raise BacktestError("no scored rows on the test dates to validate the proposal on")
-        folds, pooled_old, pooled_new, change = over_dates(tested, replicates, seed)
-        protocol = OutOfSample(
-            method="out of time",
-            how=f"trained on the snapshots {train_dates[0]} to {train_dates[-1]}, tested on "
-            f"the later ones, {test_dates[0]} to {test_dates[-1]} (at least one horizon "
-            "after the last training snapshot); the folds are the test dates",
-            folds=folds,
-            old_over_folds=Spread.of([f.old_auc for f in folds]),
-            new_over_folds=Spread.of([f.new_auc for f in folds]),
-            pooled_old=pooled_old,
-            pooled_new=pooled_new,
-            pooled_change=change,
-            pooled_scale="one model scored every test row, so its scores are on one scale",
-            penalties={c.card: c.penalty for c in cards},
-            stability=[],
-        )
-        fits = bootstrap_weights(cards, seed)
-    else:
-        protocol, fits = account_folds(  # the cards' masks index every labelled row
-            cards,
-            labelled["score"].to_numpy(dtype="float64"),
-            labelled["churned"].to_numpy(dtype=bool),
-            labelled["account_id"].astype(str).to_numpy(dtype=object),
-            replicates,
-            seed,
-        )
-    held_rows = pairs[pairs["account_id"].isin(held)]
-    check, notes = None, list(protocol.notes)
-    positives = int(held_rows["churned"].sum())
-    if min(positives, len(held_rows) - positives) >= MIN_HOLDOUT_CHURNED:
-        check = holdout_check(held_rows, holdout_share, replicates, seed)
-    elif held:
-        notes.append(
-            f"held-out accounts: {len(held_rows)} rows, {positives} churned: too few (fewer "
-            f"than {MIN_HOLDOUT_CHURNED} of either) for an AUC; hold out a larger share"
-        )
-    final_weights = {card: dict(w) for card, w in weights.items()}
-    return replace(
-        protocol,
-        stability=stability(cards, final_weights, fits, reversed_signals, seed),
-        holdout=check,
-        notes=notes,
-    )
 
 
 def proposal_path(output: Path | None, model: LoadedModel, workspace: Workspace) -> Path:
