@@ -18,7 +18,7 @@ from vitalsign.alerts.tasks import Task
 from vitalsign.engine.run import score
 from vitalsign.store.workspace import init_workspace
 from vitalsign.web import create_app
-from vitalsign.web.api_schemas import AlertOut, TaskOut
+from vitalsign.web.inbox_schemas import AlertOut, TaskOut
 from vitalsign.web.tokens import create_token
 from vitalsign.web.users import add_user
 from world import T, load_tiny_world

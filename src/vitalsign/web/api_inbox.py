@@ -19,8 +19,8 @@ from vitalsign.web.api_params import (
     one_account,
     page_body,
 )
-from vitalsign.web.api_schemas import AlertOut, AlertPage, TaskOut, TaskPage
 from vitalsign.web.auth import CurrentPrincipal, Database, check_api_csrf
+from vitalsign.web.inbox_schemas import AlertOut, AlertPage, TaskOut, TaskPage
 
 
 def alerts_route(

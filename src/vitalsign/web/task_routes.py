@@ -15,8 +15,8 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from vitalsign.web import inbox
-from vitalsign.web.api_schemas import TaskOut
 from vitalsign.web.auth import CurrentPrincipal, Database, check_api_csrf, check_form_csrf
+from vitalsign.web.inbox_schemas import TaskOut
 from vitalsign.web.rendering import form_date, local_path, page_url, with_notice
 
 pages = APIRouter(include_in_schema=False)
