@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from importlib import resources
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from vitalsign.alerts.loading import load_alert_config, parse_alert_config
 from vitalsign.errors import AlertError
 from vitalsign.model.loader import LoadedModel, load_model
 from vitalsign.store.workspace import Workspace
+
+FIXTURES = Path(__file__).parents[1] / "fixtures"
 
 
 def _error(text: str, model: LoadedModel | None = None) -> str:
@@ -147,3 +150,27 @@ def test_no_starter_playbook_step_assumes_the_champion_is_still_there(
         for step in playbook.steps:
             if "champion" in step.lower():
                 assert "left" in step and "new sponsor" in step, f"{name}: {step!r}"
+
+
+@pytest.mark.parametrize("rules", ["rules: {}\n", ""])
+def test_an_alerts_file_without_rules_is_valid_for_reminders_and_digests(rules: str) -> None:
+    config = parse_alert_config(f"review: {{every: 90d}}\n{rules}")
+    assert config.rules == {} and config.review is not None
+
+
+def test_the_daily_job_runs_a_review_reminder_without_any_alert_rule(
+    tiny_workspace: Workspace,
+) -> None:
+    from vitalsign.alerts.daily import run_daily
+    from world import T
+
+    shutil.copyfile(FIXTURES / "models" / "tiny.yml", tiny_workspace.model_path)
+    (tiny_workspace.root / "alerts.yml").write_text(
+        "fallback_owner: lead\nowners:\n  lead: {email: lead@example.com}\n"
+        "review: {every: 90d}\nrules: {}\n",
+        encoding="utf-8",
+    )
+    report = run_daily(tiny_workspace, as_of=T, show_progress=False)
+    assert report.ok, report.steps
+    assert report.step("config").detail == "alerts.yml: 0 rules"
+    assert report.step("review").detail.startswith(f"review due since {T}")

@@ -396,7 +396,7 @@ class AlertConfig(_Strict):
     baseline: bool = True
     steady: Steady = Field(default_factory=Steady)
     review: ReviewReminder | None = None
-    rules: dict[str, Rule] = Field(min_length=1)
+    rules: dict[str, Rule] = Field(default_factory=dict)  # none: reminders and digests only
 
     @field_validator("rules")
     @classmethod
