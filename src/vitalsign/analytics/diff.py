@@ -2,7 +2,9 @@
 
 `vitalsign diff MODEL_A MODEL_B` re-scores the same dates under both models (nothing is
 stored) and reports each model's AUC against churn, their paired AUC difference, churn per
-band, band moves, and which accounts would change band on the latest date.
+band, band moves, and which accounts would change band on the latest date. When either model
+is a calibrate proposal trained on some of these dates (its header says which), the figures
+are labelled in-sample and the dates after its training snapshots are compared alone too.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from vitalsign.analytics.bands import band_table, is_monotone
+from vitalsign.analytics.folds import Sample, in_sample, sample_of
 from vitalsign.analytics.history import History, history_from_scored
 from vitalsign.analytics.metrics import (
     Bootstrap,
@@ -34,6 +37,29 @@ from vitalsign.store.workspace import Workspace
 
 DIFF_STAGES = 4  # the stages `diff_models` reports to its `progress` callback
 CHANGED_COLUMNS = ["account_id", "name", "owner", "arr", "band_a", "band_b", "score_a", "score_b"]
+
+
+@dataclass(frozen=True)
+class LaterDates:
+    """The comparison on the dates after a proposal's training snapshots alone."""
+
+    first: dt.date
+    rows: int
+    churned: int
+    auc_a: Estimate
+    auc_b: Estimate
+    auc_difference: Estimate  # b − a
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "from": self.first.isoformat(),
+            "rows": self.rows,
+            "churned": self.churned,
+            "auc_a": self.auc_a.to_dict(),
+            "auc_b": self.auc_b.to_dict(),
+            "auc_difference": self.auc_difference.to_dict(),
+        }
 
 
 @dataclass(frozen=True)
@@ -60,6 +86,8 @@ class ModelComparison:
     moves: pd.DataFrame  # crosstab of band_a (index) × band_b (columns) on the latest date
     changed: pd.DataFrame  # CHANGED_COLUMNS, accounts whose band differs on the latest date
     accounts_latest: int
+    sample: Sample  # in-sample when a model was calibrated on some of these dates
+    later: LaterDates | None = None  # the out-of-sample dates alone, when in-sample
 
     @property
     def changed_share(self) -> float:
@@ -91,6 +119,8 @@ class ModelComparison:
                 str(i): {str(c): int(v) for c, v in row.items()} for i, row in self.moves.iterrows()
             },
             "changed": records(self.changed),
+            **self.sample.to_dict(),
+            "later_dates": None if self.later is None else self.later.to_dict(),
         }
 
 
@@ -114,8 +144,13 @@ def compare_histories(
     band_column_a: str = "computed_band",
     band_column_b: str = "computed_band",
     evaluate_dates: Sequence[dt.date] | None = None,
+    known_sample: str | None = None,
 ) -> ModelComparison:
-    """Compare two histories of the same accounts; AUCs on `evaluate_dates` (default: all)."""
+    """Compare two histories of the same accounts; AUCs on `evaluate_dates` (default: all).
+
+    The figures are in-sample when either model is a calibrate proposal trained on some of
+    the dates (its file says so, `folds.sample_of`), unless the caller knows (`known_sample`).
+    """
     rows_a, rows_b = _model_rows(a, band_column_a), _model_rows(b, band_column_b)
     both = rows_a.merge(
         rows_b[["account_id", "as_of", "score", "band", "scored"]],
@@ -156,6 +191,11 @@ def compare_histories(
         fill_value=0,
     )
     moved = now[now["band_a"] != now["band_b"]].sort_values("arr", ascending=False)
+    days = rows["as_of"].dt.date
+    if known_sample is None:
+        sample = sample_of(days, [a.model, b.model])
+    else:
+        sample = Sample(known_sample, None, None, 0, None)
     return ModelComparison(
         name_a=a.model.name,
         name_b=b.model.name,
@@ -177,6 +217,31 @@ def compare_histories(
         moves=moves,
         changed=moved[CHANGED_COLUMNS].reset_index(drop=True),
         accounts_latest=len(now),
+        sample=sample,
+        later=_later_dates(rows, sample, replicates, seed),
+    )
+
+
+def _later_dates(
+    rows: pd.DataFrame, sample: Sample, replicates: int, seed: int
+) -> LaterDates | None:
+    """Both AUCs and their difference on the rows after the training snapshots alone."""
+    if sample.trained is None or sample.kind != "in-sample":
+        return None
+    after = rows[~in_sample(rows["as_of"].dt.date, sample.trained)]
+    churned = after["churned"].to_numpy(dtype=bool)
+    if not 0 < churned.sum() < len(churned):
+        return None
+    boot = Bootstrap.by_account(after["account_id"].to_numpy(), replicates, seed)
+    risk_a = -after["score_a"].to_numpy(dtype="float64")
+    risk_b = -after["score_b"].to_numpy(dtype="float64")
+    return LaterDates(
+        first=pd.Timestamp(after["as_of"].min()).date(),
+        rows=len(after),
+        churned=int(churned.sum()),
+        auc_a=auc_estimate(risk_a, churned, boot),
+        auc_b=auc_estimate(risk_b, churned, boot),
+        auc_difference=paired_auc_difference(risk_a, risk_b, churned, boot),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +24,8 @@ from vitalsign.analytics.protocol import FOLDS, Spread
 from vitalsign.model.loader import LoadedModel
 
 TRAINED = re.compile(r"trained on snapshots (\d{4}-\d\d-\d\d) to\s+(?:# )?(\d{4}-\d\d-\d\d)")
+PROPOSED = "Proposed by `vitalsign calibrate`"
+VERDICT = re.compile(r"# (NOT SUPPORTED: .*?)\. Do not", re.S)
 
 
 @dataclass(frozen=True)
@@ -52,17 +55,75 @@ class BacktestFolds:
         }
 
 
+def _header(model: LoadedModel) -> str:
+    """The comment lines at the top of the model's file ("" without a file)."""
+    if model.path is None or not model.path.is_file():
+        return ""
+    lines = model.path.read_text().splitlines(keepends=True)[:12]
+    return "".join(line for line in lines if "#" in line)
+
+
 def trained_dates(model: LoadedModel) -> tuple[dt.date, dt.date] | None:
     """The snapshots a calibrated proposal was trained on, read from its file's header."""
-    if model.path is None or not model.path.is_file():
-        return None
-    head = "".join(
-        line for line in model.path.read_text().splitlines(keepends=True)[:12] if "#" in line
-    )
-    found = TRAINED.search(head)
+    found = TRAINED.search(_header(model))
     if found is None:
         return None
     return dt.date.fromisoformat(found.group(1)), dt.date.fromisoformat(found.group(2))
+
+
+def is_proposal(model: LoadedModel) -> bool:
+    """Whether the model's file was written by `vitalsign calibrate` (its header says so)."""
+    return PROPOSED in _header(model)
+
+
+def calibrate_verdict(model: LoadedModel) -> str | None:
+    """The proposal's own out-of-sample verdict when calibrate wrote one into its header."""
+    found = VERDICT.search(_header(model))
+    return None if found is None else " ".join(found.group(1).replace("\n#", " ").split())
+
+
+def in_sample(days: pd.Series, trained: tuple[dt.date, dt.date]) -> pd.Series:
+    """Which rows (by their snapshot date) fall on or before the last training snapshot."""
+    return days <= trained[1]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Whether figures over some snapshot dates are in or out of sample, and why."""
+
+    kind: str  # "in-sample", "out-of-sample" or "unknown"
+    calibrated: str | None  # the name of the model calibrated on some of these dates
+    trained: tuple[dt.date, dt.date] | None
+    in_sample_rows: int
+    verdict: str | None  # calibrate's out-of-sample verdict from the proposal's header
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {
+            "sample": self.kind,
+            "calibrated_model": self.calibrated,
+            "trained_on": None if self.trained is None else [d.isoformat() for d in self.trained],
+            "in_sample_rows": self.in_sample_rows,
+            "calibrate_verdict": self.verdict,
+        }
+
+
+def sample_of(days: pd.Series, models: Sequence[LoadedModel]) -> Sample:
+    """Judge rows (their snapshot dates) scored by `models`: a proposal trained on them is
+    in-sample; hand-written models from files (nothing fitted) are out of sample; a proposal
+    whose training dates cannot be read, or a model without a file, is unknown."""
+    unknown: Sample | None = None
+    for model in models:
+        trained = trained_dates(model)
+        if trained is not None:
+            inside = int(in_sample(days, trained).sum())
+            if inside:
+                return Sample("in-sample", model.name, trained, inside, calibrate_verdict(model))
+        elif is_proposal(model):  # written by calibrate, but its training dates are unreadable
+            unknown = Sample("unknown", model.name, None, 0, calibrate_verdict(model))
+        elif model.path is None and unknown is None:  # not from a file: nothing to read
+            unknown = Sample("unknown", None, None, 0, None)
+    return unknown or Sample("out-of-sample", None, None, 0, None)
 
 
 def _auc(part: pd.DataFrame) -> float:
@@ -91,10 +152,10 @@ def backtest_folds(
         for k in range(count):
             folds.append(_fold(f"fold {k + 1}", rows[which == k]))
     trained = trained_dates(model)
-    in_sample, later = 0, None
+    inside_rows, later = 0, None
     if trained is not None:
-        inside = days <= trained[1]
-        in_sample = int(inside.sum())
+        inside = in_sample(days, trained)
+        inside_rows = int(inside.sum())
         after = rows[~inside]
         y = after["churned"].to_numpy(dtype=bool)
         if 0 < y.sum() < len(y):
@@ -106,7 +167,7 @@ def backtest_folds(
         folds,
         Spread.of([f["auc"] for f in folds]),
         trained,
-        in_sample,
+        inside_rows,
         later,
     )
 

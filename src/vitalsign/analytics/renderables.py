@@ -153,6 +153,33 @@ def backtest_renderable(report: BacktestReport) -> RenderableType:
     return Group(*parts)
 
 
+def _sample_text(cmp: ModelComparison, label_a: str, label_b: str) -> str:
+    """After the AUC difference: IN-SAMPLE (with the later dates alone) or unknown, or nothing."""
+    s = cmp.sample
+    if s.kind == "unknown" and s.calibrated is not None:
+        return (
+            f"\nsample unknown: {s.calibrated} is a calibrate proposal whose training snapshots "
+            "its file does not name; trust calibrate's out-of-sample figures, not these"
+        )
+    if s.kind != "in-sample" or s.trained is None:
+        return ""
+    text = (
+        f"\nIN-SAMPLE for {s.in_sample_rows} of {cmp.rows} rows: {s.calibrated} was calibrated "
+        f"on the snapshots {s.trained[0]} to {s.trained[1]} (its file says so)"
+    )
+    if cmp.later is not None:
+        later = cmp.later
+        text += (
+            f"; the dates from {later.first} alone: AUC {later.auc_a} → {later.auc_b}, "
+            f"{label_b} − {label_a} {later.auc_difference} on {later.rows} rows "
+            f"({later.churned} churned)"
+        )
+    else:
+        text += "; no later dates with churners and non-churners to compare alone"
+    verdict = s.verdict or "see the proposal's out-of-sample validation in `vitalsign calibrate`"
+    return text + f"\ncalibrate's out-of-sample verdict: {verdict}"
+
+
 def comparison_renderable(
     cmp: ModelComparison, label_a: str = "A", label_b: str = "B", unsupported: bool = False
 ) -> RenderableType:
@@ -173,9 +200,10 @@ def comparison_renderable(
     head.add_row(
         "bands monotone", "yes" if cmp.monotone_a else "no", "yes" if cmp.monotone_b else "no"
     )
+    sample = _sample_text(cmp, label_a, label_b)
     diff = Text(
         f"AUC {label_b} − {label_a}: {cmp.auc_difference} on {cmp.rows} rows "
-        f"({cmp.churned} churned within {cmp.horizon_days} days)"
+        f"({cmp.churned} churned within {cmp.horizon_days} days){sample}"
     )
     moves = Table(
         title=f"Band moves on {cmp.latest} ({label_a} rows, {label_b} columns){mark}",
