@@ -23,7 +23,14 @@ from vitalsign.analytics.bands import band_table, is_monotone
 from vitalsign.analytics.csm_agreement import CsmAgreement, csm_agreement
 from vitalsign.analytics.folds import BacktestFolds, backtest_folds, sample_text
 from vitalsign.analytics.history import History, read_history
-from vitalsign.analytics.horizon import boundary_churns, too_recent_fix, window_text
+from vitalsign.analytics.horizon import (
+    boundary_churns,
+    late_until_warning,
+    rows_past_detected_end,
+    too_recent_fix,
+    until_past_end,
+    window_text,
+)
 from vitalsign.analytics.metrics import Bootstrap, Estimate, ap_estimate, auc_estimate, roc_auc
 from vitalsign.analytics.outcomes import LABELLED, Outcomes, label_snapshots, read_outcomes
 from vitalsign.analytics.progress import Step, no_progress
@@ -224,7 +231,8 @@ def evaluate_history(
         signals=signals,
         csm=csm,
         leaks=leaks,
-        notes=_notes(history, outcomes, counts, boundary_churns(rows, horizon_days), horizon_days),
+        notes=_notes(history, outcomes, counts, boundary_churns(rows, horizon_days), horizon_days)
+        + _late_until_notes(rows, outcomes, horizon_days),
         folds=backtest_folds(rows, history.model, replicates, seed),
     )
 
@@ -277,6 +285,18 @@ def _leak_report(
     labelled = sorted({t.date() for t in rows["as_of"]})
     cautions = leakage.current_row_cautions(history.model.spec, labelled, since)
     return leakage.LeakReport(findings, cautions, dates, len(sample), drop_one)
+
+
+def _late_until_notes(rows: pd.DataFrame, outcomes: Outcomes, horizon_days: int) -> list[str]:
+    """Warn when --until is after the data's own end: later windows look churn-free."""
+    detected = outcomes.detected_until
+    if detected is None or not until_past_end(outcomes.observed_until, detected):
+        return []
+    past = rows_past_detected_end(rows, detected, horizon_days)
+    return [
+        f"{past} of the {len(rows)} labelled rows have a window reaching past the data's "
+        f"detected end: {late_until_warning(outcomes.observed_until, detected)}"
+    ]
 
 
 def _notes(

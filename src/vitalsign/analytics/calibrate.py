@@ -51,6 +51,11 @@ from vitalsign.analytics.segments import (
     fit_scorecard,
     fit_segments,
 )
+from vitalsign.analytics.time_split import (
+    MIN_DATES_OUT_OF_TIME,
+    out_of_time_fix,
+    split_dates,
+)
 from vitalsign.engine.backends import connect_engine
 from vitalsign.engine.run import compute_scores
 from vitalsign.errors import BacktestError
@@ -58,8 +63,6 @@ from vitalsign.model.loader import LoadedModel, parse_model
 from vitalsign.model.spec import Band
 from vitalsign.store.output_paths import write_output
 from vitalsign.store.workspace import Workspace
-
-MIN_DATES_OUT_OF_TIME = 4
 
 
 @dataclass(frozen=True)
@@ -145,18 +148,6 @@ class Calibration:
         }
 
 
-def _split(
-    dates: list[dt.date], horizon: int, test_share: float, split: dt.date | None
-) -> tuple[list[dt.date], list[dt.date]]:
-    """Earlier dates to train on, later ones to test on, one horizon apart."""
-    if split is None:
-        count = max(1, math.ceil(len(dates) * test_share))
-        split = dates[-count]
-    test = [d for d in dates if d >= split]
-    train = [d for d in dates if d + dt.timedelta(days=horizon) <= split]
-    return train, test
-
-
 def calibrate(
     workspace: Workspace,
     model: LoadedModel | None = None,
@@ -199,13 +190,12 @@ def calibrate(
         )
     out_of_time = len(dates) >= MIN_DATES_OUT_OF_TIME
     train_dates, test_dates = (
-        _split(dates, horizon_days, test_share, split) if out_of_time else (dates, dates)
+        split_dates(dates, horizon_days, test_share, split) if out_of_time else (dates, dates)
     )
     if out_of_time and (len(train_dates) < 2 or not test_dates):
+        snapshots = sorted({t.date() for t in labelled.loc[scored, "as_of"]})
         raise BacktestError(
-            f"the history is too short to train on earlier and test on later snapshots with a "
-            f"{horizon_days}-day gap ({dates[0]} to {dates[-1]}); backfill more dates or "
-            "lower --test-share"
+            out_of_time_fix(snapshots, outcomes.observed_until, horizon_days, test_share, split)
         )
     if not 0 <= holdout_share < 1:
         raise BacktestError(

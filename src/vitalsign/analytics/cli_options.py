@@ -98,6 +98,7 @@ def print_data_end(connection: Any, until: str | None, quiet: bool = False) -> A
     if given is not None:
         if not quiet:
             err.print(f"Data ends {given:%Y-%m-%d %H:%M} (--until)", highlight=False)
+        _warn_late_until(connection, pd.Timestamp(given), err)
         return pd.Timestamp(given)
     found = data_end(connection)
     if not quiet:
@@ -105,3 +106,18 @@ def print_data_end(connection: Any, until: str | None, quiet: bool = False) -> A
     if found.warning:
         err.print(f"[bold red]Warning:[/] {found.warning}", highlight=False, soft_wrap=True)
     return found.at
+
+
+def _warn_late_until(connection: Any, given: Any, err: Console) -> None:
+    """Warn (on stderr) when --until is after the end the data itself shows."""
+    from vitalsign.analytics.horizon import late_until_warning, until_past_end
+    from vitalsign.errors import BacktestError
+    from vitalsign.store.data_end import data_end
+
+    try:
+        detected = data_end(connection).at
+    except BacktestError:  # no data yet: the command says so itself
+        return
+    if until_past_end(given, detected):
+        warning = late_until_warning(given, detected)
+        err.print(f"[bold red]Warning:[/] {warning}", highlight=False, soft_wrap=True)

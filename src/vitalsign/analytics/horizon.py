@@ -34,6 +34,39 @@ def boundary_churns(labelled: pd.DataFrame, horizon_days: int) -> int:
     return int((at == edge).sum())
 
 
+def until_past_end(until: pd.Timestamp, detected: pd.Timestamp | None) -> bool:
+    """Whether --until lies after the day the data's own latest row falls on."""
+    if detected is None:
+        return False
+    return pd.Timestamp(until).normalize() > pd.Timestamp(detected).normalize() + pd.Timedelta(
+        days=1
+    )
+
+
+def late_until_warning(until: pd.Timestamp, detected: pd.Timestamp) -> str:
+    """Say what an --until after the data's detected end does, and how to undo it."""
+    last = pd.Timestamp(detected)
+    gap = (pd.Timestamp(until).normalize() - last.normalize()).days
+    return (
+        f"--until {pd.Timestamp(until):%Y-%m-%d} is {gap} days after the data's detected end, "
+        f"{last:%Y-%m-%d} (its latest row; `vitalsign outcomes` shows which): a snapshot "
+        f"whose window reaches past {last:%Y-%m-%d} is labelled 'did not churn' though nothing "
+        f"after {last:%Y-%m-%d} was observed. Keep --until {pd.Timestamp(until):%Y-%m-%d} only "
+        "if your data really runs that long (e.g. churns recorded elsewhere); otherwise leave "
+        f"--until out (or pass --until {last + pd.Timedelta(days=1):%Y-%m-%d})"
+    )
+
+
+def rows_past_detected_end(
+    rows: pd.DataFrame, detected: pd.Timestamp | None, horizon_days: int
+) -> int:
+    """Labelled rows whose window [T, T + H) reaches past the data's detected end."""
+    if detected is None or rows.empty:
+        return 0
+    edge = pd.to_datetime(rows["as_of"]) + pd.Timedelta(days=horizon_days)
+    return int((edge > pd.Timestamp(detected)).sum())
+
+
 def too_recent_fix(
     dates: Sequence[dt.date],
     end: pd.Timestamp,

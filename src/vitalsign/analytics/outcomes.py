@@ -43,6 +43,7 @@ class Outcomes:
     pending: pd.DataFrame = field(  # account_id, occurred_at: tenure ends not yet known churns
         default_factory=lambda: pd.DataFrame(columns=["account_id", "occurred_at"])
     )
+    detected_until: pd.Timestamp | None = None  # the data's own end, when --until replaced it
 
     @property
     def churns(self) -> pd.DataFrame:
@@ -79,6 +80,7 @@ def read_outcomes(
     'outcomes table'
     """
     end = pd.Timestamp(until) if until is not None else observed_until(connection)
+    detected = _detected_end(connection) if until is not None else None
     table: pd.DataFrame = connection.execute(
         f"SELECT {', '.join(OUTCOME_COLUMNS)} FROM outcomes ORDER BY occurred_at, account_id"
     ).df()
@@ -120,7 +122,15 @@ def read_outcomes(
             for a, t in zip(pending["account_id"], pending["occurred_at"], strict=True)
         ]
         pending = pending[keep].reset_index(drop=True)
-    return Outcomes(frame, source, end, activity.reset_index(drop=True), pending)
+    return Outcomes(frame, source, end, activity.reset_index(drop=True), pending, detected)
+
+
+def _detected_end(connection: Any) -> pd.Timestamp | None:
+    """The end found in the data itself (to compare with an --until), None without data."""
+    try:
+        return data_end(connection).at
+    except BacktestError:  # no data at all: nothing to compare --until with
+        return None
 
 
 def derive_outcomes(
