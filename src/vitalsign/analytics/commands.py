@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
@@ -113,12 +112,13 @@ def backtest(
     dates = date_list(from_, to, every)
     stored = snapshot_dates(ws.duckdb, loaded.name)
     observed = print_data_end(ws.duckdb, until, json_)
-    if dates is None and not stored:
-        end = (until_moment(until) or observed.to_pydatetime()).date()
-        dates = [end - dt.timedelta(weeks=w) for w in range(52, 0, -1)]
-        Console(stderr=True).print(
-            f"No stored snapshots of {loaded.name}: backfilling 52 weekly dates to {dates[-1]}"
-        )
+    if dates is None and not stored:  # like for like: the active model's snapshot dates
+        from vitalsign.analytics.backfill_dates import backfill_plan
+
+        cut = until_moment(until)
+        end = (cut or observed.to_pydatetime()).date()
+        dates, why = backfill_plan(ws, loaded, end, None if cut is None else cut.date())
+        Console(stderr=True).print(why, highlight=False, soft_wrap=True)
     if dates is not None and not rescore:  # the backfill draws its own bar
         backfill(ws, dates, loaded, show_progress=not json_)
     if outcome != "churned":
