@@ -23,6 +23,8 @@ from vitalsign.analytics.time_split import (
 from vitalsign.errors import BacktestError
 from vitalsign.store.workspace import Workspace
 
+FIXTURES = Path(__file__).parents[1] / "fixtures"
+
 
 @pytest.fixture(scope="module")
 def history(demo_workspace: Workspace) -> History:
@@ -134,3 +136,30 @@ def test_an_until_after_the_data_s_end_is_warned_with_the_rows_it_labels(
     assert "Warning:" in warned and f"--until {later:%Y-%m-%d} is 120 days after" in warned
     print_data_end(demo_workspace.duckdb, None, quiet=True)
     assert "is 120 days after" not in capsys.readouterr().err
+
+
+def test_saas_churn_loads_from_the_package_and_its_documented_until_works(tmp_path: Path) -> None:
+    from vitalsign.analytics.backtest import run_backtest
+    from vitalsign.analytics.datasets import load_ravenstack, load_saas_churn
+    from vitalsign.engine.run import score
+    from vitalsign.store.data_end import data_end
+    from vitalsign.store.workspace import init_workspace
+
+    assert callable(load_ravenstack)
+    workspace = init_workspace(tmp_path / "sc")
+    info = load_saas_churn(workspace, FIXTURES / "saas_churn" / "churn.csv")
+    docs = (Path(__file__).parents[2] / "docs" / "backtest.md").read_text()
+    assert f"--horizon {info.horizon_days}d --until {info.observed_until:%Y-%m-%d}" in docs
+    found = data_end(workspace.duckdb)
+    events_end = found.newest["events"]
+    assert events_end.date() < info.snapshot  # a one-time export before the snapshot
+    assert found.warning is not None and "pass the true end" not in found.warning
+    assert f"keep {found.at:%Y-%m-%d}" in found.warning and "one-time export" in found.warning
+    model = workspace.load_model(info.model_path)
+    score(workspace, info.snapshot, model)
+    until = info.observed_until
+    report = run_backtest(workspace, model, info.horizon_days, 0, until=until, leak_dates=0)
+    assert report.counts["evaluated"] == info.customers
+    with pytest.raises(BacktestError, match="every snapshot is dated after the data's end"):
+        run_backtest(workspace, model, info.horizon_days, 0, until=events_end, leak_dates=0)
+    workspace.close()

@@ -114,9 +114,13 @@ def data_end(
                 f"the tables disagree on when the data ends: the latest "
                 f"{names[latest_table]} is {end:%Y-%m-%d} but the latest "
                 f"{names[oldest_table]} is {newest[oldest_table]:%Y-%m-%d} ({gap} days "
-                f"earlier). The data's end is taken as {end:%Y-%m-%d}; if {oldest_table} stopped "
-                "arriving, its accounts look inactive after that: pass the true end with "
-                f"--until {newest[oldest_table]:%Y-%m-%d} (or load the missing rows)"
+                f"earlier). The data's end is taken as {end:%Y-%m-%d}. If {oldest_table} stopped "
+                "arriving, its accounts look inactive after that: load the missing rows, or "
+                f"pass --until {newest[oldest_table]:%Y-%m-%d} (only snapshots a horizon before "
+                f"it can then be tested). If the {oldest_table} are a one-time export up to a "
+                f"snapshot date and the {names[latest_table]}s were observed later (a single-"
+                f"export data set), keep {end:%Y-%m-%d} or pass the day the observation ended "
+                "with --until (docs/backtest.md#benchmark-datasets)"
             )
     scheduled = _count(
         connection, "SELECT count(*) FROM subscriptions WHERE ended_at > $t", {"t": end}
