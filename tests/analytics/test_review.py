@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,15 @@ import pytest
 from histories import build, snapshot_dates
 from typer.testing import CliRunner
 
-from vitalsign.analytics.review import ReviewReport, run_review
-from vitalsign.analytics.review_store import last_review_date, reviews_root, stored_reviews
+from vitalsign.analytics.review import EARLIER, LATER, ReviewReport, run_review
+from vitalsign.analytics.review_commands import review_renderable
+from vitalsign.analytics.review_compare import previous_auc
+from vitalsign.analytics.review_store import (
+    last_review_date,
+    review_folder,
+    reviews_root,
+    stored_reviews,
+)
 from vitalsign.cli import app
 from vitalsign.demo.world import generate_world
 from vitalsign.errors import BacktestError
@@ -54,6 +62,10 @@ def reviewed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reviewed]:
     events.loc[views, "event"] = "report_created"  # a key action now
     workspace = build(tmp_path_factory.mktemp("review") / "ws", world, every_days=28)
     first_day = dates[-5]
+    stem = workspace.load_model().path.stem  # type: ignore[union-attr]
+    stale = review_folder(reviews_root(workspace), first_day) / f"{stem}.proposed.yml"
+    stale.parent.mkdir(parents=True, exist_ok=True)
+    stale.write_text("# an earlier run's proposal\n", encoding="utf-8")
     answer = CliRunner().invoke(
         app,
         ["review", "-w", str(workspace.root), "--as-of", first_day.isoformat(), "--no-propose",
@@ -169,3 +181,69 @@ def test_a_review_dated_after_the_data_reads_the_outcomes_only_to_the_datas_end(
     assert review.observed_until == reviewed.second.observed_until
     assert review.folder == tmp_path.resolve() and (tmp_path / "review.json").exists()
     assert review.previous is not None and review.previous["as_of"] == str(reviewed.second.as_of)
+
+
+def quarter_phrases(quarters: dict[str, Any]) -> tuple[str, str]:
+    """How every surface names the two compared periods (JSON keys `last` and `this`)."""
+    last, this = quarters["last"], quarters["this"]
+    return (
+        f"{EARLIER} ({last['from']} to {last['to']})",
+        f"{LATER} ({this['from']} to {this['to']})",
+    )
+
+
+def assert_names_quarters(text: str, quarters: dict[str, Any], where: str) -> None:
+    """Both periods named with their dates, the earlier first."""
+    earlier, later = quarter_phrases(quarters)
+    flat = " ".join(text.split())
+    assert earlier in flat and later in flat, f"{where}: {earlier!r} / {later!r} missing"
+    assert flat.index(earlier) < flat.index(later), f"{where}: the later quarter comes first"
+    for old in ("last quarter", "this quarter", "Quarter before", "Last quarter"):
+        assert old not in flat, f"{where} still says {old!r}"
+
+
+def test_the_cli_and_the_html_report_name_the_quarters_alike_earlier_first(
+    reviewed: Reviewed,
+) -> None:
+    from rich.console import Console
+
+    stored = json.loads((reviewed.second.folder / "review.json").read_text())
+    console = Console(width=400, record=True)
+    console.print(review_renderable(reviewed.second))
+    cli = console.export_text()
+    html = (reviewed.second.folder / "review.html").read_text()
+    drift_part = html.split('id="drift-quarters"', 1)[1].split("</p>", 1)[0]
+    band_part = html.split('id="band-quarters"', 1)[1].split("</p>", 1)[0]
+    cli_drift, cli_bands = cli.split("Signal drift", 1)[1].split("Band churn", 1)
+    assert_names_quarters(cli_drift, stored["drift_quarters"], "CLI signal drift")
+    assert_names_quarters(cli_bands, stored["labelled_quarters"], "CLI band churn")
+    assert_names_quarters(drift_part, stored["drift_quarters"], "HTML signal drift")
+    assert_names_quarters(band_part, stored["labelled_quarters"], "HTML band churn")
+    assert stored["drift_quarters"]["last"]["to"] < stored["drift_quarters"]["this"]["from"]
+
+
+def test_the_previous_reviews_auc_is_rounded_and_judged_against_the_noise(
+    reviewed: Reviewed,
+) -> None:
+    compared = reviewed.second.comparison()
+    assert compared is not None
+    line = previous_auc(compared)
+    assert re.search(r"\d\.\d{4}", line) is None, line
+    auc = compared["roc_auc"]
+    assert f"{auc['previous']:.3f}" in line and f"{auc['now']:.3f}" in line
+    assert auc["change_low"] <= auc["change"] <= auc["change_high"]
+    assert ("beyond the noise" in line) == auc["fell"]
+
+
+def test_without_a_proposal_the_review_says_weights_were_not_checked(
+    reviewed: Reviewed,
+) -> None:
+    first = reviewed.first
+    assert first["proposal"] is None
+    assert first["weights_unchecked"] == "weight stability was not checked (--no-propose)"
+    assert "weight stability was not checked (--no-propose)" in first["all_clear"]
+    [note] = [n for n in first["notes"] if n.startswith("no calibrated proposal")]
+    assert "not proposed this time (--no-propose)" in note
+    assert "from an earlier run, not this review's" in note  # the stale file the fixture left
+    assert reviewed.second.weights_unchecked() is None
+    assert "weights stable" in reviewed.second.all_clear()

@@ -32,6 +32,7 @@ from vitalsign.analytics.drift import SignalDrift, drift_table, signal_drift
 from vitalsign.analytics.history import History, read_history
 from vitalsign.analytics.outcomes import LABELLED, label_snapshots, read_outcomes
 from vitalsign.analytics.progress import Step, no_progress
+from vitalsign.analytics.review_compare import compare, weight_moves
 from vitalsign.analytics.review_store import (
     previous_review,
     review_folder,
@@ -45,7 +46,8 @@ from vitalsign.store.workspace import Workspace
 
 DEFAULT_PERIOD_DAYS = 90
 REVIEW_STAGES = 7  # the stages `run_review` reports to its `progress` callback
-WEIGHT_MOVE = 10.0  # percentage points a weight moves between reviews before it is flagged
+EARLIER = "earlier quarter"  # the first of two compared periods (JSON key "last")
+LATER = "later quarter"  # the second, ending at the review date or the last labelled date ("this")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,10 @@ class Quarter:
     last: dt.date
     dates: list[dt.date]
 
+    def span(self) -> str:
+        """Its dates as people read them: `2025-06-04 to 2025-09-01`."""
+        return f"{self.first} to {self.last}"
+
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
         return {
@@ -63,6 +69,11 @@ class Quarter:
             "to": self.last.isoformat(),
             "dates": [d.isoformat() for d in self.dates],
         }
+
+
+def quarter_heading(label: str, quarter: Quarter) -> str:
+    """One period named the same way in the CLI, the HTML report and the web page."""
+    return f"{label} ({quarter.span()})"
 
 
 def _quarter(dates: list[dt.date], end: dt.date, period_days: int) -> Quarter:
@@ -80,8 +91,8 @@ class ReviewReport:
     period_days: int
     horizon_days: int
     observed_until: pd.Timestamp
-    drift_quarters: tuple[Quarter, Quarter]  # last, this: signal drift
-    labelled_quarters: tuple[Quarter, Quarter] | None  # last, this: backtest and band churn
+    drift_quarters: tuple[Quarter, Quarter]  # earlier, later: signal drift
+    labelled_quarters: tuple[Quarter, Quarter] | None  # earlier, later: band churn, backtest
     backtest: BacktestReport | None
     signal_drift: list[SignalDrift]
     score_drift: SignalDrift
@@ -90,6 +101,7 @@ class ReviewReport:
     previous: dict[str, Any] | None  # the previous review's JSON
     folder: Path
     notes: list[str] = field(default_factory=list)
+    proposed: bool = True  # False: `--no-propose`, no calibration was asked for
 
     @property
     def stability(self) -> list[SignalStability]:
@@ -106,54 +118,14 @@ class ReviewReport:
 
     def weight_moves(self) -> list[dict[str, Any]]:
         """Proposed weights against the previous review's proposal, biggest move first."""
-        before = (self.previous or {}).get("proposal", {}) or {}
-        old = before.get("weights", {}) or {}
-        moves = []
-        for card, weights in self.weights.items():
-            for signal, weight in weights.items():
-                earlier = old.get(card, {}).get(signal)
-                if earlier is None:
-                    continue
-                moves.append(
-                    {
-                        "scorecard": card,
-                        "signal": signal,
-                        "previous": earlier,
-                        "now": round(weight, 3),
-                        "move": round(weight - earlier, 3),
-                        "flagged": abs(weight - earlier) >= WEIGHT_MOVE,
-                    }
-                )
-        return sorted(moves, key=lambda m: -abs(m["move"]))
+        return weight_moves(self.previous, self.weights)
 
     def comparison(self) -> dict[str, Any] | None:
         """The headline figures of the previous review next to this one's."""
         if self.previous is None:
             return None
-        before = self.previous
-        auc_before = ((before.get("backtest") or {}).get("roc_auc") or {}).get("value")
-        auc_now = None if self.backtest is None else self.backtest.roc_auc.value
-        psi_before = {d["signal"]: d["psi"] for d in before.get("signal_drift", [])}
-        return {
-            "as_of": before.get("as_of"),
-            "model_hash": (before.get("model") or {}).get("hash"),
-            "roc_auc": {
-                "previous": auc_before,
-                "now": None if auc_now is None else round(auc_now, 6),
-                "change": None
-                if auc_before is None or auc_now is None
-                else round(auc_now - auc_before, 6),
-            },
-            "psi": [
-                {
-                    "signal": d.signal,
-                    "previous": psi_before.get(d.signal),
-                    "now": d.to_dict()["psi"],
-                }
-                for d in self.signal_drift
-            ],
-            "weight_moves": self.weight_moves(),
-        }
+        roc_now = None if self.backtest is None else self.backtest.roc_auc.to_dict()
+        return compare(self.previous, roc_now, self.signal_drift, self.weights)
 
     def findings(self) -> list[str]:
         """What needs attention, one line each (empty when nothing does)."""
@@ -180,14 +152,38 @@ class ReviewReport:
             if m["flagged"]
         ]
         compared = self.comparison()
-        change = None if compared is None else compared["roc_auc"]["change"]
-        if compared is not None and change is not None and change < -0.02:
-            lines.append(f"ROC-AUC fell by {-change:.3f} since the review of {compared['as_of']}")
+        if compared is not None and compared["roc_auc"]["fell"]:
+            auc = compared["roc_auc"]
+            beyond = (
+                "no interval to judge the noise by"
+                if auc["change_low"] is None
+                else f"change {auc['change']:+.3f} [{auc['change_low']:+.3f}, "
+                f"{auc['change_high']:+.3f}], beyond the noise"
+            )
+            lines.append(
+                f"ROC-AUC fell by {-auc['change']:.3f} since the review of "
+                f"{compared['as_of']} ({beyond})"
+            )
         if self.backtest is not None and not self.backtest.monotone:
             lines.append("bands are not ordered by churn in the reviewed quarter")
         if self.calibration is not None and self.calibration.validation.supported:
             lines.append(f"the calibrated proposal is better: {self.calibration.verdict}")
         return lines
+
+    def weights_unchecked(self) -> str | None:
+        """Why weight stability was not checked (None when it was)."""
+        if not self.proposed:
+            return "weight stability was not checked (--no-propose)"
+        if not self.stability:
+            return "weight stability was not checked (no weight was refitted; see the notes)"
+        return None
+
+    def all_clear(self) -> str:
+        """The line shown when nothing needs attention: what was checked, and what was not."""
+        unchecked = self.weights_unchecked()
+        if unchecked is None:
+            return "Nothing needs attention: no drift, no band drifting, weights stable."
+        return f"Nothing needs attention in drift, band churn and the backtest; {unchecked}."
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -210,6 +206,8 @@ class ReviewReport:
                 "this": self.labelled_quarters[1].to_dict(),
             },
             "findings": self.findings(),
+            "all_clear": self.all_clear(),
+            "weights_unchecked": self.weights_unchecked(),
             "backtest": None if self.backtest is None else self.backtest.to_dict(),
             "signal_drift": [d.to_dict() for d in self.signal_drift],
             "score_drift": self.score_drift.to_dict(),
@@ -362,8 +360,16 @@ def run_review(
     root = (folder or review_folder(reviews_root(workspace), day)).resolve()
     calibration: Calibration | None = None
     progress("calibrating a proposal on the history up to the review date")
-    if propose:
-        stem = model.path.stem if model.path is not None else model.name
+    stem = model.path.stem if model.path is not None else model.name
+    if not propose:
+        stale = root / f"{stem}.proposed.yml"
+        earlier = (
+            f"; the {stale.name} in this folder is from an earlier run, not this review's"
+            if stale.is_file()
+            else ""
+        )
+        notes.append(f"no calibrated proposal: not proposed this time (--no-propose){earlier}")
+    else:
         try:
             calibration = calibrate(
                 workspace, model, horizon_days, output=root / f"{stem}.proposed.yml",
@@ -392,6 +398,7 @@ def run_review(
         previous=previous,
         folder=root,
         notes=notes,
+        proposed=propose,
     )
     progress("writing review.json and review.html")
     write_json(root / "review.json", result.to_dict())

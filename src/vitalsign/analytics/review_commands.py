@@ -97,6 +97,8 @@ def review_renderable(result: ReviewReport) -> RenderableType:
     from rich.table import Table
     from rich.text import Text
 
+    from vitalsign.analytics.review import EARLIER, LATER, quarter_heading
+    from vitalsign.analytics.review_compare import previous_auc
     from vitalsign.analytics.review_html import rate
 
     parts: list[RenderableType] = [
@@ -116,20 +118,30 @@ def review_renderable(result: ReviewReport) -> RenderableType:
         )
     compared = result.comparison()
     if compared is not None:
-        auc = compared["roc_auc"]
-        parts.append(Text(f"Previous review {compared['as_of']}: ROC-AUC {auc['previous']} then"))
+        parts.append(Text(f"Previous review {compared['as_of']}: {previous_auc(compared)}"))
     findings = result.findings()
-    parts.append(Text("What needs attention:" if findings else "Nothing needs attention."))
+    parts.append(Text("What needs attention:" if findings else result.all_clear()))
     parts += [Text(f"  - {line}") for line in findings]
-    drift = Table(title="Signal drift (PSI: < 0.1 stable, 0.1–0.25 moderate, ≥ 0.25 significant)")
+    dq = result.drift_quarters
+    parts.append(
+        Text(f"Signal drift, {quarter_heading(EARLIER, dq[0])} → {quarter_heading(LATER, dq[1])}:")
+    )
+    drift = Table(title="PSI: < 0.1 stable, 0.1–0.25 moderate, ≥ 0.25 significant")
     for column in ("signal", "PSI", "reading"):
         drift.add_column(column)
     for d in [*result.signal_drift, result.score_drift]:
         drift.add_row(d.signal, "—" if d.psi != d.psi else f"{d.psi:.3f}", d.level)
     parts.append(drift)
-    if result.band_drift:
-        bands = Table(title="Band churn rates, last quarter → this quarter (95% intervals)")
-        for column in ("band", "last", "this", "change", "drift"):
+    if result.band_drift and result.labelled_quarters is not None:
+        lq = result.labelled_quarters
+        parts.append(
+            Text(
+                f"Band churn rates, {quarter_heading(EARLIER, lq[0])} → "
+                f"{quarter_heading(LATER, lq[1])}, 95% intervals:"
+            )
+        )
+        bands = Table()
+        for column in ("band", EARLIER, LATER, "change", "drift"):
             bands.add_column(column)
         for b in result.band_drift:
             bands.add_row(

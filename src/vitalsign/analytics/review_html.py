@@ -41,7 +41,7 @@ td:first-child, th:first-child { text-align: left; }
 horizon {{ r.horizon_days }} days; data until {{ r.observed_until.strftime('%Y-%m-%d') }}.</p>
 <h2>What needs attention</h2>
 {% if findings %}<ul>{% for f in findings %}<li>{{ f }}</li>{% endfor %}</ul>
-{% else %}<p class="ok">Nothing: no drift, no band drifting, weights stable.</p>{% endif %}
+{% else %}<p class="ok">{{ r.all_clear() }}</p>{% endif %}
 {% for n in r.notes %}<p class="note">Note: {{ n }}</p>{% endfor %}
 <h2>Backtest of the last quarter with known outcomes</h2>
 {% if r.backtest %}{% set b = r.backtest %}
@@ -51,30 +51,31 @@ bands {{ 'ordered by churn' if b.monotone else 'NOT ordered by churn' }}.
 The full backtest report: <a href="backtest.html">backtest.html</a>.</p>
 {% else %}<p class="note">No backtest (see the notes).</p>{% endif %}
 {% if cmp %}<h2>Against the previous review ({{ cmp.as_of }})</h2>
-<p>ROC-AUC {{ num(cmp.roc_auc.previous) }} then, {{ num(cmp.roc_auc.now) }} now
-(change {{ signed(cmp.roc_auc.change) }}; different quarters, so no paired interval).</p>
+<p>{{ previous_auc(cmp) }}. Different quarters, so no paired interval: the change's interval
+combines the two reviews' intervals, and a fall is listed only beyond the noise.</p>
 {% if cmp.weight_moves %}<table><tr><th>scorecard</th><th>signal</th><th>proposed weight then</th>
 <th>now</th><th>move</th></tr>{% for m in cmp.weight_moves %}<tr><td>{{ m.scorecard }}</td>
 <td>{{ m.signal }}</td><td>{{ '%.0f'|format(m.previous) }}%</td>
 <td>{{ '%.0f'|format(m.now) }}%</td><td{% if m.flagged %} class="bad"{% endif %}>
 {{- '%+.0f'|format(m.move) }}</td></tr>{% endfor %}</table>{% endif %}
 {% else %}<p class="note">No previous review of this model to compare with.</p>{% endif %}
-<h2>Band churn rates, this quarter against the one before</h2>
-{% if lq %}<p class="note">Labelled snapshots {{ lq[0].first }} to {{ lq[0].last }} against
-{{ lq[1].first }} to {{ lq[1].last }}; 95% account-bootstrap intervals. A band is drifting when
-the interval of its change excludes 0.</p>
-<table><tr><th>band</th><th>last quarter</th><th>this quarter</th><th>change</th><th></th></tr>
+<h2>Band churn rates, the later quarter against the earlier one</h2>
+{% if lq %}<p class="note" id="band-quarters">Labelled snapshots of the
+{{ heading(earlier, lq[0]) }} against the {{ heading(later, lq[1]) }}; 95% account-bootstrap
+intervals. A band is drifting when the interval of its change excludes 0.</p>
+<table><tr><th>band</th><th>{{ earlier }}</th><th>{{ later }}</th><th>change</th><th></th></tr>
 {% for b in r.band_drift %}<tr><td>{{ b.band }}</td>
 <td>{{ rate(b.last_rate) }} ({{ b.last_churned }}/{{ b.last_rows }})</td>
 <td>{{ rate(b.this_rate) }} ({{ b.this_churned }}/{{ b.this_rows }})</td>
 <td>{{ rate(b.change, True) }}</td><td class="bad">{{ 'drifting' if b.drifting }}</td></tr>
 {% endfor %}</table>{{ charts.bands | safe }}{% endif %}
 <h2>Signal drift (population stability index)</h2>
-<p class="note">Raw values in the snapshots of {{ dq[1].first }} to {{ dq[1].last }} against
-{{ dq[0].first }} to {{ dq[0].last }}. PSI below {{ moderate }} is stable, {{ moderate }} to
-{{ significant }} a moderate shift, {{ significant }} or more a significant one.</p>
-<table><tr><th>signal</th><th>PSI</th><th>reading</th><th>median last</th><th>median this</th>
-<th>missing last</th><th>missing this</th></tr>
+<p class="note" id="drift-quarters">Raw values in the snapshots of the
+{{ heading(earlier, dq[0]) }} against the {{ heading(later, dq[1]) }}. PSI below
+{{ moderate }} is stable, {{ moderate }} to {{ significant }} a moderate shift,
+{{ significant }} or more a significant one.</p>
+<table><tr><th>signal</th><th>PSI</th><th>reading</th><th>median, earlier</th><th>median, later</th>
+<th>missing, earlier</th><th>missing, later</th></tr>
 {% for d in drifts %}<tr><td>{{ d.signal }}</td><td>{{ num(d.psi) }}</td>
 <td class="{{ d.level }}">{{ d.level }}</td><td>{{ num(d.last_median) }}</td>
 <td>{{ num(d.this_median) }}</td><td>{{ pct(d.last_shares[-1]) }}</td>
@@ -145,12 +146,18 @@ def _charts(r: ReviewReport) -> dict[str, str]:
     for line in (MODERATE, SIGNIFICANT):
         psi.add_vline(x=line, line_dash="dot", line_color=GREY)
     psi.update_layout(
-        title="PSI per signal, this quarter against the last",
+        title="PSI per signal, the later quarter against the earlier one",
         height=max(300, 28 * len(drifts) + 120),
     )
     colours = band_colours([b.band for b in r.band_drift], "")
     bands = go.Figure()
-    for quarter, attribute in (("last quarter", "last_rate"), ("this quarter", "this_rate")):
+    from vitalsign.analytics.review import EARLIER, LATER, quarter_heading
+
+    pair = r.labelled_quarters
+    names = (
+        (EARLIER, LATER) if pair is None else tuple(map(quarter_heading, (EARLIER, LATER), pair))
+    )
+    for quarter, attribute in ((names[0], "last_rate"), (names[1], "this_rate")):
         rates = [getattr(b, attribute) for b in r.band_drift]
         bands.add_trace(
             go.Bar(
@@ -164,7 +171,7 @@ def _charts(r: ReviewReport) -> dict[str, str]:
                     "arrayminus": [e.value - e.low for e in rates],
                 },
                 marker_color=[colours[b.band] for b in r.band_drift],
-                opacity=0.5 if quarter == "last quarter" else 1.0,
+                opacity=0.5 if attribute == "last_rate" else 1.0,
             )
         )
     bands.update_layout(
@@ -177,6 +184,9 @@ def _charts(r: ReviewReport) -> dict[str, str]:
 
 def render_review_html(report: ReviewReport) -> str:
     """Return the review as one self-contained HTML page."""
+    from vitalsign.analytics.review import EARLIER, LATER, quarter_heading
+    from vitalsign.analytics.review_compare import previous_auc
+
     environment = Environment(autoescape=select_autoescape(default=True))
     return environment.from_string(TEMPLATE).render(
         r=report,
@@ -193,6 +203,10 @@ def render_review_html(report: ReviewReport) -> str:
         pct=_pct,
         signed=_signed,
         rate=rate,
+        earlier=EARLIER,
+        later=LATER,
+        heading=quarter_heading,
+        previous_auc=previous_auc,
     )
 
 

@@ -212,7 +212,7 @@ def _date(text: str) -> dt.date | None:
 
 
 class SignalDriftOut(BaseModel):
-    """One signal's PSI this quarter against last quarter."""
+    """One signal's PSI, the later quarter (ending at the review date) against the earlier."""
 
     signal: str
     psi: float | None
@@ -228,11 +228,11 @@ class RateOut(BaseModel):
 
 
 class BandDriftOut(BaseModel):
-    """One band's churn rate in the quarter before and the last, and the change."""
+    """One band's churn rate in the earlier and the later labelled quarter, and the change."""
 
     band: str
-    last_rate: RateOut
-    this_rate: RateOut
+    last_rate: RateOut = Field(description="The earlier quarter's (JSON key kept: `last`).")
+    this_rate: RateOut = Field(description="The later quarter's, the one backtested.")
     change: RateOut
     drifting: bool
 
@@ -245,6 +245,9 @@ class ReviewOut(BaseModel):
     model_hash: str
     dates: list[dt.date] = Field(description="Every stored review's date, oldest first.")
     findings: list[str]
+    all_clear: str | None = Field(
+        description="With no findings: what was checked and what was not (e.g. weights)."
+    )
     roc_auc: RateOut | None = Field(description="The backtest of the last labelled quarter.")
     previous_as_of: dt.date | None
     roc_auc_change: float | None = Field(description="Against the previous review.")
@@ -284,6 +287,7 @@ def review_out(review: dict[str, Any], dates: list[str]) -> ReviewOut:
         model_hash=review["model"]["hash"],
         dates=[dt.date.fromisoformat(d) for d in dates],
         findings=review.get("findings", []),
+        all_clear=review.get("all_clear"),
         roc_auc=backtest.get("roc_auc"),
         previous_as_of=previous.get("as_of"),
         roc_auc_change=(previous.get("roc_auc") or {}).get("change"),
