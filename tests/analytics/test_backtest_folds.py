@@ -61,6 +61,8 @@ def test_a_calibrated_proposal_is_backtested_in_sample_on_its_training_dates(
 ) -> None:
     result = calibrate(demo_workspace, bad_model, output=tmp_path / "p.yml", replicates=20)
     proposal = load_model(tmp_path / "p.yml")
+    assert result.comparison.sample.kind == "out-of-sample"  # old and new on the test dates
+    assert result.to_dict()["comparison"]["sample"] == "out-of-sample"
     assert trained_dates(proposal) == (
         result.validation.train_dates[0],
         result.validation.train_dates[-1],

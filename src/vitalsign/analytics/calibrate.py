@@ -280,8 +280,9 @@ def calibrate(
     rebanded["band"] = rebanded["computed_band"]
     final = History(proposed, rebanded, new_history.items, "recomputed", (proposed.hash,))
     comparison = compare_histories(
-        old_history, final, outcomes, horizon_days, replicates, seed, evaluate_dates=test_dates
-    )
+        old_history, final, outcomes, horizon_days, replicates, seed, evaluate_dates=test_dates,
+        known_sample="out-of-sample" if out_of_time else "in-sample",
+    )  # fmt: skip
     if data is not None and learned and not out_of_time:
         cards = relearning(data, cards, labelled, reversed_signals)
     protocol = out_of_sample(
