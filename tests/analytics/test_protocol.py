@@ -213,6 +213,6 @@ def test_a_holdout_too_small_for_an_auc_is_named_not_shown(tmp_path: Path) -> No
     workspace.close()
     p = result.validation.protocol
     assert p is not None and p.holdout is None
-    note = next(n for n in p.notes if n.startswith("held-out accounts: 12 rows"))
+    note = next(n for n in p.notes if n.startswith("held-out accounts: 12 accounts, 12 rows"))
     assert "too few" in note and "hold out a larger share" in note
     assert result.to_dict()["validation"]["protocol"]["notes"] == p.notes

@@ -54,9 +54,16 @@ def test_calibrate_names_horizons_that_work_and_each_does(
     with pytest.raises(BacktestError, match="too short to train on earlier"):
         calibrate(demo_workspace, horizon_days=int(longest.group(1)) + 1, replicates=0)
     by_account = calibrate(
-        demo_workspace, horizon_days=int(folds.group(1)), replicates=0, output=tmp_path / "p.yml"
+        demo_workspace,
+        horizon_days=int(folds.group(1)),
+        replicates=0,
+        output=tmp_path / "p.yml",
+        holdout_share=0.05,
     )
     assert by_account.validation.mode == "cross-validation by account"
+    held = by_account.validation.protocol.notes
+    note = next(n for n in held if n.startswith("held-out accounts"))
+    assert "rows on the labelled snapshot dates" in note and "hold out a larger share" in note
     with pytest.raises(BacktestError, match="too short to train on earlier"):
         calibrate(demo_workspace, horizon_days=int(folds.group(1)) - 1, replicates=0)
 
@@ -163,3 +170,26 @@ def test_saas_churn_loads_from_the_package_and_its_documented_until_works(tmp_pa
     with pytest.raises(BacktestError, match="every snapshot is dated after the data's end"):
         run_backtest(workspace, model, info.horizon_days, 0, until=events_end, leak_dates=0)
     workspace.close()
+
+
+def test_a_too_small_holdout_says_which_rows_count_and_what_share_would_do() -> None:
+    from vitalsign.analytics.proposal_figures import holdout_too_small
+
+    test = [dt.date(2025, 6, 2) + dt.timedelta(weeks=w) for w in range(14)]
+    train = [dt.date(2024, 12, 2) + dt.timedelta(weeks=w) for w in range(14)]
+    rows = pd.DataFrame(
+        {
+            "account_id": [f"a{i % 107}" for i in range(1477)],
+            "churned": [i < 7 for i in range(1477)],
+        }
+    )
+    note = holdout_too_small(rows, 7, 0.2, (train, test))
+    assert note.startswith("held-out accounts: 107 accounts, 1477 rows on the 14 test dates")
+    assert f"{test[0]} to {test[-1]}" in note and "only the test dates' rows" in note
+    found = re.search(r"about --holdout-accounts ([\d.]+)", note)
+    assert found is not None, note
+    share = float(found.group(1))
+    assert share * 7 / 0.2 >= 10 > (share - 0.1) * 7 / 0.2  # the smallest tenth that gives 10
+    assert "--test-share" in note
+    none_churned = holdout_too_small(rows.assign(churned=False), 0, 0.2, None)
+    assert "labelled snapshot dates" in none_churned and "about" not in none_churned

@@ -8,6 +8,7 @@ stability (analytics/weight_stability.py): docs/backtest.md, "Out-of-sample prot
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping
 from dataclasses import replace
 
@@ -84,14 +85,42 @@ def out_of_sample(
     if min(positives, len(held_rows) - positives) >= MIN_HOLDOUT_CHURNED:
         check = holdout_check(held_rows, holdout_share, replicates, seed)
     elif held:
-        notes.append(
-            f"held-out accounts: {len(held_rows)} rows, {positives} churned: too few (fewer "
-            f"than {MIN_HOLDOUT_CHURNED} of either) for an AUC; hold out a larger share"
-        )
+        notes.append(holdout_too_small(held_rows, positives, holdout_share, split))
     final_weights = {card: dict(w) for card, w in weights.items()}
     return replace(
         protocol,
         stability=stability(cards, final_weights, fits, reversed_signals, seed),
         holdout=check,
         notes=notes,
+    )
+
+
+def holdout_too_small(
+    held_rows: pd.DataFrame,
+    positives: int,
+    share: float,
+    split: tuple[list[dt.date], list[dt.date]] | None,
+) -> str:
+    """Why the held-out accounts give no AUC: which of their rows count, and what would do."""
+    fewest = min(positives, len(held_rows) - positives)
+    accounts = int(held_rows["account_id"].nunique())
+    if split is not None:
+        test = split[1]
+        where = (
+            f"on the {len(test)} test dates {test[0]} to {test[-1]} (out of time only the "
+            "test dates' rows are checked; their training-date rows are left out)"
+        )
+        more = ", or test on more dates (a larger --test-share or an earlier --split)"
+    else:
+        where = "on the labelled snapshot dates"
+        more = ""
+    larger = "hold out a larger share"
+    if fewest > 0:  # churn grows about in proportion to the share held out
+        needed = math.ceil(share * MIN_HOLDOUT_CHURNED / fewest * 10) / 10
+        if needed < 1:
+            larger += f" (about --holdout-accounts {needed:g} for {MIN_HOLDOUT_CHURNED})"
+    return (
+        f"held-out accounts: {accounts} accounts, {len(held_rows)} rows {where}, {positives} "
+        f"churned: too few (fewer than {MIN_HOLDOUT_CHURNED} churned or not churned) for an "
+        f"AUC; {larger}{more}"
     )
